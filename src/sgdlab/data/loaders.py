@@ -1,0 +1,57 @@
+"""Loaders for scikit-learn's bundled datasets and LIBSVM files; nothing is downloaded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from sgdlab.data.dataset import Dataset
+from sgdlab.data.preprocessing import standardize as _standardize
+
+_BUNDLED = {
+    "digits": "load_digits",
+    "breast_cancer": "load_breast_cancer",
+    "diabetes": "load_diabetes",
+    "iris": "load_iris",
+    "wine": "load_wine",
+}
+BUNDLED_NAMES: tuple[str, ...] = tuple(_BUNDLED)
+
+
+def load_bundled(name: str, standardize: bool = False) -> Dataset:
+    """One of scikit-learn's bundled datasets: ``digits``, ``breast_cancer``, ``diabetes``, ``iris``, ``wine``.
+
+    Two-class labels come as ±1, more classes as 0..K-1, regression targets (diabetes) as floats.
+    ``standardize=True`` centres and scales every feature (see :func:`sgdlab.data.standardize`).
+    """
+    import sklearn.datasets
+
+    if name not in _BUNDLED:
+        raise ValueError(f"unknown bundled dataset {name!r}; choose one of {', '.join(BUNDLED_NAMES)}")
+    bunch = getattr(sklearn.datasets, _BUNDLED[name])()
+    y = bunch.target
+    if y.dtype.kind in "iu" and np.unique(y).size == 2:
+        y = np.where(y == y.max(), 1, -1)
+    data = Dataset(bunch.data.astype(np.float64), y, name=name)
+    return _standardize(data) if standardize else data
+
+
+def load_libsvm(
+    path: str | os.PathLike,
+    n_features: int | None = None,
+    dtype: type = np.float64,
+    name: str | None = None,
+) -> Dataset:
+    """A LIBSVM/svmlight file as a CSR dataset (parsed by scikit-learn's ``load_svmlight_file``)."""
+    from sklearn.datasets import load_svmlight_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"LIBSVM file not found: {path}")
+    try:
+        A, y = load_svmlight_file(str(path), n_features=n_features, dtype=dtype)
+    except ValueError as exc:
+        raise ValueError(f"malformed LIBSVM file {path}: {exc}") from None
+    return Dataset(A.tocsr(), y, name=name or path.stem)

@@ -1,0 +1,263 @@
+"""Generalised linear problems: ``ℓ_i(x) = φ(a_iᵀX, y_i)`` on dense or CSR data, with optional L2.
+
+``f(x) = (1/n) Σ φ(a_iᵀX, y_i) + (l2/2)‖x‖²``, where ``X`` is ``x`` itself (one output) or ``x`` reshaped
+to ``dim_features × K`` (softmax). Every per-sample gradient is ``a_i ⊗ φ'(a_iᵀX, y_i)``, so one link
+function ``φ`` with its first two derivatives defines loss, gradients and Hessian-vector products.
+
+Constants (``λ_max``, ``λ_min`` are the extreme eigenvalues of ``AᵀA/n``, ``c = sup φ''``):
+``L = c·λ_max + l2`` and ``L_max = c·max_i ‖a_i‖² + l2``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit, log_softmax, logsumexp, softmax
+
+from sgdlab import _checks
+from sgdlab.data.dataset import Dataset
+from sgdlab.problems.base import Problem
+from sgdlab.problems.spectral import gram_spectrum, row_norms2
+
+
+class LinearModelProblem(Problem):
+    """Shared machinery of the GLMs; subclasses give the link ``φ`` and its curvature bound ``c``."""
+
+    #: ``sup φ''`` — the curvature that turns the Gram spectrum into smoothness constants.
+    curvature: float = 1.0
+    n_outputs: int = 1
+
+    def __init__(self, data: Dataset, l2: float = 0.0) -> None:
+        if not isinstance(data, Dataset):
+            raise TypeError(f"data must be an sgdlab.data.Dataset, got {type(data).__name__}")
+        self.l2 = _checks.nonnegative("l2", l2)
+        self.data = data
+        self.A = data.A
+        self.y = self._encode_targets(data.y)
+        super().__init__(data.n, data.dim * self.n_outputs)
+        self.name = f"{type(self).__name__}({data.name})"
+
+    # --- the link function, per subclass -------------------------------------------------------------
+    def _encode_targets(self, y: np.ndarray) -> np.ndarray:
+        return y.astype(np.float64)
+
+    @abstractmethod
+    def _phi(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per-sample losses ``φ(z_i, y_i)``."""
+
+    @abstractmethod
+    def _dphi(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per-sample derivatives ``∂φ/∂z``."""
+
+    @abstractmethod
+    def _d2phi_apply(self, z: np.ndarray, y: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """``φ''(z)·u`` per sample (a Hessian of size K×K applied to ``u`` for multi-output links)."""
+
+    # --- the data term, in matrix form ----------------------------------------------------------------
+    def _weights(self, x: np.ndarray) -> np.ndarray:
+        return x if self.n_outputs == 1 else x.reshape(self.data.dim, self.n_outputs)
+
+    def _scores(self, A, x: np.ndarray) -> np.ndarray:
+        return A @ self._weights(x)
+
+    def _data_loss(self, x: np.ndarray) -> float:
+        return float(np.mean(self._phi(self._scores(self.A, x), self.y)))
+
+    def _data_grad(self, x: np.ndarray) -> np.ndarray:
+        s = self._dphi(self._scores(self.A, x), self.y)
+        return np.asarray(self.A.T @ s).ravel() / self.n
+
+    def _data_grad_batch(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        A = self.A[idx]
+        s = self._dphi(self._scores(A, x), self.y[idx])
+        return np.asarray(A.T @ s).ravel() / len(idx)
+
+    def component_grads(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        A = self.A[idx]
+        s = self._dphi(self._scores(A, x), self.y[idx])
+        A = A.toarray() if sp.issparse(A) else A
+        if self.n_outputs == 1:
+            return A * s[:, None]
+        return np.einsum("bd,bk->bdk", A, s).reshape(len(idx), -1)
+
+    def _data_hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        z = self._scores(self.A, x)
+        u = self._scores(self.A, v)
+        return np.asarray(self.A.T @ self._d2phi_apply(z, self.y, u)).ravel() / self.n
+
+    # --- the L2 regulariser -----------------------------------------------------------------------
+    def reg_loss(self, x: np.ndarray) -> float:
+        return 0.5 * self.l2 * float(x @ x) if self.l2 else 0.0
+
+    def reg_grad(self, x: np.ndarray) -> np.ndarray | float:
+        return self.l2 * x if self.l2 else 0.0
+
+    def reg_hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray | float:
+        return self.l2 * v if self.l2 else 0.0
+
+    # --- constants, identity, evaluation --------------------------------------------------------------
+    def _spectrum(self) -> tuple[float, float, float]:
+        if not hasattr(self, "_spectrum_cache"):
+            self._spectrum_cache = gram_spectrum(self.A)
+        return self._spectrum_cache
+
+    def _reg_curvature(self) -> float:
+        return self.l2
+
+    def _constants(self) -> tuple[float, float, float]:
+        lam_max = self._spectrum()[0]
+        reg = self._reg_curvature()
+        L = self.curvature * lam_max + reg
+        L_max = self.curvature * float(row_norms2(self.A).max()) + reg
+        return L, self.l2, L_max
+
+    def params(self) -> dict[str, Any]:
+        return {"l2": self.l2}
+
+    def fingerprint(self) -> str:
+        return self.data.fingerprint()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.data!r}, {', '.join(f'{k}={v!r}' for k, v in self.params().items())})"
+
+
+class LeastSquares(LinearModelProblem):
+    """Least squares: ``f(x) = (1/2n) ‖Ax − y‖² + (l2/2)‖x‖²``, i.e. ``ℓ_i(x) = ½(a_iᵀx − y_i)²``.
+
+    Exact constants: ``L = λ_max(AᵀA/n) + l2``, ``L_max = max_i ‖a_i‖² + l2`` and ``mu = λ_min(AᵀA/n) + l2``;
+    with ``l2 = 0`` and a rank-deficient ``A`` (e.g. n < dim), ``mu`` is the PL constant, the smallest
+    *nonzero* eigenvalue of ``AᵀA/n``, and ``x_star`` the minimum-norm solution. For
+    ``min(n, dim) > 3000`` the smallest eigenvalues are not computed and ``mu = l2`` is a lower bound.
+    The optimum has a closed form (least-squares solve), polished to the certificate by Newton steps.
+    """
+
+    curvature = 1.0
+
+    def _phi(self, z, y):
+        return 0.5 * (z - y) ** 2
+
+    def _dphi(self, z, y):
+        return z - y
+
+    def _d2phi_apply(self, z, y, u):
+        return u
+
+    def _constants(self):
+        L, _, L_max = super()._constants()
+        _, lam_min, lam_min_pos = self._spectrum()
+        mu = lam_min + self.l2 if self.l2 > 0 else lam_min_pos
+        return L, mu, L_max
+
+    def _closed_form_optimum(self) -> np.ndarray:
+        n, dim = self.A.shape
+        if sp.issparse(self.A):
+            damp = np.sqrt(n * self.l2)
+            return sp.linalg.lsqr(self.A, self.y, damp=damp, atol=1e-15, btol=1e-15, iter_lim=20 * dim)[0]
+        A, y = self.A.astype(np.float64), self.y
+        if self.l2 > 0:  # ridge as an augmented least-squares problem, to avoid squaring cond(A)
+            A = np.vstack([A, np.sqrt(n * self.l2) * np.eye(dim)])
+            y = np.concatenate([y, np.zeros(dim)])
+        return np.linalg.lstsq(A, y, rcond=None)[0]
+
+    def evaluate(self, x, data: Dataset) -> dict[str, float]:
+        r = data.A @ x - data.y
+        return {"loss": 0.5 * float(np.mean(r**2)), "rmse": float(np.sqrt(np.mean(r**2)))}
+
+
+def binary_labels(y: np.ndarray) -> np.ndarray:
+    """Map labels in {-1, +1} or {0, 1} to ±1 floats; anything else is a ``ValueError``."""
+    values = np.unique(y)
+    if not (set(values.tolist()) <= {-1.0, 1.0} or set(values.tolist()) <= {0.0, 1.0}):
+        shown = ", ".join(map(str, values[:6])) + (" …" if values.size > 6 else "")
+        raise ValueError(f"binary labels must be -1/+1 or 0/1, got values {shown}")
+    if values.size != 2:
+        raise ValueError(f"binary classification needs both classes in y, got only {values.tolist()}")
+    return np.where(y > 0, 1.0, -1.0)
+
+
+class LogisticRegression(LinearModelProblem):
+    """Binary logistic regression: ``ℓ_i(x) = log(1 + exp(−y_i a_iᵀx))``, labels ±1 (or 0/1), plus L2.
+
+    Constants: ``L = λ_max(AᵀA/n)/4 + l2`` and ``L_max = max_i ‖a_i‖²/4 + l2`` are exact as global
+    constants (the Hessian equals ``AᵀA/(4n) + l2·I`` at ``x = 0``); ``mu = l2`` is the exact global
+    strong-convexity constant (the logistic curvature vanishes far from the origin).
+    """
+
+    curvature = 0.25
+    task = "classification"
+
+    def _encode_targets(self, y):
+        return binary_labels(y)
+
+    def _phi(self, z, y):
+        return np.logaddexp(0.0, -y * z)
+
+    def _dphi(self, z, y):
+        return -y * expit(-y * z)
+
+    def _d2phi_apply(self, z, y, u):
+        return expit(z) * expit(-z) * u
+
+    def evaluate(self, x, data: Dataset) -> dict[str, float]:
+        y = binary_labels(data.y)
+        z = data.A @ x
+        return {"loss": float(np.mean(self._phi(z, y))), "accuracy": float(np.mean(np.where(z >= 0, 1, -1) == y))}
+
+
+def class_labels(y: np.ndarray, n_classes: int | None = None) -> tuple[np.ndarray, int]:
+    """Check integer class labels 0..K−1 and return them with K."""
+    if not np.all(np.asarray(y) == np.round(y)) or np.min(y) < 0:
+        raise ValueError("class labels must be integers 0..K-1")
+    y = np.asarray(y, dtype=np.int64)
+    k = int(y.max()) + 1 if n_classes is None else _checks.positive_int("n_classes", n_classes)
+    if k < 2:
+        raise ValueError(f"softmax regression needs at least 2 classes, got {k}")
+    if y.max() >= k:
+        raise ValueError(f"label {int(y.max())} is out of range for n_classes={k}")
+    return y, k
+
+
+class SoftmaxRegression(LinearModelProblem):
+    """Multinomial logistic regression: ``ℓ_i(X) = log Σ_k exp(a_iᵀX_k) − a_iᵀX_{y_i}``, plus L2.
+
+    ``x`` is the ``dim_features × K`` weight matrix flattened row-major (``dim = dim_features·K``); labels are
+    integers 0..K−1. Constants: ``L = λ_max(AᵀA/n)/2 + l2`` and ``L_max = max_i ‖a_i‖²/2 + l2`` are upper
+    bounds (Böhning, 1992: the softmax Hessian is below ``½(I − 11ᵀ/K)``); ``mu = l2`` is exact.
+    """
+
+    curvature = 0.5
+    task = "classification"
+
+    def __init__(self, data: Dataset, l2: float = 0.0, n_classes: int | None = None) -> None:
+        if not isinstance(data, Dataset):
+            raise TypeError(f"data must be an sgdlab.data.Dataset, got {type(data).__name__}")
+        _, self.n_outputs = class_labels(data.y, n_classes)
+        super().__init__(data, l2)
+
+    def _encode_targets(self, y):
+        return class_labels(y, self.n_outputs)[0]
+
+    def _phi(self, z, y):
+        return logsumexp(z, axis=1) - z[np.arange(len(y)), y]
+
+    def _dphi(self, z, y):
+        p = softmax(z, axis=1)
+        p[np.arange(len(y)), y] -= 1.0
+        return p
+
+    def _d2phi_apply(self, z, y, u):
+        p = softmax(z, axis=1)
+        pu = p * u
+        return pu - p * pu.sum(axis=1, keepdims=True)
+
+    def params(self) -> dict[str, Any]:
+        return {"l2": self.l2, "n_classes": self.n_outputs}
+
+    def evaluate(self, x, data: Dataset) -> dict[str, float]:
+        y, _ = class_labels(data.y, self.n_outputs)
+        z = self._scores(data.A, x)
+        loss = float(np.mean(-log_softmax(z, axis=1)[np.arange(len(y)), y]))
+        return {"loss": loss, "accuracy": float(np.mean(np.argmax(z, axis=1) == y))}

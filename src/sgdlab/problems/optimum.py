@@ -1,0 +1,129 @@
+"""Certified optima: closed form or L-BFGS, polished by Newton-CG, checked, and cached on disk.
+
+A point is *certified* when ``‖∇f(x)‖ ≤ 1e-10 · max(1, ‖∇f(x0)‖)``. Results are stored under
+``$SGDLAB_CACHE_DIR`` (default ``~/.cache/sgdlab``) keyed by a hash of the problem's class, parameters
+and data, and the certificate is checked again on every load, so a stale or corrupt file is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse.linalg as spla
+
+if TYPE_CHECKING:
+    from sgdlab.problems.base import Problem
+
+RELATIVE_TOL = 1e-10
+_CACHE_VERSION = 1
+
+
+class CertificationError(RuntimeError):
+    """Raised when no point with a tiny enough gradient can be found (e.g. no finite minimiser exists)."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SGDLAB_CACHE_DIR") or Path.home() / ".cache" / "sgdlab") / "optima"
+
+
+def _cache_key(problem: Problem) -> str:
+    spec = {
+        "version": _CACHE_VERSION,
+        "class": f"{type(problem).__module__}.{type(problem).__qualname__}",
+        "params": problem.params(),
+        "data": problem.fingerprint(),
+        "dim": problem.dim,
+        "n": problem.n,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=repr).encode()).hexdigest()[:32]
+
+
+def tolerance(problem: Problem) -> float:
+    g0 = problem.grad(problem._initial_point().astype(np.float64))
+    return RELATIVE_TOL * max(1.0, float(np.linalg.norm(g0)))
+
+
+def _grad_norm(problem: Problem, x: np.ndarray) -> float:
+    return float(np.linalg.norm(problem.grad(x)))
+
+
+def _lbfgs(problem: Problem, x: np.ndarray, tol: float) -> np.ndarray:
+    def fun(z):
+        return problem.loss(z), np.asarray(problem.grad(z), dtype=np.float64)
+
+    res = scipy.optimize.minimize(
+        fun, x, jac=True, method="L-BFGS-B", options={"maxiter": 20_000, "gtol": tol, "ftol": 0.0}
+    )
+    return res.x
+
+
+def _newton_polish(problem: Problem, x: np.ndarray, tol: float, max_iter: int = 60) -> np.ndarray:
+    """Newton-CG steps; backtracking on ``f`` while it can tell, then on ``‖∇f‖`` near the optimum."""
+    op_shape = (problem.dim, problem.dim)
+    for _ in range(max_iter):
+        g = problem.grad(x)
+        gnorm = float(np.linalg.norm(g))
+        if gnorm <= tol:
+            break
+        H = spla.LinearOperator(op_shape, matvec=lambda v, x=x: problem.hvp(x, v), dtype=np.float64)
+        step, _info = spla.cg(H, -g, rtol=min(1e-3, gnorm), maxiter=10 * problem.dim + 100)
+        if float(g @ step) >= 0:  # not a descent direction (indefinite Hessian): use the gradient
+            step = -g
+        f0, t = problem.loss(x), 1.0
+        for _ in range(40):
+            trial = x + t * step
+            if problem.loss(trial) <= f0 + 1e-4 * t * float(g @ step) or _grad_norm(problem, trial) < gnorm:
+                break
+            t *= 0.5
+        else:
+            break
+        x = trial
+    return x
+
+
+def _solve(problem: Problem) -> np.ndarray:
+    tol = tolerance(problem)
+    x = problem._closed_form_optimum()
+    if x is None:
+        x = _lbfgs(problem, problem._initial_point().astype(np.float64), tol)
+    x = np.asarray(x, dtype=np.float64)
+    if _grad_norm(problem, x) > tol:
+        x = _newton_polish(problem, x, tol)
+    gnorm = _grad_norm(problem, x)
+    if not np.isfinite(gnorm) or gnorm > tol:
+        raise CertificationError(
+            f"could not certify an optimum of {problem!r}: ‖∇f‖ = {gnorm:.3e} > {tol:.3e}. "
+            "The problem may have no finite minimiser (e.g. separable data without L2); add l2 > 0."
+        )
+    return x
+
+
+def certified_optimum(problem: Problem) -> tuple[np.ndarray, float]:
+    """``(x_star, f_star)`` for ``problem``, from the disk cache when a valid entry exists."""
+    path = cache_dir() / f"{_cache_key(problem)}.npz"
+    tol = tolerance(problem)
+    if path.exists():
+        try:
+            with np.load(path) as stored:
+                x = stored["x_star"]
+            if x.shape == (problem.dim,) and _grad_norm(problem, x) <= tol:
+                return x, problem.loss(x)
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable entry: recompute and overwrite
+    x = _solve(problem)
+    f = problem.loss(x)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
+            np.savez(tmp, x_star=x, f_star=f)
+        os.replace(tmp.name, path)  # atomic: concurrent readers never see half a file
+    except OSError:
+        pass  # a read-only cache only costs recomputation
+    return x, f
