@@ -123,7 +123,7 @@ class Problem(ABC):
         """An exact minimiser where a formula exists, else ``None`` (then L-BFGS and Newton are used)."""
         return None
 
-    def _initial_point(self) -> np.ndarray:
+    def initial_point(self) -> np.ndarray:
         return np.zeros(self.dim)
 
     @cached_property

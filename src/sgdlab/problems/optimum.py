@@ -46,7 +46,7 @@ def _cache_key(problem: Problem) -> str:
 
 
 def tolerance(problem: Problem) -> float:
-    g0 = problem.grad(problem._initial_point().astype(np.float64))
+    g0 = problem.grad(problem.initial_point().astype(np.float64))
     return RELATIVE_TOL * max(1.0, float(np.linalg.norm(g0)))
 
 
@@ -92,7 +92,7 @@ def _solve(problem: Problem) -> np.ndarray:
     tol = tolerance(problem)
     x = problem._closed_form_optimum()
     if x is None:
-        x = _lbfgs(problem, problem._initial_point().astype(np.float64), tol)
+        x = _lbfgs(problem, problem.initial_point().astype(np.float64), tol)
     x = np.asarray(x, dtype=np.float64)
     if _grad_norm(problem, x) > tol:
         x = _newton_polish(problem, x, tol)

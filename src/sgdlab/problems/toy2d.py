@@ -55,7 +55,7 @@ class Quadratic2D(Problem):
     def _closed_form_optimum(self):
         return np.zeros(2)
 
-    def _initial_point(self):
+    def initial_point(self):
         return np.array([-2.0, 1.5])
 
     def params(self) -> dict[str, Any]:
@@ -109,7 +109,7 @@ class Rosenbrock(Problem):
     def _closed_form_optimum(self):
         return np.array([self.a, self.a**2])
 
-    def _initial_point(self):
+    def initial_point(self):
         return np.array([-1.5, 2.0])
 
     def params(self) -> dict[str, Any]:
@@ -128,5 +128,5 @@ class TwoParameterLeastSquares(LeastSquares):
         data = make_regression(n=n, dim=2, cond=cond, noise=noise, seed=seed)
         super().__init__(Dataset(data.A, data.y, name=f"ls2d(n={n}, cond={cond:g})"))
 
-    def _initial_point(self):
+    def initial_point(self):
         return np.zeros(2)

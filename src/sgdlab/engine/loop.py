@@ -1,0 +1,232 @@
+"""The run engine: sample, iterate, record at checkpoints, stop on budget, target or divergence.
+
+The loop alternates *segments* (uninterrupted iterations, timed) with *checkpoints* (measurements, not
+timed). A segment is one call of :func:`python_segment`; a compiled kernel can replace it for a given
+(method, problem) pair without changing anything else.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sgdlab import _checks
+from sgdlab.data.dataset import Dataset
+from sgdlab.engine.samplers import Sampler
+from sgdlab.engine.trace import COUNTERS, METRICS, Trace
+from sgdlab.methods import METHODS
+from sgdlab.methods.base import Method, State
+from sgdlab.problems.base import Problem
+
+
+@dataclass
+class SegmentResult:
+    iters: int
+    grad_evals: int
+    diverged: bool
+
+
+def python_segment(
+    method: Method,
+    problem: Problem,
+    x: np.ndarray,
+    state: State,
+    sampler: Sampler,
+    max_iters: int,
+    max_evals: float,
+    deadline: float,
+) -> SegmentResult:
+    """Run iterations until ``max_iters`` or ``max_evals`` is reached, the clock passes ``deadline``, or
+    ``x`` stops being finite."""
+    iters = evals = 0
+    while iters < max_iters and evals < max_evals:
+        evals += method.iterate(problem, x, next(sampler), state)
+        iters += 1
+        if not np.isfinite(x).all():
+            return SegmentResult(iters, evals, True)
+        if iters % 64 == 0 and time.perf_counter() >= deadline:
+            break
+    return SegmentResult(iters, evals, False)
+
+
+def _log_checkpoints(points_per_decade: int) -> Callable[[int], int]:
+    """The first log-spaced checkpoint after iteration ``k`` (1, 2, …, then ~``points_per_decade`` per decade)."""
+    ratio = 10.0 ** (1.0 / points_per_decade)
+
+    def after(k: int) -> int:
+        return max(k + 1, math.ceil(k * ratio))
+
+    return after
+
+
+def _resolve_method(method: Method | str) -> Method:
+    if isinstance(method, str):
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        return METHODS[method]()
+    if isinstance(method, type) and issubclass(method, Method):
+        return method()
+    if not isinstance(method, Method):
+        raise TypeError(f"method must be an sgdlab method, got {type(method).__name__}")
+    return method
+
+
+def _budgets(problem, epochs, grad_evals, iters, seconds) -> tuple[float, float, float]:
+    if epochs is None and grad_evals is None and iters is None and seconds is None:
+        raise ValueError("give a budget: epochs=, grad_evals=, iters= or seconds=")
+    max_evals = math.inf
+    if epochs is not None:
+        max_evals = _checks.positive("epochs", epochs) * problem.n
+    if grad_evals is not None:
+        max_evals = min(max_evals, _checks.positive("grad_evals", grad_evals))
+    max_iters = _checks.positive_int("iters", iters) if iters is not None else math.inf
+    max_seconds = _checks.positive("seconds", seconds) if seconds is not None else math.inf
+    return max_evals, max_iters, max_seconds
+
+
+def _starting_point(problem: Problem, x0, dtype) -> np.ndarray:
+    if x0 is None:
+        x = problem.initial_point().astype(dtype or np.float64)
+    else:
+        x = np.array(x0, dtype=dtype or getattr(x0, "dtype", np.float64), copy=True)
+        if x.dtype.type not in (np.float32, np.float64):
+            raise TypeError(f"x0 must be float32 or float64, got {x.dtype}")
+    if x.shape != (problem.dim,):
+        raise ValueError(f"x0 must have shape ({problem.dim},), got {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("x0 contains NaN or Inf")
+    return x
+
+
+def run(
+    problem: Problem,
+    method: Method | str,
+    *,
+    epochs: float | None = None,
+    grad_evals: float | None = None,
+    iters: int | None = None,
+    seconds: float | None = None,
+    batch_size: int = 1,
+    sampler: str = "uniform",
+    seed: int = 0,
+    x0: np.ndarray | None = None,
+    dtype: type | None = None,
+    points_per_decade: int = 20,
+    record_every: float | None = None,
+    record: tuple[str, ...] = METRICS,
+    test: Dataset | None = None,
+    target_subopt: float | None = None,
+    divergence_factor: float = 1e8,
+) -> Trace:
+    """Run ``method`` on ``problem`` and return its :class:`Trace`.
+
+    Budget: any of ``epochs`` (passes over the data, counted in component gradients), ``grad_evals``,
+    ``iters`` and ``seconds`` — the run stops at the first one reached. Sampling: ``sampler`` in
+    ``"uniform"`` (with replacement), ``"reshuffle"``, ``"full"``, with ``batch_size`` indices per
+    iteration; full-gradient methods (GD) always use every index. Checkpoints: log-spaced in iterations
+    (``points_per_decade``), plus every ``record_every`` epochs if given, plus the last iterate; their
+    cost is excluded from ``time_s``. ``record`` picks among ``loss, subopt, grad_norm2, dist2`` (the last
+    two of which need the certified optimum); ``test`` adds ``test_*`` metrics on held-out data.
+
+    Stops early with ``status="ok"`` when ``subopt ≤ target_subopt``, and with ``status="diverged"``
+    (no exception, no warnings) when ``x`` stops being finite or ``f(x) − f*`` exceeds
+    ``divergence_factor · max(f(x0) − f*, 1)``. The same ``seed`` gives a bit-identical trace.
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be an sgdlab problem, got {type(problem).__name__}")
+    method = _resolve_method(method)
+    for name in record:
+        _checks.choice("record entry", name, METRICS)
+    max_evals, max_iters, max_seconds = _budgets(problem, epochs, grad_evals, iters, seconds)
+    points_per_decade = _checks.positive_int("points_per_decade", points_per_decade)
+    record_every = None if record_every is None else _checks.positive("record_every", record_every)
+    divergence_factor = _checks.positive("divergence_factor", divergence_factor)
+    if method.full_batch:
+        sampler, batch_size = "full", problem.n
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    if test is not None and not isinstance(test, Dataset):
+        raise TypeError(f"test must be an sgdlab.data.Dataset, got {type(test).__name__}")
+    index_stream = Sampler(sampler, problem.n, batch_size, np.random.default_rng(seed))
+
+    x = _starting_point(problem, x0, dtype)
+    per_iter = index_stream.batch_size
+    total_iters = min(max_iters, math.ceil(max_evals / per_iter)) if max_evals < math.inf else max_iters
+    method = method.resolve(problem, index_stream.batch_size, None if total_iters == math.inf else int(total_iters))
+    state = method.init(x)
+
+    needs_optimum = any(name in record for name in ("subopt", "dist2")) or target_subopt is not None
+    f_star = problem.f_star if needs_optimum else None
+    x_star = problem.x_star if "dist2" in record else None
+    columns: dict[str, list[float]] = {name: [] for name in (*COUNTERS, *record)}
+
+    def measure(it: int, ev: int, elapsed: float) -> float:
+        loss = problem.loss(x)
+        values = {"iters": it, "grad_evals": ev, "epochs": ev / problem.n, "time_s": elapsed, "loss": loss}
+        if "subopt" in record:
+            values["subopt"] = loss - f_star
+        if "grad_norm2" in record:
+            g = problem.grad(x)
+            values["grad_norm2"] = float(g @ g)
+        if "dist2" in record:
+            d = x - x_star
+            values["dist2"] = float(d @ d)
+        if test is not None:
+            values.update({f"test_{k}": v for k, v in problem.evaluate(x, test).items()})
+        for key, value in values.items():
+            columns.setdefault(key, []).append(float(value))
+        return loss
+
+    next_log = _log_checkpoints(points_per_decade)
+    every_evals = record_every * problem.n if record_every else math.inf
+    it = ev = 0
+    elapsed = 0.0
+    status, diverged_at, message = "budget", None, ""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        f0 = measure(0, 0, 0.0)
+        reference = f_star if f_star is not None else 0.0
+        blow_up = reference + divergence_factor * max(f0 - reference, 1.0)
+        checkpoint_iter, checkpoint_evals = next_log(0), every_evals
+        while it < max_iters and ev < max_evals and elapsed < max_seconds:
+            started = time.perf_counter()
+            segment = python_segment(
+                method, problem, x, state, index_stream,
+                max_iters=min(checkpoint_iter, max_iters) - it,
+                max_evals=min(checkpoint_evals, max_evals) - ev,
+                deadline=started + (max_seconds - elapsed),
+            )
+            elapsed += time.perf_counter() - started
+            it += segment.iters
+            ev += segment.grad_evals
+            if segment.diverged:
+                status, diverged_at = "diverged", it
+                message = f"iterate became non-finite at iteration {it}"
+                break
+            while checkpoint_iter <= it:
+                checkpoint_iter = next_log(checkpoint_iter)
+            while checkpoint_evals <= ev:
+                checkpoint_evals += every_evals
+            loss = measure(it, ev, elapsed)
+            if not math.isfinite(loss) or loss > blow_up:
+                status, diverged_at = "diverged", it
+                message = f"loss {loss:.3g} exceeded {blow_up:.3g} at iteration {it}"
+                break
+            if target_subopt is not None and loss - f_star <= target_subopt:
+                status, message = "ok", f"reached subopt <= {target_subopt:g} at iteration {it}"
+                break
+    return Trace(
+        problem=problem.name,
+        method=method.name,
+        hyperparameters=method.hyperparameters(),
+        seed=seed,
+        batch_size=index_stream.batch_size,
+        sampler=index_stream.kind,
+        columns={k: np.asarray(v) for k, v in columns.items()},
+        x=x,
+        status=status,
+        diverged_at=diverged_at,
+        message=message,
+    )

@@ -1,0 +1,55 @@
+"""Index samplers: which components the next iteration uses.
+
+* ``"uniform"`` — ``b`` indices i.i.d. uniform on {0..n−1}, with replacement: the lecture's ``i_k``, which
+  makes ``grad_batch`` an unbiased estimate of ``∇f``;
+* ``"reshuffle"`` — random reshuffling: a fresh permutation each epoch, cut into consecutive batches
+  (the last batch of an epoch is smaller when ``b`` does not divide ``n``);
+* ``"full"`` — every index, every iteration (deterministic).
+
+All randomness comes from the NumPy ``Generator`` passed in, so a seed fixes the whole index sequence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SAMPLERS: tuple[str, ...] = ("uniform", "reshuffle", "full")
+
+# Indices are drawn in blocks (one Generator call per block, not per iteration); the block length is fixed,
+# so the sequence depends only on the seed.
+_BLOCK = 1024
+
+
+class Sampler:
+    """Yields index arrays for successive iterations."""
+
+    def __init__(self, kind: str, n: int, batch_size: int, rng: np.random.Generator) -> None:
+        if kind not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(map(repr, SAMPLERS))}; got {kind!r}")
+        if kind != "full" and not 1 <= batch_size <= n:
+            raise ValueError(f"batch_size must be between 1 and n={n}, got {batch_size}")
+        self.kind, self.n, self.rng = kind, n, rng
+        self.batch_size = n if kind == "full" else batch_size
+        self._all = np.arange(n)
+        self._block: np.ndarray | None = None
+        self._pos = 0
+
+    def __iter__(self) -> Sampler:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        if self.kind == "full":
+            return self._all
+        if self.kind == "uniform":
+            if self._block is None or self._pos == len(self._block):
+                self._block = self.rng.integers(0, self.n, size=(_BLOCK, self.batch_size))
+                self._pos = 0
+            idx = self._block[self._pos]
+            self._pos += 1
+            return idx
+        if self._block is None or self._pos >= self.n:  # reshuffle: a new permutation per epoch
+            self._block = self.rng.permutation(self.n)
+            self._pos = 0
+        idx = self._block[self._pos : self._pos + self.batch_size]
+        self._pos += len(idx)
+        return idx

@@ -1,0 +1,32 @@
+"""Optimisation methods, each with its math in one place and the lecture's formula in its docstring."""
+
+from sgdlab.methods.adadelta import Adadelta
+from sgdlab.methods.adagrad import Adagrad
+from sgdlab.methods.adam import AdamW, AMSGrad, Adam
+from sgdlab.methods.base import Method, State, SteppedMethod, expected_smoothness
+from sgdlab.methods.gd import GD
+from sgdlab.methods.momentum import Momentum, Nesterov
+from sgdlab.methods.rmsprop import RMSProp
+from sgdlab.methods.schedules import (
+    Constant,
+    Cosine,
+    InverseSqrt,
+    InverseTime,
+    Schedule,
+    StepDecay,
+    Warmup,
+)
+from sgdlab.methods.sgd import SGD
+from sgdlab.methods.variance_reduced import SAG, SAGA, SVRG
+
+#: Every method by its public name.
+METHODS: dict[str, type[Method]] = {
+    cls.__name__: cls
+    for cls in (GD, SGD, Momentum, Nesterov, Adagrad, RMSProp, Adadelta, Adam, AMSGrad, AdamW, SAG, SAGA, SVRG)
+}
+
+__all__ = [
+    "GD", "METHODS", "SAG", "SAGA", "SGD", "SVRG", "AMSGrad", "Adadelta", "Adagrad", "Adam", "AdamW",
+    "Constant", "Cosine", "InverseSqrt", "InverseTime", "Method", "Momentum", "Nesterov", "RMSProp",
+    "Schedule", "State", "StepDecay", "SteppedMethod", "Warmup", "expected_smoothness",
+]

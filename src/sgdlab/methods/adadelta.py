@@ -1,0 +1,49 @@
+"""Adadelta."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sgdlab import _checks
+from sgdlab.methods.base import State, SteppedMethod
+
+
+@dataclasses.dataclass(kw_only=True)
+class Adadelta(SteppedMethod):
+    """Adadelta (Zeiler, *ADADELTA: an adaptive learning rate method*, 2012), per coordinate:
+
+    ``v_j ← γ v_j + (1 − γ) g_j²``
+    ``g̃_j = √(Δx_j + ε) / √(v_j + ε) · g_j``
+    ``x_j ← x_j − lr · g̃_j``
+    ``Δx_j ← ρ Δx_j + (1 − ρ) g̃_j²``
+
+    The lecture's method has no step size: ``lr = 1`` (the default). torch.optim.Adadelta multiplies the
+    step by its ``lr`` in the same place, with one decay ``rho`` for both averages (``gamma = rho`` here).
+    Defaults from the paper: ``gamma = rho = 0.95``, ``eps = 1e-6``.
+    """
+
+    lr: float | None = 1.0
+    gamma: float = 0.95
+    rho: float = 0.95
+    eps: float = 1e-6
+
+    def _validate(self) -> None:
+        super()._validate()
+        self.gamma = _checks.unit_interval("gamma", self.gamma)
+        self.rho = _checks.unit_interval("rho", self.rho)
+        self.eps = _checks.positive("eps", self.eps)  # ε = 0 would freeze Δx at 0 forever
+
+    def init(self, x: np.ndarray) -> State:
+        return {**super().init(x), "v": np.zeros_like(x), "dx": np.zeros_like(x)}
+
+    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
+        alpha = self._advance(state)
+        v, dx = state["v"], state["dx"]
+        v *= self.gamma
+        v += (1.0 - self.gamma) * g * g
+        g_tilde = np.sqrt(dx + self.eps) / np.sqrt(v + self.eps) * g
+        x -= alpha * g_tilde
+        dx *= self.rho
+        dx += (1.0 - self.rho) * g_tilde * g_tilde

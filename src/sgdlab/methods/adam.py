@@ -1,0 +1,111 @@
+"""Adam and its two descendants: AMSGrad (a non-decreasing denominator) and AdamW (decoupled decay)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sgdlab import _checks
+from sgdlab.methods.base import CONVENTIONS, State, SteppedMethod
+
+
+@dataclasses.dataclass(kw_only=True)
+class Adam(SteppedMethod):
+    """Adam (Kingma & Ba, *Adam: a method for stochastic optimization*, ICLR 2015), per coordinate:
+
+    ``m_j ← β1 m_j + (1 − β1) g_j;   v_j ← β2 v_j + (1 − β2) g_j²``
+    ``m̂_j = m_j / (1 − β1^k);   v̂_j = v_j / (1 − β2^k)``
+    ``x_j ← x_j − α m̂_j / (√v̂_j + ε)``
+
+    Same convention as torch.optim.Adam. ``weight_decay = λ > 0`` adds the coupled L2 gradient ``λx`` to
+    ``g`` before the moments (torch's ``weight_decay``; contrast :class:`AdamW`). Defaults from the paper:
+    ``lr = 1e-3``, ``beta1 = 0.9``, ``beta2 = 0.999``, ``eps = 1e-8``.
+    """
+
+    lr: float | None = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+    def _validate(self) -> None:
+        super()._validate()
+        self.beta1 = _checks.unit_interval("beta1", self.beta1)
+        self.beta2 = _checks.unit_interval("beta2", self.beta2)
+        self.eps = _checks.nonnegative("eps", self.eps)
+        self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
+
+    def init(self, x: np.ndarray) -> State:
+        return {**super().init(x), "m": np.zeros_like(x), "v": np.zeros_like(x)}
+
+    def _gradient(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+        return g + self.weight_decay * x if self.weight_decay else g
+
+    def _denominator(self, state: State) -> np.ndarray:
+        """``√v̂ + ε``."""
+        return np.sqrt(state["v"] / (1.0 - self.beta2 ** state["k"])) + self.eps
+
+    def _direction(self, x: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
+        """Update the moments and return ``m̂ / (√v̂ + ε)``."""
+        g = self._gradient(x, g)
+        m, v = state["m"], state["v"]
+        m *= self.beta1
+        m += (1.0 - self.beta1) * g
+        v *= self.beta2
+        v += (1.0 - self.beta2) * g * g
+        return m / (1.0 - self.beta1 ** state["k"]) / self._denominator(state)
+
+    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
+        alpha = self._advance(state)
+        x -= alpha * self._direction(x, g, state)
+
+
+@dataclasses.dataclass(kw_only=True)
+class AMSGrad(Adam):
+    """AMSGrad (Reddi, Kale & Kumar, *On the convergence of Adam and beyond*, ICLR 2018): Adam with a
+    denominator that never shrinks, which restores convergence where Adam provably fails.
+
+    ``convention="lecture"``: ``v̂max_j ← max(v̂max_j, v̂_j)`` with the bias-corrected ``v̂``, and
+    ``x_j ← x_j − α m̂_j / (√v̂max_j + ε)``.
+    ``convention="torch"`` (torch.optim.Adam(amsgrad=True)): the maximum is taken of the raw ``v`` and
+    bias-corrected afterwards, ``vmax ← max(vmax, v)``, denominator ``√(vmax/(1 − β2^k)) + ε``.
+    """
+
+    convention: str = "lecture"
+
+    def _validate(self) -> None:
+        super()._validate()
+        _checks.choice("convention", self.convention, CONVENTIONS)
+
+    def init(self, x: np.ndarray) -> State:
+        return {**super().init(x), "vmax": np.zeros_like(x)}
+
+    def _denominator(self, state: State) -> np.ndarray:
+        correction = 1.0 - self.beta2 ** state["k"]
+        vmax = state["vmax"]
+        if self.convention == "lecture":
+            np.maximum(vmax, state["v"] / correction, out=vmax)
+            return np.sqrt(vmax) + self.eps
+        np.maximum(vmax, state["v"], out=vmax)
+        return np.sqrt(vmax / correction) + self.eps
+
+
+@dataclasses.dataclass(kw_only=True)
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter, *Decoupled weight decay regularization*, ICLR 2019):
+
+    Adam's moments from the plain gradient, then ``x_j ← x_j − α (m̂_j / (√v̂_j + ε) + λ x_j^(k−1))`` — the
+    decay uses the previous iterate and is not scaled by the adaptive denominator. Same convention as
+    torch.optim.AdamW; default ``weight_decay = 0.01`` (torch's).
+    """
+
+    weight_decay: float = 0.01
+
+    def _gradient(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+        return g  # the decay is decoupled: it never enters the moments
+
+    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
+        alpha = self._advance(state)
+        decay = self.weight_decay * x
+        x -= alpha * (self._direction(x, g, state) + decay)

@@ -1,0 +1,131 @@
+"""What every method shares: hyperparameter handling, the step-size rule, and the oracle protocol.
+
+A method is a dataclass of hyperparameters with two kinds of entry points:
+
+* ``init(x) -> state`` and ``step(x, g, state)`` — the update rule for a given (stochastic) gradient
+  ``g``, applied to ``x`` in place. ``state`` is a plain dict with the step counter ``"k"``.
+* ``iterate(problem, x, idx, state) -> cost`` — one iteration through the problem's oracle on the
+  sample indices ``idx``; the default computes ``g = problem.grad_batch(x, idx)`` and calls ``step``.
+  Methods that need more than one minibatch gradient (GD with line search, SAG, SAGA, SVRG) override it.
+
+A step size left as ``None`` is derived from the problem's constants by ``resolve`` when a run starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from sgdlab import _checks
+from sgdlab.methods.schedules import Schedule, as_schedule
+
+if TYPE_CHECKING:
+    from sgdlab.problems.base import Problem
+
+State = dict[str, Any]
+
+CONVENTIONS = ("lecture", "torch")
+
+
+def expected_smoothness(problem: Problem, batch_size: int) -> float:
+    """``L_b = L_max/b + (1 − 1/b)·L``: the expected smoothness of a minibatch of ``b`` indices drawn
+    uniformly with replacement (Gower et al., *SGD: general analysis and improved rates*, ICML 2019)."""
+    b = max(int(batch_size), 1)
+    return problem.L_max / b + (1.0 - 1.0 / b) * problem.L
+
+
+@dataclasses.dataclass(kw_only=True)
+class Method:
+    """Base class of all methods; subclasses are dataclasses whose fields are the hyperparameters."""
+
+    #: ``True`` when ``step(x, g, state)`` alone implements the method (no oracle needed).
+    elementwise: ClassVar[bool] = True
+    #: ``True`` when every iteration uses the full gradient (the engine then samples nothing).
+    full_batch: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    def _validate(self) -> None:
+        """Check hyperparameters; subclasses extend this and raise ``ValueError`` naming the parameter."""
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Hyperparameters as plain values (schedules as their text), for records and reports."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = str(value) if isinstance(value, Schedule) else value
+        return out
+
+    # --- the update rule --------------------------------------------------------------------------
+    def init(self, x: np.ndarray) -> State:
+        """A fresh state for iterate ``x`` (arrays of ``x``'s shape and dtype)."""
+        _check_iterate(x)
+        return {"k": 0}
+
+    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
+        """Update ``x`` in place with gradient ``g``."""
+        raise TypeError(f"{self.name} needs the problem's oracle; run it through sgdlab.run")
+
+    # --- the oracle protocol ----------------------------------------------------------------------
+    def resolve(self, problem: Problem, batch_size: int = 1, total_iters: int | None = None) -> Method:
+        """A copy with every unset hyperparameter derived from ``problem`` (and the run's length)."""
+        return self
+
+    def iterate(self, problem: Problem, x: np.ndarray, idx: np.ndarray, state: State) -> int:
+        """One iteration on the samples ``idx``; returns its cost in component-gradient evaluations."""
+        self.step(x, problem.grad_batch(x, idx), state)
+        return len(idx)
+
+
+def _check_iterate(x: object) -> None:
+    if not isinstance(x, np.ndarray) or x.dtype.type not in (np.float32, np.float64):
+        dtype = getattr(x, "dtype", type(x).__name__)
+        raise TypeError(f"x must be a float32 or float64 NumPy array, got {dtype}")
+    if not x.flags.writeable:
+        raise ValueError("x must be writeable: methods update it in place")
+    if not np.isfinite(x).all():
+        raise ValueError("x contains NaN or Inf")
+
+
+@dataclasses.dataclass(kw_only=True)
+class SteppedMethod(Method):
+    """A method with a step size ``lr`` (α) and a schedule: ``α_k = lr · schedule(k)``.
+
+    ``lr=None`` is resolved from the problem by :meth:`default_lr` when a run starts.
+    """
+
+    lr: float | None = None
+    schedule: str | Schedule = "constant"
+
+    def _validate(self) -> None:
+        if self.lr is not None:
+            self.lr = _checks.positive("lr", self.lr)
+        self.schedule = as_schedule(self.schedule)
+
+    def default_lr(self, problem: Problem, batch_size: int) -> float:
+        """The step size used when ``lr`` is unset (each subclass documents its rule and paper)."""
+        raise TypeError(f"{self.name} has no default step size rule; pass lr=")
+
+    def resolve(self, problem: Problem, batch_size: int = 1, total_iters: int | None = None) -> Method:
+        lr = self.lr if self.lr is not None else self.default_lr(problem, batch_size)
+        return dataclasses.replace(self, lr=lr, schedule=self.schedule.with_total(total_iters))
+
+    def step_size(self, state: State) -> float:
+        """``α_k`` for the iteration in progress (``state["k"]`` already advanced)."""
+        if self.lr is None:
+            raise ValueError(
+                f"{self.name}.lr is unset: pass lr=, or run through sgdlab.run, which derives it from the problem"
+            )
+        return self.lr * self.schedule(state["k"])
+
+    def _advance(self, state: State) -> float:
+        """Advance the step counter and return ``α_k``."""
+        state["k"] += 1
+        return self.step_size(state)

@@ -1,0 +1,135 @@
+"""Step-size schedules: multiplicative factors ``s(k)`` so that the step at iteration ``k ≥ 1`` is ``α_k = α·s(k)``.
+
+Names accepted wherever a schedule is: ``"constant"`` (1), ``"1/k"`` (α/k), ``"1/sqrt(k)"`` (α/√k),
+``"cosine"`` (needs the run's length, which `sgdlab.run` supplies); parametrised ones are objects:
+``StepDecay(every, factor)``, ``Cosine(total, final)``, ``Warmup(steps, then)``, ``InverseTime(k0)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from sgdlab import _checks
+
+
+class Schedule:
+    """A factor ``s(k)`` for iterations ``k = 1, 2, …``."""
+
+    def __call__(self, k: int) -> float:
+        raise TypeError(f"{type(self).__name__} is abstract")
+
+    def with_total(self, total: int | None) -> Schedule:
+        """This schedule, told the run's total number of iterations (only some schedules need it)."""
+        return self
+
+
+@dataclass(frozen=True)
+class Constant(Schedule):
+    """``s(k) = 1``."""
+
+    def __call__(self, k: int) -> float:
+        return 1.0
+
+    def __str__(self) -> str:
+        return "constant"
+
+
+@dataclass(frozen=True)
+class InverseTime(Schedule):
+    """``s(k) = k0 / (k0 + k − 1)``: the lecture's ``α_k = α0/k`` for ``k0 = 1``, delayed decay for larger ``k0``."""
+
+    k0: float = 1.0
+
+    def __post_init__(self) -> None:
+        _checks.positive("k0", self.k0)
+
+    def __call__(self, k: int) -> float:
+        return self.k0 / (self.k0 + k - 1)
+
+    def __str__(self) -> str:
+        return "1/k" if self.k0 == 1 else f"InverseTime(k0={self.k0:g})"
+
+
+@dataclass(frozen=True)
+class InverseSqrt(Schedule):
+    """``s(k) = 1/√k``."""
+
+    def __call__(self, k: int) -> float:
+        return 1.0 / math.sqrt(k)
+
+    def __str__(self) -> str:
+        return "1/sqrt(k)"
+
+
+@dataclass(frozen=True)
+class StepDecay(Schedule):
+    """``s(k) = factor^⌊(k−1)/every⌋``: multiply the step by ``factor`` every ``every`` iterations."""
+
+    every: int = 1000
+    factor: float = 0.1
+
+    def __post_init__(self) -> None:
+        _checks.positive_int("every", self.every)
+        _checks.open_unit_interval("factor", self.factor)
+
+    def __call__(self, k: int) -> float:
+        return self.factor ** ((k - 1) // self.every)
+
+
+@dataclass(frozen=True)
+class Cosine(Schedule):
+    """``s(k) = final + (1 − final)·(1 + cos(π (k−1)/total))/2`` for ``k ≤ total``, then ``final``.
+
+    Loshchilov & Hutter, *SGDR* (2017), without restarts. ``total=None`` takes the run's length.
+    """
+
+    total: int | None = None
+    final: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.total is not None:
+            _checks.positive_int("total", self.total)
+        _checks.nonnegative("final", self.final)
+
+    def with_total(self, total: int | None) -> Schedule:
+        return self if self.total is not None or total is None else replace(self, total=max(int(total), 1))
+
+    def __call__(self, k: int) -> float:
+        if self.total is None:
+            raise ValueError("Cosine schedule needs total=: the number of iterations it spans")
+        t = min(k - 1, self.total) / self.total
+        return self.final + (1.0 - self.final) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+@dataclass(frozen=True)
+class Warmup(Schedule):
+    """Linear warm-up ``s(k) = k/steps`` for ``k ≤ steps``, then ``then(k − steps)`` (Goyal et al., 2017)."""
+
+    steps: int = 100
+    then: Schedule = Constant()
+
+    def __post_init__(self) -> None:
+        _checks.positive_int("steps", self.steps)
+        object.__setattr__(self, "then", as_schedule(self.then))
+
+    def with_total(self, total: int | None) -> Schedule:
+        return replace(self, then=self.then.with_total(None if total is None else max(total - self.steps, 1)))
+
+    def __call__(self, k: int) -> float:
+        return k / self.steps if k <= self.steps else self.then(k - self.steps)
+
+
+_NAMED = {"constant": Constant(), "1/k": InverseTime(), "1/sqrt(k)": InverseSqrt(), "cosine": Cosine()}
+SCHEDULE_NAMES: tuple[str, ...] = tuple(_NAMED)
+
+
+def as_schedule(spec: str | Schedule | None) -> Schedule:
+    """A schedule from a name or an object (``None`` means constant)."""
+    if spec is None:
+        return Constant()
+    if isinstance(spec, Schedule):
+        return spec
+    if isinstance(spec, str) and spec in _NAMED:
+        return _NAMED[spec]
+    raise ValueError(f"schedule must be a Schedule or one of {', '.join(map(repr, SCHEDULE_NAMES))}; got {spec!r}")
