@@ -123,6 +123,9 @@ class Problem(ABC):
         """An exact minimiser where a formula exists, else ``None`` (then L-BFGS and Newton are used)."""
         return None
 
+    def check_optimum(self, x: np.ndarray) -> None:
+        """Raise ``CertificationError`` if ``x`` has a tiny gradient yet cannot be a minimiser."""
+
     def initial_point(self) -> np.ndarray:
         return np.zeros(self.dim)
 

@@ -20,6 +20,7 @@ from scipy.special import expit, log_softmax, logsumexp, softmax
 from sgdlab import _checks
 from sgdlab.data.dataset import Dataset
 from sgdlab.problems.base import Problem
+from sgdlab.problems.optimum import CertificationError
 from sgdlab.problems.spectral import gram_spectrum, row_norms2
 
 
@@ -36,7 +37,8 @@ class LinearModelProblem(Problem):
         self.l2 = _checks.nonnegative("l2", l2)
         self.data = data
         self.A = data.A
-        self.y = self._encode_targets(data.y)
+        y = self._encode_targets(data.y)  # real targets take the data's dtype, so float32 runs stay float32
+        self.y = y.astype(data.dtype) if y.dtype.kind == "f" else y
         super().__init__(data.n, data.dim * self.n_outputs)
         self.name = f"{type(self).__name__}({data.name})"
 
@@ -106,6 +108,9 @@ class LinearModelProblem(Problem):
 
     def _reg_curvature(self) -> float:
         return self.l2
+
+    def reg_curvature_is_zero(self) -> bool:
+        return self._reg_curvature() == 0
 
     def _constants(self) -> tuple[float, float, float]:
         lam_max = self._spectrum()[0]
@@ -201,10 +206,23 @@ class LogisticRegression(LinearModelProblem):
     def _d2phi_apply(self, z, y, u):
         return expit(z) * expit(-z) * u
 
+    def check_optimum(self, x: np.ndarray) -> None:
+        _reject_separating_point(self, self.evaluate(x, self.data)["accuracy"])
+
     def evaluate(self, x, data: Dataset) -> dict[str, float]:
         y = binary_labels(data.y)
         z = data.A @ x
         return {"loss": float(np.mean(self._phi(z, y))), "accuracy": float(np.mean(np.where(z >= 0, 1, -1) == y))}
+
+
+def _reject_separating_point(problem: LinearModelProblem, train_accuracy: float) -> None:
+    """Without L2, a point that classifies every sample correctly is never a minimiser: scaling it up lowers
+    the loss. Its gradient can still be tiny (it decays exponentially), so reject it explicitly."""
+    if problem.reg_curvature_is_zero() and train_accuracy == 1.0:
+        raise CertificationError(
+            f"{problem.name}: the data are linearly separable, so the loss has no finite minimiser; "
+            "add l2 > 0"
+        )
 
 
 def class_labels(y: np.ndarray, n_classes: int | None = None) -> tuple[np.ndarray, int]:
@@ -255,6 +273,9 @@ class SoftmaxRegression(LinearModelProblem):
 
     def params(self) -> dict[str, Any]:
         return {"l2": self.l2, "n_classes": self.n_outputs}
+
+    def check_optimum(self, x: np.ndarray) -> None:
+        _reject_separating_point(self, self.evaluate(x, self.data)["accuracy"])
 
     def evaluate(self, x, data: Dataset) -> dict[str, float]:
         y, _ = class_labels(data.y, self.n_outputs)

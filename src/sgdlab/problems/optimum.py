@@ -102,6 +102,7 @@ def _solve(problem: Problem) -> np.ndarray:
             f"could not certify an optimum of {problem!r}: ‖∇f‖ = {gnorm:.3e} > {tol:.3e}. "
             "The problem may have no finite minimiser (e.g. separable data without L2); add l2 > 0."
         )
+    problem.check_optimum(x)
     return x
 
 
