@@ -39,11 +39,17 @@ def _logistic_01_sparse() -> LogisticRegression:
 # only hold near x*).
 PROBLEMS: dict[str, tuple] = {
     "ls_dense": (lambda: LeastSquares(make_regression(n=60, dim=8, cond=30.0, seed=1)), "convex"),
-    "ls_sparse_l2": (lambda: LeastSquares(make_regression(n=80, dim=10, density=0.3, seed=2), l2=0.1), "convex"),
+    "ls_sparse_l2": (
+        lambda: LeastSquares(make_regression(n=80, dim=10, density=0.3, seed=2), l2=0.1),
+        "convex",
+    ),
     "ls_wide": (lambda: LeastSquares(make_regression(n=12, dim=20, seed=3)), "convex"),
     "logistic_l2": (lambda: LogisticRegression(make_classification(n=100, dim=6, seed=3), l2=1e-2), "convex"),
     "logistic_sparse_01": (_logistic_01_sparse, "convex"),
-    "logistic_noreg": (lambda: LogisticRegression(make_classification(n=200, dim=5, noise=2.0, seed=5)), "convex"),
+    "logistic_noreg": (
+        lambda: LogisticRegression(make_classification(n=200, dim=5, noise=2.0, seed=5)),
+        "convex",
+    ),
     "softmax_l2": (
         lambda: SoftmaxRegression(make_classification(n=90, dim=5, n_classes=3, seed=6), l2=1e-2),
         "convex",

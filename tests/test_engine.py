@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from conftest import make_problem, well_conditioned_logistic
 
 import sgdlab as sl
+from conftest import make_problem, well_conditioned_logistic
 from sgdlab.engine import Sampler
 from sgdlab.methods import SGD, Adam
 

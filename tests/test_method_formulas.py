@@ -186,9 +186,7 @@ CASES = [
     ),
     pytest.param(RMSProp, {}, ref_rmsprop, id="RMSProp-default"),
     pytest.param(Adadelta, {"gamma": 0.85, "rho": 0.9, "eps": 1e-7}, ref_adadelta, id="Adadelta"),
-    pytest.param(
-        Adadelta, {"lr": 0.5, "gamma": 0.85, "rho": 0.9, "eps": 1e-7}, ref_adadelta, id="Adadelta-lr"
-    ),
+    pytest.param(Adadelta, {"lr": 0.5, "gamma": 0.85, "rho": 0.9, "eps": 1e-7}, ref_adadelta, id="Adadelta-lr"),
     pytest.param(Adadelta, {}, ref_adadelta, id="Adadelta-default"),
     pytest.param(Adam, ADAM_HP, ref_adam, id="Adam"),
     pytest.param(Adam, {**ADAM_HP, "weight_decay": 0.03}, ref_adam, id="Adam-L2"),
@@ -261,9 +259,7 @@ def run_against_reference(cls, kwargs, reference: Reference, *, dtype, schedule=
     factor = factor or (lambda k: 1.0)
     alphas = [method.lr * factor(k) for k in range(1, n_steps + 1)]
     # The reference starts from exactly the numbers the method sees (x and g rounded to ``dtype``).
-    ref = reference(
-        hyperparameters(method), x.astype(np.float64), [g.astype(np.float64) for g in grads], alphas
-    )
+    ref = reference(hyperparameters(method), x.astype(np.float64), [g.astype(np.float64) for g in grads], alphas)
     state = method.init(x)
     for k, (g, (x_ref, state_ref)) in enumerate(zip(grads, ref, strict=True), start=1):
         method.step(x, g, state)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import hessian, make_problem, problem_params, random_point
 
 import sgdlab as sl
+from conftest import hessian, make_problem, problem_params, random_point
 from sgdlab.problems import CertificationError, optimum
 from sgdlab.problems.nonconvex import PL_CONSTANT_OF_H
 

@@ -117,7 +117,7 @@ class Dataset:
         """Random train/test split (``test_size`` is a fraction in (0, 1))."""
         if not 0.0 < test_size < 1.0:
             raise ValueError(f"test_size must be in (0, 1), got {test_size}")
-        n_test = int(round(test_size * self.n))
+        n_test = round(test_size * self.n)
         if not 1 <= n_test < self.n:
             raise ValueError(f"test_size={test_size} leaves an empty train or test part for n={self.n}")
         perm = np.random.default_rng(seed).permutation(self.n)

@@ -193,7 +193,11 @@ def run(
         while it < max_iters and ev < max_evals and elapsed < max_seconds:
             started = time.perf_counter()
             segment = python_segment(
-                method, problem, x, state, index_stream,
+                method,
+                problem,
+                x,
+                state,
+                index_stream,
                 max_iters=min(checkpoint_iter, max_iters) - it,
                 max_evals=min(checkpoint_evals, max_evals) - ev,
                 deadline=started + (max_seconds - elapsed),

@@ -2,7 +2,7 @@
 
 from sgdlab.methods.adadelta import Adadelta
 from sgdlab.methods.adagrad import Adagrad
-from sgdlab.methods.adam import AdamW, AMSGrad, Adam
+from sgdlab.methods.adam import Adam, AdamW, AMSGrad
 from sgdlab.methods.base import Method, State, SteppedMethod, expected_smoothness
 from sgdlab.methods.gd import GD
 from sgdlab.methods.momentum import Momentum, Nesterov
@@ -22,11 +22,47 @@ from sgdlab.methods.variance_reduced import SAG, SAGA, SVRG
 #: Every method by its public name.
 METHODS: dict[str, type[Method]] = {
     cls.__name__: cls
-    for cls in (GD, SGD, Momentum, Nesterov, Adagrad, RMSProp, Adadelta, Adam, AMSGrad, AdamW, SAG, SAGA, SVRG)
+    for cls in (
+        GD,
+        SGD,
+        Momentum,
+        Nesterov,
+        Adagrad,
+        RMSProp,
+        Adadelta,
+        Adam,
+        AMSGrad,
+        AdamW,
+        SAG,
+        SAGA,
+        SVRG,
+    )
 }
 
 __all__ = [
-    "GD", "METHODS", "SAG", "SAGA", "SGD", "SVRG", "AMSGrad", "Adadelta", "Adagrad", "Adam", "AdamW",
-    "Constant", "Cosine", "InverseSqrt", "InverseTime", "Method", "Momentum", "Nesterov", "RMSProp",
-    "Schedule", "State", "StepDecay", "SteppedMethod", "Warmup", "expected_smoothness",
+    "GD",
+    "METHODS",
+    "SAG",
+    "SAGA",
+    "SGD",
+    "SVRG",
+    "AMSGrad",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Constant",
+    "Cosine",
+    "InverseSqrt",
+    "InverseTime",
+    "Method",
+    "Momentum",
+    "Nesterov",
+    "RMSProp",
+    "Schedule",
+    "State",
+    "StepDecay",
+    "SteppedMethod",
+    "Warmup",
+    "expected_smoothness",
 ]

@@ -108,7 +108,7 @@ class SVRG(SteppedMethod):
 
     def resolve(self, problem, batch_size=1, total_iters=None):
         resolved = super().resolve(problem, batch_size, total_iters)
-        inner = self.inner or max(1, int(round(2 * problem.n / max(batch_size, 1))))
+        inner = self.inner or max(1, round(2 * problem.n / max(batch_size, 1)))
         return dataclasses.replace(resolved, inner=inner)
 
     def iterate(self, problem, x, idx, state) -> int:

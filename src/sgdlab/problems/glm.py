@@ -212,7 +212,10 @@ class LogisticRegression(LinearModelProblem):
     def evaluate(self, x, data: Dataset) -> dict[str, float]:
         y = binary_labels(data.y)
         z = data.A @ x
-        return {"loss": float(np.mean(self._phi(z, y))), "accuracy": float(np.mean(np.where(z >= 0, 1, -1) == y))}
+        return {
+            "loss": float(np.mean(self._phi(z, y))),
+            "accuracy": float(np.mean(np.where(z >= 0, 1, -1) == y)),
+        }
 
 
 def _reject_separating_point(problem: LinearModelProblem, train_accuracy: float) -> None:
@@ -220,8 +223,7 @@ def _reject_separating_point(problem: LinearModelProblem, train_accuracy: float)
     the loss. Its gradient can still be tiny (it decays exponentially), so reject it explicitly."""
     if problem.reg_curvature_is_zero() and train_accuracy == 1.0:
         raise CertificationError(
-            f"{problem.name}: the data are linearly separable, so the loss has no finite minimiser; "
-            "add l2 > 0"
+            f"{problem.name}: the data are linearly separable, so the loss has no finite minimiser; add l2 > 0"
         )
 
 

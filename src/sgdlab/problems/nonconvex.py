@@ -35,8 +35,7 @@ class NonconvexPL(LinearModelProblem):
         super().__init__(data, l2=0.0)
         if self.n > self.dim:
             raise ValueError(
-                f"NonconvexPL needs an over-parametrised design (n <= dim) to be PL; got n={self.n}, "
-                f"dim={self.dim}"
+                f"NonconvexPL needs an over-parametrised design (n <= dim) to be PL; got n={self.n}, dim={self.dim}"
             )
         if self._spectrum()[2] <= 0 or np.linalg.matrix_rank(self._dense_design()) < self.n:
             raise ValueError("NonconvexPL needs a design matrix of full row rank")

@@ -59,7 +59,13 @@ class Quadratic2D(Problem):
         return np.array([-2.0, 1.5])
 
     def params(self) -> dict[str, Any]:
-        return {"kappa": self.kappa, "n": self.n, "spread": self.spread, "angle": self.angle, "seed": self.seed}
+        return {
+            "kappa": self.kappa,
+            "n": self.n,
+            "spread": self.spread,
+            "angle": self.angle,
+            "seed": self.seed,
+        }
 
 
 class Rosenbrock(Problem):
@@ -94,7 +100,10 @@ class Rosenbrock(Problem):
     def _hessian(self, x):
         r = x[1] - x[0] ** 2
         return np.array(
-            [[2.0 - 4.0 * self.b * r + 8.0 * self.b * x[0] ** 2, -4.0 * self.b * x[0]], [-4.0 * self.b * x[0], 2.0 * self.b]]
+            [
+                [2.0 - 4.0 * self.b * r + 8.0 * self.b * x[0] ** 2, -4.0 * self.b * x[0]],
+                [-4.0 * self.b * x[0], 2.0 * self.b],
+            ]
         )
 
     def _data_hvp(self, x, v):

@@ -1,0 +1,63 @@
+"""Set-up promises: the README's test command is what CI runs, the core needs no torch, the CLI works."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from sgdlab.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_commands() -> list[str]:
+    block = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert block, "README must open with a bash block of set-up commands"
+    return [line for line in block.group(1).splitlines() if line and not line.startswith("#")]
+
+
+def test_readme_gives_two_setup_commands_and_ci_runs_the_test_one():
+    commands = _readme_commands()
+    assert len(commands) == 2
+    main_job, test_command = commands
+    assert "sgdlab" in main_job and "pip install" in main_job
+    assert "pytest" in test_command and "ruff check" in test_command
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert test_command in ci_lines
+
+
+def test_the_numpy_core_imports_without_torch():
+    code = "import sys; sys.modules['torch'] = None; import sgdlab, sgdlab.methods, sgdlab.engine; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+
+
+def test_cli_help_and_methods():
+    runner = CliRunner()
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0 and "demo" in result.output
+    result = runner.invoke(main, ["methods"])
+    assert result.exit_code == 0
+    assert all(name in result.output for name in ("SGD", "Adam", "SVRG", "Adadelta"))
+
+
+def test_cli_demo_runs_and_reports_each_method():
+    result = CliRunner().invoke(
+        main, ["demo", "--n", "300", "--dim", "5", "--epochs", "2", "--method", "SGD", "--method", "SAGA"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines() if line.startswith(("SGD", "SAGA"))]
+    assert [row[0] for row in rows] == ["SGD", "SAGA"]
+    assert all(float(row[2]) >= 0 for row in rows)
+
+
+def test_cli_rejects_bad_options_with_a_message():
+    runner = CliRunner()
+    result = runner.invoke(main, ["demo", "--method", "Adamax", "--n", "50"])
+    assert result.exit_code == 2 and "unknown method" in result.output
+    result = runner.invoke(main, ["demo", "--epochs", "0"])
+    assert result.exit_code == 2 and "epochs" in result.output
