@@ -6,12 +6,11 @@ import dataclasses
 
 import numpy as np
 
-from sgdlab import _checks
-from sgdlab.methods.base import CONVENTIONS, State, SteppedMethod
+from sgdlab.methods.diagonal import DiagonallyScaled
 
 
 @dataclasses.dataclass(kw_only=True)
-class Adagrad(SteppedMethod):
+class Adagrad(DiagonallyScaled):
     """Adagrad (Duchi, Hazan & Singer, JMLR 2011), per coordinate ``j``:
 
     ``v_j ← v_j + g_j²;   x_j ← x_j − α g_j / √(v_j + ε)``        (lecture, ``convention="lecture"``)
@@ -22,19 +21,6 @@ class Adagrad(SteppedMethod):
 
     lr: float | None = 0.01
     eps: float = 1e-6
-    convention: str = "lecture"
 
-    def _validate(self) -> None:
-        super()._validate()
-        self.eps = _checks.nonnegative("eps", self.eps)
-        _checks.choice("convention", self.convention, CONVENTIONS)
-
-    def init(self, x: np.ndarray) -> State:
-        return {**super().init(x), "v": np.zeros_like(x)}
-
-    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state)
-        v = state["v"]
+    def accumulate(self, v: np.ndarray, g: np.ndarray) -> None:
         v += g * g
-        denom = np.sqrt(v + self.eps) if self.convention == "lecture" else np.sqrt(v) + self.eps
-        x -= alpha * g / denom

@@ -1,0 +1,42 @@
+"""Diagonal scaling by a running sum or average of squared gradients: what Adagrad and RMSProp share.
+
+This is also the one place where the lecture's and PyTorch's conventions differ for them: the lecture
+divides by ``√(v + ε)``, torch.optim by ``√v + ε``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sgdlab import _checks
+from sgdlab.methods.base import CONVENTIONS, State, SteppedMethod
+
+
+@dataclasses.dataclass(kw_only=True)
+class DiagonallyScaled(SteppedMethod):
+    """``x ← x − α_k g / d(v)`` with ``d(v) = √(v + ε)`` (``convention="lecture"``) or ``√v + ε`` (``"torch"``);
+    subclasses define how the squared-gradient statistic ``v`` accumulates (:meth:`accumulate`)."""
+
+    eps: float = 1e-8
+    convention: str = "lecture"
+
+    def _validate(self) -> None:
+        super()._validate()
+        self.eps = _checks.nonnegative("eps", self.eps)
+        _checks.choice("convention", self.convention, CONVENTIONS)
+
+    def init(self, x: np.ndarray) -> State:
+        return {**super().init(x), "v": np.zeros_like(x)}
+
+    def accumulate(self, v: np.ndarray, g: np.ndarray) -> None:
+        """Update ``v`` in place with the new gradient."""
+        raise TypeError(f"{type(self).__name__} must define accumulate")
+
+    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
+        alpha = self._advance(state)
+        v = state["v"]
+        self.accumulate(v, g)
+        denom = np.sqrt(v + self.eps) if self.convention == "lecture" else np.sqrt(v) + self.eps
+        x -= alpha * g / denom
