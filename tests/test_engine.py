@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -133,6 +134,18 @@ def test_checkpoints_are_log_spaced_and_include_the_end(logistic):
 def test_regular_checkpoints_every_epoch(logistic):
     trace = sl.run(logistic, SGD(), epochs=5, points_per_decade=1, record_every=1.0)
     assert {1.0, 2.0, 3.0, 4.0, 5.0} <= set(trace.epochs.tolist())
+
+
+def test_regular_checkpoints_only(logistic):
+    trace = sl.run(logistic, SGD(), epochs=3, points_per_decade=None, record_every=0.5)
+    np.testing.assert_allclose(trace.epochs, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+
+
+def test_trace_survives_pickling(logistic):
+    trace = sl.run(logistic, Adam(), epochs=1)
+    copy = pickle.loads(pickle.dumps(trace))
+    np.testing.assert_array_equal(copy.loss, trace.loss)
+    assert copy.status == trace.status and copy.hyperparameters == trace.hyperparameters
 
 
 def test_all_metrics_are_recorded_and_consistent(logistic):

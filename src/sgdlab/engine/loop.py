@@ -53,8 +53,11 @@ def python_segment(
     return SegmentResult(iters, evals, False)
 
 
-def _log_checkpoints(points_per_decade: int) -> Callable[[int], int]:
-    """The first log-spaced checkpoint after iteration ``k`` (1, 2, …, then ~``points_per_decade`` per decade)."""
+def _log_checkpoints(points_per_decade: int | None) -> Callable[[int], float]:
+    """The first log-spaced checkpoint after iteration ``k`` (1, 2, …, then ~``points_per_decade`` per decade);
+    ``None`` turns log-spaced checkpoints off."""
+    if points_per_decade is None:
+        return lambda k: math.inf
     ratio = 10.0 ** (1.0 / points_per_decade)
 
     def after(k: int) -> int:
@@ -115,7 +118,7 @@ def run(
     seed: int = 0,
     x0: np.ndarray | None = None,
     dtype: type | None = None,
-    points_per_decade: int = 20,
+    points_per_decade: int | None = 20,
     record_every: float | None = None,
     record: tuple[str, ...] = METRICS,
     test: Dataset | None = None,
@@ -142,7 +145,8 @@ def run(
     for name in record:
         _checks.choice("record entry", name, METRICS)
     max_evals, max_iters, max_seconds = _budgets(problem, epochs, grad_evals, iters, seconds)
-    points_per_decade = _checks.positive_int("points_per_decade", points_per_decade)
+    if points_per_decade is not None:
+        points_per_decade = _checks.positive_int("points_per_decade", points_per_decade)
     record_every = None if record_every is None else _checks.positive("record_every", record_every)
     divergence_factor = _checks.positive("divergence_factor", divergence_factor)
     if method.full_batch:
