@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.methods import _ops
 from sgdlab.methods.base import State, SteppedMethod
 
 
@@ -36,14 +37,14 @@ class Adadelta(SteppedMethod):
         self.eps = _checks.positive("eps", self.eps)  # ε = 0 would freeze Δx at 0 forever
 
     def init(self, x: np.ndarray) -> State:
-        return {**super().init(x), "v": np.zeros_like(x), "dx": np.zeros_like(x)}
+        return {**super().init(x), "v": _ops.zeros_like(x), "dx": _ops.zeros_like(x)}
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state)
         v, dx = state["v"], state["dx"]
         v *= self.gamma
         v += (1.0 - self.gamma) * g * g
-        g_tilde = np.sqrt(dx + self.eps) / np.sqrt(v + self.eps) * g
+        g_tilde = _ops.sqrt(dx + self.eps) / _ops.sqrt(v + self.eps) * g
         x -= alpha * g_tilde
         dx *= self.rho
         dx += (1.0 - self.rho) * g_tilde * g_tilde

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.methods import _ops
 from sgdlab.methods.base import CONVENTIONS, State, SteppedMethod
 
 
@@ -37,14 +38,14 @@ class Adam(SteppedMethod):
         self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
 
     def init(self, x: np.ndarray) -> State:
-        return {**super().init(x), "m": np.zeros_like(x), "v": np.zeros_like(x)}
+        return {**super().init(x), "m": _ops.zeros_like(x), "v": _ops.zeros_like(x)}
 
     def _gradient(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
         return g + self.weight_decay * x if self.weight_decay else g
 
     def _denominator(self, state: State) -> np.ndarray:
         """``√v̂ + ε``."""
-        return np.sqrt(state["v"] / (1.0 - self.beta2 ** state["k"])) + self.eps
+        return _ops.sqrt(state["v"] / (1.0 - self.beta2 ** state["k"])) + self.eps
 
     def _direction(self, x: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         """Update the moments and return ``m̂ / (√v̂ + ε)``."""
@@ -79,16 +80,16 @@ class AMSGrad(Adam):
         _checks.choice("convention", self.convention, CONVENTIONS)
 
     def init(self, x: np.ndarray) -> State:
-        return {**super().init(x), "vmax": np.zeros_like(x)}
+        return {**super().init(x), "vmax": _ops.zeros_like(x)}
 
     def _denominator(self, state: State) -> np.ndarray:
         correction = 1.0 - self.beta2 ** state["k"]
         vmax = state["vmax"]
         if self.convention == "lecture":
-            np.maximum(vmax, state["v"] / correction, out=vmax)
-            return np.sqrt(vmax) + self.eps
-        np.maximum(vmax, state["v"], out=vmax)
-        return np.sqrt(vmax / correction) + self.eps
+            _ops.maximum_into(vmax, state["v"] / correction)
+            return _ops.sqrt(vmax) + self.eps
+        _ops.maximum_into(vmax, state["v"])
+        return _ops.sqrt(vmax / correction) + self.eps
 
 
 @dataclasses.dataclass(kw_only=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.methods import _ops
 from sgdlab.methods.schedules import Schedule, as_schedule
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class Method:
     # --- the update rule --------------------------------------------------------------------------
     def init(self, x: np.ndarray) -> State:
         """A fresh state for iterate ``x`` (arrays of ``x``'s shape and dtype)."""
-        _check_iterate(x)
+        _ops.check_iterate(x)
         return {"k": 0}
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
@@ -82,16 +83,6 @@ class Method:
         """One iteration on the samples ``idx``; returns its cost in component-gradient evaluations."""
         self.step(x, problem.grad_batch(x, idx), state)
         return len(idx)
-
-
-def _check_iterate(x: object) -> None:
-    if not isinstance(x, np.ndarray) or x.dtype.type not in (np.float32, np.float64):
-        dtype = getattr(x, "dtype", type(x).__name__)
-        raise TypeError(f"x must be a float32 or float64 NumPy array, got {dtype}")
-    if not x.flags.writeable:
-        raise ValueError("x must be writeable: methods update it in place")
-    if not np.isfinite(x).all():
-        raise ValueError("x contains NaN or Inf")
 
 
 @dataclasses.dataclass(kw_only=True)

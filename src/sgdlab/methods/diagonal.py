@@ -11,6 +11,7 @@ import dataclasses
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.methods import _ops
 from sgdlab.methods.base import CONVENTIONS, State, SteppedMethod
 
 
@@ -28,7 +29,7 @@ class DiagonallyScaled(SteppedMethod):
         _checks.choice("convention", self.convention, CONVENTIONS)
 
     def init(self, x: np.ndarray) -> State:
-        return {**super().init(x), "v": np.zeros_like(x)}
+        return {**super().init(x), "v": _ops.zeros_like(x)}
 
     def accumulate(self, v: np.ndarray, g: np.ndarray) -> None:
         """Update ``v`` in place with the new gradient."""
@@ -38,5 +39,5 @@ class DiagonallyScaled(SteppedMethod):
         alpha = self._advance(state)
         v = state["v"]
         self.accumulate(v, g)
-        denom = np.sqrt(v + self.eps) if self.convention == "lecture" else np.sqrt(v) + self.eps
+        denom = _ops.sqrt(v + self.eps) if self.convention == "lecture" else _ops.sqrt(v) + self.eps
         x -= alpha * g / denom

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.methods import _ops
 from sgdlab.methods.base import State, SteppedMethod, expected_smoothness
 
 
@@ -29,7 +30,7 @@ class Momentum(SteppedMethod):
         return (1.0 - self.beta) * 0.5 / expected_smoothness(problem, batch_size)
 
     def init(self, x: np.ndarray) -> State:
-        return {**super().init(x), "v": np.zeros_like(x)}
+        return {**super().init(x), "v": _ops.zeros_like(x)}
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state)

@@ -1,0 +1,43 @@
+"""The few array operations the element-wise update rules need, for NumPy arrays and torch tensors alike.
+
+Dispatch is by duck typing, so one formula serves both sides (`sgdlab.torch` runs the very same ``step``
+on tensors, on any device) and the NumPy core never imports torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def zeros_like(x):
+    """Zeros of ``x``'s shape, dtype and (for tensors) device."""
+    return np.zeros_like(x) if isinstance(x, np.ndarray) else x.new_zeros(x.shape)
+
+
+def sqrt(a):
+    return a.sqrt() if hasattr(a, "sqrt") else np.sqrt(a)  # tensors have .sqrt; arrays and scalars do not
+
+
+def maximum_into(out, other) -> None:
+    """``out ← max(out, other)`` element-wise, in place."""
+    if isinstance(out, np.ndarray):
+        np.maximum(out, other, out=out)
+    else:
+        out.copy_(out.maximum(other))
+
+
+def check_iterate(x) -> None:
+    """``x`` must be a writeable, finite float32/float64 array, or a floating-point tensor."""
+    if isinstance(x, np.ndarray):
+        if x.dtype.type not in (np.float32, np.float64):
+            raise TypeError(f"x must be a float32 or float64 NumPy array, got {x.dtype}")
+        if not x.flags.writeable:
+            raise ValueError("x must be writeable: methods update it in place")
+        finite = bool(np.isfinite(x).all())
+    elif callable(getattr(x, "is_floating_point", None)) and x.is_floating_point():
+        finite = bool(x.isfinite().all())
+    else:
+        dtype = getattr(x, "dtype", type(x).__name__)
+        raise TypeError(f"x must be a float32 or float64 NumPy array (or a floating-point tensor), got {dtype}")
+    if not finite:
+        raise ValueError("x contains NaN or Inf")

@@ -1,0 +1,257 @@
+"""sgdlab.torch optimizers: agreement with torch.optim, identity with the NumPy side, torch.optim protocol."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+import sgdlab.methods as npm
+import sgdlab.torch as st
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+# sgdlab optimizer + kwargs, and the torch.optim optimizer that implements the same convention.
+AGREEMENT = [
+    pytest.param(st.SGD, {"lr": 0.05}, torch.optim.SGD, {"lr": 0.05}, id="SGD"),
+    pytest.param(st.Momentum, {"lr": 0.05, "beta": 0.8}, torch.optim.SGD, {"lr": 0.05, "momentum": 0.8}, id="Momentum"),
+    pytest.param(
+        st.Nesterov,
+        {"lr": 0.05, "beta": 0.8},
+        torch.optim.SGD,
+        {"lr": 0.05, "momentum": 0.8, "nesterov": True},
+        id="Nesterov",
+    ),
+    pytest.param(
+        st.Adagrad,
+        {"lr": 0.05, "eps": 1e-7, "convention": "torch"},
+        torch.optim.Adagrad,
+        {"lr": 0.05, "eps": 1e-7},
+        id="Adagrad-torch",
+    ),
+    pytest.param(
+        st.RMSProp,
+        {"lr": 0.01, "gamma": 0.85, "eps": 1e-7, "convention": "torch"},
+        torch.optim.RMSprop,
+        {"lr": 0.01, "alpha": 0.85, "eps": 1e-7},
+        id="RMSProp-torch",
+    ),
+    pytest.param(
+        st.Adadelta,
+        {"lr": 0.7, "gamma": 0.9, "rho": 0.9, "eps": 1e-6},
+        torch.optim.Adadelta,
+        {"lr": 0.7, "rho": 0.9, "eps": 1e-6},
+        id="Adadelta",
+    ),
+    pytest.param(
+        st.Adam,
+        {"lr": 0.01, "beta1": 0.85, "beta2": 0.99, "eps": 1e-7},
+        torch.optim.Adam,
+        {"lr": 0.01, "betas": (0.85, 0.99), "eps": 1e-7},
+        id="Adam",
+    ),
+    pytest.param(
+        st.Adam, {"lr": 0.01, "weight_decay": 0.03}, torch.optim.Adam, {"lr": 0.01, "weight_decay": 0.03}, id="Adam-L2"
+    ),
+    pytest.param(
+        st.AMSGrad,
+        {"lr": 0.01, "beta2": 0.99, "convention": "torch"},
+        torch.optim.Adam,
+        {"lr": 0.01, "betas": (0.9, 0.99), "amsgrad": True},
+        id="AMSGrad-torch",
+    ),
+    pytest.param(
+        st.AdamW, {"lr": 0.01, "weight_decay": 0.05}, torch.optim.AdamW, {"lr": 0.01, "weight_decay": 0.05}, id="AdamW"
+    ),
+]
+
+# Every sgdlab.torch optimizer with non-default hyperparameters, against its NumPy twin.
+ALL = [
+    pytest.param("SGD", {"lr": 0.05}, id="SGD"),
+    pytest.param("Momentum", {"lr": 0.05, "beta": 0.8}, id="Momentum"),
+    pytest.param("Nesterov", {"lr": 0.05, "beta": 0.8}, id="Nesterov"),
+    pytest.param("Adagrad", {"lr": 0.05}, id="Adagrad"),
+    pytest.param("RMSProp", {"lr": 0.01, "gamma": 0.85}, id="RMSProp"),
+    pytest.param("Adadelta", {"gamma": 0.9, "rho": 0.85}, id="Adadelta"),
+    pytest.param("Adam", {"lr": 0.01, "beta1": 0.85}, id="Adam"),
+    pytest.param("AMSGrad", {"lr": 0.01}, id="AMSGrad"),
+    pytest.param("AdamW", {"lr": 0.01, "weight_decay": 0.05}, id="AdamW"),
+]
+
+
+def gradient_sequence(steps: int, size: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    scale = 10.0 ** rng.uniform(-3, 1, size=(steps, 1))
+    return scale * rng.standard_normal((steps, size))
+
+
+def run_torch(optimizer_cls, kwargs, grads, x0, dtype=torch.float64, device="cpu"):
+    p = torch.nn.Parameter(torch.tensor(x0, dtype=dtype, device=device))
+    opt = optimizer_cls([p], **kwargs)
+    for g in grads:
+        p.grad = torch.tensor(g, dtype=dtype, device=device)
+        opt.step()
+    return p.detach().cpu().double().numpy()
+
+
+@pytest.mark.parametrize(("ours", "ours_kw", "theirs", "theirs_kw"), AGREEMENT)
+def test_agrees_with_torch_optim_over_1000_steps(ours, ours_kw, theirs, theirs_kw):
+    grads = gradient_sequence(1000, 50)
+    x0 = np.random.default_rng(1).standard_normal(50)
+    a = run_torch(ours, ours_kw, grads, x0)
+    b = run_torch(theirs, {**theirs_kw, "foreach": False}, grads, x0)
+    rel = np.max(np.abs(a - b)) / np.max(np.abs(b))
+    assert rel <= 1e-6, rel
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ALL)
+def test_equals_the_numpy_method_on_the_same_gradients(name, kwargs):
+    """One source of the math: the tensor run and the NumPy run apply the same ``step``."""
+    grads = gradient_sequence(300, 23, seed=2)
+    x0 = np.random.default_rng(3).standard_normal(23)
+    method = npm.METHODS[name](**kwargs)
+    x, state = x0.copy(), method.init(x0.copy())
+    for g in grads:
+        method.step(x, g, state)
+    np.testing.assert_allclose(run_torch(st.OPTIMIZERS[name], kwargs, grads, x0), x, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ALL)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+def test_dtypes_and_devices(name, kwargs, device, dtype):
+    grads = gradient_sequence(50, 16, seed=4)
+    x0 = np.random.default_rng(5).standard_normal(16)
+    p = torch.nn.Parameter(torch.tensor(x0, dtype=dtype, device=device))
+    opt = st.OPTIMIZERS[name]([p], **kwargs)
+    for g in grads:
+        p.grad = torch.tensor(g, dtype=dtype, device=device)
+        opt.step()
+    assert p.dtype == dtype and p.device.type == device
+    assert all(v.dtype == dtype for v in opt.state[p].values() if torch.is_tensor(v))
+    reference = run_torch(st.OPTIMIZERS[name], kwargs, grads, x0)
+    # bfloat16 keeps 8 significant bits (rel. precision 2^-8 ≈ 4e-3) and rounds x and every state each step
+    tol = {torch.float64: 1e-12, torch.float32: 1e-4, torch.bfloat16: 0.1}[dtype]
+    scale = max(1.0, float(np.max(np.abs(reference))))
+    assert np.max(np.abs(p.detach().cpu().double().numpy() - reference)) <= tol * scale
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ALL)
+def test_state_dict_resume_is_bit_identical(name, kwargs):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    data = torch.randn(64, 5, dtype=torch.float32), torch.randn(64, 1)
+
+    def train(model, opt, steps):
+        for i in range(steps):
+            batch = slice(8 * (i % 8), 8 * (i % 8) + 8)
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(model(data[0][batch]), data[1][batch]).backward()
+            opt.step()
+
+    opt = st.OPTIMIZERS[name](model.parameters(), **kwargs)
+    train(model, opt, 20)
+    saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+    train(model, opt, 20)
+
+    resumed = copy.deepcopy(model)
+    resumed.load_state_dict(saved_model)
+    opt2 = st.OPTIMIZERS[name](resumed.parameters(), **kwargs)
+    opt2.load_state_dict(saved_opt)
+    train(resumed, opt2, 20)
+    for a, b in zip(model.parameters(), resumed.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_per_group_hyperparameters():
+    grads = gradient_sequence(40, 6, seed=6)
+    x0 = np.random.default_rng(7).standard_normal(6)
+    a = torch.nn.Parameter(torch.tensor(x0[:3]))
+    b = torch.nn.Parameter(torch.tensor(x0[3:]))
+    opt = st.Adam([{"params": [a]}, {"params": [b], "lr": 0.1, "beta1": 0.5}], lr=0.01)
+    for g in grads:
+        a.grad, b.grad = torch.tensor(g[:3]), torch.tensor(g[3:])
+        opt.step()
+    expected_a = run_torch(st.Adam, {"lr": 0.01}, grads[:, :3], x0[:3])
+    expected_b = run_torch(st.Adam, {"lr": 0.1, "beta1": 0.5}, grads[:, 3:], x0[3:])
+    np.testing.assert_array_equal(a.detach().numpy(), expected_a)
+    np.testing.assert_array_equal(b.detach().numpy(), expected_b)
+
+
+def test_lr_scheduler_matches_the_numpy_schedule():
+    grads = gradient_sequence(60, 5, seed=8)
+    x0 = np.random.default_rng(9).standard_normal(5)
+    p = torch.nn.Parameter(torch.tensor(x0))
+    opt = st.Adam([p], lr=0.05)
+    scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
+    for g in grads:
+        p.grad = torch.tensor(g)
+        opt.step()
+        scheduler.step()
+    method = npm.Adam(lr=0.05, schedule=npm.StepDecay(every=10, factor=0.5))
+    x, state = x0.copy(), method.init(x0.copy())
+    for g in grads:
+        method.step(x, g, state)
+    np.testing.assert_allclose(p.detach().numpy(), x, rtol=1e-13)
+
+
+def test_parameters_without_gradients_are_left_alone_and_closure_is_called():
+    used = torch.nn.Parameter(torch.ones(3))
+    frozen = torch.nn.Parameter(torch.ones(3))
+    opt = st.Momentum([used, frozen], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (used**2).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert float(loss.detach()) == 3.0
+    assert torch.equal(frozen, torch.ones(3))
+    assert torch.allclose(used, torch.full((3,), 0.8))
+
+
+def test_training_a_small_network_decreases_the_loss():
+    torch.manual_seed(1)
+    x = torch.randn(256, 4)
+    y = (x[:, :1] * x[:, 1:2]).sin()
+    for name in st.OPTIMIZERS:
+        torch.manual_seed(2)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 32), torch.nn.Tanh(), torch.nn.Linear(32, 1))
+        kwargs = {"lr": 0.05} if name in ("SGD", "Momentum", "Nesterov") else {}
+        opt = st.OPTIMIZERS[name](model.parameters(), **kwargs)
+        first = None
+        for _ in range(150):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            first = first if first is not None else float(loss)
+        assert float(loss) < 0.8 * first, name
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: st.SGD(p), "needs lr="),
+        (lambda p: st.Adam(p, lr=-1.0), "lr must be > 0"),
+        (lambda p: st.Adam(p, beta2=1.0), "beta2 must be in"),
+        (lambda p: st.RMSProp(p, convention="keras"), "convention must be one of"),
+        (lambda p: st.Adadelta(p, eps=0.0), "eps must be > 0"),
+    ],
+)
+def test_invalid_hyperparameters(make, message):
+    with pytest.raises(ValueError, match=message):
+        make([torch.nn.Parameter(torch.ones(2))])
+
+
+def test_changing_a_group_to_an_invalid_value_is_caught_at_the_next_step():
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = st.Adam([p], lr=0.1)
+    p.grad = torch.ones(2)
+    opt.param_groups[0]["beta1"] = 1.5
+    with pytest.raises(ValueError, match="beta1"):
+        opt.step()
