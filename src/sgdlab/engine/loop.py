@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.data.dataset import Dataset
 from sgdlab.engine.samplers import Sampler
 from sgdlab.engine.trace import COUNTERS, METRICS, Trace
 from sgdlab.methods import METHODS
@@ -93,7 +92,8 @@ def _budgets(problem, epochs, grad_evals, iters, seconds) -> tuple[float, float,
 
 def _starting_point(problem: Problem, x0, dtype) -> np.ndarray:
     if x0 is None:
-        x = problem.initial_point().astype(dtype or np.float64)
+        start = problem.initial_point()
+        x = start.astype(dtype or start.dtype, copy=True)
     else:
         x = np.array(x0, dtype=dtype or getattr(x0, "dtype", np.float64), copy=True)
         if x.dtype.type not in (np.float32, np.float64):
@@ -120,8 +120,8 @@ def run(
     dtype: type | None = None,
     points_per_decade: int | None = 20,
     record_every: float | None = None,
-    record: tuple[str, ...] = METRICS,
-    test: Dataset | None = None,
+    record: tuple[str, ...] | None = None,
+    test: object | None = None,
     target_subopt: float | None = None,
     divergence_factor: float = 1e8,
 ) -> Trace:
@@ -132,8 +132,9 @@ def run(
     ``"uniform"`` (with replacement), ``"reshuffle"``, ``"full"``, with ``batch_size`` indices per
     iteration; full-gradient methods (GD) always use every index. Checkpoints: log-spaced in iterations
     (``points_per_decade``), plus every ``record_every`` epochs if given, plus the last iterate; their
-    cost is excluded from ``time_s``. ``record`` picks among ``loss, subopt, grad_norm2, dist2`` (the last
-    two of which need the certified optimum); ``test`` adds ``test_*`` metrics on held-out data.
+    cost is excluded from ``time_s``. ``record`` picks among ``loss, subopt, grad_norm2, dist2`` (default: all
+    that the problem supports — ``subopt`` and ``dist2`` need a certified optimum); ``test`` (held-out data
+    of the kind the problem evaluates, e.g. a `Dataset` for linear models) adds ``test_*`` metrics.
 
     Stops early with ``status="ok"`` when ``subopt ≤ target_subopt``, and with ``status="diverged"``
     (no exception, no warnings) when ``x`` stops being finite or ``f(x) − f*`` exceeds
@@ -142,6 +143,8 @@ def run(
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an sgdlab problem, got {type(problem).__name__}")
     method = _resolve_method(method)
+    if record is None:
+        record = METRICS if problem.has_optimum else ("loss", "grad_norm2")
     for name in record:
         _checks.choice("record entry", name, METRICS)
     max_evals, max_iters, max_seconds = _budgets(problem, epochs, grad_evals, iters, seconds)
@@ -152,8 +155,8 @@ def run(
     if method.full_batch:
         sampler, batch_size = "full", problem.n
     batch_size = _checks.positive_int("batch_size", batch_size)
-    if test is not None and not isinstance(test, Dataset):
-        raise TypeError(f"test must be an sgdlab.data.Dataset, got {type(test).__name__}")
+    if test is not None:
+        problem.check_test_data(test)
     index_stream = Sampler(sampler, problem.n, batch_size, np.random.default_rng(seed))
 
     x = _starting_point(problem, x0, dtype)

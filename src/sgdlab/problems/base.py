@@ -30,6 +30,8 @@ class Problem(ABC):
     """
 
     name: str = "problem"
+    #: ``False`` for problems without a certified optimum (neural networks): no ``x_star``, ``subopt``, ``dist2``.
+    has_optimum: bool = True
     #: ``"regression"`` or ``"classification"``: which test metrics :meth:`evaluate` reports.
     task: str = "regression"
 
@@ -87,6 +89,10 @@ class Problem(ABC):
 
     def evaluate(self, x: np.ndarray, data: Any) -> dict[str, float]:
         """Metrics of ``x`` on held-out data (the data-term loss, plus accuracy for classifiers)."""
+        raise TypeError(f"{type(self).__name__} has no held-out evaluation")
+
+    def check_test_data(self, data: Any) -> None:
+        """Raise ``TypeError``/``ValueError`` unless :meth:`evaluate` can use ``data``."""
         raise TypeError(f"{type(self).__name__} has no held-out evaluation")
 
     # --- constants ---------------------------------------------------------------------------------

@@ -125,6 +125,12 @@ class LinearModelProblem(Problem):
     def fingerprint(self) -> str:
         return self.data.fingerprint()
 
+    def check_test_data(self, data: Any) -> None:
+        if not isinstance(data, Dataset):
+            raise TypeError(f"test must be an sgdlab.data.Dataset, got {type(data).__name__}")
+        if data.dim != self.data.dim:
+            raise ValueError(f"test data have {data.dim} features, the problem's data {self.data.dim}")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.data!r}, {', '.join(f'{k}={v!r}' for k, v in self.params().items())})"
 
