@@ -229,8 +229,8 @@ def test_training_a_small_network_decreases_the_loss():
             loss = torch.nn.functional.mse_loss(model(x), y)
             loss.backward()
             opt.step()
-            first = first if first is not None else float(loss)
-        assert float(loss) < 0.8 * first, name
+            first = first if first is not None else float(loss.detach())
+        assert float(loss.detach()) < 0.8 * first, name
 
 
 @pytest.mark.parametrize(

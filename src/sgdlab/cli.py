@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 import click
 
 from sgdlab import __version__
@@ -71,3 +74,52 @@ def demo(problem, n, dim, cond, l2, epochs, batch_size, seed, method_names) -> N
             f"{name:10s} {trace.status:8s} {trace.subopt[-1]:10.3e} {trace.grad_norm2[-1]:10.3e} "
             f"{trace.epochs[-1]:7.2f} {trace.time_s[-1]:8.2f}"
         )
+
+
+@main.command()
+@click.option(
+    "--network",
+    "networks",
+    multiple=True,
+    type=click.Choice(("mlp", "cnn", "charlm")),
+    help="Network to train (repeatable; default: all three).",
+)
+@click.option(
+    "--optimizer",
+    "optimizers",
+    multiple=True,
+    type=click.Choice(("SGD", "Momentum", "Adam", "AdamW", "Adagrad")),
+    help="Optimizer (repeatable; default: SGD, Momentum, Adam, AdamW, Adagrad).",
+)
+@click.option("--quick", is_flag=True, help="A smoke-sized run: few epochs, one seed.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="sgdlab-out/nn",
+    show_default=True,
+    help="Folder for curves.csv and summary.csv.",
+)
+def nn(networks, optimizers, quick, out) -> None:
+    """Train networks on vision (digits MLP and CNN) and language (character LSTM) with tuned optimizers."""
+    from pathlib import Path
+
+    from sgdlab.torch import experiment
+
+    settings = experiment.Settings.quick() if quick else experiment.Settings()
+    networks = networks or tuple(experiment.NETWORKS)
+    optimizers = optimizers or experiment.OPTIMIZERS
+    started = time.perf_counter()
+    with click.progressbar(length=len(networks) * len(optimizers), label="training", file=sys.stderr) as bar:
+
+        def progress(message: str) -> None:
+            bar.update(1)
+            click.echo(f"  {message}", err=True)
+
+        curves = experiment.run_experiment(networks, optimizers, settings, on_progress=progress)
+    summary = experiment.summarize(curves)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    curves.to_csv(folder / "curves.csv", index=False)
+    summary.to_csv(folder / "summary.csv", index=False)
+    click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    click.echo(f"\nwall time {time.perf_counter() - started:.1f} s; curves and summary in {folder}/")
