@@ -1,0 +1,142 @@
+"""Running one configured run, in whatever process the executor chose.
+
+A run never raises: failures come back as ``status="error"`` with the message, so a sweep goes on.
+BLAS (and torch) run single-threaded inside a run, which makes results bit-identical whatever the
+executor (summation order in a multi-threaded BLAS depends on the thread count) and keeps parallel
+workers from fighting over cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+import sgdlab
+from sgdlab import data as datasets
+from sgdlab import problems
+from sgdlab.engine import run
+from sgdlab.experiments.grid import RunConfig
+from sgdlab.experiments.spec import DATA_PROBLEMS
+from sgdlab.methods import METHODS
+
+FINISHED = ("ok", "budget", "diverged")
+
+
+def _dataset(spec: dict[str, Any]) -> datasets.Dataset:
+    source = spec["source"]
+    options = {k: v for k, v in spec.items() if v is not None and k in ("n", "dim", "cond", "noise", "density", "seed")}
+    if source == "regression":
+        data = datasets.make_regression(**options)
+    elif source == "classification":
+        data = datasets.make_classification(
+            **options, **({"n_classes": spec["n_classes"]} if spec.get("n_classes") else {})
+        )
+    elif source == "bundled":
+        data = datasets.load_bundled(spec["name"])
+    else:
+        data = datasets.load_libsvm(spec["path"])
+    return datasets.standardize(data) if spec.get("standardize") else data
+
+
+@functools.lru_cache(maxsize=16)
+def _problem_from_json(problem_json: str):
+    spec = json.loads(problem_json)
+    kind, params = spec["type"], spec.get("params") or {}
+    if kind in DATA_PROBLEMS:
+        data, test = _dataset(spec["data"]), None
+        if spec["data"].get("test_size"):
+            data, test = data.split(spec["data"]["test_size"], seed=spec["data"].get("seed", 0))
+        return getattr(problems, kind)(data, **params), test
+    if kind in ("digits_mlp", "digits_cnn", "char_lm"):
+        from sgdlab.torch import problems as networks
+
+        return getattr(networks, kind)(**params)
+    return getattr(problems, kind)(**params), None
+
+
+def build_problem(problem: dict[str, Any]):
+    """``(problem, test data or None)`` from a problem table; built once per process and reused."""
+    return _problem_from_json(json.dumps(problem, sort_keys=True))
+
+
+@contextlib.contextmanager
+def _single_threaded():
+    torch = sys.modules.get("torch")
+    previous = torch.get_num_threads() if torch else None
+    with threadpool_limits(limits=1):
+        if torch:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if torch:
+                torch.set_num_threads(previous)
+
+
+def versions() -> dict[str, str]:
+    import scipy
+
+    out = {
+        "sgdlab": sgdlab.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "python": platform.python_version(),
+    }
+    if "torch" in sys.modules:
+        out["torch"] = sys.modules["torch"].__version__
+    return out
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def execute_run(config: RunConfig) -> dict[str, Any]:
+    """Run ``config`` and return its result record (never raises)."""
+    started_at, started = _now(), time.perf_counter()
+    result: dict[str, Any] = {
+        "key": config.key,
+        "config": asdict(config),
+        "columns": {},
+        "diverged_at": None,
+        "error": None,
+    }
+    try:
+        with _single_threaded():
+            problem, test = build_problem(config.problem)
+            method = METHODS[config.method](**config.hyperparameters)
+            record = config.record
+            trace = run(
+                problem, method, batch_size=config.batch_size, sampler=config.sampler, seed=config.seed, test=test,
+                record=tuple(record["metrics"]) if record.get("metrics") else None,
+                points_per_decade=record.get("points_per_decade"), record_every=record.get("every"),
+                target_subopt=record.get("target_subopt"), **config.budget,
+            )  # fmt: skip
+        result.update(
+            status=trace.status,
+            diverged_at=trace.diverged_at,
+            message=trace.message,
+            columns={k: v.tolist() for k, v in trace.columns.items()},
+        )
+    except Exception as exc:  # a failed run is a result too
+        result.update(status="error", error=f"{type(exc).__name__}: {exc}")
+    result.update(
+        started_at=started_at,
+        finished_at=_now(),
+        wall_s=time.perf_counter() - started,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        versions=versions(),
+    )
+    return result

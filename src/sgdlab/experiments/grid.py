@@ -1,0 +1,139 @@
+"""From a spec to runs: grid expansion, the tuning plan, and the identity of a run.
+
+A run's key hashes everything that determines its result (problem, method type and hyperparameters,
+batch size, sampler, seed, budget, recording) and nothing else, so the same run requested twice — by
+a tuning phase and a main phase, or by two specs — is computed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sgdlab.experiments.spec import MethodSpec, Spec
+
+
+def grid_points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The cartesian product of list-valued parameters (scalars are held fixed)."""
+    keys = list(params)
+    axes = [params[k] if isinstance(params[k], list) else [params[k]] for k in keys]
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*axes)]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one run needs; plain data, so it travels to worker processes and into the store."""
+
+    problem: dict[str, Any]
+    method: str
+    hyperparameters: dict[str, Any]
+    batch_size: int
+    sampler: str
+    seed: int
+    budget: dict[str, Any]
+    record: dict[str, Any]
+    label: str = field(default="", compare=False)
+    phase: str = field(default="main", compare=False)
+
+    @property
+    def key(self) -> str:
+        identity = {k: v for k, v in asdict(self).items() if k not in ("label", "phase")}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class TuningGroup:
+    """Runs that differ only in the tuned parameter (and the tuning seeds), and how to judge them."""
+
+    method: MethodSpec
+    problem: dict[str, Any]
+    batch_size: int
+    fixed: dict[str, Any]
+    runs: tuple[RunConfig, ...]
+
+    def choose(self, scores: Mapping[str, float]) -> Any:
+        """The tuned value with the best mean score over the tuning seeds (``scores`` by run key; a
+        missing, failed or diverged run scores as the worst)."""
+        param, metric = self.method.tune.param, self.method.tune.metric
+        sign = -1.0 if metric == "final_test_accuracy" else 1.0
+        totals: dict[Any, float] = {}
+        for run in self.runs:
+            value = scores.get(run.key)
+            penalty = math.inf if value is None or not math.isfinite(value) else sign * value
+            totals[json.dumps(run.hyperparameters[param])] = (
+                totals.get(json.dumps(run.hyperparameters[param]), 0.0) + penalty
+            )
+        best = min(totals, key=lambda k: totals[k])
+        return json.loads(best)
+
+
+class Plan:
+    """The runs of a spec: a tuning phase (possibly empty) and a main phase that depends on its choices."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.common = {
+            "sampler": spec.sampler,
+            "budget": spec.budget.model_dump(exclude_none=True),
+            "record": spec.record.model_dump(),
+        }
+        self.tuning: list[TuningGroup] = []
+        self._fixed_runs: list[RunConfig] = []
+        for problem in spec.problems:
+            problem_dict = problem.model_dump(mode="json")
+            for method in spec.methods:
+                for batch_size in spec.batch_sizes:
+                    self._expand(problem_dict, method, batch_size)
+
+    def _config(self, problem, method: MethodSpec, hyperparameters, batch_size, seed, phase) -> RunConfig:
+        return RunConfig(
+            problem=problem,
+            method=method.type,
+            hyperparameters=hyperparameters,
+            batch_size=batch_size,
+            seed=seed,
+            label=method.label,
+            phase=phase,
+            **self.common,
+        )
+
+    def _expand(self, problem, method: MethodSpec, batch_size: int) -> None:
+        if method.tune is None:
+            for point in grid_points(method.params):
+                for seed in self.spec.seed_list:
+                    self._fixed_runs.append(self._config(problem, method, point, batch_size, seed, "main"))
+            return
+        tuned = method.tune.param
+        others = {k: v for k, v in method.params.items() if k != tuned}
+        for fixed in grid_points(others):
+            runs = tuple(
+                self._config(problem, method, {**fixed, tuned: value}, batch_size, seed, "tune")
+                for value in method.params[tuned]
+                for seed in method.tune.seeds
+            )
+            self.tuning.append(TuningGroup(method, problem, batch_size, fixed, runs))
+
+    @property
+    def main_count(self) -> int:
+        return len(self._fixed_runs) + len(self.tuning) * len(self.spec.seed_list)
+
+    @property
+    def tuning_runs(self) -> list[RunConfig]:
+        return [run for group in self.tuning for run in group.runs]
+
+    def main_runs(self, scores: Mapping[str, float]) -> list[RunConfig]:
+        """Main-phase runs, given the tuning runs' scores by key."""
+        runs = list(self._fixed_runs)
+        for group in self.tuning:
+            best = group.choose(scores)
+            point = {**group.fixed, group.method.tune.param: best}
+            runs += [
+                self._config(group.problem, group.method, point, group.batch_size, seed, "main")
+                for seed in self.spec.seed_list
+            ]
+        return runs

@@ -1,0 +1,277 @@
+"""The experiment file: a TOML document, validated in full before any run starts.
+
+    name = "sgd-vs-adam"
+    seeds = 5                              # or a list: [0, 1, 2]
+    batch_size = [1, 16]                   # a list makes a grid axis
+    sampler = "uniform"                    # "uniform" | "reshuffle" | "full"
+
+    [budget]
+    epochs = 10                            # and/or grad_evals, iters, seconds
+
+    [record]
+    metrics = ["loss", "subopt"]           # default: all the problem supports
+    points_per_decade = 20
+    every = 1.0                            # also record every 1.0 epochs
+
+    [[problems]]
+    name = "logistic"
+    type = "LogisticRegression"
+    params = { l2 = 1e-3 }
+    data = { source = "classification", n = 2000, dim = 20, cond = 100.0, seed = 0 }
+
+    [[methods]]
+    type = "Adam"
+    params = { lr = [1e-3, 1e-2, 1e-1] }   # lists are grids
+    tune = { param = "lr", metric = "final_subopt", seeds = [0] }   # pick the best lr, then run every seed
+
+Mistakes are reported together, one line each, naming the field and the allowed values
+(:class:`SpecError`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sgdlab.data.loaders import BUNDLED_NAMES
+from sgdlab.engine.samplers import SAMPLERS
+from sgdlab.engine.trace import METRICS
+from sgdlab.methods import METHODS
+
+PROBLEM_TYPES: tuple[str, ...] = (
+    "LeastSquares", "LogisticRegression", "SoftmaxRegression", "NonconvexPL", "NonconvexLogistic",
+    "Quadratic2D", "Rosenbrock", "TwoParameterLeastSquares", "digits_mlp", "digits_cnn", "char_lm",
+)  # fmt: skip
+#: Problem types that are built from a ``data`` table; the others take parameters only.
+DATA_PROBLEMS: tuple[str, ...] = PROBLEM_TYPES[:5]
+TUNE_METRICS: tuple[str, ...] = (
+    "final_subopt",
+    "final_loss",
+    "final_grad_norm2",
+    "final_test_loss",
+    "final_test_accuracy",
+)
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class SpecError(ValueError):
+    """An invalid experiment file; ``problems`` lists one line per mistake."""
+
+    def __init__(self, problems: list[str], source: str = "spec") -> None:
+        self.problems = problems
+        super().__init__(f"invalid experiment {source}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Strict):
+    source: Literal["regression", "classification", "bundled", "libsvm"]
+    n: PositiveInt | None = None
+    dim: PositiveInt | None = None
+    cond: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None
+    noise: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    density: Annotated[float, Field(gt=0, le=1)] | None = None
+    n_classes: Annotated[int, Field(ge=2)] | None = None
+    seed: int = 0
+    name: Literal[BUNDLED_NAMES] | None = None  # type: ignore[valid-type]
+    path: str | None = None
+    standardize: bool = False
+    test_size: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_fit_the_source(self) -> DataSpec:
+        synthetic = ("n", "dim", "cond", "noise", "density", "n_classes")
+        if self.source in ("regression", "classification"):
+            if self.name is not None or self.path is not None:
+                raise ValueError(f"source {self.source!r} takes n, dim, cond, noise, density, seed — not name/path")
+            if self.source == "regression" and self.n_classes is not None:
+                raise ValueError("n_classes applies to source 'classification' only")
+        elif self.source == "bundled":
+            if self.name is None:
+                raise ValueError(f"source 'bundled' needs name = one of {', '.join(map(repr, BUNDLED_NAMES))}")
+        elif self.path is None:
+            raise ValueError("source 'libsvm' needs path = the file to read")
+        if self.source in ("bundled", "libsvm") and any(getattr(self, f) is not None for f in synthetic):
+            raise ValueError(f"source {self.source!r} does not take {', '.join(synthetic)}")
+        return self
+
+
+class ProblemSpec(_Strict):
+    name: str = Field(min_length=1)
+    type: Literal[PROBLEM_TYPES]  # type: ignore[valid-type]
+    params: dict[str, Any] = Field(default_factory=dict)
+    data: DataSpec | None = None
+
+    @model_validator(mode="after")
+    def _data_when_needed(self) -> ProblemSpec:
+        if self.type in DATA_PROBLEMS and self.data is None:
+            raise ValueError(f"problem type {self.type!r} needs a data table (data = {{ source = ... }})")
+        if self.type not in DATA_PROBLEMS and self.data is not None:
+            raise ValueError(f"problem type {self.type!r} builds its own data; remove the data table")
+        return self
+
+
+class TuneSpec(_Strict):
+    param: str
+    metric: Literal[TUNE_METRICS] = "final_subopt"  # type: ignore[valid-type]
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+
+class MethodSpec(_Strict):
+    type: Literal[tuple(METHODS)]  # type: ignore[valid-type]
+    name: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    tune: TuneSpec | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type
+
+    def grid_axes(self) -> dict[str, list[Any]]:
+        return {k: list(v) for k, v in self.params.items() if isinstance(v, list)}
+
+    @model_validator(mode="after")
+    def _tuned_parameter_is_a_grid(self) -> MethodSpec:
+        for key, value in self.params.items():
+            if isinstance(value, list) and not value:
+                raise ValueError(f"params.{key}: a grid needs at least one value")
+        if self.tune is not None and self.tune.param not in self.grid_axes():
+            raise ValueError(f"tune.param {self.tune.param!r} must be a list in params (a grid to pick from)")
+        return self
+
+
+class BudgetSpec(_Strict):
+    epochs: PositiveFloat | None = None
+    grad_evals: PositiveFloat | None = None
+    iters: PositiveInt | None = None
+    seconds: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> BudgetSpec:
+        if all(v is None for v in self.model_dump().values()):
+            raise ValueError("give at least one of epochs, grad_evals, iters, seconds")
+        return self
+
+
+class RecordSpec(_Strict):
+    metrics: list[Literal[METRICS]] | None = None  # type: ignore[valid-type]
+    points_per_decade: PositiveInt | None = 20
+    every: PositiveFloat | None = None
+    target_subopt: PositiveFloat | None = None
+
+
+class Spec(_Strict):
+    name: str = Field(min_length=1)
+    seeds: PositiveInt | list[int] = 1
+    batch_size: PositiveInt | list[PositiveInt] = 1
+    sampler: Literal[SAMPLERS] = "uniform"  # type: ignore[valid-type]
+    budget: BudgetSpec
+    record: RecordSpec = RecordSpec()
+    problems: list[ProblemSpec] = Field(min_length=1)
+    methods: list[MethodSpec] = Field(min_length=1)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_not_empty(cls, value):
+        if isinstance(value, list) and not value:
+            raise ValueError("seeds must be a positive count or a non-empty list")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Spec:
+        for kind, names in (("problem", [p.name for p in self.problems]), ("method", [m.label for m in self.methods])):
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"{kind} names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        return self.batch_size if isinstance(self.batch_size, list) else [self.batch_size]
+
+    def digest(self) -> str:
+        """A hash of the spec's content (not of its formatting)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _location(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith(("function-", "constrained-", "literal[", "list[", "int", "float")):
+            out += f".{part}" if out else str(part)
+    return out or "spec"
+
+
+def _messages(error: pydantic.ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (check its spelling)"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        line = f"{_location(item['loc'])}: {message}"
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def _check_method_params(spec: Spec) -> list[str]:
+    """Build every grid point of every method once, so bad hyperparameters fail before any run."""
+    from sgdlab.experiments.grid import grid_points
+
+    problems = []
+    for i, method in enumerate(spec.methods):
+        for point in grid_points(method.params):
+            try:
+                METHODS[method.type](**point)
+            except (TypeError, ValueError) as exc:
+                text = str(exc)
+                if "unexpected keyword argument" in text:
+                    allowed = ", ".join(f.name for f in METHODS[method.type].__dataclass_fields__.values())
+                    bad = text.split("'")[1] if "'" in text else text
+                    text = f"unknown hyperparameter {bad!r} for {method.type}; allowed: {allowed}"
+                problems.append(f"methods[{i}].params: {text}")
+                break
+    return problems
+
+
+def parse_spec(document: dict[str, Any], source: str = "spec") -> Spec:
+    """Validate a spec given as a dict (e.g. parsed TOML)."""
+    try:
+        spec = Spec.model_validate(document)
+    except pydantic.ValidationError as exc:
+        raise SpecError(_messages(exc), source) from None
+    problems = _check_method_params(spec)
+    if problems:
+        raise SpecError(problems, source)
+    return spec
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate an experiment file (TOML)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError([f"file not found: {path}"], str(path))
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError([f"not valid TOML: {exc}"], str(path)) from None
+    return parse_spec(document, str(path))
