@@ -123,3 +123,132 @@ def nn(networks, optimizers, quick, out) -> None:
     summary.to_csv(folder / "summary.csv", index=False)
     click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     click.echo(f"\nwall time {time.perf_counter() - started:.1f} s; curves and summary in {folder}/")
+
+
+# --- experiments ------------------------------------------------------------------------------------
+_DB_HELP = "SQLite results file (created if missing)."
+
+
+def _open_store(db: str):
+    from pathlib import Path
+
+    from sgdlab.experiments import Store
+
+    if not Path(db).is_file():
+        raise click.BadParameter(f"no results database at {db}", param_hint="DB")
+    return Store(db)
+
+
+@main.command("run")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--db", default="sgdlab-results.db", show_default=True, help=_DB_HELP)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: one per core; 1 runs serially in this process).",
+)
+@click.option("--scheduler", default=None, help="Run on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786.")
+@click.option("--dask-local", type=click.IntRange(min=1), default=None, help="Start a local Dask cluster of N workers.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def run_command(spec, db, jobs, scheduler, dask_local, progress) -> None:
+    """Run the experiment in SPEC (TOML), skipping runs the database already holds.
+
+    Safe to interrupt: every finished run is saved at once; run the same command again to complete it.
+    """
+    import os
+
+    from sgdlab.experiments import DaskExecutor, ProcessExecutor, SerialExecutor, SpecError, Store, load_spec, run_sweep
+
+    try:
+        parsed = load_spec(spec)
+    except SpecError as exc:
+        raise click.ClickException(str(exc)) from None
+    if scheduler and dask_local:
+        raise click.UsageError("give --scheduler or --dask-local, not both")
+    if scheduler or dask_local:
+        if jobs:
+            raise click.UsageError("--jobs applies to local processes; Dask sizes itself")
+        executor = DaskExecutor(address=scheduler, local_workers=dask_local)
+    elif (jobs or os.cpu_count() or 1) == 1:
+        executor = SerialExecutor()
+    else:
+        executor = ProcessExecutor(jobs)
+    with Store(db) as store, executor:
+        report = run_sweep(parsed, store, executor, progress=progress)
+    click.echo(f"{report}; results in {db}")
+    if report.interrupted:
+        click.echo("interrupted: finished runs are saved; run the same command again to complete the sweep", err=True)
+        sys.exit(130)
+
+
+@main.command("ls")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--all", "show_all", is_flag=True, help="Include tuning runs.")
+def ls_command(db, show_all) -> None:
+    """List the runs in DB: key, problem, method, settings, status, final values."""
+    with _open_store(db) as store:
+        runs = store.runs("" if show_all else "WHERE phase = 'main'")
+    if runs.empty:
+        click.echo("no runs")
+        return
+    table = pd_table(runs)
+    click.echo(table.to_string(index=False))
+    counts = runs["status"].value_counts()
+    click.echo(f"\n{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
+def pd_table(runs):
+    settings = runs["hyperparameters"].map(lambda h: ", ".join(f"{k}={v}" for k, v in h.items()) or "defaults")
+    return runs.assign(key=runs["run_key"].str[:10], settings=settings)[
+        ["key", "problem", "label", "settings", "batch_size", "seed", "status", "final_subopt", "final_loss", "time_s"]
+    ]
+
+
+@main.command("show")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("run")
+def show_command(db, run) -> None:
+    """Show one run of DB (RUN is its key or a unique prefix of it): configuration and recorded trace."""
+    import json
+
+    with _open_store(db) as store:
+        try:
+            key = store.find(run)
+        except KeyError as exc:
+            raise click.BadParameter(str(exc.args[0]), param_hint="RUN") from None
+        row = store.runs("WHERE run_key = ?", (key,)).iloc[0]
+        click.echo(json.dumps(store.config(key), indent=2, sort_keys=True))
+        click.echo(
+            f"status: {row['status']}"
+            + (f" ({row['error'] or row['message']})" if row["error"] or row["message"] else "")
+        )
+        click.echo(f"worker: {row['worker']}, wall {row['wall_s']:.2f} s, versions {row['versions']}\n")
+        click.echo(store.trace(key).to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+
+
+@main.command("export")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(("csv", "parquet")), default="csv", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=".", show_default=True, help="Folder to write into.")
+def export_command(db, fmt, out) -> None:
+    """Export DB's runs and traces to runs.<fmt> and traces.<fmt>."""
+    with _open_store(db) as store:
+        for path in store.export(out, fmt):
+            click.echo(path)
+
+
+@main.command("report")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default="sgdlab-out/report", show_default=True)
+def report_command(db, out) -> None:
+    """Convergence plots per problem (median and inter-quartile band over seeds) and an index.html."""
+    from sgdlab.experiments.report import write_report
+
+    with _open_store(db) as store:
+        try:
+            paths = write_report(store, out)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    for path in paths:
+        click.echo(path)

@@ -102,6 +102,11 @@ class Store:
             raise
         self._db.execute("COMMIT")
 
+    def mark_main(self, keys: Iterable[str]) -> None:
+        """Mark stored runs as part of the main phase (a tuning run the main phase reuses)."""
+        with self._transaction():
+            self._db.executemany("UPDATE runs SET phase = 'main' WHERE run_key = ?", [(k,) for k in keys])
+
     # --- reading -------------------------------------------------------------------------------
     def finished_keys(self, keys: Iterable[str] | None = None) -> set[str]:
         marks = ", ".join("?" for _ in FINISHED)

@@ -59,6 +59,8 @@ class _Sweep:
         configs = _unique(configs)
         finished = self.store.finished_keys(c.key for c in configs)
         todo = [c for c in configs if c.key not in finished]
+        if any(c.phase == "main" for c in configs):
+            self.store.mark_main(c.key for c in configs if c.key in finished)
         self.report.skipped += len(configs) - len(todo)
         self.bar.update(len(configs) - len(todo))
         for result in self.executor.map_unordered(todo):

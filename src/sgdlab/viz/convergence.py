@@ -1,0 +1,49 @@
+"""Convergence curves: the median over seeds with an inter-quartile band, on log axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def seed_bands(runs: list[tuple[np.ndarray, np.ndarray]], points: int = 200, floor: float = 1e-16):
+    """Median and quartiles of several ``(x, y)`` curves on a common log-spaced grid of ``x``.
+
+    Each curve is interpolated in log–log space; beyond its last point it counts as missing (a run that
+    stopped early does not drag the median). Returns ``(grid, q25, median, q75)``.
+    """
+    positive = [x[x > 0] for x, _ in runs if np.any(x > 0)]
+    if not positive:
+        raise ValueError("no curve has a positive x")
+    lo = min(float(x.min()) for x in positive)
+    hi = max(float(x.max()) for x in positive)
+    grid = np.geomspace(lo, hi, points) if hi > lo else np.array([lo])
+    table = np.full((len(runs), len(grid)), np.nan)
+    for row, (x, y) in enumerate(runs):
+        keep = (x > 0) & np.isfinite(y)
+        if keep.sum() == 0:
+            continue
+        xs, ys = np.log(x[keep]), np.log(np.maximum(y[keep], floor))
+        inside = (grid >= x[keep].min()) & (grid <= x[keep].max())
+        table[row, inside] = np.exp(np.interp(np.log(grid[inside]), xs, ys))
+    with np.errstate(all="ignore"):
+        q25, median, q75 = (
+            np.nanquantile(table, q, axis=0) if np.isfinite(table).any() else table[0] for q in (0.25, 0.5, 0.75)
+        )
+    return grid, q25, median, q75
+
+
+def convergence_axes(ax, frame: pd.DataFrame, y: str, x: str = "epochs", group: str = "curve") -> None:
+    """Draw one band per value of ``group`` from a long-format trace frame (columns ``run_key``, ``x``, ``y``)."""
+    for name, part in frame.groupby(group, sort=False):
+        runs = [(g[x].to_numpy(float), g[y].to_numpy(float)) for _, g in part.groupby("run_key", sort=False)]
+        grid, q25, median, q75 = seed_bands(runs)
+        (line,) = ax.plot(grid, median, label=f"{name} ({len(runs)} seeds)" if len(runs) > 1 else str(name))
+        if len(runs) > 1:
+            ax.fill_between(grid, q25, q75, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel({"subopt": "f(x) − f*", "grad_norm2": "‖∇f(x)‖²", "loss": "f(x)"}.get(y, y))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
