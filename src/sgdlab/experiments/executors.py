@@ -130,7 +130,7 @@ class DaskExecutor(Executor):
             self.client.submit(execute_run, config, key=f"run-{config.key}", pure=False, retries=self.retries)
             for config in configs
         ]
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=self.client.loop):  # our client is not the process default
             yield future.result()
             future.release()
 

@@ -30,6 +30,7 @@ Mistakes are reported together, one line each, naming the field and the allowed 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import tomllib
@@ -245,7 +246,7 @@ def _check_method_params(spec: Spec) -> list[str]:
             except (TypeError, ValueError) as exc:
                 text = str(exc)
                 if "unexpected keyword argument" in text:
-                    allowed = ", ".join(f.name for f in METHODS[method.type].__dataclass_fields__.values())
+                    allowed = ", ".join(f.name for f in dataclasses.fields(METHODS[method.type]))
                     bad = text.split("'")[1] if "'" in text else text
                     text = f"unknown hyperparameter {bad!r} for {method.type}; allowed: {allowed}"
                 problems.append(f"methods[{i}].params: {text}")
