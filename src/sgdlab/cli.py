@@ -192,17 +192,18 @@ def ls_command(db, show_all) -> None:
     if runs.empty:
         click.echo("no runs")
         return
-    table = pd_table(runs)
+    table = _runs_table(runs)
     click.echo(table.to_string(index=False))
     counts = runs["status"].value_counts()
     click.echo(f"\n{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
 
 
-def pd_table(runs):
+def _runs_table(runs):
     settings = runs["hyperparameters"].map(lambda h: ", ".join(f"{k}={v}" for k, v in h.items()) or "defaults")
-    return runs.assign(key=runs["run_key"].str[:10], settings=settings)[
-        ["key", "problem", "label", "settings", "batch_size", "seed", "status", "final_subopt", "final_loss", "time_s"]
-    ]
+    columns = ["key", "problem", "label", "settings", "batch_size", "seed", "status", "final_subopt", "final_loss",
+               "time_s"]  # fmt: skip
+    table = runs.assign(key=runs["run_key"].str[:10], settings=settings)[columns]
+    return table.sort_values(["problem", "label", "settings", "batch_size", "seed"], kind="stable")
 
 
 @main.command("show")
