@@ -7,7 +7,9 @@ timed). A segment is one call of :func:`python_segment`; a compiled kernel can r
 
 from __future__ import annotations
 
+import copy
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.engine.checkpoint import Checkpoint
 from sgdlab.engine.samplers import Sampler
 from sgdlab.engine.trace import COUNTERS, METRICS, Trace
 from sgdlab.methods import METHODS
@@ -124,6 +127,9 @@ def run(
     test: object | None = None,
     target_subopt: float | None = None,
     divergence_factor: float = 1e8,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: float = 30.0,
+    resume: Checkpoint | str | os.PathLike | None = None,
 ) -> Trace:
     """Run ``method`` on ``problem`` and return its :class:`Trace`.
 
@@ -139,6 +145,11 @@ def run(
     Stops early with ``status="ok"`` when ``subopt ≤ target_subopt``, and with ``status="diverged"``
     (no exception, no warnings) when ``x`` stops being finite or ``f(x) − f*`` exceeds
     ``divergence_factor · max(f(x0) − f*, 1)``. The same ``seed`` gives a bit-identical trace.
+
+    Interruption: with ``checkpoint_path`` the run saves a :class:`Checkpoint` there at recorded checkpoints,
+    at most every ``checkpoint_every`` seconds of wall time (atomically; not counted in ``time_s``). Calling
+    ``run`` again with the same arguments and ``resume=`` that file (or a ``Checkpoint``) continues the run
+    and returns the trace the uninterrupted run would have returned, bit for bit except ``time_s``.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an sgdlab problem, got {type(problem).__name__}")
@@ -157,18 +168,35 @@ def run(
     batch_size = _checks.positive_int("batch_size", batch_size)
     if test is not None:
         problem.check_test_data(test)
+    checkpoint_every = _checks.nonnegative("checkpoint_every", checkpoint_every)
     index_stream = Sampler(sampler, problem.n, batch_size, np.random.default_rng(seed))
 
     x = _starting_point(problem, x0, dtype)
-    per_iter = index_stream.batch_size
-    total_iters = min(max_iters, math.ceil(max_evals / per_iter)) if max_evals < math.inf else max_iters
-    method = method.resolve(problem, index_stream.batch_size, None if total_iters == math.inf else int(total_iters))
-    state = method.init(x)
+    signature = {
+        "problem": problem.name, "data": problem.fingerprint(), "params": repr(problem.params()),
+        "method": method.name, "hyperparameters": repr(method.hyperparameters()), "batch_size": batch_size,
+        "sampler": sampler, "seed": seed, "budget": (max_evals, max_iters, max_seconds), "record": tuple(record),
+        "points_per_decade": points_per_decade, "record_every": record_every, "x0": x.tobytes().hex()[:64],
+        "dtype": str(x.dtype), "target_subopt": target_subopt, "divergence_factor": divergence_factor,
+    }  # fmt: skip
+    if resume is not None:
+        resume = resume if isinstance(resume, Checkpoint) else Checkpoint.load(resume)
+        resume.check_signature(signature)
+        method, state = resume.method, copy.deepcopy(resume.state)
+        x[:] = resume.x
+        index_stream.set_state(resume.sampler)
+    else:
+        per_iter = index_stream.batch_size
+        total_iters = min(max_iters, math.ceil(max_evals / per_iter)) if max_evals < math.inf else max_iters
+        method = method.resolve(problem, per_iter, None if total_iters == math.inf else int(total_iters))
+        state = method.init(x)
 
     needs_optimum = any(name in record for name in ("subopt", "dist2")) or target_subopt is not None
     f_star = problem.f_star if needs_optimum else None
     x_star = problem.x_star if "dist2" in record else None
     columns: dict[str, list[float]] = {name: [] for name in (*COUNTERS, *record)}
+    if resume is not None:
+        columns = copy.deepcopy(resume.columns)
 
     def measure(it: int, ev: int, elapsed: float) -> float:
         loss = problem.loss(x)
@@ -192,11 +220,25 @@ def run(
     it = ev = 0
     elapsed = 0.0
     status, diverged_at, message = "budget", None, ""
+    last_saved = time.monotonic()
+
+    def save_checkpoint() -> None:
+        counters = {"it": it, "ev": ev, "elapsed": elapsed, "checkpoint_iter": checkpoint_iter,
+                    "checkpoint_evals": checkpoint_evals, "blow_up": blow_up}  # fmt: skip
+        Checkpoint(signature, method, x.copy(), state, index_stream.get_state(), counters, columns).save(
+            checkpoint_path
+        )
+
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        f0 = measure(0, 0, 0.0)
-        reference = f_star if f_star is not None else 0.0
-        blow_up = reference + divergence_factor * max(f0 - reference, 1.0)
-        checkpoint_iter, checkpoint_evals = next_log(0), every_evals
+        if resume is None:
+            f0 = measure(0, 0, 0.0)
+            reference = f_star if f_star is not None else 0.0
+            blow_up = reference + divergence_factor * max(f0 - reference, 1.0)
+            checkpoint_iter, checkpoint_evals = next_log(0), every_evals
+        else:
+            c = resume.counters
+            it, ev, elapsed, blow_up = int(c["it"]), c["ev"], c["elapsed"], c["blow_up"]
+            checkpoint_iter, checkpoint_evals = c["checkpoint_iter"], c["checkpoint_evals"]
         while it < max_iters and ev < max_evals and elapsed < max_seconds:
             started = time.perf_counter()
             segment = python_segment(
@@ -228,6 +270,9 @@ def run(
             if target_subopt is not None and loss - f_star <= target_subopt:
                 status, message = "ok", f"reached subopt <= {target_subopt:g} at iteration {it}"
                 break
+            if checkpoint_path is not None and time.monotonic() - last_saved >= checkpoint_every:
+                save_checkpoint()
+                last_saved = time.monotonic()
     return Trace(
         problem=problem.name,
         method=method.name,

@@ -34,6 +34,16 @@ class Sampler:
         self._block: np.ndarray | None = None
         self._pos = 0
 
+    def get_state(self) -> dict:
+        """Everything that determines the indices still to come."""
+        block = None if self._block is None else self._block.copy()
+        return {"rng": self.rng.bit_generator.state, "block": block, "pos": self._pos}
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self._block = None if state["block"] is None else state["block"].copy()
+        self._pos = state["pos"]
+
     def __iter__(self) -> Sampler:
         return self
 
