@@ -55,12 +55,15 @@ def spec_toml(path, doc) -> str:
             return "[" + ", ".join(value(x) for x in v) + "]"
         return json.dumps(v)
 
-    lines = [f"{k} = {value(v)}" for k, v in doc.items() if not isinstance(v, list | dict)]
+    def is_table_list(v):
+        return isinstance(v, list) and bool(v) and isinstance(v[0], dict)
+
+    lines = [f"{k} = {value(v)}" for k, v in doc.items() if not isinstance(v, dict) and not is_table_list(v)]
     for k, v in doc.items():
         if isinstance(v, dict):
             lines += [f"[{k}]", *(f"{a} = {value(b)}" for a, b in v.items())]
     for k, v in doc.items():
-        if isinstance(v, list) and v and isinstance(v[0], dict):
+        if is_table_list(v):
             for item in v:
                 lines += [f"[[{k}]]", *(f"{a} = {value(b)}" for a, b in item.items())]
     path.write_text("\n".join(lines) + "\n")

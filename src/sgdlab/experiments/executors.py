@@ -9,13 +9,14 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from sgdlab.experiments.execute import execute_run
 from sgdlab.experiments.grid import RunConfig
 
-#: How many times a run is resubmitted after its worker process died (e.g. killed) before it is failed.
+#: How many pool breakages a run may be caught in before it is run alone to find out whether it is the culprit.
 WORKER_DEATH_RETRIES = 2
 
 
@@ -47,53 +48,75 @@ class SerialExecutor(Executor):
             yield execute_run(config)
 
 
-def _died(config: RunConfig, error: BaseException) -> dict[str, Any]:
+def _failed(config: RunConfig, error: str) -> dict[str, Any]:
     return {
         "key": config.key,
-        "config": config.__dict__ | {},
+        "config": asdict(config),
         "columns": {},
         "status": "error",
-        "error": f"worker process died: {type(error).__name__}: {error}",
+        "error": error,
         "diverged_at": None,
     }
 
 
-class ProcessExecutor(Executor):
-    """A pool of ``jobs`` worker processes on this machine (default: one per core).
+def _died(config: RunConfig, error: BaseException) -> dict[str, Any]:
+    return _failed(config, f"worker process died: {type(error).__name__}: {error}")
 
-    Workers are started with ``spawn`` (no state inherited from the parent). If a worker dies, the pool is
-    rebuilt and the runs it had not finished are resubmitted, up to :data:`WORKER_DEATH_RETRIES` times.
+
+class ProcessExecutor(Executor):
+    """A pool of ``jobs`` worker processes on this machine (default: one per core), started with ``spawn``.
+
+    A worker that dies (killed, or crashing the interpreter) breaks the whole pool, and every unfinished run
+    is resubmitted to a new pool. A run caught in :data:`WORKER_DEATH_RETRIES` breakages becomes a suspect
+    and runs alone in a one-worker pool: if that pool breaks too, the run is the culprit and is failed with
+    ``status="error"``; the runs that were merely in flight beside it are not. ``fn`` replaces the function
+    applied to each configuration (for tests and custom workloads; it must be importable by the workers).
     """
 
     name = "processes"
 
-    def __init__(self, jobs: int | None = None) -> None:
+    def __init__(self, jobs: int | None = None, fn: Callable[[RunConfig], dict[str, Any]] = execute_run) -> None:
         self.jobs = jobs or os.cpu_count() or 1
+        self.fn = fn
         self._pool: cf.ProcessPoolExecutor | None = None
 
-    def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"))
+    def _new_pool(self, workers: int) -> cf.ProcessPoolExecutor:
+        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def _alone(self, config: RunConfig) -> dict[str, Any]:
+        pool = self._new_pool(1)
+        try:
+            return pool.submit(self.fn, config).result()
+        except cf.process.BrokenProcessPool as exc:
+            return _died(config, exc)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def map_unordered(self, configs):
         pending = {config.key: config for config in configs}
-        attempts = dict.fromkeys(pending, 0)
+        breakages = dict.fromkeys(pending, 0)
         while pending:
-            self._pool = self._new_pool()
-            futures = {self._pool.submit(execute_run, config): key for key, config in pending.items()}
+            for key in [k for k in pending if breakages[k] >= WORKER_DEATH_RETRIES]:
+                yield self._alone(pending.pop(key))
+            if not pending:
+                break
+            pool = self._new_pool(self.jobs)
+            futures = {pool.submit(self.fn, config): key for key, config in pending.items()}
             try:
                 for future in cf.as_completed(futures):
                     key = futures[future]
                     try:
                         result = future.result()
-                    except cf.process.BrokenProcessPool as exc:
-                        attempts[key] += 1
-                        if attempts[key] > WORKER_DEATH_RETRIES:
-                            yield _died(pending.pop(key), exc)
+                    except cf.process.BrokenProcessPool:
+                        breakages[key] += 1
                         continue
-                    pending.pop(key, None)
+                    except Exception as exc:  # the function itself raised: that run failed, the rest go on
+                        result = _failed(pending[key], f"{type(exc).__name__}: {exc}")
+                    pending.pop(key)
                     yield result
             finally:
-                self._pool.shutdown(wait=True, cancel_futures=True)
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -107,7 +130,13 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, address: str | None = None, local_workers: int | None = None, retries: int = 2) -> None:
+    def __init__(
+        self,
+        address: str | None = None,
+        local_workers: int | None = None,
+        retries: int = 2,
+        fn: Callable[[RunConfig], dict[str, Any]] = execute_run,
+    ) -> None:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -122,12 +151,13 @@ class DaskExecutor(Executor):
             address = self._cluster.scheduler_address
         self.client = Client(address, set_as_default=False)
         self.retries = retries
+        self.fn = fn
 
     def map_unordered(self, configs):
         from distributed import as_completed
 
         futures = [
-            self.client.submit(execute_run, config, key=f"run-{config.key}", pure=False, retries=self.retries)
+            self.client.submit(self.fn, config, key=f"run-{config.key}", pure=False, retries=self.retries)
             for config in configs
         ]
         for future in as_completed(futures, loop=self.client.loop):  # our client is not the process default

@@ -52,7 +52,8 @@ class Store:
     def __init__(self, path: str | Path, timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        # one thread at a time, but not necessarily the one that opened it (e.g. a sweep in a background thread)
+        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes
         self._db.execute("PRAGMA foreign_keys=ON")
