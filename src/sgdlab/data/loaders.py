@@ -55,3 +55,24 @@ def load_libsvm(
     except ValueError as exc:
         raise ValueError(f"malformed LIBSVM file {path}: {exc}") from None
     return Dataset(A.tocsr(), y, name=name or path.stem)
+
+
+def _load_array(path: Path, what: str) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as exc:  # bad header, object arrays, truncated data
+        raise ValueError(f"malformed .npy file {path}: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path} as a .npy file: {exc}") from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{path} holds several arrays (an .npz archive?); give one .npy file per array")
+    return array
+
+
+def load_npy(A_path: str | os.PathLike, y_path: str | os.PathLike, name: str | None = None) -> Dataset:
+    """A dataset from two ``.npy`` files: the design matrix (n × dim) and the targets (n). Pickled
+    (object) arrays are refused."""
+    A_path, y_path = Path(A_path), Path(y_path)
+    return Dataset(_load_array(A_path, "design matrix"), _load_array(y_path, "targets"), name=name or A_path.stem)

@@ -40,7 +40,7 @@ class Adadelta(SteppedMethod):
         return {**super().init(x), "v": _ops.zeros_like(x), "dx": _ops.zeros_like(x)}
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state)
+        alpha = self._advance(state, x, g)
         v, dx = state["v"], state["dx"]
         v *= self.gamma
         v += (1.0 - self.gamma) * g * g

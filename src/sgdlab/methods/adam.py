@@ -58,7 +58,7 @@ class Adam(SteppedMethod):
         return m / (1.0 - self.beta1 ** state["k"]) / self._denominator(state)
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state)
+        alpha = self._advance(state, x, g)
         x -= alpha * self._direction(x, g, state)
 
 
@@ -107,6 +107,6 @@ class AdamW(Adam):
         return g  # the decay is decoupled: it never enters the moments
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state)
+        alpha = self._advance(state, x, g)
         decay = self.weight_decay * x
         x -= alpha * (self._direction(x, g, state) + decay)

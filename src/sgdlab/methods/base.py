@@ -116,7 +116,9 @@ class SteppedMethod(Method):
             )
         return self.lr * self.schedule(state["k"])
 
-    def _advance(self, state: State) -> float:
-        """Advance the step counter and return ``α_k``."""
+    def _advance(self, state: State, x=None, g=None) -> float:
+        """Advance the step counter and return ``α_k`` (checking, when given, that ``g`` matches ``x``)."""
+        if g is not None and g.shape != x.shape:
+            raise ValueError(f"the gradient has shape {tuple(g.shape)} but x has shape {tuple(x.shape)}")
         state["k"] += 1
         return self.step_size(state)

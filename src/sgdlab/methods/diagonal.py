@@ -36,7 +36,7 @@ class DiagonallyScaled(SteppedMethod):
         raise TypeError(f"{type(self).__name__} must define accumulate")
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state)
+        alpha = self._advance(state, x, g)
         v = state["v"]
         self.accumulate(v, g)
         denom = _ops.sqrt(v + self.eps) if self.convention == "lecture" else _ops.sqrt(v) + self.eps

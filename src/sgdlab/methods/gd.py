@@ -45,7 +45,7 @@ class GD(SteppedMethod):
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         if self.line_search:
             raise TypeError("GD with a line search needs f: run it through sgdlab.run")
-        x -= self._advance(state) * g
+        x -= self._advance(state, x, g) * g
 
     def iterate(self, problem, x, idx, state) -> int:
         if not self.line_search:

@@ -33,7 +33,7 @@ class Momentum(SteppedMethod):
         return {**super().init(x), "v": _ops.zeros_like(x)}
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state)
+        alpha = self._advance(state, x, g)
         v = state["v"]
         v *= self.beta
         v += g
@@ -48,7 +48,7 @@ class Nesterov(Momentum):
     """
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state)
+        alpha = self._advance(state, x, g)
         v = state["v"]
         v *= self.beta
         v += g

@@ -22,4 +22,4 @@ class SGD(SteppedMethod):
         return 0.5 / expected_smoothness(problem, batch_size)
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        x -= self._advance(state) * g
+        x -= self._advance(state, x, g) * g

@@ -71,20 +71,39 @@ class Problem(ABC):
         return 0.0
 
     # --- the public oracle -------------------------------------------------------------------------
+    def _point(self, x: np.ndarray, name: str = "x") -> np.ndarray:
+        if getattr(x, "shape", None) != (self.dim,):
+            raise ValueError(
+                f"{name} must have shape ({self.dim},) for {self.name}, got {getattr(x, 'shape', type(x))}"
+            )
+        return x
+
+    def _indices(self, idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx)
+        if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
+            raise ValueError(f"idx must be a non-empty 1-D array of integer sample indices, got {idx!r}")
+        if idx.min() < 0 or idx.max() >= self.n:
+            raise ValueError(f"sample indices must lie in 0..{self.n - 1}; got {idx.min()}..{idx.max()}")
+        return idx
+
     def loss(self, x: np.ndarray) -> float:
         """The full objective ``f(x) = (1/n) Σ f_i(x)``."""
+        x = self._point(x)
         return float(self._data_loss(x) + self.reg_loss(x))
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         """The full gradient ``∇f(x)``."""
+        x = self._point(x)
         return self._data_grad(x) + self.reg_grad(x)
 
     def grad_batch(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """``(1/|idx|) Σ_{i ∈ idx} ∇f_i(x)`` — an unbiased estimate of ``∇f(x)`` for uniformly drawn ``idx``."""
+        x, idx = self._point(x), self._indices(idx)
         return self._data_grad_batch(x, idx) + self.reg_grad(x)
 
     def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Hessian-vector product ``∇²f(x) v`` (used to certify the optimum by Newton's method)."""
+        x, v = self._point(x), self._point(v, "v")
         return self._data_hvp(x, v) + self.reg_hvp(x, v)
 
     def evaluate(self, x: np.ndarray, data: Any) -> dict[str, float]:
