@@ -214,3 +214,28 @@ def test_cosine_schedule_takes_the_run_length(logistic):
     trace = sl.run(logistic, SGD(lr=0.5, schedule="cosine"), epochs=1)
     assert trace.hyperparameters["schedule"].startswith("Cosine(total=300")
     assert math.isfinite(trace.loss[-1])
+
+
+def test_diverged_at_is_the_iteration_where_the_iterate_explodes(capfd):
+    problem = make_problem("ls_dense")
+    method = SGD(lr=200.0)
+    trace = sl.run(problem, method, epochs=20, seed=4, divergence_factor=1.7e308)  # only the exploding iterate counts
+    assert trace.status == "diverged" and "exploded" in trace.message
+    # replay the same index sequence by hand and find the first iterate whose squared norm overflows
+    sampler = Sampler("uniform", problem.n, 1, np.random.default_rng(4))
+    x, state = problem.initial_point(), method.resolve(problem).init(problem.initial_point())
+    with np.errstate(all="ignore"):
+        steps = 0
+        while np.isfinite(x @ x) and steps < 20 * problem.n:
+            method.step(x, problem.grad_batch(x, next(sampler)), state)
+            steps += 1
+    assert trace.diverged_at == steps
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # no warnings, no NaN spam
+
+
+def test_logistic_overflow_is_caught_as_an_exploding_loss(capfd):
+    problem = sl.problems.LogisticRegression(sl.data.make_classification(n=200, dim=5, seed=1))
+    trace = sl.run(problem, sl.methods.Momentum(lr=1e3, beta=0.99), epochs=50, divergence_factor=1e3)
+    assert trace.status == "diverged" and trace.diverged_at > 0
+    assert np.isfinite(trace.loss).all() and capfd.readouterr() == ("", "")

@@ -43,12 +43,13 @@ def python_segment(
     deadline: float,
 ) -> SegmentResult:
     """Run iterations until ``max_iters`` or ``max_evals`` is reached, the clock passes ``deadline``, or
-    ``x`` stops being finite."""
+    ``x`` explodes: ``‖x‖²`` overflows (one dot product per iteration; any loss built from squares of ``x``
+    would overflow at the same point)."""
     iters = evals = 0
     while iters < max_iters and evals < max_evals:
         evals += method.iterate(problem, x, next(sampler), state)
         iters += 1
-        if not np.isfinite(x).all():
+        if not math.isfinite(float(x @ x)):
             return SegmentResult(iters, evals, True)
         if iters % 64 == 0 and time.perf_counter() >= deadline:
             break
@@ -143,8 +144,10 @@ def run(
     of the kind the problem evaluates, e.g. a `Dataset` for linear models) adds ``test_*`` metrics.
 
     Stops early with ``status="ok"`` when ``subopt ≤ target_subopt``, and with ``status="diverged"``
-    (no exception, no warnings) when ``x`` stops being finite or ``f(x) − f*`` exceeds
-    ``divergence_factor · max(f(x0) − f*, 1)``. The same ``seed`` gives a bit-identical trace.
+    (no exception, no warnings) when ``‖x‖²`` overflows — ``diverged_at`` is then that very iteration — or
+    when, at a checkpoint, ``f(x)`` is not finite or ``f(x) − f*`` exceeds
+    ``divergence_factor · max(f(x0) − f*, 1)`` — ``diverged_at`` is then the checkpoint's iteration.
+    The same ``seed`` gives a bit-identical trace.
 
     Interruption: with ``checkpoint_path`` the run saves a :class:`Checkpoint` there at recorded checkpoints,
     at most every ``checkpoint_every`` seconds of wall time (atomically; not counted in ``time_s``). Calling
@@ -256,7 +259,7 @@ def run(
             ev += segment.grad_evals
             if segment.diverged:
                 status, diverged_at = "diverged", it
-                message = f"iterate became non-finite at iteration {it}"
+                message = f"the iterate exploded (‖x‖² not finite) at iteration {it}"
                 break
             while checkpoint_iter <= it:
                 checkpoint_iter = next_log(checkpoint_iter)
@@ -265,7 +268,8 @@ def run(
             loss = measure(it, ev, elapsed)
             if not math.isfinite(loss) or loss > blow_up:
                 status, diverged_at = "diverged", it
-                message = f"loss {loss:.3g} exceeded {blow_up:.3g} at iteration {it}"
+                what = "became non-finite" if not math.isfinite(loss) else f"{loss:.3g} exceeded {blow_up:.3g}"
+                message = f"the loss {what} at checkpoint iteration {it}"
                 break
             if target_subopt is not None and loss - f_star <= target_subopt:
                 status, message = "ok", f"reached subopt <= {target_subopt:g} at iteration {it}"
