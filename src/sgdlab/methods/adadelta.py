@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops
+from sgdlab.methods import _ops, fused
 from sgdlab.methods.base import State, SteppedMethod
 
 
@@ -42,6 +42,9 @@ class Adadelta(SteppedMethod):
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state, x, g)
         v, dx = state["v"], state["dx"]
+        if fused.usable(x, g, v, dx):
+            fused.adadelta(x, g, v, dx, alpha, self.gamma, self.rho, self.eps)
+            return
         v *= self.gamma
         v += (1.0 - self.gamma) * g * g
         g_tilde = _ops.sqrt(dx + self.eps) / _ops.sqrt(v + self.eps) * g

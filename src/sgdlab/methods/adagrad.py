@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 
@@ -19,6 +20,7 @@ class Adagrad(DiagonallyScaled):
     torch.optim.Adagrad does. Defaults: ``lr = 0.01`` (torch.optim's), ``eps = 1e-6`` (the lecture's).
     """
 
+    accumulates: ClassVar[bool] = True
     lr: float | None = 0.01
     eps: float = 1e-6
 

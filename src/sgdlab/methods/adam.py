@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops
+from sgdlab.methods import _ops, fused
 from sgdlab.methods.base import CONVENTIONS, State, SteppedMethod
 
 
@@ -57,9 +57,22 @@ class Adam(SteppedMethod):
         v += (1.0 - self.beta2) * g * g
         return m / (1.0 - self.beta1 ** state["k"]) / self._denominator(state)
 
+    def _fused_step(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> bool:
+        """The whole step in one compiled pass, when :func:`fused.usable` allows it."""
+        vmax = state.get("vmax")
+        if not fused.usable(x, g, state["m"], state["v"], *(() if vmax is None else (vmax,))):
+            return False
+        k = state["k"]
+        decoupled = self.weight_decay if isinstance(self, AdamW) else 0.0
+        fused.adam(x, g, state["m"], state["v"], x if vmax is None else vmax, alpha, self.beta1, self.beta2, self.eps,
+                   1.0 - self.beta1**k, 1.0 - self.beta2**k, self.weight_decay - decoupled, decoupled,
+                   vmax is not None, getattr(self, "convention", "lecture") == "lecture")  # fmt: skip
+        return True
+
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state, x, g)
-        x -= alpha * self._direction(x, g, state)
+        if not self._fused_step(x, g, state, alpha):
+            x -= alpha * self._direction(x, g, state)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -108,5 +121,7 @@ class AdamW(Adam):
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state, x, g)
+        if self._fused_step(x, g, state, alpha):
+            return
         decay = self.weight_decay * x
         x -= alpha * (self._direction(x, g, state) + decay)

@@ -7,11 +7,12 @@ divides by ``√(v + ε)``, torch.optim by ``√v + ε``.
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops
+from sgdlab.methods import _ops, fused
 from sgdlab.methods.base import CONVENTIONS, State, SteppedMethod
 
 
@@ -22,6 +23,8 @@ class DiagonallyScaled(SteppedMethod):
 
     eps: float = 1e-8
     convention: str = "lecture"
+    #: ``True``: ``v`` is a running sum (Adagrad); ``False``: an exponential average with ``gamma`` (RMSProp).
+    accumulates: ClassVar[bool] = False
 
     def _validate(self) -> None:
         super()._validate()
@@ -38,6 +41,10 @@ class DiagonallyScaled(SteppedMethod):
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state, x, g)
         v = state["v"]
+        if fused.usable(x, g, v):
+            gamma = getattr(self, "gamma", 0.0)
+            fused.diagonal(x, g, v, alpha, gamma, self.eps, self.accumulates, self.convention == "lecture")
+            return
         self.accumulate(v, g)
         denom = _ops.sqrt(v + self.eps) if self.convention == "lecture" else _ops.sqrt(v) + self.eps
         x -= alpha * g / denom

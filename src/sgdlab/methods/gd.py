@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.methods import fused
 from sgdlab.methods.base import State, SteppedMethod
 
 
@@ -45,7 +46,11 @@ class GD(SteppedMethod):
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         if self.line_search:
             raise TypeError("GD with a line search needs f: run it through sgdlab.run")
-        x -= self._advance(state, x, g) * g
+        alpha = self._advance(state, x, g)
+        if fused.usable(x, g):
+            fused.sgd(x, g, alpha)
+        else:
+            x -= alpha * g
 
     def iterate(self, problem, x, idx, state) -> int:
         if not self.line_search:

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops
+from sgdlab.methods import _ops, fused
 from sgdlab.methods.base import State, SteppedMethod, expected_smoothness
 
 
@@ -35,6 +35,9 @@ class Momentum(SteppedMethod):
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state, x, g)
         v = state["v"]
+        if fused.usable(x, g, v):
+            fused.momentum(x, g, v, alpha, self.beta, False)
+            return
         v *= self.beta
         v += g
         x -= alpha * v
@@ -50,6 +53,9 @@ class Nesterov(Momentum):
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state, x, g)
         v = state["v"]
+        if fused.usable(x, g, v):
+            fused.momentum(x, g, v, alpha, self.beta, True)
+            return
         v *= self.beta
         v += g
         x -= alpha * (g + self.beta * v)

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 
+from sgdlab.methods import fused
 from sgdlab.methods.base import State, SteppedMethod, expected_smoothness
 
 
@@ -22,4 +23,8 @@ class SGD(SteppedMethod):
         return 0.5 / expected_smoothness(problem, batch_size)
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        x -= self._advance(state, x, g) * g
+        alpha = self._advance(state, x, g)
+        if fused.usable(x, g):
+            fused.sgd(x, g, alpha)
+        else:
+            x -= alpha * g

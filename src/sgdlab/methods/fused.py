@@ -1,0 +1,127 @@
+"""Fused, in-place, single-pass update kernels (numba, parallel) for the element-wise methods.
+
+The reference formulas live in each method's ``step``; these kernels compute the same update in one pass
+over memory, without temporaries, and ``step`` uses them automatically for large NumPy arrays
+(:func:`usable`). ``tests/test_fused.py`` checks every kernel against its method's reference formula in one
+table (float64 to 1e-12, float32 to 1e-6 relative). Kernels compile on first use and are cached on disk
+(numba ``cache=True``), so later processes do not compile again. ``SGDLAB_FUSED=0`` turns them off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+
+import numpy as np
+
+#: Arrays smaller than this use the NumPy reference path (thread start-up would dominate).
+MIN_SIZE = 1 << 16
+_enabled = os.environ.get("SGDLAB_FUSED", "1") != "0"
+
+
+@contextlib.contextmanager
+def disabled():
+    """Use the NumPy reference path inside this block."""
+    global _enabled
+    previous, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = previous
+
+
+def usable(x, *arrays) -> bool:
+    """Whether the fused path applies: large, C-contiguous NumPy arrays of one float dtype, numba present."""
+    if (
+        not _enabled
+        or not isinstance(x, np.ndarray)
+        or x.size < MIN_SIZE
+        or x.dtype.type not in (np.float32, np.float64)
+    ):
+        return False
+    for a in (x, *arrays):
+        if not isinstance(a, np.ndarray) or a.dtype != x.dtype or not a.flags.c_contiguous or a.shape != x.shape:
+            return False
+    return _numba() is not None
+
+
+@functools.cache
+def _numba():
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba
+
+
+def _kernel(fn):
+    """Compile ``fn`` lazily (first call), in parallel and cached on disk; flatten arrays for it."""
+
+    @functools.wraps(fn)
+    def call(*args):
+        if call.compiled is None:
+            numba = _numba()
+            fn.__globals__["prange"] = numba.prange  # the kernels' loops are parallel once compiled
+            call.compiled = numba.njit(parallel=True, cache=True, nogil=True)(fn)
+        flat = [a.reshape(-1) if isinstance(a, np.ndarray) else a for a in args]
+        call.compiled(*flat)
+
+    call.compiled = None
+    return call
+
+
+def _sgd(x, g, lr):
+    for i in prange(x.size):  # noqa: F821 - bound to numba.prange when compiled
+        x[i] -= lr * g[i]
+
+
+def _momentum(x, g, v, lr, beta, nesterov):
+    for i in prange(x.size):  # noqa: F821
+        vi = beta * v[i] + g[i]
+        v[i] = vi
+        x[i] -= lr * (g[i] + beta * vi) if nesterov else lr * vi
+
+
+def _diagonal(x, g, v, lr, gamma, eps, accumulate, lecture):
+    for i in prange(x.size):  # noqa: F821
+        gi = g[i]
+        vi = v[i] + gi * gi if accumulate else gamma * v[i] + (1.0 - gamma) * (gi * gi)
+        v[i] = vi
+        x[i] -= lr * gi / (np.sqrt(vi + eps) if lecture else np.sqrt(vi) + eps)
+
+
+def _adadelta(x, g, v, dx, lr, gamma, rho, eps):
+    for i in prange(x.size):  # noqa: F821
+        gi = g[i]
+        vi = gamma * v[i] + (1.0 - gamma) * (gi * gi)
+        v[i] = vi
+        gt = np.sqrt(dx[i] + eps) / np.sqrt(vi + eps) * gi
+        x[i] -= lr * gt
+        dx[i] = rho * dx[i] + (1.0 - rho) * (gt * gt)
+
+
+def _adam(x, g, m, v, vmax, lr, beta1, beta2, eps, bc1, bc2, coupled, decoupled, amsgrad, lecture):
+    for i in prange(x.size):  # noqa: F821
+        xi = x[i]
+        gi = g[i] + coupled * xi
+        mi = beta1 * m[i] + (1.0 - beta1) * gi
+        vi = beta2 * v[i] + (1.0 - beta2) * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        if amsgrad == 0:
+            denom = np.sqrt(vi / bc2) + eps
+        elif lecture:
+            vmax[i] = max(vmax[i], vi / bc2)
+            denom = np.sqrt(vmax[i]) + eps
+        else:
+            vmax[i] = max(vmax[i], vi)
+            denom = np.sqrt(vmax[i] / bc2) + eps
+        x[i] = xi - lr * (mi / bc1 / denom + decoupled * xi)
+
+
+sgd = _kernel(_sgd)
+momentum = _kernel(_momentum)
+diagonal = _kernel(_diagonal)
+adadelta = _kernel(_adadelta)
+adam = _kernel(_adam)
