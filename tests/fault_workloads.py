@@ -23,3 +23,12 @@ def raise_on_seed_2(config):
 def slow(config):
     time.sleep(1.0)
     return execute_run(config)
+
+
+def open_fresh_stores(folder, rounds, barrier):
+    """Open a brand-new store in ``folder`` each round, all processes at the same moment."""
+    from sgdlab.experiments import Store
+
+    for r in range(rounds):
+        barrier.wait()
+        Store(f"{folder}/round{r}.db").close()

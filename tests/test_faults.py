@@ -128,3 +128,21 @@ def test_two_sweeps_writing_one_database_at_once_lose_nothing(tmp_path):
         keys = store.runs()["run_key"]
         assert store.integrity_ok()
         assert keys.is_unique and set(keys) == expected
+
+
+def test_processes_creating_one_new_database_at_the_same_moment_all_succeed(tmp_path):
+    """SQLite refuses a concurrent switch to WAL on a new file at once (no busy timeout): the store retries."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(3, timeout=20)  # a process that died must not leave the others waiting
+    workers = [context.Process(target=fault_workloads.open_fresh_stores, args=(str(tmp_path), 20, barrier))
+               for _ in range(3)]  # fmt: skip
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    for r in range(20):
+        with Store(tmp_path / f"round{r}.db") as store:
+            assert store.integrity_ok()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import random
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -54,10 +56,26 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # one thread at a time, but not necessarily the one that opened it (e.g. a sweep in a background thread)
         self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._enable_wal(timeout)
         self._db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        with self._transaction():  # BEGIN IMMEDIATE waits for a concurrent creator instead of failing
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+
+    def _enable_wal(self, timeout: float) -> None:
+        """Switch to WAL mode. SQLite answers "locked" at once, without its busy timeout, when another
+        process is switching a new file at the same moment, so retry with jittered back-off."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05))
 
     def close(self) -> None:
         self._db.close()
