@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 
@@ -32,15 +33,18 @@ class Momentum(SteppedMethod):
     def init(self, x: np.ndarray) -> State:
         return {**super().init(x), "v": _ops.zeros_like(x)}
 
+    #: ``True`` for the look-ahead step of :class:`Nesterov`.
+    nesterov: ClassVar[bool] = False
+
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state, x, g)
         v = state["v"]
         if fused.usable(x, g, v):
-            fused.momentum(x, g, v, alpha, self.beta, False)
+            fused.momentum(x, g, v, alpha, self.beta, self.nesterov)
             return
         v *= self.beta
         v += g
-        x -= alpha * v
+        x -= alpha * (g + self.beta * v) if self.nesterov else alpha * v
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -50,12 +54,4 @@ class Nesterov(Momentum):
     The look-ahead form of torch.optim.SGD(nesterov=True). Default ``lr`` as :class:`Momentum`.
     """
 
-    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state, x, g)
-        v = state["v"]
-        if fused.usable(x, g, v):
-            fused.momentum(x, g, v, alpha, self.beta, True)
-            return
-        v *= self.beta
-        v += g
-        x -= alpha * (g + self.beta * v)
+    nesterov: ClassVar[bool] = True
