@@ -78,6 +78,8 @@ def test_a_checkpoint_resumes_only_its_own_run(tmp_path):
         sl.run(problem, sl.methods.SGD(), epochs=1, seed=2, resume=path)
     with pytest.raises(ValueError, match="differs in hyperparameters"):
         sl.run(problem, sl.methods.SGD(lr=0.1), epochs=1, seed=1, resume=path)
+    with pytest.raises(ValueError, match=r"differs in .*x0"):
+        sl.run(problem, sl.methods.SGD(), epochs=1, seed=1, resume=path, x0=np.full(problem.dim, 0.1))
     with pytest.raises(ValueError, match=r"differs in .*data"):
         sl.run(make_problem("logistic_sparse_01"), sl.methods.SGD(), epochs=1, seed=1, resume=path)
 

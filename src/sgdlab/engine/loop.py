@@ -8,6 +8,7 @@ timed). A segment is one call of :func:`python_segment`; a compiled kernel can r
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import os
 import time
@@ -175,13 +176,16 @@ def run(
     index_stream = Sampler(sampler, problem.n, batch_size, np.random.default_rng(seed))
 
     x = _starting_point(problem, x0, dtype)
-    signature = {
-        "problem": problem.name, "data": problem.fingerprint(), "params": repr(problem.params()),
-        "method": method.name, "hyperparameters": repr(method.hyperparameters()), "batch_size": batch_size,
-        "sampler": sampler, "seed": seed, "budget": (max_evals, max_iters, max_seconds), "record": tuple(record),
-        "points_per_decade": points_per_decade, "record_every": record_every, "x0": x.tobytes().hex()[:64],
-        "dtype": str(x.dtype), "target_subopt": target_subopt, "divergence_factor": divergence_factor,
-    }  # fmt: skip
+    signature = None
+    if checkpoint_path is not None or resume is not None:  # what a checkpoint must match to be resumed here
+        signature = {
+            "problem": problem.name, "data": problem.fingerprint(), "params": repr(problem.params()),
+            "method": method.name, "hyperparameters": repr(method.hyperparameters()), "batch_size": batch_size,
+            "sampler": sampler, "seed": seed, "budget": (max_evals, max_iters, max_seconds),
+            "record": tuple(record), "points_per_decade": points_per_decade, "record_every": record_every,
+            "x0": hashlib.sha256(x.tobytes()).hexdigest(), "dtype": str(x.dtype), "target_subopt": target_subopt,
+            "divergence_factor": divergence_factor,
+        }  # fmt: skip
     if resume is not None:
         resume = resume if isinstance(resume, Checkpoint) else Checkpoint.load(resume)
         resume.check_signature(signature)
