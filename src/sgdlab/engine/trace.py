@@ -10,6 +10,7 @@ import numpy as np
 #: Columns recorded at every checkpoint, in order.
 COUNTERS = ("iters", "grad_evals", "epochs", "time_s")
 METRICS = ("loss", "subopt", "grad_norm2", "dist2")
+#: How a run can end (a sweep adds "error" for runs that raised); runs with these statuses are finished.
 STATUSES = ("ok", "budget", "diverged")
 
 

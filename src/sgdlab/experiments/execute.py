@@ -31,8 +31,6 @@ from sgdlab.experiments.grid import RunConfig
 from sgdlab.experiments.spec import DATA_PROBLEMS
 from sgdlab.methods import METHODS
 
-FINISHED = ("ok", "budget", "diverged")
-
 
 def _dataset(spec: dict[str, Any]) -> datasets.Dataset:
     source = spec["source"]

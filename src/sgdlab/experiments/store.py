@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from sgdlab.experiments.execute import FINISHED
+from sgdlab.engine.trace import STATUSES as FINISHED  # every way a run can end except an error
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
