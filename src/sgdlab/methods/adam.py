@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 
@@ -29,6 +30,8 @@ class Adam(SteppedMethod):
     beta2: float = 0.999
     eps: float = 1e-8
     weight_decay: float = 0.0
+    #: ``True`` (AdamW): ``λx`` is added to the step, not to the gradient that feeds the moments.
+    decoupled_decay: ClassVar[bool] = False
 
     def _validate(self) -> None:
         super()._validate()
@@ -40,16 +43,14 @@ class Adam(SteppedMethod):
     def init(self, x: np.ndarray) -> State:
         return {**super().init(x), "m": _ops.zeros_like(x), "v": _ops.zeros_like(x)}
 
-    def _gradient(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return g + self.weight_decay * x if self.weight_decay else g
-
     def _denominator(self, state: State) -> np.ndarray:
         """``√v̂ + ε``."""
         return _ops.sqrt(state["v"] / (1.0 - self.beta2 ** state["k"])) + self.eps
 
     def _direction(self, x: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         """Update the moments and return ``m̂ / (√v̂ + ε)``."""
-        g = self._gradient(x, g)
+        if self.weight_decay and not self.decoupled_decay:
+            g = g + self.weight_decay * x
         m, v = state["m"], state["v"]
         m *= self.beta1
         m += (1.0 - self.beta1) * g
@@ -63,7 +64,7 @@ class Adam(SteppedMethod):
         if not fused.usable(x, g, state["m"], state["v"], *(() if vmax is None else (vmax,))):
             return False
         k = state["k"]
-        decoupled = self.weight_decay if isinstance(self, AdamW) else 0.0
+        decoupled = self.weight_decay if self.decoupled_decay else 0.0
         fused.adam(x, g, state["m"], state["v"], x if vmax is None else vmax, alpha, self.beta1, self.beta2, self.eps,
                    1.0 - self.beta1**k, 1.0 - self.beta2**k, self.weight_decay - decoupled, decoupled,
                    vmax is not None, getattr(self, "convention", "lecture") == "lecture")  # fmt: skip
@@ -71,8 +72,12 @@ class Adam(SteppedMethod):
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state, x, g)
-        if not self._fused_step(x, g, state, alpha):
-            x -= alpha * self._direction(x, g, state)
+        if self._fused_step(x, g, state, alpha):
+            return
+        direction = self._direction(x, g, state)
+        if self.decoupled_decay:
+            direction = direction + self.weight_decay * x  # x is still the previous iterate here
+        x -= alpha * direction
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -115,13 +120,4 @@ class AdamW(Adam):
     """
 
     weight_decay: float = 0.01
-
-    def _gradient(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return g  # the decay is decoupled: it never enters the moments
-
-    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state, x, g)
-        if self._fused_step(x, g, state, alpha):
-            return
-        decay = self.weight_decay * x
-        x -= alpha * (self._direction(x, g, state) + decay)
+    decoupled_decay: ClassVar[bool] = True
