@@ -77,9 +77,13 @@ class NetworkProblem(Problem):
     def _flat_grad(self) -> np.ndarray:
         return torch.cat([p.grad.reshape(-1) for p in self._params]).numpy()
 
-    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        logits = self.network(inputs)
+    @staticmethod
+    def _cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean over samples — and over positions, for a language model's (batch, position, class) logits."""
         return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    def _loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self._cross_entropy(self.network(inputs), targets)
 
     def _batches(self, data: TensorData):
         for start in range(0, len(data), self.eval_batch):
@@ -129,7 +133,7 @@ class NetworkProblem(Problem):
         with torch.no_grad():
             for a, y, w in self._batches(data):
                 logits = self.network(a)
-                loss += w * float(nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)))
+                loss += w * float(self._cross_entropy(logits, y))
                 correct += w * float((logits.argmax(-1) == y).float().mean())
         return {"loss": loss, "accuracy": correct}
 
