@@ -6,8 +6,8 @@ prob = sl.problems.LogisticRegression(data, l2=1e-3)
 trace = sl.run(prob, sl.methods.Adam(lr=1e-3), epochs=10, batch_size=1, seed=0)
 """
 
-from sgdlab import data, methods, problems
+from sgdlab import analysis, data, methods, problems
 from sgdlab.engine import Trace, run
 
 __version__ = "0.1.0"
-__all__ = ["Trace", "__version__", "data", "methods", "problems", "run"]
+__all__ = ["Trace", "__version__", "analysis", "data", "methods", "problems", "run"]
