@@ -75,7 +75,7 @@ INVALID = [
         {"type": "SGD", "params": {"lr": [0.1, 1.0]}, "tune": {"param": "lr", "metric": "best"}},
         "methods[0].tune.metric: Input should be 'final_subopt'",
     ),
-    ("methods.0", {"type": "SGD", "params": {"schedule": "exp"}}, "schedule must be a Schedule or one of"),
+    ("methods.0", {"type": "SGD", "params": {"schedule": "exp"}}, "schedule must be a Schedule"),
     ("record.metrics", ["loss", "accuracy"], "record.metrics[1]: Input should be 'loss', 'subopt'"),
     ("record.points_per_decade", 0, "record.points_per_decade: Input should be greater than or equal to 1"),
 ]

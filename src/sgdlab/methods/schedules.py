@@ -2,11 +2,13 @@
 
 Names accepted wherever a schedule is: ``"constant"`` (1), ``"1/k"`` (α/k), ``"1/sqrt(k)"`` (α/√k),
 ``"cosine"`` (needs the run's length, which `sgdlab.run` supplies); parametrised ones are objects:
-``StepDecay(every, factor)``, ``Cosine(total, final)``, ``Warmup(steps, then)``, ``InverseTime(k0)``.
+``StepDecay(every, factor)``, ``Cosine(total, final)``, ``Warmup(steps, then)``, ``InverseTime(k0)``, or their
+text, e.g. ``"InverseTime(k0=400)"`` — what a record shows is what an experiment file can ask for.
 """
 
 from __future__ import annotations
 
+import ast
 import math
 from dataclasses import dataclass, replace
 
@@ -124,12 +126,45 @@ _NAMED = {"constant": Constant(), "1/k": InverseTime(), "1/sqrt(k)": InverseSqrt
 SCHEDULE_NAMES: tuple[str, ...] = tuple(_NAMED)
 
 
+_CLASSES = {cls.__name__: cls for cls in (Constant, InverseTime, InverseSqrt, StepDecay, Cosine, Warmup)}
+
+
+def _parse_call(text: str) -> Schedule | None:
+    """``"InverseTime(k0=400)"`` → ``InverseTime(k0=400)``: a class name with literal keyword arguments."""
+    try:
+        call = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in _CLASSES):
+        return None
+    if call.args or any(k.arg is None for k in call.keywords):
+        return None
+    kwargs = {}
+    for keyword in call.keywords:
+        if keyword.arg == "then" and isinstance(keyword.value, ast.Call):  # a nested schedule
+            kwargs["then"] = _parse_call(ast.unparse(keyword.value))
+            if kwargs["then"] is None:
+                return None
+            continue
+        try:
+            kwargs[keyword.arg] = ast.literal_eval(keyword.value)
+        except ValueError:
+            return None
+    return _CLASSES[call.func.id](**kwargs)
+
+
 def as_schedule(spec: str | Schedule | None) -> Schedule:
-    """A schedule from a name or an object (``None`` means constant)."""
+    """A schedule from a name, its text (``"StepDecay(every=100, factor=0.5)"``) or an object (``None``: constant)."""
     if spec is None:
         return Constant()
     if isinstance(spec, Schedule):
         return spec
     if isinstance(spec, str) and spec in _NAMED:
         return _NAMED[spec]
-    raise ValueError(f"schedule must be a Schedule or one of {', '.join(map(repr, SCHEDULE_NAMES))}; got {spec!r}")
+    parsed = _parse_call(spec) if isinstance(spec, str) else None
+    if parsed is not None:
+        return parsed
+    raise ValueError(
+        f"schedule must be a Schedule, its text such as 'InverseTime(k0=10)', or one of "
+        f"{', '.join(map(repr, SCHEDULE_NAMES))}; got {spec!r}"
+    )
