@@ -1,5 +1,20 @@
-"""Pictures (matplotlib): convergence bands over seeds."""
+"""Pictures (matplotlib) and the self-contained HTML report.
 
-from sgdlab.viz.convergence import convergence_axes, seed_bands
+Convergence bands over seeds, 2-D trajectories over contours, animations of those paths, effect plots of a
+final metric against a swept parameter, and :class:`HtmlReport`. Importing this package does not touch
+matplotlib's global state; functions that write files render with the Agg canvas.
+"""
 
-__all__ = ["convergence_axes", "seed_bands"]
+from sgdlab.viz.convergence import convergence_axes, plot_convergence, seed_bands
+from sgdlab.viz.html import HtmlReport
+from sgdlab.viz.trajectories import iterate_path, plot_trajectories, sampled_indices
+
+__all__ = [
+    "HtmlReport",
+    "convergence_axes",
+    "iterate_path",
+    "plot_convergence",
+    "plot_trajectories",
+    "sampled_indices",
+    "seed_bands",
+]

@@ -1,0 +1,182 @@
+"""Two-dimensional pictures: every iterate of a run, drawn over the contours of ``f − f*``.
+
+:func:`iterate_path` replays a run with the engine's own pieces (the :class:`~sgdlab.engine.samplers.Sampler`
+seeded as ``sl.run`` seeds it, ``resolve``, ``init`` and ``iterate``), so a path ends exactly where
+``sl.run`` with the same arguments ends.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sgdlab.engine.loop import _resolve_method, _starting_point
+from sgdlab.engine.samplers import Sampler
+from sgdlab.methods.base import Method
+from sgdlab.problems.base import Problem
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+#: Colour-blind-friendly cycle for paths (matplotlib's tab10).
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def _walk(
+    problem: Problem,
+    method: Method | str,
+    iters: int,
+    batch_size: int,
+    seed: int,
+    x0: np.ndarray | None,
+    sampler: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The iterates and the sampled indices of ``iters`` iterations, set up exactly as ``sl.run`` sets them up."""
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be an sgdlab problem, got {type(problem).__name__}")
+    iters = int(iters)
+    if iters < 1:
+        raise ValueError(f"iters must be a positive integer, got {iters}")
+    method = _resolve_method(method)
+    if method.full_batch:
+        sampler, batch_size = "full", problem.n
+    stream = Sampler(sampler, problem.n, int(batch_size), np.random.default_rng(seed))
+    # sl.run(iters=k) resolves the method for a run of exactly k iterations (schedules may depend on it).
+    method = method.resolve(problem, stream.batch_size, iters)
+    x = _starting_point(problem, x0, None)
+    state = method.init(x)
+    path = np.empty((iters + 1, problem.dim), dtype=x.dtype)
+    path[0] = x
+    picked = np.empty((iters, stream.batch_size), dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for k in range(1, iters + 1):
+            idx = next(stream)
+            method.iterate(problem, x, idx, state)
+            path[k] = x
+            picked[k - 1, : len(idx)] = idx
+            picked[k - 1, len(idx) :] = -1  # a short last batch of a reshuffled epoch
+            if not math.isfinite(float(x @ x)):  # diverged: later rows would only be NaN
+                return path[: k + 1], picked[:k]
+    return path, picked
+
+
+def iterate_path(
+    problem: Problem,
+    method: Method | str,
+    iters: int,
+    batch_size: int = 1,
+    seed: int = 0,
+    x0: np.ndarray | None = None,
+    sampler: str = "uniform",
+) -> np.ndarray:
+    """``x0`` and every iterate of ``iters`` iterations: an array of shape ``(iters + 1, dim)``.
+
+    The same arguments given to ``sl.run(problem, method, iters=iters, ...)`` end at the same final ``x``.
+    A run whose iterate explodes (``‖x‖²`` overflows) stops there, as ``sl.run`` does, so its path has
+    ``diverged_at + 1`` rows.
+    """
+    return _walk(problem, method, iters, batch_size, seed, x0, sampler)[0]
+
+
+def sampled_indices(
+    problem: Problem,
+    method: Method | str,
+    iters: int,
+    batch_size: int = 1,
+    seed: int = 0,
+    x0: np.ndarray | None = None,
+    sampler: str = "uniform",
+) -> np.ndarray:
+    """The component indices each iteration of :func:`iterate_path` used, shape ``(iters, batch)``
+    (``-1`` pads a short last batch of a reshuffled epoch)."""
+    return _walk(problem, method, iters, batch_size, seed, x0, sampler)[1]
+
+
+def _check_2d(problem: Problem) -> None:
+    if problem.dim != 2:
+        raise ValueError(f"contour pictures need a 2-parameter problem; {problem.name} has dim={problem.dim}")
+
+
+def default_bounds(problem: Problem, paths: dict[str, np.ndarray], margin: float = 0.12) -> tuple[float, ...]:
+    """A box around every finite point of ``paths`` and ``x*``, with a margin, and neither side much
+    thinner than the other (so that an equal-aspect picture stays readable)."""
+    points = [np.asarray(p, dtype=float).reshape(-1, 2) for p in paths.values()]
+    if problem.has_optimum:
+        points.append(np.asarray(problem.x_star, dtype=float).reshape(1, 2))
+    cloud = np.concatenate(points) if points else np.zeros((1, 2))
+    cloud = cloud[np.isfinite(cloud).all(axis=1)]
+    if len(cloud) == 0:
+        cloud = np.zeros((1, 2))
+    lo, hi = cloud.min(axis=0), cloud.max(axis=0)
+    centre, half = (lo + hi) / 2, (hi - lo) / 2
+    half = np.maximum(half, 0.75 * half.max())  # near-square: no sliver-shaped boxes, little white space
+    half = np.where(half > 0, half, 1.0) * (1 + 2 * margin)
+    return (centre[0] - half[0], centre[0] + half[0], centre[1] - half[1], centre[1] + half[1])
+
+
+def loss_grid(problem: Problem, bounds: tuple[float, ...], resolution: int = 121):
+    """``X, Y, f − f*`` on a ``resolution × resolution`` grid (``f* = min`` of the grid when no optimum)."""
+    xmin, xmax, ymin, ymax = bounds
+    X, Y = np.meshgrid(np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution))
+    with np.errstate(over="ignore", invalid="ignore"):
+        Z = np.array([problem.loss(np.array([a, b])) for a, b in zip(X.ravel(), Y.ravel(), strict=True)])
+    Z = Z.reshape(X.shape)
+    f_star = problem.f_star if problem.has_optimum else float(np.nanmin(Z))
+    return X, Y, Z - f_star
+
+
+def draw_contours(ax: Axes, problem: Problem, bounds: tuple[float, ...], levels: int = 30) -> None:
+    """Light filled contours and thin level lines of ``f − f*``, log-spaced, as a quiet background."""
+    from matplotlib.colors import LogNorm
+
+    X, Y, Z = loss_grid(problem, bounds)
+    positive = Z[np.isfinite(Z) & (Z > 0)]
+    if positive.size == 0:
+        return
+    hi = float(positive.max())
+    lo = max(float(positive.min()), hi * 1e-10)  # x* itself would put the lowest level at rounding noise
+    if not hi > lo:
+        return
+    steps = np.geomspace(lo, hi, int(levels))
+    Z = np.clip(np.where(np.isfinite(Z), Z, hi), lo, hi)
+    norm = LogNorm(lo, hi)
+    ax.contourf(X, Y, Z, levels=steps, norm=norm, cmap="Blues_r", alpha=0.35, antialiased=True)
+    ax.contour(X, Y, Z, levels=steps, norm=norm, colors="#5a6b7b", linewidths=0.5, alpha=0.55)
+
+
+def plot_trajectories(
+    ax: Axes,
+    problem: Problem,
+    paths: dict[str, np.ndarray],
+    bounds: tuple[float, float, float, float] | None = None,
+    levels: int = 30,
+    title: str | None = None,
+) -> None:
+    """Paths over the contours of ``problem.loss`` on a 2-D box.
+
+    ``bounds = (xmin, xmax, ymin, ymax)``; by default a box around every path and ``x*``. Levels are
+    log-spaced in ``f − f*``. Each path is one coloured polyline with markers (``ax.lines`` gets one line
+    per path, then one for ``x*``); its start is a hollow circle.
+    """
+    _check_2d(problem)
+    bounds = tuple(float(b) for b in (bounds if bounds is not None else default_bounds(problem, paths)))
+    draw_contours(ax, problem, bounds, levels)
+    for i, (name, path) in enumerate(paths.items()):
+        path = np.asarray(path, dtype=float).reshape(-1, 2)
+        colour = PALETTE[i % len(PALETTE)]
+        # Long paths get fewer markers, so the line stays readable.
+        every = max(1, len(path) // 60)
+        ax.plot(*path.T, "-o", color=colour, lw=1.2, ms=3, markevery=every, label=str(name), alpha=0.9, zorder=3)
+        ax.scatter(*path[0], s=50, facecolors="white", edgecolors=colour, linewidths=1.5, zorder=4)
+    if problem.has_optimum:
+        ax.plot(*problem.x_star, "*", color="black", ms=13, mec="white", mew=0.8, label="x*", zorder=5)
+    ax.set_xlim(bounds[0], bounds[1])
+    ax.set_ylim(bounds[2], bounds[3])
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+    if title is not None:
+        ax.set_title(title)
+    ax.legend(fontsize=8, loc="best", framealpha=0.85)

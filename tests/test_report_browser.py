@@ -1,0 +1,52 @@
+"""The HTML report in a real browser: headless Chromium loads every image, logs no error, fetches nothing."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+import sgdlab as sl
+from browser import open_report
+from sgdlab.problems import TwoParameterLeastSquares
+from sgdlab.viz import HtmlReport, iterate_path, plot_trajectories
+
+
+def test_report_renders_in_chromium_with_every_image_loaded(tmp_path):
+    problem = TwoParameterLeastSquares(n=10, seed=2)
+    paths = {f"SGD b={b}": iterate_path(problem, sl.methods.SGD(), 25, batch_size=b, seed=1) for b in (1, 2)}
+    fig, ax = plt.subplots(figsize=(4, 3.5))
+    plot_trajectories(ax, problem, paths)
+    fig.tight_layout()
+    png = tmp_path / "paths.png"
+    fig.savefig(png, dpi=60)
+    plt.close(fig)
+
+    report = HtmlReport("Report <check>", intro="Built by the test.")
+    report.add_section("Trajectories", "SGD paths.", verdict=True, figures=[png])
+    report.add_section("Table", verdict=False, table=pd.DataFrame({"final": [1e-3, 2.5]}), details="log")
+    page = open_report(report.write(tmp_path / "report.html"))
+
+    assert page.title == "Report <check>"
+    assert page.console_errors == []
+    assert page.failed_requests == []
+    assert [url.split(":")[0] for url in page.requests] == ["file"]  # the page itself, nothing else
+    assert len(page.images) == 1 and page.incomplete_images == []
+    assert all(w > 0 and h > 0 for _, w, h in page.images), page.images
+    assert page.images[0][0].startswith("data:image/png;base64,")
+    assert all(page.alts)
+    assert page.badges == ["PASS", "FAIL", "PASS", "FAIL"]  # the summary's, then the sections'
+    assert "1 of 2 checks pass" in page.text
+
+
+def test_a_broken_image_is_caught(tmp_path):
+    """The checker itself: a page with a corrupt image must not look healthy."""
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    report = HtmlReport("broken")
+    report.add_section("s", figures=[bad])
+    page = open_report(report.write(tmp_path / "broken.html"))
+    assert page.images and page.images[0][1] == 0

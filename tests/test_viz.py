@@ -1,0 +1,185 @@
+"""Pictures: paths replay sl.run exactly, plots draw what they promise, the HTML report is self-contained."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")  # tests draw off-screen; the library itself never switches backends on import
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+import sgdlab as sl
+from sgdlab.problems import Quadratic2D, Rosenbrock, TwoParameterLeastSquares
+from sgdlab.viz import (
+    HtmlReport,
+    convergence_axes,
+    iterate_path,
+    plot_convergence,
+    plot_trajectories,
+    sampled_indices,
+)
+
+
+@pytest.fixture
+def ax():
+    fig, ax = plt.subplots()
+    yield ax
+    plt.close(fig)
+
+
+# --- iterate_path ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("method", "batch_size", "sampler"),
+    [
+        pytest.param(lambda: sl.methods.SGD(), 2, "uniform", id="sgd-b2"),
+        pytest.param(lambda: sl.methods.SGD(lr=0.05, schedule=sl.methods.Cosine()), 1, "reshuffle", id="cosine"),
+        pytest.param(lambda: sl.methods.Adam(lr=0.05), 3, "uniform", id="adam"),
+        pytest.param(lambda: sl.methods.SVRG(), 1, "uniform", id="svrg"),
+        pytest.param(lambda: sl.methods.SAGA(), 2, "reshuffle", id="saga"),
+        pytest.param(lambda: "GD", 1, "uniform", id="gd-by-name"),
+    ],
+)
+@pytest.mark.parametrize("seed", [0, 7])
+def test_iterate_path_ends_where_run_ends(method, batch_size, sampler, seed):
+    problem = TwoParameterLeastSquares(n=12, seed=3)
+    iters = 37
+    path = iterate_path(problem, method(), iters, batch_size=batch_size, seed=seed, sampler=sampler)
+    trace = sl.run(
+        problem, method(), iters=iters, batch_size=batch_size, seed=seed, sampler=sampler, points_per_decade=None
+    )
+    assert path.shape == (iters + 1, 2)
+    np.testing.assert_array_equal(path[0], problem.initial_point())
+    np.testing.assert_array_equal(path[-1], trace.x)
+
+
+def test_iterate_path_takes_x0_and_reports_the_sampled_indices():
+    problem = TwoParameterLeastSquares(n=10, seed=1)
+    x0 = np.array([0.3, -0.2])
+    path = iterate_path(problem, sl.methods.SGD(lr=0.1), 5, batch_size=2, seed=4, x0=x0)
+    np.testing.assert_array_equal(path[0], x0)
+    idx = sampled_indices(problem, sl.methods.SGD(lr=0.1), 5, batch_size=2, seed=4, x0=x0)
+    assert idx.shape == (5, 2) and idx.min() >= 0 and idx.max() < problem.n
+    # Replaying the path by hand with those indices reproduces it.
+    x = x0.copy()
+    for k, i in enumerate(idx, start=1):
+        x = x - 0.1 * problem.grad_batch(x, i)
+        np.testing.assert_allclose(path[k], x, rtol=1e-12)
+
+
+def test_a_diverging_path_stops_where_run_stops():
+    problem = Quadratic2D(kappa=10.0)
+    path = iterate_path(problem, sl.methods.SGD(lr=1e3), 400, seed=0)
+    trace = sl.run(problem, sl.methods.SGD(lr=1e3), iters=400, seed=0, points_per_decade=None)
+    assert trace.status == "diverged" and len(path) == trace.diverged_at + 1
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(path[-1] @ path[-1]) and np.isfinite(np.einsum("ij,ij->i", path, path)[:-1]).all()
+
+
+def test_iterate_path_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="iters"):
+        iterate_path(Quadratic2D(), sl.methods.SGD(), 0)
+    with pytest.raises(ValueError, match="sampler"):
+        iterate_path(Quadratic2D(), sl.methods.SGD(), 3, sampler="cyclic")
+
+
+# --- plot_trajectories --------------------------------------------------------------------------------
+def test_plot_trajectories_draws_one_line_per_path_and_the_optimum(ax):
+    problem = Quadratic2D(kappa=10.0, n=8)
+    paths = {name: iterate_path(problem, m, 20, seed=1) for name, m in [("SGD", sl.methods.SGD()), ("GD", "GD")]}
+    plot_trajectories(ax, problem, paths, title="quadratic")
+    lines = ax.get_lines()
+    assert len(lines) == 3
+    np.testing.assert_array_equal(lines[0].get_xydata(), paths["SGD"])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["SGD", "GD", "x*"]
+    assert ax.get_title() == "quadratic"
+    assert ax.collections, "contours are drawn"
+    xmin, xmax = ax.get_xlim()
+    ymin, ymax = ax.get_ylim()
+    everything = np.concatenate([*paths.values(), problem.x_star[None]])
+    assert (everything[:, 0] > xmin).all() and (everything[:, 0] < xmax).all()
+    assert (everything[:, 1] > ymin).all() and (everything[:, 1] < ymax).all()
+
+
+def test_plot_trajectories_honours_bounds_and_rejects_other_dimensions(ax):
+    plot_trajectories(ax, Rosenbrock(), {"p": np.array([[-1.5, 2.0], [0.0, 0.0]])}, bounds=(-2, 2, -1, 3))
+    assert ax.get_xlim() == (-2, 2) and ax.get_ylim() == (-1, 3)
+    wide = sl.problems.LeastSquares(sl.data.make_regression(n=20, dim=3, seed=0))
+    with pytest.raises(ValueError, match="dim=3"):
+        plot_trajectories(ax, wide, {})
+
+
+# --- convergence ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("x", ["iters", "grad_evals", "epochs", "time_s"])
+def test_convergence_bands_for_every_counter(ax, x):
+    problem = Quadratic2D(kappa=5.0, n=8)
+    frames = []
+    for seed in range(3):
+        frame = sl.run(problem, sl.methods.SGD(), epochs=5, seed=seed).to_frame()
+        frames.append(frame.assign(run_key=f"r{seed}", curve="SGD"))
+    frame = pd.concat(frames)
+    convergence_axes(ax, frame, "subopt", x=x)
+    assert len(ax.get_lines()) == 1 and len(ax.collections) == 1  # median line, IQR band
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert ax.get_xlabel() in ("iterations", "gradient evaluations", "epochs", "time (s)")
+    assert np.isfinite(ax.get_lines()[0].get_ydata()).any()
+
+
+def test_plot_convergence_takes_arrays(ax):
+    x = np.arange(1, 50, dtype=float)
+    curves = {"a": [(x, 1 / x), (x, 2 / x), (x, 3 / x)], "b": [(x, x**-2.0)]}
+    plot_convergence(ax, curves, "iters", "f − f*")
+    lines = ax.get_lines()
+    assert len(lines) == 2 and len(ax.collections) == 1  # a single seed gets no band
+    np.testing.assert_allclose(lines[0].get_ydata(), 2 / lines[0].get_xdata(), rtol=1e-9)
+    assert ax.get_xlabel() == "iterations" and ax.get_ylabel() == "f − f*"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a (3 seeds)", "b"]
+
+
+# --- HtmlReport --------------------------------------------------------------------------------------------
+def _png(path, ax_title="t"):
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title(ax_title)
+    fig.savefig(path, dpi=50)
+    plt.close(fig)
+    return path
+
+
+def test_html_report_is_self_contained_and_escapes(tmp_path):
+    png = _png(tmp_path / "curve.png")
+    svg = tmp_path / "dot.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><circle cx="2" cy="2" r="2"/></svg>')
+    report = HtmlReport("Claims <&> checks", intro="Intro with `code`.")
+    report.add_section("<script>alert(1)</script>", "a < b", verdict=True, figures=[png, svg])
+    report.add_section("Table", verdict=False, table=pd.DataFrame({"value": [1.23456789, 1e-9], "name": ["x", "<y>"]}))
+    report.add_section("Raw", table="<table><tr><td>raw</td></tr></table>", details="stderr: <boom>")
+    out = report.write(tmp_path / "sub" / "report.html")
+    page = out.read_text(encoding="utf-8")
+    assert out == tmp_path / "sub" / "report.html"
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<title>Claims &lt;&amp;&gt; checks</title>" in page
+    assert "a &lt; b" in page and "<code>code</code>" in page and "stderr: &lt;boom&gt;" in page
+    assert "&lt;y&gt;" in page and "1.235" in page and "1.000e-09" in page
+    assert "<table><tr><td>raw</td></tr></table>" in page
+    uris = re.findall(r'<img src="(data:[^"]+)" alt="([^"]+)">', page)
+    assert [u.split(";")[0] for u, _ in uris] == ["data:image/png", "data:image/svg+xml"]
+    assert base64.b64decode(uris[0][0].split(",", 1)[1]) == png.read_bytes()
+    assert "curve.png</figcaption>" in page
+    # No external resources: nothing but data: URIs and in-page anchors.
+    assert not re.search(r'(src|href)="(?!data:|#)', page)
+    assert page.count('class="badge pass"') == 2 and page.count('class="badge fail"') == 2  # summary + section
+    anchors = re.findall(r'<section id="([^"]+)"', page)
+    assert len(anchors) == 3 and all(f'href="#{a}"' in page for a in anchors)
+    assert "1 of 2 checks pass" in page
+
+
+def test_html_report_rejects_unknown_figure_types(tmp_path):
+    (tmp_path / "x.pdf").write_bytes(b"%PDF")
+    with pytest.raises(ValueError, match=r"x\.pdf"):
+        HtmlReport("t").add_section("s", figures=[tmp_path / "x.pdf"])
