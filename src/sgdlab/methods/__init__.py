@@ -5,6 +5,7 @@ from sgdlab.methods.adagrad import Adagrad
 from sgdlab.methods.adam import Adam, AdamW, AMSGrad
 from sgdlab.methods.base import Method, State, SteppedMethod, expected_smoothness
 from sgdlab.methods.gd import GD
+from sgdlab.methods.lbfgs import SLBFGS
 from sgdlab.methods.momentum import Momentum, Nesterov
 from sgdlab.methods.rmsprop import RMSProp
 from sgdlab.methods.schedules import (
@@ -36,6 +37,7 @@ METHODS: dict[str, type[Method]] = {
         SAG,
         SAGA,
         SVRG,
+        SLBFGS,
     )
 }
 
@@ -45,6 +47,7 @@ __all__ = [
     "SAG",
     "SAGA",
     "SGD",
+    "SLBFGS",
     "SVRG",
     "AMSGrad",
     "Adadelta",
