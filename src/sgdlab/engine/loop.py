@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.engine import compiled
 from sgdlab.engine.checkpoint import Checkpoint
 from sgdlab.engine.samplers import Sampler
 from sgdlab.engine.trace import COUNTERS, METRICS, Trace
@@ -197,6 +198,7 @@ def run(
         total_iters = min(max_iters, math.ceil(max_evals / per_iter)) if max_evals < math.inf else max_iters
         method = method.resolve(problem, per_iter, None if total_iters == math.inf else int(total_iters))
         state = method.init(x)
+    run_segment = compiled.segment_for(method, problem, index_stream) or python_segment
 
     needs_optimum = any(name in record for name in ("subopt", "dist2")) or target_subopt is not None
     f_star = problem.f_star if needs_optimum else None
@@ -248,7 +250,7 @@ def run(
             checkpoint_iter, checkpoint_evals = c["checkpoint_iter"], c["checkpoint_evals"]
         while it < max_iters and ev < max_evals and elapsed < max_seconds:
             started = time.perf_counter()
-            segment = python_segment(
+            segment = run_segment(
                 method,
                 problem,
                 x,

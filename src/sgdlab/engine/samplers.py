@@ -7,6 +7,8 @@
 * ``"full"`` — every index, every iteration (deterministic).
 
 All randomness comes from the NumPy ``Generator`` passed in, so a seed fixes the whole index sequence.
+Compiled segments (`sgdlab.engine.compiled`) read many iterations' indices at once with :meth:`Sampler.take`,
+which yields the same indices, and leaves the sampler in the same state, as the same number of ``next()`` calls.
 """
 
 from __future__ import annotations
@@ -43,6 +45,50 @@ class Sampler:
         self.rng.bit_generator.state = state["rng"]
         self._block = None if state["block"] is None else state["block"].copy()
         self._pos = state["pos"]
+
+    def mark(self) -> tuple:
+        """A cheap snapshot for :meth:`rewind` (blocks are replaced, never written to, so no copy is needed)."""
+        return self.rng.bit_generator.state, self._block, self._pos
+
+    def rewind(self, mark: tuple) -> None:
+        """Go back to the state of :meth:`mark`."""
+        self.rng.bit_generator.state, self._block, self._pos = mark
+
+    def take(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next ``k`` batches at once, as ``(indices, offsets)``: batch ``t`` is
+        ``indices[offsets[t]:offsets[t + 1]]``. Advances the sampler exactly as ``k`` calls of ``next()`` would
+        (same Generator calls, same blocks); ``"full"`` is not supported (it would repeat all ``n`` indices)."""
+        if self.kind == "full":
+            raise ValueError("take() serves the uniform and reshuffle samplers")
+        parts: list[np.ndarray] = []
+        sizes: list[np.ndarray] = []
+        left = int(k)
+        b = self.batch_size
+        while left > 0:
+            if self.kind == "uniform":
+                if self._block is None or self._pos == len(self._block):
+                    self._block = self.rng.integers(0, self.n, size=(_BLOCK, b))
+                    self._pos = 0
+                rows = min(left, len(self._block) - self._pos)
+                parts.append(self._block[self._pos : self._pos + rows].reshape(-1))
+                sizes.append(np.full(rows, b, dtype=np.int64))
+                self._pos += rows
+            else:
+                if self._block is None or self._pos >= self.n:
+                    self._block = self.rng.permutation(self.n)
+                    self._pos = 0
+                # the rest of this permutation, cut into batches of b (the last one shorter)
+                rows = min(left, -(-(self.n - self._pos) // b))
+                ends = np.minimum(self._pos + b * np.arange(1, rows + 1, dtype=np.int64), self.n)
+                parts.append(self._block[self._pos : ends[-1]])
+                sizes.append(np.diff(ends, prepend=self._pos))
+                self._pos = int(ends[-1])
+            left -= rows
+        indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        offsets = np.zeros(int(k) + 1, dtype=np.int64)
+        if sizes:
+            np.cumsum(np.concatenate(sizes), out=offsets[1:])
+        return indices.astype(np.int64, copy=False), offsets
 
     def __iter__(self) -> Sampler:
         return self

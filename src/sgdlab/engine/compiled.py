@@ -1,0 +1,251 @@
+"""Compiled segments: whole stretches of iterations in one numba call, for methods on generalised linear problems.
+
+`sgdlab.run` asks :func:`segment_for` once per run; where it returns a function, that function replaces
+`python_segment` and keeps its contract exactly: same ``SegmentResult``, the same budgets (``max_iters``,
+``max_evals``, ``deadline``, the clock read between chunks of about a millisecond), divergence (``‖x‖²`` not
+finite) reported at the iteration it happens, and ``x``, the method's ``state`` dict (same keys, same arrays) and
+the sampler left as the Python loop leaves them — so checkpoints, resuming and recording work unchanged and the
+two paths can take turns within one run.
+
+Covered (everything else, and any run whose arrays are not float64, runs in Python):
+
+* problems: `LeastSquares` and `LogisticRegression` (exactly these classes: a subclass may change the oracle),
+  dense or CSR float64 data, with their L2 term;
+* samplers ``"uniform"`` and ``"reshuffle"``, any batch size;
+* methods: `SGD` (every schedule), `SAGA`, `SAG`, `SVRG`, `Momentum`, `Nesterov`, `Adagrad`, `RMSProp`,
+  `Adadelta`, `Adam`, `AMSGrad`, `AdamW` (exactly these classes; both conventions).
+
+Step sizes are computed in Python by the method's own ``step_size`` (its schedule), a chunk at a time; the
+element-wise updates are those of `sgdlab.methods.fused` (see `sgdlab.engine.glm_kernels`). ``tests/test_compiled.py``
+checks every (problem, storage, method, batch size) against the Python path. ``SGDLAB_COMPILED=0`` turns the
+compiled segments off; so does :func:`disabled` within a block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from sgdlab.engine.samplers import Sampler
+from sgdlab.methods import (
+    SAG,
+    SAGA,
+    SGD,
+    SVRG,
+    Adadelta,
+    Adagrad,
+    Adam,
+    AdamW,
+    AMSGrad,
+    Method,
+    Momentum,
+    Nesterov,
+    RMSProp,
+)
+from sgdlab.methods.schedules import Constant
+from sgdlab.problems.base import Problem
+from sgdlab.problems.glm import LeastSquares, LogisticRegression
+
+_enabled = os.environ.get("SGDLAB_COMPILED", "1") != "0"
+
+#: Iterations per kernel call are chosen so that a call does about this many multiply-adds (~1 ms): the clock
+#: (``deadline``) is read between calls.
+CHUNK_WORK = 1 << 20
+MAX_CHUNK = 8192
+
+_LOSSES = {LeastSquares: 0, LogisticRegression: 1}  # glm_kernels.LOSS_LS, LOSS_LOGISTIC
+_ELEMENTWISE = (SGD, Momentum, Nesterov, Adagrad, RMSProp, Adadelta, Adam, AMSGrad, AdamW)
+
+
+@contextlib.contextmanager
+def disabled():
+    """Run every segment in Python inside this block."""
+    global _enabled
+    previous, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = previous
+
+
+def _glm_data(problem: Problem) -> dict[str, Any] | None:
+    """The problem's arrays in the kernels' layout, or ``None`` where the kernels do not apply."""
+    kind = type(problem)
+    if kind not in _LOSSES:
+        return None
+    A, y = problem.A, problem.y
+    if not (isinstance(y, np.ndarray) and y.dtype == np.float64):
+        return None
+    empty_index = np.zeros(1, dtype=np.int32)
+    if sp.issparse(A):
+        if A.dtype != np.float64 or A.format != "csr":
+            return None
+        dense_A = np.zeros((0, 0))
+        indptr, indices, data, dense = A.indptr, A.indices, A.data, False
+        row_cost = max(1, A.nnz // max(1, A.shape[0]))
+    else:
+        if not (isinstance(A, np.ndarray) and A.dtype == np.float64 and A.flags.c_contiguous):
+            return None
+        dense_A, indptr, indices, data, dense = A, empty_index, empty_index, np.zeros(0), True
+        row_cost = A.shape[1]
+    y = np.ascontiguousarray(y)
+    return {
+        "arrays": (dense_A, indptr, indices, data, dense, y, _LOSSES[kind], float(problem.l2)),
+        "row_cost": row_cost,
+    }
+
+
+def _step_sizes(method: Method, k0: int, count: int) -> np.ndarray:
+    """``α_k`` for ``k = k0+1 … k0+count``, from the method's own ``step_size`` (its schedule)."""
+    if isinstance(method.schedule, Constant):
+        return np.full(count, method.step_size({"k": k0 + 1}))
+    return np.array([method.step_size({"k": k}) for k in range(k0 + 1, k0 + count + 1)], dtype=np.float64)
+
+
+def _is_vector(a: Any, dim: int) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype == np.float64 and a.shape == (dim,) and a.flags.c_contiguous
+
+
+def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable | None:
+    """A compiled replacement for `python_segment` for this run, or ``None`` when it runs in Python."""
+    if not _enabled or sampler.kind not in ("uniform", "reshuffle") or type(method) not in (*_ELEMENTWISE, SAG,
+                                                                                            SAGA, SVRG):  # fmt: skip
+        return None
+    if getattr(method, "lr", None) is None or (type(method) is SVRG and method.inner is None):
+        return None  # unresolved: the Python path raises the informative error
+    glm = _glm_data(problem)
+    if glm is None:
+        return None
+    try:
+        from sgdlab.engine import glm_kernels
+    except ImportError:  # numba missing
+        return None
+    from sgdlab.engine.loop import SegmentResult, python_segment
+
+    dim, n, b = problem.dim, problem.n, sampler.batch_size
+    arrays = glm["arrays"]
+    chunk = max(1, min(MAX_CHUNK, CHUNK_WORK // (b * glm["row_cost"] + dim)))
+    kernel = _kernel_for(method, glm_kernels, n, dim, b, arrays)
+
+    def compiled_segment(method, problem, x, state, sampler, max_iters, max_evals, deadline):
+        if not (_is_vector(x, dim) and kernel.ready(state)):
+            return python_segment(method, problem, x, state, sampler, max_iters, max_evals, deadline)
+        iters = evals = 0
+        while iters < max_iters and evals < max_evals:
+            k = chunk
+            if max_iters != math.inf:
+                k = min(k, int(max_iters - iters))
+            if max_evals != math.inf:  # an iteration costs at least one batch (≤ b, shorter at an epoch's end)
+                k = min(k, math.ceil((max_evals - evals) / b))
+            mark = sampler.mark()
+            idx, offsets = sampler.take(k)
+            k0 = state["k"]
+            done, cost, diverged = kernel(x, state, idx, offsets, float(max_evals - evals), _step_sizes(method, k0, k))
+            if done < k:  # stopped early: leave the sampler where `done` calls of next() would
+                sampler.rewind(mark)
+                sampler.take(done)
+            state["k"] = k0 + done
+            iters += done
+            evals += cost
+            if diverged:
+                return SegmentResult(iters, evals, True)
+            if time.perf_counter() >= deadline:
+                break
+        return SegmentResult(iters, evals, False)
+
+    return compiled_segment
+
+
+class _Kernel:
+    """One method's kernel call (``fn`` completes the state where needed, then runs a chunk) and ``ready(state)``:
+    whether the state's arrays have the kernel's layout (if not, that segment runs in Python)."""
+
+    def __init__(self, fn: Callable, ready: Callable[[dict], bool]) -> None:
+        self.fn, self.ready = fn, ready
+
+    def __call__(self, x, state, idx, offsets, max_evals, alphas) -> tuple[int, int, bool]:
+        done, evals, diverged = self.fn(x, state, idx, offsets, max_evals, alphas)
+        return int(done), int(evals), bool(diverged)
+
+
+def _kernel_for(method: Method, glm_kernels, n: int, dim: int, b: int, arrays: tuple) -> _Kernel:
+    cls = type(method)
+    if cls is SVRG:
+        g, g_snap = np.empty(dim), np.empty(dim)
+        inner = int(method.inner)
+
+        def svrg(x, state, idx, offsets, max_evals, alphas):
+            if "snapshot" not in state:  # the first iteration takes it (k = 0); the Python path adds these keys then
+                state["snapshot"], state["snapshot_grad"] = np.zeros_like(x), np.zeros_like(x)
+            return glm_kernels.svrg_segment(*arrays, x, idx, offsets, max_evals, alphas, state["k"], inner, n,
+                                            state["snapshot"], state["snapshot_grad"], g, g_snap)  # fmt: skip
+
+        def svrg_ready(state):
+            return "snapshot" not in state or all(_is_vector(state[k], dim) for k in ("snapshot", "snapshot_grad"))
+
+        return _Kernel(svrg, svrg_ready)
+    if cls in (SAG, SAGA):
+        fresh, correction, work = np.empty((b, dim)), np.empty(dim), np.empty(dim)
+        scores, order = np.empty(b), np.empty(b, dtype=np.int64)
+
+        def table(x, state, idx, offsets, max_evals, alphas):
+            if "table" not in state:  # as _TableMethod._table_state
+                state["table"] = np.zeros((n, x.size), dtype=x.dtype)
+                state["table_sum"] = np.zeros_like(x)
+            return glm_kernels.table_segment(cls is SAGA, *arrays, x, idx, offsets, max_evals, alphas, state["table"],
+                                             state["table_sum"], fresh, scores, order, correction, work)  # fmt: skip
+
+        def table_ready(state):
+            if "table" not in state:
+                return True
+            t = state["table"]
+            ok = isinstance(t, np.ndarray) and t.dtype == np.float64 and t.shape == (n, dim) and t.flags.c_contiguous
+            return ok and _is_vector(state["table_sum"], dim)
+
+        return _Kernel(table, table_ready)
+    code, params, names = _elementwise_plan(method, glm_kernels)
+    g, placeholder = np.empty(dim), np.zeros(0)
+    params = np.asarray(params, dtype=np.float64)
+    adam = code == glm_kernels.ADAM
+
+    def elementwise(x, state, idx, offsets, max_evals, alphas):
+        k0, count = state["k"], len(alphas)
+        if adam:  # bias corrections 1 − β^k, exactly as Adam.step computes them
+            ks = range(k0 + 1, k0 + count + 1)
+            bc1 = np.array([1.0 - method.beta1**k for k in ks])
+            bc2 = np.array([1.0 - method.beta2**k for k in ks])
+        else:
+            bc1 = bc2 = placeholder
+        s = [state[name] if name else x for name in names] + [x] * (3 - len(names))
+        return glm_kernels.elementwise_segment(code, *arrays, x, idx, offsets, max_evals, alphas, params, bc1, bc2,
+                                               s[0], s[1], s[2], g)  # fmt: skip
+
+    return _Kernel(elementwise, lambda state: all(_is_vector(state.get(name), dim) for name in names if name))
+
+
+def _elementwise_plan(method: Method, glm_kernels) -> tuple[int, list[float], list[str | None]]:
+    """(kernel code, hyperparameters, state arrays) — the arguments each method's ``step`` passes to its fused
+    kernel; ``None`` stands for an unused array slot (``x`` is passed, as ``Adam._fused_step`` does)."""
+    cls = type(method)
+    if cls is SGD:
+        return glm_kernels.SGD, [], []
+    if cls in (Momentum, Nesterov):
+        return glm_kernels.MOMENTUM, [method.beta, float(cls.nesterov)], ["v"]
+    if cls in (Adagrad, RMSProp):
+        lecture = float(method.convention == "lecture")
+        return glm_kernels.DIAGONAL, [getattr(method, "gamma", 0.0), method.eps, float(cls.accumulates), lecture], ["v"]
+    if cls is Adadelta:
+        return glm_kernels.ADADELTA, [method.gamma, method.rho, method.eps], ["v", "dx"]
+    decoupled = method.weight_decay if cls.decoupled_decay else 0.0
+    amsgrad = cls is AMSGrad
+    lecture = float(getattr(method, "convention", "lecture") == "lecture")
+    coupled = method.weight_decay - decoupled
+    params = [method.beta1, method.beta2, method.eps, coupled, decoupled, float(amsgrad), lecture]
+    return glm_kernels.ADAM, params, ["m", "v", "vmax" if amsgrad else None]

@@ -1,0 +1,305 @@
+"""Numba kernels that run many iterations of a method on a generalised linear problem without returning to Python.
+
+Problem: ``f(x) = (1/n) Σ φ(a_iᵀx, y_i) + (l2/2)‖x‖²`` with ``φ'(z, y) = z − y`` (least squares, ``LOSS_LS``) or
+``−y·σ(−y z)`` (logistic, ``LOSS_LOGISTIC``), on dense rows (``A``) or CSR rows (``indptr, indices, data``);
+``dense`` says which is live, the other arguments are empty placeholders, so one compiled specialisation serves
+both. Minibatch gradient ``g = (1/b) Σ_{t ∈ B} a_t φ'(a_tᵀx, y_t) + l2·x``, as `LinearModelProblem.grad_batch`.
+
+Each kernel mirrors the operation order of the Python reference (``methods/*.py`` on the problem's NumPy oracle),
+so element-wise arithmetic rounds identically; only sums of several terms (dense dot products, which BLAS
+accumulates in its own order) may differ in the last bits. The element-wise update rules are not written again
+here: they are the one-pass loops of `sgdlab.methods.fused`, compiled serially (see :func:`serial`).
+
+Every kernel has the same contract: run at most ``len(offsets) − 1`` iterations (batch ``t`` is
+``idx[offsets[t]:offsets[t+1]]``, step size ``alphas[t]``) while ``evals < max_evals``; stop right after an
+iteration whose ``‖x‖²`` is not finite; return ``(iterations, evals, diverged)``.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numba
+import numpy as np
+
+from sgdlab.methods import fused
+
+LOSS_LS = 0
+LOSS_LOGISTIC = 1
+
+# element-wise methods, by the fused kernel they use
+SGD, MOMENTUM, DIAGONAL, ADADELTA, ADAM = 0, 1, 2, 3, 4
+
+_jit = numba.njit(cache=True, nogil=True)
+# Sums whose order BLAS does not fix either: let LLVM vectorise them.
+_jit_sum = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+
+
+def serial(fn):
+    """``fn`` (a loop over ``prange`` from `sgdlab.methods.fused`) compiled without threads, for use per iteration.
+
+    A renamed copy: numba's disk cache keys entries by the function's name, not by its ``parallel`` flag, so
+    compiling the very same function here would share (and clash with) fused's parallel cache entries.
+    """
+    fn.__globals__["prange"] = numba.prange  # what fused binds when it compiles; plain range without parallel=True
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__)
+    copy.__qualname__ = fn.__qualname__ + "_serial"
+    return _jit(copy)
+
+
+_sgd = serial(fused._sgd)
+_momentum = serial(fused._momentum)
+_diagonal = serial(fused._diagonal)
+_adadelta = serial(fused._adadelta)
+_adam = serial(fused._adam)
+
+
+# --- the oracle pieces ---------------------------------------------------------------------------------------
+@_jit
+def _dphi(loss, z, y):
+    """``φ'(z, y)``, in the reference's order: ``z − y`` or ``−y · expit(−y z)`` with ``expit(u) = 1/(1 + e^{−u})``."""
+    if loss == LOSS_LS:
+        return z - y
+    return -y * (1.0 / (1.0 + np.exp(-(-y * z))))
+
+
+@_jit_sum
+def _dense_dot(A, i, x):
+    s = 0.0
+    for j in range(x.size):
+        s += A[i, j] * x[j]
+    return s
+
+
+@_jit
+def _csr_dot(indptr, indices, data, i, x):
+    s = 0.0  # sequential, as scipy's csr_matvec
+    for p in range(indptr[i], indptr[i + 1]):
+        s += data[p] * x[indices[p]]
+    return s
+
+
+@_jit
+def _score(A, indptr, indices, data, dense, i, x):
+    """``a_iᵀx``."""
+    if dense:
+        return _dense_dot(A, i, x)
+    return _csr_dot(indptr, indices, data, i, x)
+
+
+@_jit_sum
+def _norm2(x):
+    s = 0.0
+    for j in range(x.size):
+        s += x[j] * x[j]
+    return s
+
+
+@_jit
+def _batch_grad(A, indptr, indices, data, dense, y, loss, l2, x, idx, lo, hi, g):
+    """``g ← (1/b) Σ_{t ∈ idx[lo:hi]} a_t φ'(a_tᵀx, y_t) + l2·x`` (``+ l2·x`` only when ``l2 ≠ 0``, as ``reg_grad``)."""
+    g[:] = 0.0
+    for t in range(lo, hi):
+        i = idx[t]
+        s = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])
+        if dense:
+            for j in range(x.size):
+                g[j] += A[i, j] * s
+        else:
+            for p in range(indptr[i], indptr[i + 1]):
+                g[indices[p]] += data[p] * s
+    b = hi - lo
+    for j in range(x.size):
+        g[j] = g[j] / b
+    if l2 != 0.0:
+        for j in range(x.size):
+            g[j] = g[j] + l2 * x[j]
+
+
+@_jit
+def _full_grad(A, indptr, indices, data, dense, y, loss, l2, x, n, out):
+    """``out ← (1/n) Σ_i a_i φ'(a_iᵀx, y_i) + l2·x``: `Problem.grad`."""
+    out[:] = 0.0
+    for i in range(n):
+        s = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])
+        if dense:
+            for j in range(x.size):
+                out[j] += A[i, j] * s
+        else:
+            for p in range(indptr[i], indptr[i + 1]):
+                out[indices[p]] += data[p] * s
+    for j in range(x.size):
+        out[j] = out[j] / n
+    if l2 != 0.0:
+        for j in range(x.size):
+            out[j] = out[j] + l2 * x[j]
+
+
+@_jit
+def _fresh_row(A, indptr, indices, data, dense, i, s, row):
+    """``row ← ∇ℓ_i = a_i · s`` as a dense row (`component_grads`: ``A.toarray() * s``, zeros included)."""
+    if dense:
+        for j in range(row.size):
+            row[j] = A[i, j] * s
+    else:
+        zero = 0.0 * s
+        row[:] = zero
+        for p in range(indptr[i], indptr[i + 1]):
+            row[indices[p]] = data[p] * s
+
+
+# --- SGD and the element-wise methods ------------------------------------------------------------------------
+@_jit_sum
+def _sgd_dense_single(A, i, s, l2, alpha, x):
+    """Per-sample SGD on a dense row, fused: ``x_j ← x_j − α (a_ij s + l2 x_j)``; returns ``‖x‖²``."""
+    total = 0.0
+    for j in range(x.size):
+        xj = x[j] - alpha * (A[i, j] * s + l2 * x[j])
+        x[j] = xj
+        total += xj * xj
+    return total
+
+
+@_jit
+def elementwise_segment(
+    method, A, indptr, indices, data, dense, y, loss, l2, x, idx, offsets, max_evals, alphas, params, bc1, bc2,
+    s1, s2, s3, g,
+):  # fmt: skip
+    """SGD (``method=SGD``) and the element-wise methods, whose update is the fused loop of their class:
+    ``params`` holds their hyperparameters (see `sgdlab.engine.compiled`), ``s1..s3`` their state arrays,
+    ``bc1, bc2`` Adam's bias corrections ``1 − β^k`` per iteration."""
+    evals = 0
+    count = offsets.size - 1
+    for t in range(count):
+        if evals >= max_evals:
+            return t, evals, False
+        lo, hi = offsets[t], offsets[t + 1]
+        alpha = alphas[t]
+        if method == SGD and dense and hi - lo == 1:
+            # one row: (a_ij s)/1 + l2 x_j, then x − α g, element by element — the reference's rounding
+            i = idx[lo]
+            s = _dphi(loss, _dense_dot(A, i, x), y[i])
+            norm2 = _sgd_dense_single(A, i, s, l2, alpha, x)
+        else:
+            _batch_grad(A, indptr, indices, data, dense, y, loss, l2, x, idx, lo, hi, g)
+            if method == SGD:
+                _sgd(x, g, alpha)
+            elif method == MOMENTUM:
+                _momentum(x, g, s1, alpha, params[0], params[1] != 0.0)
+            elif method == DIAGONAL:
+                _diagonal(x, g, s1, alpha, params[0], params[1], params[2] != 0.0, params[3] != 0.0)
+            elif method == ADADELTA:
+                _adadelta(x, g, s1, s2, alpha, params[0], params[1], params[2])
+            else:
+                _adam(x, g, s1, s2, s3, alpha, params[0], params[1], params[2], bc1[t], bc2[t], params[3],
+                      params[4], params[5] != 0.0, params[6] != 0.0)  # fmt: skip
+            norm2 = _norm2(x)
+        evals += hi - lo
+        if not np.isfinite(norm2):
+            return t + 1, evals, True
+    return count, evals, False
+
+
+# --- variance reduction --------------------------------------------------------------------------------------
+@_jit
+def table_segment(
+    saga, A, indptr, indices, data, dense, y, loss, l2, x, idx, offsets, max_evals, alphas, table, table_sum,
+    fresh, scores, order, correction, work,
+):  # fmt: skip
+    """SAGA (``saga=True``) and SAG with the gradient table ``table[i] = ∇ℓ_i`` and ``table_sum = Σ_i table[i]``:
+
+    SAGA: ``x ← x − α ((1/b) Σ_{t∈B} (∇ℓ_t(x) − table[t]) + table_sum_old/n + l2 x)``;
+    SAG: ``x ← x − α (table_sum_new/n + l2 x)``; then (both) ``table[t] ← ∇ℓ_t(x)``, a repeated index once,
+    summed in ascending index order as ``np.unique`` does. ``fresh`` is a ``(b_max, dim)`` work array."""
+    evals = 0
+    n = table.shape[0]
+    count = offsets.size - 1
+    for t in range(count):
+        if evals >= max_evals:
+            return t, evals, False
+        lo, hi = offsets[t], offsets[t + 1]
+        b = hi - lo
+        alpha = alphas[t]
+        for r in range(b):
+            i = idx[lo + r]
+            scores[r] = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])
+            _fresh_row(A, indptr, indices, data, dense, i, scores[r], fresh[r])
+        if b == 1:  # the common case in one pass: no sort, no work vector
+            i = idx[lo]
+            norm2 = 0.0
+            for j in range(x.size):
+                diff = fresh[0, j] - table[i, j]
+                old_mean = table_sum[j] / n
+                table_sum[j] += diff
+                table[i, j] = fresh[0, j]
+                if saga:
+                    step = diff / 1 + old_mean
+                else:
+                    step = table_sum[j] / n
+                if l2 != 0.0:
+                    step = step + l2 * x[j]
+                xj = x[j] - alpha * step
+                x[j] = xj
+                norm2 += xj * xj
+        else:
+            correction[:] = 0.0
+            for r in range(b):
+                i = idx[lo + r]
+                for j in range(x.size):
+                    correction[j] += fresh[r, j] - table[i, j]
+            for j in range(x.size):
+                correction[j] = correction[j] / b
+                if saga:
+                    correction[j] = correction[j] + table_sum[j] / n
+            # the table changes are summed first, then added to table_sum (as `total += (...).sum(axis=0)`)
+            order[:b] = np.argsort(idx[lo:hi], kind="mergesort")
+            work[:] = 0.0
+            for q in range(b):
+                r = order[q]
+                i = idx[lo + r]
+                if q > 0 and idx[lo + order[q - 1]] == i:
+                    continue  # stored once; numpy's unique keeps the first occurrence, equal anyway
+                for j in range(x.size):
+                    work[j] += fresh[r, j] - table[i, j]
+                    table[i, j] = fresh[r, j]
+            for j in range(x.size):
+                table_sum[j] += work[j]
+            for j in range(x.size):
+                step = correction[j] if saga else table_sum[j] / n
+                if l2 != 0.0:
+                    step = step + l2 * x[j]
+                x[j] = x[j] - alpha * step
+            norm2 = _norm2(x)
+        evals += b
+        if not np.isfinite(norm2):
+            return t + 1, evals, True
+    return count, evals, False
+
+
+@_jit
+def svrg_segment(
+    A, indptr, indices, data, dense, y, loss, l2, x, idx, offsets, max_evals, alphas, k0, inner, n, snapshot,
+    snapshot_grad, g, g_snap,
+):  # fmt: skip
+    """SVRG: every ``inner`` iterations ``x̃ ← x``, ``μ̃ ← ∇f(x̃)`` (cost ``n``); then
+    ``x ← x − α (∇f_B(x) − ∇f_B(x̃) + μ̃)`` (cost ``2b``). ``k0`` is the step counter before the first iteration."""
+    evals = 0
+    count = offsets.size - 1
+    for t in range(count):
+        if evals >= max_evals:
+            return t, evals, False
+        lo, hi = offsets[t], offsets[t + 1]
+        cost = 2 * (hi - lo)
+        if (k0 + t) % inner == 0:
+            snapshot[:] = x
+            _full_grad(A, indptr, indices, data, dense, y, loss, l2, x, n, snapshot_grad)
+            cost += n
+        alpha = alphas[t]
+        _batch_grad(A, indptr, indices, data, dense, y, loss, l2, x, idx, lo, hi, g)
+        _batch_grad(A, indptr, indices, data, dense, y, loss, l2, snapshot, idx, lo, hi, g_snap)
+        for j in range(x.size):
+            x[j] = x[j] - alpha * (g[j] - g_snap[j] + snapshot_grad[j])
+        evals += cost
+        if not np.isfinite(_norm2(x)):
+            return t + 1, evals, True
+    return count, evals, False
