@@ -13,6 +13,7 @@ from sgdlab.methods import (
     SAG,
     SAGA,
     SGD,
+    SLBFGS,
     SVRG,
     Adadelta,
     Adagrad,
@@ -68,6 +69,7 @@ def test_every_method_runs_in_float32_and_float64(logistic, name, dtype):
         ("SAG", lambda p: 1 / (16 * p.L_max)),
         ("SAGA", lambda p: 1 / (3 * p.L_max)),
         ("SVRG", lambda p: 1 / (10 * p.L_max)),
+        ("SLBFGS", lambda p: 0.5),
     ],
 )
 def test_default_step_sizes_follow_the_documented_rules(logistic, name, expected):
@@ -145,7 +147,7 @@ def test_unresolved_step_size_is_a_clear_error():
         method.step(x, np.ones(3), method.init(x))
 
 
-@pytest.mark.parametrize("cls", [SAG, SAGA, SVRG])
+@pytest.mark.parametrize("cls", [SAG, SAGA, SVRG, SLBFGS])
 def test_oracle_methods_refuse_a_bare_step(cls):
     x = np.zeros(3)
     method = cls(lr=0.1)
@@ -184,6 +186,12 @@ BAD_HYPERPARAMETERS = [
     (lambda: GD(c=0.0), ValueError, r"c must be in \(0, 1\)"),
     (lambda: GD(shrink=1.0), ValueError, "shrink must be in"),
     (lambda: SVRG(inner=0), ValueError, "inner must be >= 1"),
+    (lambda: SLBFGS(memory=0), ValueError, "memory must be >= 1"),
+    (lambda: SLBFGS(memory=2.5), TypeError, "memory must be an integer"),
+    (lambda: SLBFGS(eps=-1e-8), ValueError, "eps must be >= 0"),
+    (lambda: SLBFGS(damping=-0.1), ValueError, "damping must be >= 0"),
+    (lambda: SLBFGS(damping=float("nan")), ValueError, "damping must be finite"),
+    (lambda: SLBFGS(lr=0.0), ValueError, "lr must be > 0"),
     (lambda: StepDecay(every=0), ValueError, "every must be >= 1"),
     (lambda: StepDecay(factor=1.5), ValueError, "factor must be in"),
     (lambda: Momentum(beta=True), TypeError, "beta must be a real number"),

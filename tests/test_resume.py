@@ -14,6 +14,7 @@ CASES = [
     pytest.param(lambda: sl.methods.Adam(lr=0.01), "reshuffle", 4, id="Adam-reshuffle"),
     pytest.param(lambda: sl.methods.SAGA(), "uniform", 2, id="SAGA-table"),
     pytest.param(lambda: sl.methods.SVRG(), "uniform", 1, id="SVRG-snapshot"),
+    pytest.param(lambda: sl.methods.SLBFGS(memory=3), "reshuffle", 2, id="SLBFGS-pairs"),
     pytest.param(lambda: sl.methods.SGD(lr=0.05, schedule="cosine"), "uniform", 1, id="SGD-cosine"),
     pytest.param(lambda: sl.methods.GD(line_search="armijo"), "full", 1, id="GD-Armijo"),
 ]

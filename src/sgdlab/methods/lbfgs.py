@@ -29,9 +29,11 @@ def two_loop(g: np.ndarray, s: list[np.ndarray], y: list[np.ndarray], rho: list[
 
 @dataclasses.dataclass(kw_only=True)
 class SLBFGS(SteppedMethod):
-    """Minibatch stochastic L-BFGS — online L-BFGS (Schraudolph, Yu & Günter, *A stochastic quasi-Newton method
-    for online convex optimization*, AISTATS 2007; see also Byrd, Hansen, Nocedal & Singer, *A stochastic
-    quasi-Newton method for large-scale optimization*, SIAM J. Optim. 26, 2016). With the minibatch ``S_k``:
+    """Minibatch stochastic L-BFGS: ``x ← x − α_k H_k ∇f_S(x)``, curvature pairs from the same minibatch.
+
+    Online L-BFGS (Schraudolph, Yu & Günter, *A stochastic quasi-Newton method for online convex
+    optimization*, AISTATS 2007; see also Byrd, Hansen, Nocedal & Singer, *A stochastic quasi-Newton method for
+    large-scale optimization*, SIAM J. Optim. 26, 2016). With the minibatch ``S_k``:
 
     ``g = ∇f_S(x);   x⁺ = x − α_k H_k g;   s = x⁺ − x;   y = ∇f_S(x⁺) − g + λ s``
 
