@@ -99,6 +99,23 @@ def test_a_sweep_stores_every_run_once(serial_db):
         assert store.runs("WHERE problem = 'logistic'")["final_test_accuracy"].notna().all()
 
 
+def test_the_store_keeps_each_runs_final_iterate(serial_db, tmp_path):
+    path, _ = serial_db
+    config = Plan(parse_spec(SMALL)).tuning_runs[0]
+    direct = execute_run(config)
+    with Store(path) as store:
+        kept = store.final_x(config.key)
+        assert kept is not None and kept.tolist() == direct["x"]
+        with pytest.raises(KeyError, match="no trace"):
+            store.final_x("no-such-run")
+    old = tmp_path / "old.db"  # a store written before final iterates were kept opens and gains the column
+    with sqlite3.connect(old) as raw:
+        raw.execute("CREATE TABLE traces (run_key TEXT PRIMARY KEY, columns TEXT NOT NULL)")
+        raw.execute("INSERT INTO traces VALUES ('k', '{}')")
+    with Store(old) as store:
+        assert store.final_x("k") is None
+
+
 def test_running_the_same_spec_again_executes_nothing(serial_db):
     path, first = serial_db
     with Store(path) as store:

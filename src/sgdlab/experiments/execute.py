@@ -31,6 +31,9 @@ from sgdlab.experiments.grid import RunConfig
 from sgdlab.experiments.spec import DATA_PROBLEMS
 from sgdlab.methods import METHODS
 
+#: Final iterates up to this many parameters are kept with a run's result (larger ones, e.g. networks, are not).
+MAX_KEPT_X = 10_000
+
 
 def _dataset(spec: dict[str, Any]) -> datasets.Dataset:
     source = spec["source"]
@@ -127,6 +130,7 @@ def execute_run(config: RunConfig) -> dict[str, Any]:
             diverged_at=trace.diverged_at,
             message=trace.message,
             columns={k: v.tolist() for k, v in trace.columns.items()},
+            x=np.asarray(trace.x, dtype=np.float64).tolist() if np.size(trace.x) <= MAX_KEPT_X else None,
         )
     except Exception as exc:  # a failed run is a result too
         result.update(status="error", error=f"{type(exc).__name__}: {exc}")

@@ -1,7 +1,7 @@
 """The results store: one SQLite file (WAL mode), one row per run, each finished run in its own transaction.
 
 Tables: ``runs`` (identity, configuration, status, timings, versions, final metrics) and ``traces``
-(the recorded columns of each run as JSON). A run is keyed by :attr:`RunConfig.key`; a run whose status
+(the recorded columns of each run as JSON, and its final iterate where the engine kept it). A run is keyed by :attr:`RunConfig.key`; a run whose status
 is ``ok``, ``budget`` or ``diverged`` is finished and never recomputed, one with ``error`` is retried by
 the next sweep. Several processes may write to one file at once (SQLite serialises the transactions).
 """
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sgdlab.engine.trace import STATUSES as FINISHED  # every way a run can end except an error
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE TABLE IF NOT EXISTS traces (
     run_key TEXT PRIMARY KEY REFERENCES runs(run_key) ON DELETE CASCADE,
-    columns TEXT NOT NULL
+    columns TEXT NOT NULL,
+    x TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep, problem, label);
 """
@@ -63,6 +65,8 @@ class Store:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            if "x" not in {row[1] for row in self._db.execute("PRAGMA table_info(traces)")}:
+                self._db.execute("ALTER TABLE traces ADD COLUMN x TEXT")  # a store written before final iterates
 
     def _enable_wal(self, timeout: float) -> None:
         """Switch to WAL mode. SQLite answers "locked" at once, without its busy timeout, when another
@@ -107,8 +111,10 @@ class Store:
         marks = ", ".join(f":{k}" for k in row)
         with self._transaction():
             self._db.execute(f"INSERT OR REPLACE INTO runs ({names}) VALUES ({marks})", row)
+            x = result.get("x")
             self._db.execute(
-                "INSERT OR REPLACE INTO traces (run_key, columns) VALUES (?, ?)", (result["key"], json.dumps(columns))
+                "INSERT OR REPLACE INTO traces (run_key, columns, x) VALUES (?, ?, ?)",
+                (result["key"], json.dumps(columns), None if x is None else json.dumps(x)),
             )
 
     @contextlib.contextmanager
@@ -165,6 +171,13 @@ class Store:
         if row is None:
             raise KeyError(f"no trace for run {key!r}")
         return pd.DataFrame(json.loads(row[0]))
+
+    def final_x(self, key: str) -> np.ndarray | None:
+        """The run's final iterate, if it was kept (runs with up to ``MAX_KEPT_X`` parameters)."""
+        row = self._db.execute("SELECT x FROM traces WHERE run_key = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(f"no trace for run {key!r}")
+        return None if row[0] is None else np.asarray(json.loads(row[0]), dtype=np.float64)
 
     def traces(self) -> pd.DataFrame:
         """Every recorded checkpoint of every run, long format, with the run's identity."""
