@@ -1,9 +1,10 @@
 """The results store: one SQLite file (WAL mode), one row per run, each finished run in its own transaction.
 
 Tables: ``runs`` (identity, configuration, status, timings, versions, final metrics) and ``traces``
-(the recorded columns of each run as JSON, and its final iterate where the engine kept it). A run is keyed by :attr:`RunConfig.key`; a run whose status
-is ``ok``, ``budget`` or ``diverged`` is finished and never recomputed, one with ``error`` is retried by
-the next sweep. Several processes may write to one file at once (SQLite serialises the transactions).
+(the recorded columns of each run as JSON, and its final iterate where it was kept). A run is keyed by
+:attr:`RunConfig.key`; a run whose status is ``ok``, ``budget`` or ``diverged`` is finished and never
+recomputed, one with ``error`` is retried by the next sweep. Several processes may write to one file at
+once (SQLite serialises the transactions).
 """
 
 from __future__ import annotations
