@@ -116,7 +116,7 @@ def test_compiled_trajectory_equals_the_python_engine(name, method, batch, pytho
 @pytest.mark.parametrize("method", ["SGD", "SAGA", "Adam"])
 def test_divergence_is_detected_at_the_same_iteration(method, python_forbidden):
     prob = problem("ls-dense")
-    make = {"SGD": lambda: M.SGD(lr=50.0), "SAGA": lambda: M.SAGA(lr=50.0), "Adam": lambda: M.Adam(lr=1e152)}[method]
+    make = {"SGD": lambda: M.SGD(lr=50.0), "SAGA": lambda: M.SAGA(lr=50.0), "Adam": lambda: M.Adam(lr=1e156)}[method]
     kwargs = {"epochs": 50, "seed": 1, "batch_size": 2, "points_per_decade": None}
     got = sl.run(prob, make(), **kwargs)
     want = python_run(prob, make(), **kwargs)
