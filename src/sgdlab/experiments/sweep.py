@@ -1,4 +1,4 @@
-"""A sweep: run every configuration of a spec that the store does not already hold.
+"""A sweep: run every configuration of a spec (or of several specs) that the store does not already hold.
 
 Phases: the tuning runs first; then, from their stored scores, the choice of each tuned parameter, and
 the main runs. Every finished run is committed before the next one is awaited, so an interrupted sweep
@@ -47,24 +47,30 @@ def _unique(configs: Sequence[RunConfig]) -> list[RunConfig]:
 
 
 class _Sweep:
-    def __init__(self, spec: Spec, store: Store, executor: Executor, progress: bool) -> None:
-        self.spec, self.store, self.executor = spec, store, executor
-        self.digest = spec.digest()
-        self.report = SweepReport()
-        self.plan = Plan(spec)
-        self.report.planned = len(_unique(self.plan.tuning_runs)) + self.plan.main_count
-        self.bar = tqdm(total=self.report.planned, desc=spec.name, unit="run", disable=not progress, leave=True)
+    """Several specs swept together: all tuning runs first, then all main runs, on one executor."""
 
-    def execute(self, configs: Sequence[RunConfig]) -> None:
+    def __init__(self, specs: Sequence[Spec], store: Store, executor: Executor, progress: bool) -> None:
+        self.store, self.executor = store, executor
+        self.plans = [(spec, Plan(spec)) for spec in specs]
+        self.report = SweepReport()
+        self.origin: dict[str, Spec] = {}  # run key -> the first spec asking for it (its name goes on record)
+        for spec, plan in self.plans:
+            for config in plan.tuning_runs:
+                self.origin.setdefault(config.key, spec)
+        self.report.planned = sum(len(_unique(plan.tuning_runs)) + plan.main_count for _, plan in self.plans)
+        name = specs[0].name if len(specs) == 1 else f"{len(specs)} experiments"
+        self.bar = tqdm(total=self.report.planned, desc=name, unit="run", disable=not progress, leave=True)
+
+    def execute(self, configs: Sequence[RunConfig], origin: dict[str, Spec]) -> None:
         configs = _unique(configs)
         finished = self.store.finished_keys(c.key for c in configs)
         todo = [c for c in configs if c.key not in finished]
-        if any(c.phase == "main" for c in configs):
-            self.store.mark_main(c.key for c in configs if c.key in finished)
+        self.store.mark_main(c.key for c in configs if c.key in finished and c.phase == "main")
         self.report.skipped += len(configs) - len(todo)
         self.bar.update(len(configs) - len(todo))
         for result in self.executor.map_unordered(todo):
-            self.store.record(result, spec_hash=self.digest, sweep=self.spec.name)
+            spec = origin[result["key"]]
+            self.store.record(result, spec_hash=spec.digest(), sweep=spec.name)
             self.report.executed += 1
             self.report.failed += result["status"] == "error"
             self.report.diverged += result["status"] == "diverged"
@@ -74,11 +80,16 @@ class _Sweep:
     def run(self) -> SweepReport:
         started = time.perf_counter()
         try:
-            self.execute(self.plan.tuning_runs)
-            scores = {}
-            for group in self.plan.tuning:
-                scores.update(self.store.scores(group.method.tune.metric, (r.key for r in group.runs)))
-            self.execute(self.plan.main_runs(scores))
+            self.execute([c for _, plan in self.plans for c in plan.tuning_runs], self.origin)
+            main, origin = [], dict(self.origin)
+            for spec, plan in self.plans:
+                scores = {}
+                for group in plan.tuning:
+                    scores.update(self.store.scores(group.method.tune.metric, (r.key for r in group.runs)))
+                for config in plan.main_runs(scores):
+                    main.append(config)
+                    origin.setdefault(config.key, spec)
+            self.execute(main, origin)
         except KeyboardInterrupt:
             self.report.interrupted = True
             self.executor.close()
@@ -88,6 +99,10 @@ class _Sweep:
         return self.report
 
 
-def run_sweep(spec: Spec, store: Store, executor: Executor, progress: bool = True) -> SweepReport:
-    """Execute the runs of ``spec`` missing from ``store`` on ``executor``; see the module docstring."""
-    return _Sweep(spec, store, executor, progress).run()
+def run_sweep(spec: Spec | Sequence[Spec], store: Store, executor: Executor, progress: bool = True) -> SweepReport:
+    """Execute the runs of ``spec`` (or of several specs together) missing from ``store`` on ``executor``; see
+    the module docstring."""
+    specs = [spec] if isinstance(spec, Spec) else list(spec)
+    if not specs:
+        raise ValueError("run_sweep needs at least one spec")
+    return _Sweep(specs, store, executor, progress).run()
