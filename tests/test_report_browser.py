@@ -12,7 +12,7 @@ import pandas as pd
 import sgdlab as sl
 from browser import open_report
 from sgdlab.problems import TwoParameterLeastSquares
-from sgdlab.viz import HtmlReport, iterate_path, plot_trajectories
+from sgdlab.viz import HtmlReport, animate_paths, iterate_path, plot_trajectories
 
 
 def test_report_renders_in_chromium_with_every_image_loaded(tmp_path):
@@ -25,8 +25,10 @@ def test_report_renders_in_chromium_with_every_image_loaded(tmp_path):
     fig.savefig(png, dpi=60)
     plt.close(fig)
 
+    gif = animate_paths(problem, {"SGD b=2": paths["SGD b=2"][:5]}, tmp_path / "paths.gif")
+
     report = HtmlReport("Report <check>", intro="Built by the test.")
-    report.add_section("Trajectories", "SGD paths.", verdict=True, figures=[png])
+    report.add_section("Trajectories", "SGD paths.", verdict=True, figures=[png, gif])
     report.add_section("Table", verdict=False, table=pd.DataFrame({"final": [1e-3, 2.5]}), details="log")
     page = open_report(report.write(tmp_path / "report.html"))
 
@@ -34,16 +36,17 @@ def test_report_renders_in_chromium_with_every_image_loaded(tmp_path):
     assert page.console_errors == []
     assert page.failed_requests == []
     assert [url.split(":")[0] for url in page.requests] == ["file"]  # the page itself, nothing else
-    assert len(page.images) == 1 and page.incomplete_images == []
+    assert len(page.images) == 2 and page.incomplete_images == []
     assert all(w > 0 and h > 0 for _, w, h in page.images), page.images
     assert page.images[0][0].startswith("data:image/png;base64,")
+    assert page.images[1][0].startswith("data:image/gif;base64,")
     assert all(page.alts)
     assert page.badges == ["PASS", "FAIL", "PASS", "FAIL"]  # the summary's, then the sections'
     assert "1 of 2 checks pass" in page.text
 
 
 def test_a_broken_image_is_caught(tmp_path):
-    """The checker itself: a page with a corrupt image must not look healthy."""
+    """The checker itself: a corrupt image is reported with zero size."""
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     report = HtmlReport("broken")

@@ -13,17 +13,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 import sgdlab as sl
 from sgdlab.problems import Quadratic2D, Rosenbrock, TwoParameterLeastSquares
 from sgdlab.viz import (
     HtmlReport,
+    animate_minibatch_sgd,
+    animate_paths,
     convergence_axes,
     iterate_path,
     plot_convergence,
+    plot_effect,
     plot_trajectories,
     sampled_indices,
 )
+from sgdlab.viz.trajectories import default_bounds
 
 
 @pytest.fixture
@@ -112,6 +117,77 @@ def test_plot_trajectories_honours_bounds_and_rejects_other_dimensions(ax):
     wide = sl.problems.LeastSquares(sl.data.make_regression(n=20, dim=3, seed=0))
     with pytest.raises(ValueError, match="dim=3"):
         plot_trajectories(ax, wide, {})
+
+
+def test_a_diverging_path_does_not_set_the_default_box():
+    problem = Rosenbrock()
+    calm = iterate_path(problem, sl.methods.GD(lr=1e-3), 30)
+    wild = np.array([problem.initial_point(), [3.0, -4.0], [1e150, 1e150], [np.inf, np.nan]])
+    xmin, xmax, ymin, ymax = default_bounds(problem, {"calm": calm, "wild": wild})
+    assert -3 < xmin < xmax < 3 and -1 < ymin < ymax < 4
+
+
+# --- animation --------------------------------------------------------------------------------------------
+def test_animate_paths_writes_a_small_multi_frame_gif(tmp_path):
+    problem = TwoParameterLeastSquares(n=10, seed=2)
+    paths = {"SGD": iterate_path(problem, sl.methods.SGD(), 6, batch_size=2), "GD": iterate_path(problem, "GD", 4)}
+    out = animate_paths(problem, paths, tmp_path / "paths.gif", max_frames=5, title="tiny")
+    assert out == tmp_path / "paths.gif" and out.stat().st_size < 2_000_000
+    with Image.open(out) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 5 and gif.is_animated
+        assert gif.info["loop"] == 0
+
+
+def test_the_minibatch_picture_shows_the_sampled_components(tmp_path):
+    problem = TwoParameterLeastSquares(n=10, seed=2)
+    out = animate_minibatch_sgd(problem, tmp_path / "batch2.gif", iters=5, seed=3)
+    with Image.open(out) as gif:
+        assert gif.n_frames == 6
+        frames = []
+        for k in (0, 3):
+            gif.seek(k)
+            frames.append(np.asarray(gif.convert("RGB")).astype(int))
+
+    def bluish(frame):  # the first path colour (tab10 blue): trail, head and the sampled components' lines
+        return int(((frame[..., 2] - frame[..., 0]) > 60).sum())
+
+    assert bluish(frames[1]) > bluish(frames[0]) + 150
+
+
+def test_animate_paths_rejects_bad_input(tmp_path):
+    problem = Quadratic2D()
+    path = iterate_path(problem, sl.methods.SGD(), 3)
+    with pytest.raises(ValueError, match="GIF"):
+        animate_paths(problem, {"p": path}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="unknown paths"):
+        animate_paths(problem, {"p": path}, tmp_path / "x.gif", samples={"q": np.zeros((3, 1), int)})
+
+
+# --- effects ----------------------------------------------------------------------------------------------
+def test_plot_effect_draws_medians_with_quartile_bars(ax):
+    values = [1e-3, 1e-2, 1e-1]
+    finals = [[1.0, 2.0, 3.0, 4.0, 5.0], [0.1, 0.2, 0.3], [np.inf, np.nan]]  # the last step size diverged
+    plot_effect(ax, values, finals, "step size", label="SGD")
+    plot_effect(ax, values, [[1.0], [0.5], [0.25]], "step size", label="SAGA")
+    assert len(ax.containers) == 2
+    medians = ax.containers[0].lines[0]
+    np.testing.assert_allclose(medians.get_xdata(), [1e-3, 1e-2])
+    np.testing.assert_allclose(medians.get_ydata(), [3.0, 0.2])
+    segments = ax.containers[0].lines[2][0].get_segments()
+    np.testing.assert_allclose([seg[:, 1] for seg in segments], [[2.0, 4.0], [0.15, 0.25]])
+    crosses = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert len(crosses) == 1 and list(crosses[0].get_xdata()) == [1e-1]  # the diverged value is marked
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert ax.get_ylabel() == "final f − f*" and ax.get_xlabel() == "step size"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["SGD", "SAGA"]
+
+
+def test_plot_effect_linear_axes_and_length_check(ax):
+    plot_effect(ax, [1, 2, 4], [[0.0, 1.0], [2.0], [-1.0, 1.0]], "batch size", logx=False, logy=False)
+    assert ax.get_xscale() == ax.get_yscale() == "linear"
+    np.testing.assert_allclose(ax.containers[0].lines[0].get_ydata(), [0.5, 2.0, 0.0])
+    with pytest.raises(ValueError, match="finals"):
+        plot_effect(ax, [1, 2], [[1.0]], "b")
 
 
 # --- convergence ------------------------------------------------------------------------------------------

@@ -99,14 +99,27 @@ def _check_2d(problem: Problem) -> None:
         raise ValueError(f"contour pictures need a 2-parameter problem; {problem.name} has dim={problem.dim}")
 
 
-def default_bounds(problem: Problem, paths: dict[str, np.ndarray], margin: float = 0.12) -> tuple[float, ...]:
-    """A box around every finite point of ``paths`` and ``x*``, with a margin, and neither side much
-    thinner than the other (so that an equal-aspect picture stays readable)."""
+def default_bounds(
+    problem: Problem, paths: dict[str, np.ndarray], margin: float = 0.12, blow_up: float = 100.0
+) -> tuple[float, ...]:
+    """A box around the points of ``paths`` and ``x*``, with a margin, and neither side much thinner than
+    the other (so that an equal-aspect picture stays readable).
+
+    Points where ``f − f*`` exceeds ``blow_up`` times its largest value at the paths' starting points are
+    left out: a diverging path then leaves the picture instead of shrinking everything else to a dot.
+    """
     points = [np.asarray(p, dtype=float).reshape(-1, 2) for p in paths.values()]
+    points = [p[np.isfinite(p).all(axis=1)] for p in points]
+    points = [p for p in points if len(p)]
+    f_star = problem.f_star if problem.has_optimum else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        gaps = [np.array([problem.loss(x) for x in p]) - f_star for p in points]
+        start = max((float(g[0]) for g in gaps if np.isfinite(g[0])), default=np.inf)
+        if start > 0:
+            points = [p[np.isfinite(g) & (g <= blow_up * start)] for p, g in zip(points, gaps, strict=True)]
     if problem.has_optimum:
         points.append(np.asarray(problem.x_star, dtype=float).reshape(1, 2))
-    cloud = np.concatenate(points) if points else np.zeros((1, 2))
-    cloud = cloud[np.isfinite(cloud).all(axis=1)]
+    cloud = np.concatenate(points) if points else np.zeros((0, 2))
     if len(cloud) == 0:
         cloud = np.zeros((1, 2))
     lo, hi = cloud.min(axis=0), cloud.max(axis=0)
@@ -127,8 +140,8 @@ def loss_grid(problem: Problem, bounds: tuple[float, ...], resolution: int = 121
     return X, Y, Z - f_star
 
 
-def draw_contours(ax: Axes, problem: Problem, bounds: tuple[float, ...], levels: int = 30) -> None:
-    """Light filled contours and thin level lines of ``f − f*``, log-spaced, as a quiet background."""
+def draw_contours(ax: Axes, problem: Problem, bounds: tuple[float, ...], levels: int = 30, filled: bool = True) -> None:
+    """Thin level lines of ``f − f*``, log-spaced, over light filled contours (``filled``): a quiet background."""
     from matplotlib.colors import LogNorm
 
     X, Y, Z = loss_grid(problem, bounds)
@@ -142,7 +155,8 @@ def draw_contours(ax: Axes, problem: Problem, bounds: tuple[float, ...], levels:
     steps = np.geomspace(lo, hi, int(levels))
     Z = np.clip(np.where(np.isfinite(Z), Z, hi), lo, hi)
     norm = LogNorm(lo, hi)
-    ax.contourf(X, Y, Z, levels=steps, norm=norm, cmap="Blues_r", alpha=0.35, antialiased=True)
+    if filled:
+        ax.contourf(X, Y, Z, levels=steps, norm=norm, cmap="Blues_r", alpha=0.35, antialiased=True)
     ax.contour(X, Y, Z, levels=steps, norm=norm, colors="#5a6b7b", linewidths=0.5, alpha=0.55)
 
 

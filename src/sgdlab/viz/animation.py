@@ -1,0 +1,192 @@
+"""Animated GIFs of paths advancing over the contours of ``f − f*`` (matplotlib's Pillow writer).
+
+For least squares in two parameters each component ``ℓ_i(x) = ½(a_iᵀx − y_i)²`` is minimised on the line
+``a_iᵀx = y_i``; given the indices each iteration sampled, the animation shows the lines of the components
+that pulled the iterate to where it is — the lecture's "SGD, batch = 2" picture.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.animation import FuncAnimation, PillowWriter
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+from sgdlab.methods.base import Method, expected_smoothness
+from sgdlab.methods.sgd import SGD
+from sgdlab.problems.base import Problem
+from sgdlab.problems.glm import LeastSquares
+from sgdlab.viz.trajectories import PALETTE, _check_2d, _walk, default_bounds, draw_contours
+
+
+def _component_lines(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows ``a_i`` and targets ``y_i`` when every component's minimisers form the line ``a_iᵀx = y_i``."""
+    if not isinstance(problem, LeastSquares) or problem.dim != 2 or problem.l2 != 0:
+        return None
+    A = problem.A.toarray() if hasattr(problem.A, "toarray") else np.asarray(problem.A)
+    return np.asarray(A, dtype=float), np.asarray(problem.y, dtype=float)
+
+
+def _line_points(a: np.ndarray, y: float, reach: float) -> np.ndarray:
+    """Two far-apart points of the line ``aᵀx = y``, for a segment that the axes clip to the box."""
+    norm2 = float(a @ a)
+    if norm2 == 0:
+        return np.full((2, 2), np.nan)  # a zero row: no line (every x minimises ℓ_i)
+    foot = a * y / norm2
+    direction = np.array([-a[1], a[0]]) / np.sqrt(norm2)
+    return np.stack([foot - reach * direction, foot + reach * direction])
+
+
+class _SharedPaletteWriter(PillowWriter):
+    """Pillow's GIF writer with one palette for every frame, taken from the last (fullest) frame.
+
+    With a palette per frame, antialiasing makes most pixels change colour index from frame to frame, so
+    each frame is stored whole; with a shared palette only the pixels that moved are stored.
+    """
+
+    #: How long the last frame stays up before the GIF loops, in milliseconds.
+    hold_ms = 1200
+
+    def finish(self) -> None:
+        frames = [frame.convert("RGB") for frame in self._frames]
+        palette = frames[-1].quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        frames = [frame.quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
+        durations = [int(1000 / self.fps)] * (len(frames) - 1) + [self.hold_ms]
+        frames[0].save(self.outfile, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+
+
+def _frame_iterates(length: int, max_frames: int) -> np.ndarray:
+    """Which iterate each frame ends at: every one if they fit, else evenly spread, always the last."""
+    frames = max(2, min(length, int(max_frames)))
+    return np.unique(np.round(np.linspace(0, length - 1, frames)).astype(int))
+
+
+def animate_paths(
+    problem: Problem,
+    paths: dict[str, np.ndarray],
+    out: str | Path,
+    fps: int = 12,
+    max_frames: int = 120,
+    title: str | None = None,
+    samples: dict[str, np.ndarray] | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> Path:
+    """Write an animated GIF of ``paths`` (name → iterates, as from :func:`iterate_path`) drawn step by step
+    over the contours of ``problem``; returns ``out``.
+
+    At most ``max_frames`` frames (long paths skip evenly between frames), ``fps`` frames per second, with
+    a pause on the last frame. ``samples`` (name → indices per iteration, as from :func:`sampled_indices`)
+    highlights, for least squares in two parameters, the lines ``a_iᵀx = y_i`` of the components that the
+    step into the current iterate used; the other components' lines are drawn faintly.
+    """
+    _check_2d(problem)
+    out = Path(out)
+    if out.suffix.lower() != ".gif":
+        raise ValueError(f"animate_paths writes a GIF; got {out.name}")
+    paths = {str(k): np.asarray(v, dtype=float).reshape(-1, 2) for k, v in paths.items()}
+    if not paths or min(len(p) for p in paths.values()) == 0:
+        raise ValueError("give at least one non-empty path")
+    samples = {str(k): np.asarray(v) for k, v in (samples or {}).items()}
+    unknown = set(samples) - set(paths)
+    if unknown:
+        raise ValueError(f"samples for unknown paths: {', '.join(sorted(unknown))}")
+    lines = _component_lines(problem) if samples else None
+    if bounds is None:
+        reach_for = dict(paths)
+        if lines is not None and problem.has_optimum:
+            # Widen the box to where x* projects onto the nearer half of the components' lines: the region
+            # the sampled lines pull the iterate across (the farthest lines would shrink the path to a dot).
+            A, y = lines
+            x_star = np.asarray(problem.x_star, dtype=float)
+            norm2 = np.einsum("ij,ij->i", A, A)
+            keep = norm2 > 0
+            gaps = (A[keep] @ x_star - y[keep]) / norm2[keep]
+            feet = x_star - A[keep] * gaps[:, None]
+            distance = np.abs(gaps) * np.sqrt(norm2[keep])
+            reach_for["component lines"] = feet[distance <= np.median(distance)]
+        bounds = default_bounds(problem, reach_for)
+    bounds = tuple(float(b) for b in bounds)
+
+    fig = Figure(figsize=(5.0, 4.8), dpi=80)
+    FigureCanvasAgg(fig)  # render off-screen, without touching pyplot's global backend
+    ax = fig.add_subplot()
+    draw_contours(ax, problem, bounds, levels=20, filled=False)  # unfilled: few colours, a small GIF
+    reach = 4.0 * float(np.hypot(bounds[1] - bounds[0], bounds[3] - bounds[2])) + float(np.abs(bounds).max())
+    if lines is not None:
+        for a, y in zip(*lines, strict=True):
+            ax.plot(*_line_points(a, y, reach).T, color="#9aa5b1", lw=0.6, alpha=0.45, zorder=1)
+
+    longest = max(len(p) for p in paths.values())
+    shown = _frame_iterates(longest, max_frames)
+    artists = {}
+    for i, (name, path) in enumerate(paths.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        ax.scatter(*path[0], s=45, facecolors="white", edgecolors=colour, linewidths=1.5, zorder=4)
+        (trail,) = ax.plot([], [], "-", color=colour, lw=1.2, alpha=0.85, label=name, zorder=3)
+        (head,) = ax.plot([], [], "o", color=colour, ms=6, mec="white", mew=0.8, zorder=5)
+        picked = []
+        if lines is not None and name in samples:
+            width = samples[name].shape[1] if samples[name].ndim == 2 else 1
+            picked = [ax.plot([], [], "--", color=colour, lw=1.3, alpha=0.9, zorder=2)[0] for _ in range(width)]
+            picked[0].set_label(r"sampled lines $a_i^\top x = y_i$" if len(paths) == 1 else f"{name}: sampled lines")
+        artists[name] = (path, trail, head, picked)
+    if problem.has_optimum:
+        ax.plot(*problem.x_star, "*", color="black", ms=13, mec="white", mew=0.8, label="x*", zorder=6)
+    ax.set_xlim(bounds[0], bounds[1])
+    ax.set_ylim(bounds[2], bounds[3])
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+    # Below the axes: a legend inside would have to stay put while the paths move under it.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3, frameon=False)
+    heading = ax.set_title("")
+    fig.tight_layout()
+
+    def draw(frame: int):
+        k = int(shown[frame])
+        for name, (path, trail, head, picked) in artists.items():
+            upto = min(k, len(path) - 1)
+            trail.set_data(path[: upto + 1, 0], path[: upto + 1, 1])
+            head.set_data([path[upto, 0]], [path[upto, 1]])
+            if picked:
+                rows = np.atleast_2d(samples[name])
+                idx = rows[upto - 1] if upto >= 1 else []
+                for j, line in enumerate(picked):
+                    if j < len(idx) and idx[j] >= 0:
+                        line.set_data(*_line_points(lines[0][idx[j]], lines[1][idx[j]], reach).T)
+                    else:
+                        line.set_data([], [])
+        heading.set_text(f"{title} — iteration {k}" if title else f"iteration {k}")
+        return []
+
+    animation = FuncAnimation(fig, draw, frames=len(shown), blit=False, cache_frame_data=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    animation.save(out, writer=_SharedPaletteWriter(fps=int(fps)), dpi=80)
+    return out
+
+
+def animate_minibatch_sgd(
+    problem: Problem,
+    out: str | Path,
+    method: Method | str | None = None,
+    batch_size: int = 2,
+    iters: int = 60,
+    seed: int = 0,
+    fps: int = 8,
+    title: str | None = None,
+) -> Path:
+    """The lecture's picture in one call: ``method`` with minibatches of ``batch_size`` on a two-parameter
+    least-squares problem, each step with the lines of the components it sampled.
+
+    The default method is SGD with the constant step ``1/L_b`` (``L_b`` the expected smoothness of a batch
+    of ``batch_size``): large enough that the iterate visibly reaches the region where the components'
+    lines cross, and keeps wandering there.
+    """
+    if method is None:
+        method = SGD(lr=1.0 / expected_smoothness(problem, batch_size))
+    path, picked = _walk(problem, method, iters, batch_size, seed, None, "uniform")
+    name = f"{method if isinstance(method, str) else method.name}, batch = {batch_size}"
+    return animate_paths(problem, {name: path}, out, fps=fps, max_frames=iters + 1, title=title, samples={name: picked})
