@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+
+from sgdlab.data.out_of_core import OutOfCoreStorage, target_values
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -70,14 +74,21 @@ class Dataset:
     converted to float64); ``y`` is 1-D: real targets for regression, class labels for classification.
     Construction validates the data and raises ``ValueError`` for NaN/Inf, empty data or mismatched sizes,
     and ``TypeError`` for a wrong kind of object.
+
+    :meth:`from_npy` opens a dataset that stays on disk (*out of core*): ``A`` and ``y`` are then read-only
+    ``np.memmap`` arrays (``y`` in its on-disk dtype), and the problems read the files in row blocks
+    (:meth:`blocks`, :meth:`rows`) so that resident memory does not grow with n.
     """
 
     A: np.ndarray | sp.csr_matrix
     y: np.ndarray
     name: str = "data"
     _fingerprint: list = field(default_factory=list, repr=False, compare=False)
+    _storage: OutOfCoreStorage | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self._storage is not None:  # checked block by block by from_npy, never loaded whole
+            return
         A = _check_matrix(self.A)
         object.__setattr__(self, "A", A)
         object.__setattr__(self, "y", _check_targets(self.y, A.shape[0]))
@@ -98,19 +109,125 @@ class Dataset:
     def dtype(self) -> np.dtype:
         return self.A.dtype
 
+    # --- out-of-core data -------------------------------------------------------------------------
+    @classmethod
+    def from_npy(
+        cls,
+        A_path: str | os.PathLike,
+        y_path: str | os.PathLike,
+        name: str | None = None,
+        block_rows: int | None = None,
+    ) -> Dataset:
+        """A dataset that stays on disk: ``A`` (n × dim, float32 or float64, C order) and ``y`` (n) from two
+        ``.npy`` files, opened as read-only ``np.memmap`` and validated in one pass of ``block_rows`` rows at a
+        time (default: about 8 MiB of ``A``). Bad files (malformed or truncated, wrong shape or dtype,
+        mismatched n, NaN/Inf) raise ``ValueError``; missing files ``FileNotFoundError``.
+
+        Problems read such data in blocks: full passes (loss, gradient, constants) stream the file, and
+        minibatches read only their rows, so resident memory stays near one block whatever n is. Operations
+        that build new data (``subset``, ``split``, ``astype``, ``with_intercept``, ``standardize``) return
+        in-memory datasets.
+        """
+        storage = OutOfCoreStorage(A_path, y_path, block_rows)
+        storage.validate()
+        return cls._open(storage, name or storage.A.path.stem)
+
+    @classmethod
+    def _open(cls, storage: OutOfCoreStorage, name: str) -> Dataset:
+        storage.A.check_unchanged()  # reopened after pickling: the files must be the ones that were checked
+        storage.y.check_unchanged()
+        return cls(storage.A.memmap(), storage.y.memmap(), name=name, _storage=storage)
+
+    def __reduce_ex__(self, protocol):
+        if self._storage is None:
+            return super().__reduce_ex__(protocol)
+        return type(self)._open, (self._storage, self.name)  # the files, not their contents
+
+    @property
+    def is_out_of_core(self) -> bool:
+        """``True`` for a dataset opened by :meth:`from_npy` (its rows are read from disk as needed)."""
+        return self._storage is not None
+
+    @property
+    def block_rows(self) -> int:
+        """Rows per block in :meth:`blocks` (for in-memory data: all of them)."""
+        return self._storage.block_rows if self._storage is not None else self.n
+
+    def blocks(self, block_rows: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """``(first_row, A_rows, y_rows)`` over consecutive row blocks, in order; ``y`` as float64 or int64.
+
+        Out of core, each block is read into one reusable buffer that the next block overwrites (copy it to
+        keep it); in memory, blocks are views of ``A`` and ``y``.
+        """
+        if self._storage is not None:
+            yield from self._storage.blocks(block_rows)
+            return
+        size = block_rows or self.n
+        for first in range(0, self.n, size):
+            yield first, self.A[first : first + size], self.y[first : first + size]
+
+    def rows(self, idx: np.ndarray) -> np.ndarray | sp.csr_matrix:
+        """The rows of ``A`` at the integer indices ``idx``, in that order (read from disk when out of core)."""
+        idx = np.asarray(idx)
+        if idx.ndim != 1 or idx.dtype.kind not in "iu":
+            raise ValueError(f"idx must be a 1-D array of integer row indices, got {idx!r}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n):
+            raise ValueError(f"row indices must lie in 0..{self.n - 1}; got {idx.min()}..{idx.max()}")
+        return self._rows(idx)
+
+    def targets(self, idx: np.ndarray | slice) -> np.ndarray:
+        """``y`` at ``idx`` (indices or a slice), as float64 or int64 (read from disk when out of core)."""
+        if self._storage is None:
+            return self.y[idx]
+        if isinstance(idx, slice):
+            start, stop, step = idx.indices(self.n)
+            if step != 1:
+                return self.targets(np.arange(start, stop, step))
+            return target_values(self._storage.y.read(start, max(start, stop)))
+        idx = np.asarray(idx)
+        return target_values(self._storage.y.gather(idx) if idx.size else self._storage.y.read(0, 0))
+
+    def _rows(self, idx: np.ndarray) -> np.ndarray | sp.csr_matrix:
+        """:meth:`rows` without checking ``idx`` (the problems check indices once, in ``grad_batch``)."""
+        if self._storage is None:
+            return self.A[idx]
+        return self._storage.A.gather(idx) if idx.size else self._storage.A.read(0, 0)
+
+    def label_values(self) -> np.ndarray:
+        """The distinct values of ``y``, sorted (out of core: collected by the validating pass; a
+        ``ValueError`` if there were more than 65,536, i.e. real-valued targets rather than labels)."""
+        if self._storage is None:
+            return np.unique(self.y)
+        if self._storage.labels is None:
+            raise ValueError(
+                f"y has more than {OutOfCoreStorage.MAX_LABELS} distinct values: real targets, not class labels"
+            )
+        return self._storage.labels
+
     def fingerprint(self) -> str:
-        """SHA-256 of the data's bytes: the key under which derived results (optima) are cached."""
+        """SHA-256 of the data's bytes: the key under which derived results (optima) are cached. Out-of-core
+        data are hashed block by block and get the fingerprint of the same data held in memory."""
         if not self._fingerprint:
             h = hashlib.sha256()
-            h.update(f"{type(self.A).__name__}{self.A.shape}{self.A.dtype}".encode())
-            parts = (self.A.data, self.A.indices, self.A.indptr) if self.is_sparse else (self.A,)
-            for part in (*parts, self.y):
-                h.update(np.ascontiguousarray(part).tobytes())
+            kind = "ndarray" if self._storage is not None else type(self.A).__name__
+            h.update(f"{kind}{self.A.shape}{self.A.dtype}".encode())
+            if self._storage is not None:
+                for _, A, _ in self.blocks():
+                    h.update(A.data)
+                for _, _, y in self.blocks():
+                    h.update(np.ascontiguousarray(y).data)
+            else:
+                parts = (self.A.data, self.A.indices, self.A.indptr) if self.is_sparse else (self.A,)
+                for part in (*parts, self.y):
+                    h.update(np.ascontiguousarray(part).tobytes())
             self._fingerprint.append(h.hexdigest())
         return self._fingerprint[0]
 
     def subset(self, idx: np.ndarray, name: str | None = None) -> Dataset:
-        """The samples at ``idx``, as a new dataset."""
+        """The samples at ``idx``, as a new (in-memory) dataset."""
+        if self._storage is not None:
+            idx = np.arange(self.n)[idx]  # masks and slices as for arrays
+            return Dataset(self.rows(idx), self.targets(idx), name=name or self.name)
         return Dataset(self.A[idx], self.y[idx], name=name or self.name)
 
     def split(self, test_size: float = 0.25, seed: int = 0) -> tuple[Dataset, Dataset]:
@@ -140,4 +257,6 @@ class Dataset:
 
     def __repr__(self) -> str:
         kind = f"CSR, density {self.A.nnz / (self.n * self.dim):.3g}" if self.is_sparse else "dense"
+        if self._storage is not None:
+            kind = f"memory-mapped from {self._storage.A.path}"
         return f"Dataset({self.name!r}, n={self.n}, dim={self.dim}, {kind}, {self.A.dtype})"

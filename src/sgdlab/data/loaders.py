@@ -71,8 +71,23 @@ def _load_array(path: Path, what: str) -> np.ndarray:
     return array
 
 
-def load_npy(A_path: str | os.PathLike, y_path: str | os.PathLike, name: str | None = None) -> Dataset:
+def load_npy(
+    A_path: str | os.PathLike,
+    y_path: str | os.PathLike,
+    name: str | None = None,
+    mmap: bool = False,
+    block_rows: int | None = None,
+) -> Dataset:
     """A dataset from two ``.npy`` files: the design matrix (n × dim) and the targets (n). Pickled
-    (object) arrays are refused."""
+    (object) arrays are refused.
+
+    ``mmap=True`` leaves the data on disk (see :meth:`Dataset.from_npy`): ``A`` must then be float32 or
+    float64 in C order, it is validated ``block_rows`` rows at a time, and problems read it in blocks, so
+    resident memory does not grow with n. :func:`sgdlab.data.write_npy` writes such files from chunks.
+    """
     A_path, y_path = Path(A_path), Path(y_path)
+    if mmap:
+        return Dataset.from_npy(A_path, y_path, name=name, block_rows=block_rows)
+    if block_rows is not None:
+        raise ValueError("block_rows applies to memory-mapped data only (mmap=True)")
     return Dataset(_load_array(A_path, "design matrix"), _load_array(y_path, "targets"), name=name or A_path.stem)

@@ -19,6 +19,7 @@ from scipy.special import expit, log_softmax, logsumexp, softmax
 
 from sgdlab import _checks
 from sgdlab.data.dataset import Dataset
+from sgdlab.data.out_of_core import BlockOperator, EncodedTargets
 from sgdlab.problems.base import Problem
 from sgdlab.problems.optimum import CertificationError
 from sgdlab.problems.spectral import gram_spectrum, row_norms2
@@ -37,8 +38,13 @@ class LinearModelProblem(Problem):
         self.l2 = _checks.nonnegative("l2", l2)
         self.data = data
         self.A = data.A
-        y = self._encode_targets(data.y)  # real targets take the data's dtype, so float32 runs stay float32
-        self.y = y.astype(data.dtype) if y.dtype.kind == "f" else y
+        if data.is_out_of_core:  # y stays on disk: labels are checked once, over their distinct values
+            if self.task == "classification":
+                self._encode_targets(data.label_values())
+            self.y = EncodedTargets(data, self._encode_block)
+        else:
+            y = self._encode_targets(data.y)  # real targets take the data's dtype, so float32 runs stay float32
+            self.y = y.astype(data.dtype) if y.dtype.kind == "f" else y
         super().__init__(data.n, data.dim * self.n_outputs)
         self.name = f"{type(self).__name__}({data.name})"
 
@@ -58,6 +64,34 @@ class LinearModelProblem(Problem):
     def _d2phi_apply(self, z: np.ndarray, y: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``φ''(z)·u`` per sample (a Hessian of size K×K applied to ``u`` for multi-output links)."""
 
+    def _encode_rows(self, y: np.ndarray) -> np.ndarray:
+        """The encoding of :meth:`_encode_targets` for some rows, without its checks on the whole label set."""
+        return self._encode_targets(y)
+
+    def _encode_block(self, y: np.ndarray) -> np.ndarray:
+        y = self._encode_rows(y)
+        return y.astype(self.data.dtype) if y.dtype.kind == "f" else y
+
+    # --- out-of-core data: full passes block by block, minibatches read from disk ---------------------
+    def _blocks(self):
+        """``(A_rows, encoded targets)`` block by block, for data that stay on disk."""
+        for _, A, y in self.data.blocks():
+            yield A, self._encode_block(y)
+
+    def _rows(self, idx: np.ndarray):
+        return self.data._rows(idx) if self.data.is_out_of_core else self.A[idx]
+
+    def _streamed_loss(self, x: np.ndarray) -> float:
+        return float(sum(np.sum(self._phi(self._scores(A, x), y)) for A, y in self._blocks()) / self.n)
+
+    def _streamed_grad(self, x: np.ndarray) -> np.ndarray:
+        total = sum(A.T @ self._dphi(self._scores(A, x), y) for A, y in self._blocks())
+        return np.asarray(total).ravel() / self.n
+
+    def _streamed_hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        total = sum(A.T @ self._d2phi_apply(self._scores(A, x), y, self._scores(A, v)) for A, y in self._blocks())
+        return np.asarray(total).ravel() / self.n
+
     # --- the data term, in matrix form ----------------------------------------------------------------
     def _weights(self, x: np.ndarray) -> np.ndarray:
         return x if self.n_outputs == 1 else x.reshape(self.data.dim, self.n_outputs)
@@ -66,19 +100,23 @@ class LinearModelProblem(Problem):
         return A @ self._weights(x)
 
     def _data_loss(self, x: np.ndarray) -> float:
+        if self.data.is_out_of_core:
+            return self._streamed_loss(x)
         return float(np.mean(self._phi(self._scores(self.A, x), self.y)))
 
     def _data_grad(self, x: np.ndarray) -> np.ndarray:
+        if self.data.is_out_of_core:
+            return self._streamed_grad(x)
         s = self._dphi(self._scores(self.A, x), self.y)
         return np.asarray(self.A.T @ s).ravel() / self.n
 
     def _data_grad_batch(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        A = self.A[idx]
+        A = self._rows(idx)
         s = self._dphi(self._scores(A, x), self.y[idx])
         return np.asarray(A.T @ s).ravel() / len(idx)
 
     def component_grads(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        A = self.A[idx]
+        A = self._rows(idx)
         s = self._dphi(self._scores(A, x), self.y[idx])
         A = A.toarray() if sp.issparse(A) else A
         if self.n_outputs == 1:
@@ -86,6 +124,8 @@ class LinearModelProblem(Problem):
         return np.einsum("bd,bk->bdk", A, s).reshape(len(idx), -1)
 
     def _data_hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        if self.data.is_out_of_core:
+            return self._streamed_hvp(x, v)
         z = self._scores(self.A, x)
         u = self._scores(self.A, v)
         return np.asarray(self.A.T @ self._d2phi_apply(z, self.y, u)).ravel() / self.n
@@ -103,7 +143,10 @@ class LinearModelProblem(Problem):
     # --- constants, identity, evaluation --------------------------------------------------------------
     def _spectrum(self) -> tuple[float, float, float]:
         if not hasattr(self, "_spectrum_cache"):
-            self._spectrum_cache = gram_spectrum(self.A)
+            A = self.A
+            if self.data.is_out_of_core:  # the Gram matrix accumulated block by block
+                A = BlockOperator(self.data) if self.data.dim <= self.n else np.asarray(self.A)
+            self._spectrum_cache = gram_spectrum(A)
         return self._spectrum_cache
 
     def _reg_curvature(self) -> float:
@@ -116,7 +159,11 @@ class LinearModelProblem(Problem):
         lam_max = self._spectrum()[0]
         reg = self._reg_curvature()
         L = self.curvature * lam_max + reg
-        L_max = self.curvature * float(row_norms2(self.A).max()) + reg
+        if self.data.is_out_of_core:
+            norms2 = max(float(row_norms2(A).max()) for _, A, _ in self.data.blocks())
+        else:
+            norms2 = float(row_norms2(self.A).max())
+        L_max = self.curvature * norms2 + reg
         return L, self.l2, L_max
 
     def params(self) -> dict[str, Any]:
@@ -164,6 +211,13 @@ class LeastSquares(LinearModelProblem):
 
     def _closed_form_optimum(self) -> np.ndarray:
         n, dim = self.A.shape
+        if self.data.is_out_of_core:  # normal equations, accumulated block by block; Newton then polishes
+            gram, rhs = np.zeros((dim, dim)), np.zeros(dim)
+            for A, y in self._blocks():
+                A = A.astype(np.float64)
+                gram += A.T @ A
+                rhs += A.T @ y
+            return np.linalg.lstsq(gram / n + self.l2 * np.eye(dim), rhs / n, rcond=None)[0]
         if sp.issparse(self.A):
             damp = np.sqrt(n * self.l2)
             return sp.linalg.lsqr(self.A, self.y, damp=damp, atol=1e-15, btol=1e-15, iter_lim=20 * dim)[0]
@@ -202,6 +256,9 @@ class LogisticRegression(LinearModelProblem):
 
     def _encode_targets(self, y):
         return binary_labels(y)
+
+    def _encode_rows(self, y):
+        return np.where(y > 0, 1.0, -1.0)
 
     def _phi(self, z, y):
         return np.logaddexp(0.0, -y * z)
@@ -260,11 +317,14 @@ class SoftmaxRegression(LinearModelProblem):
     def __init__(self, data: Dataset, l2: float = 0.0, n_classes: int | None = None) -> None:
         if not isinstance(data, Dataset):
             raise TypeError(f"data must be an sgdlab.data.Dataset, got {type(data).__name__}")
-        _, self.n_outputs = class_labels(data.y, n_classes)
+        _, self.n_outputs = class_labels(data.label_values() if data.is_out_of_core else data.y, n_classes)
         super().__init__(data, l2)
 
     def _encode_targets(self, y):
         return class_labels(y, self.n_outputs)[0]
+
+    def _encode_rows(self, y):
+        return np.asarray(y, dtype=np.int64)
 
     def _phi(self, z, y):
         return logsumexp(z, axis=1) - z[np.arange(len(y)), y]
