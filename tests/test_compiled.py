@@ -206,7 +206,10 @@ def test_sampler_take_equals_repeated_next(kind, n, b):
         a, r = ours.get_state(), reference.get_state()
         assert a["rng"] == r["rng"] and a["pos"] == r["pos"]
         np.testing.assert_array_equal(a["block"], r["block"])
-    mark = ours.mark()
-    first = ours.take(9)[0]
-    ours.rewind(mark)
-    np.testing.assert_array_equal(ours.take(9)[0], first)
+    for keep in (0, 3):  # untake: as if only `keep` of the last take's batches had been drawn
+        ours.take(2000 if kind == "uniform" else n)
+        ours.untake(keep)
+        for _ in range(keep):
+            next(reference)
+        assert ours.get_state()["rng"] == reference.get_state()["rng"]
+        np.testing.assert_array_equal(ours.take(9)[0], np.concatenate([next(reference) for _ in range(9)]))

@@ -144,13 +144,11 @@ def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable 
                 k = min(k, int(max_iters - iters))
             if max_evals != math.inf:  # an iteration costs at least one batch (≤ b, shorter at an epoch's end)
                 k = min(k, math.ceil((max_evals - evals) / b))
-            mark = sampler.mark()
             idx, offsets = sampler.take(k)
             k0 = state["k"]
             done, cost, diverged = kernel(x, state, idx, offsets, float(max_evals - evals), _step_sizes(method, k0, k))
             if done < k:  # stopped early: leave the sampler where `done` calls of next() would
-                sampler.rewind(mark)
-                sampler.take(done)
+                sampler.untake(done)
             state["k"] = k0 + done
             iters += done
             evals += cost

@@ -21,11 +21,17 @@ import types
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from sgdlab.methods import fused
 
 LOSS_LS = 0
 LOSS_LOGISTIC = 1
+
+#: Per-sample kernels prefetch the rows of the iteration this many steps ahead.
+AHEAD = 4
 
 # element-wise methods, by the fused kernel they use
 SGD, MOMENTUM, DIAGONAL, ADADELTA, ADAM = 0, 1, 2, 3, 4
@@ -52,6 +58,32 @@ _momentum = serial(fused._momentum)
 _diagonal = serial(fused._diagonal)
 _adadelta = serial(fused._adadelta)
 _adam = serial(fused._adam)
+
+
+@intrinsic
+def _prefetch(typingctx, array, offset):
+    """Hint the CPU to fetch ``array.flat[offset]`` into cache (``llvm.prefetch``: read, high locality)."""
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        pointer = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [pointer.type, i32, i32, i32]), "llvm.prefetch.p0i8"
+        )
+        builder.call(fn, [pointer, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return numba.types.void(array, offset), codegen
+
+
+@_jit
+def _prefetch_row(M, i):
+    """Prefetch row ``i`` of a C-contiguous matrix, one cache line (8 doubles) at a time: per-sample steps visit
+    rows in random order and would otherwise wait on memory for each row."""
+    d = M.shape[1]
+    for q in range(0, d, 8):
+        _prefetch(M, i * d + q)
 
 
 # --- the oracle pieces ---------------------------------------------------------------------------------------
@@ -178,6 +210,8 @@ def elementwise_segment(
         if method == SGD and dense and hi - lo == 1:
             # one row: (a_ij s)/1 + l2 x_j, then x − α g, element by element — the reference's rounding
             i = idx[lo]
+            if lo + AHEAD < idx.size:
+                _prefetch_row(A, idx[lo + AHEAD])
             s = _dphi(loss, _dense_dot(A, i, x), y[i])
             norm2 = _sgd_dense_single(A, i, s, l2, alpha, x)
         else:
@@ -220,6 +254,11 @@ def table_segment(
         lo, hi = offsets[t], offsets[t + 1]
         b = hi - lo
         alpha = alphas[t]
+        if b == 1 and lo + AHEAD < idx.size:
+            ahead = idx[lo + AHEAD]
+            _prefetch_row(table, ahead)
+            if dense:
+                _prefetch_row(A, ahead)
         for r in range(b):
             i = idx[lo + r]
             scores[r] = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])

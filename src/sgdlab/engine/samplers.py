@@ -35,6 +35,7 @@ class Sampler:
         self._all = np.arange(n)
         self._block: np.ndarray | None = None
         self._pos = 0
+        self._before_take: tuple = (None, None, 0)
 
     def get_state(self) -> dict:
         """Everything that determines the indices still to come."""
@@ -46,13 +47,13 @@ class Sampler:
         self._block = None if state["block"] is None else state["block"].copy()
         self._pos = state["pos"]
 
-    def mark(self) -> tuple:
-        """A cheap snapshot for :meth:`rewind` (blocks are replaced, never written to, so no copy is needed)."""
-        return self.rng.bit_generator.state, self._block, self._pos
-
-    def rewind(self, mark: tuple) -> None:
-        """Go back to the state of :meth:`mark`."""
-        self.rng.bit_generator.state, self._block, self._pos = mark
+    def untake(self, keep: int) -> None:
+        """Keep only the first ``keep`` batches of the last :meth:`take`: the sampler goes back to where ``keep``
+        calls of ``next()`` after the state before that ``take`` would leave it."""
+        rng_state, self._block, self._pos = self._before_take
+        if rng_state is not None:
+            self.rng.bit_generator.state = rng_state
+        self.take(keep)
 
     def take(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The next ``k`` batches at once, as ``(indices, offsets)``: batch ``t`` is
@@ -64,9 +65,14 @@ class Sampler:
         sizes: list[np.ndarray] = []
         left = int(k)
         b = self.batch_size
+        # for untake: blocks are replaced, never written to, so references suffice; the Generator's state is
+        # read only before a draw (reading it costs more than a chunk of iterations when done every time)
+        before = [None, self._block, self._pos]
         while left > 0:
             if self.kind == "uniform":
                 if self._block is None or self._pos == len(self._block):
+                    if before[0] is None:
+                        before[0] = self.rng.bit_generator.state
                     self._block = self.rng.integers(0, self.n, size=(_BLOCK, b))
                     self._pos = 0
                 rows = min(left, len(self._block) - self._pos)
@@ -75,6 +81,8 @@ class Sampler:
                 self._pos += rows
             else:
                 if self._block is None or self._pos >= self.n:
+                    if before[0] is None:
+                        before[0] = self.rng.bit_generator.state
                     self._block = self.rng.permutation(self.n)
                     self._pos = 0
                 # the rest of this permutation, cut into batches of b (the last one shorter)
@@ -84,6 +92,7 @@ class Sampler:
                 sizes.append(np.diff(ends, prepend=self._pos))
                 self._pos = int(ends[-1])
             left -= rows
+        self._before_take = tuple(before)
         indices = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         offsets = np.zeros(int(k) + 1, dtype=np.int64)
         if sizes:
