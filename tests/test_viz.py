@@ -235,6 +235,7 @@ def test_html_report_is_self_contained_and_escapes(tmp_path):
     report.add_section("<script>alert(1)</script>", "a < b", verdict=True, figures=[png, svg])
     report.add_section("Table", verdict=False, table=pd.DataFrame({"value": [1.23456789, 1e-9], "name": ["x", "<y>"]}))
     report.add_section("Raw", table="<table><tr><td>raw</td></tr></table>", details="stderr: <boom>")
+    report.add_section("Named", table=pd.DataFrame({"method": ["SGD"], "rate": [-1.0]}).set_index("method"))
     out = report.write(tmp_path / "sub" / "report.html")
     page = out.read_text(encoding="utf-8")
     assert out == tmp_path / "sub" / "report.html"
@@ -243,6 +244,8 @@ def test_html_report_is_self_contained_and_escapes(tmp_path):
     assert "a &lt; b" in page and "<code>code</code>" in page and "stderr: &lt;boom&gt;" in page
     assert "&lt;y&gt;" in page and "1.235" in page and "1.000e-09" in page
     assert "<table><tr><td>raw</td></tr></table>" in page
+    assert "<th>method</th>\n      <th>rate</th>" in page and "<td>SGD</td>" in page  # the index as a column
+    assert "<th>0</th>" not in page  # an unnamed 0, 1, … index is left out
     uris = re.findall(r'<img src="(data:[^"]+)" alt="([^"]+)">', page)
     assert [u.split(";")[0] for u, _ in uris] == ["data:image/png", "data:image/svg+xml"]
     assert base64.b64decode(uris[0][0].split(",", 1)[1]) == png.read_bytes()
@@ -251,7 +254,7 @@ def test_html_report_is_self_contained_and_escapes(tmp_path):
     assert not re.search(r'(src|href)="(?!data:|#)', page)
     assert page.count('class="badge pass"') == 2 and page.count('class="badge fail"') == 2  # summary + section
     anchors = re.findall(r'<section id="([^"]+)"', page)
-    assert len(anchors) == 3 and all(f'href="#{a}"' in page for a in anchors)
+    assert len(anchors) == 4 and all(f'href="#{a}"' in page for a in anchors)
     assert "1 of 2 checks pass" in page
 
 

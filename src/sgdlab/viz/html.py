@@ -63,7 +63,7 @@ td:first-child, th:first-child { text-align: left; }
 details { margin: .6rem 0; }
 summary { cursor: pointer; color: var(--muted); }
 .figures { display: flex; flex-wrap: wrap; gap: 1.2rem; margin: 1rem 0; }
-figure { margin: 0; flex: 1 1 420px; max-width: 100%; }
+figure { margin: 0; flex: 0 1 auto; max-width: 100%; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; border: 1px solid var(--line);
              border-radius: 4px; }
 figcaption { color: var(--muted); font-size: .85rem; text-align: center; margin-top: .3rem; }
@@ -100,9 +100,17 @@ def _compact(value: float) -> str:
 
 
 def _table(table: pd.DataFrame | str) -> str:
+    """A DataFrame as an HTML table: a named index becomes ordinary leading columns (pandas would give its
+    names a header row of their own), an unnamed 0, 1, 2, … index is left out."""
     if isinstance(table, str):
         return table  # pre-rendered by the caller
-    return table.to_html(float_format=_compact, border=0, escape=True, na_rep="–")
+    import pandas as pd
+
+    named = any(name is not None for name in table.index.names)
+    if named:
+        table = table.reset_index()
+    index = not named and not (isinstance(table.index, pd.RangeIndex) and table.index.start == 0)
+    return table.to_html(float_format=_compact, border=0, escape=True, na_rep="–", index=index)
 
 
 def data_uri(path: str | Path) -> str:
