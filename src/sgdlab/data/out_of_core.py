@@ -23,6 +23,7 @@ import math
 import os
 import struct
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -179,13 +180,30 @@ class NpyArray:
         return out
 
     def blocks(self, block_rows: int, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """``(first_row, rows)`` for consecutive blocks of ``block_rows`` rows. Each block is a view into one
-        buffer that the next block overwrites: use it (or copy it) before advancing."""
+        """``(first_row, rows)`` for consecutive blocks of ``block_rows`` rows. Each block is a view into a
+        buffer that is overwritten once the iteration moves on: use it (or copy it) before advancing. The next
+        block is read in the background while the current one is in use."""
         stop = self.n if stop is None else stop
-        buffer = np.empty((min(block_rows, max(stop - start, 0)), *self.shape[1:]), dtype=self.dtype)
-        for first in range(start, stop, block_rows):
+        firsts = range(start, stop, block_rows)
+        if len(firsts) <= 1:
+            for first in firsts:
+                yield first, self.read(first, min(first + block_rows, stop))
+            return
+        # Two buffers: a thread reads the next block (the read releases the GIL) while this one is in use.
+        buffers = [np.empty((block_rows, *self.shape[1:]), dtype=self.dtype) for _ in range(2)]
+
+        def load(k: int) -> np.ndarray:
+            first = firsts[k]
             last = min(first + block_rows, stop)
-            yield first, self.read(first, last, out=buffer[: last - first])
+            return self.read(first, last, out=buffers[k % 2][: last - first])
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(load, 0)
+            for k, first in enumerate(firsts):
+                block = pending.result()
+                if k + 1 < len(firsts):
+                    pending = pool.submit(load, k + 1)
+                yield first, block
 
 
 class NpyWriter:
