@@ -1,0 +1,183 @@
+"""The iteration-complexity table (PL, convex, nonconvex × GD, SGD), reproduced from measured rates.
+
+Theory (iterations to reach ε; ∇f Lipschitz with constant L):
+
+=========== ===================== =====================
+assumption  GD (α = 1/L)          SGD (decreasing α_k)
+=========== ===================== =====================
+PL          O(log 1/ε)            O(1/ε)    (α_k ~ 1/k)
+convex      O(1/ε)                O(1/ε²)   (α_k ~ 1/√k)
+nonconvex   O(1/ε), ε = ‖∇f‖²     O(1/ε²)   (α_k ~ 1/√k)
+=========== ===================== =====================
+
+Equivalently the error after k iterations decays like qᵏ (linear), k⁻¹ or k^(−1/2). Each cell runs its
+method with the theory's step sizes on a problem of its class, fits the observed rate on the last half of the
+run (in log k) — a log-linear slope for GD on PL, a log–log slope otherwise, with a bootstrap confidence
+interval over seeds — and passes when the measured rate is at least the theory's: the table's entries are
+upper bounds, so a method may do better, never worse. A tolerance of 0.15 on log–log slopes allows for the
+finite horizon (``k^(−1)·log k``-type corrections bend a slope by about that much over two decades).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sgdlab.analysis import bootstrap_rate, fit_rate
+from sgdlab.lecture import _common
+from sgdlab.lecture.claim import Claim, Verdict
+from sgdlab.lecture.results import Results
+from sgdlab.viz import plot_convergence
+
+SLOPE_TOLERANCE = 0.15
+
+
+@dataclass(frozen=True)
+class Cell:
+    assumption: str  # PL | convex | nonconvex
+    method: str  # GD | SGD
+    problem: dict[str, Any]
+    metric: str  # what decays: subopt, or min‖∇f‖² for nonconvex problems
+    theory: str  # the table's entry
+    exponent: float | None  # the theory's log–log slope; None for a linear rate
+
+    @property
+    def name(self) -> str:
+        return f"complexity-{self.method.lower()}-{self.assumption.lower()}"
+
+
+def _problems() -> dict[str, dict[str, Any]]:
+    return {
+        # strongly convex, hence PL with μ = λ_min: the linear model with noisy targets (σ²* > 0)
+        "PL": _common.data_problem("ls-pl", "LeastSquares", "regression", n=1000, dim=20, cond=10.0, noise=1.0),
+        # over-parametrised least squares: convex with μ = 0; its nonzero spectrum spans 10⁶, so the PL
+        # constant of the range is far out of reach over the horizon and the convex bound is what applies
+        "convex-GD": _common.data_problem("ls-wide", "LeastSquares", "regression", n=200, dim=400, cond=1e6, noise=0.0),
+        # unregularised logistic regression: convex, μ = 0, noisy labels (σ²* > 0)
+        "convex-SGD": _common.data_problem(
+            "logistic", "LogisticRegression", "classification", n=1000, dim=20, cond=10.0, noise=1.0
+        ),
+        "nonconvex": _common.data_problem(
+            "nonconvex-logistic",
+            "NonconvexLogistic",
+            "classification",
+            {"penalty": 0.1},
+            n=1000,
+            dim=50,
+            cond=100.0,
+            noise=1.0,
+        ),
+    }
+
+
+def cells() -> list[Cell]:
+    p = _problems()
+    return [
+        Cell("PL", "GD", p["PL"], "subopt", "O(log 1/ε)", None),
+        Cell("PL", "SGD", p["PL"], "subopt", "O(1/ε)", -1.0),
+        Cell("convex", "GD", p["convex-GD"], "subopt", "O(1/ε)", -1.0),
+        Cell("convex", "SGD", p["convex-SGD"], "subopt", "O(1/ε²)", -0.5),
+        Cell("nonconvex", "GD", p["nonconvex"], "grad_norm2", "O(1/ε)", -1.0),
+        Cell("nonconvex", "SGD", p["nonconvex"], "grad_norm2", "O(1/ε²)", -0.5),
+    ]
+
+
+def _sgd_params(cell: Cell) -> dict[str, Any]:
+    """The theory's steps: on PL, α_k = 2/(μ(k + k0)) capped by 1/(2 L_max) (Gower et al., 2019); else
+    α_k = α0/√k with α0 = 1/L_max (Ghadimi & Lan, 2013)."""
+    prob = _common.problem(cell.problem)
+    if cell.assumption == "PL":
+        k0 = 4.0 * prob.L_max / prob.mu
+        return {"lr": 1.0 / (2.0 * prob.L_max), "schedule": f"InverseTime(k0={k0:.6g})"}
+    return {"lr": 1.0 / prob.L_max, "schedule": "1/sqrt(k)"}
+
+
+class ComplexityTable(Claim):
+    key = "complexity"
+    title = "The iteration-complexity table, measured"
+    statement = (
+        "With ∇f Lipschitz, GD needs O(log 1/ε) iterations under PL and O(1/ε) for convex and nonconvex "
+        "(‖∇f‖² ≤ ε) problems; SGD needs O(1/ε) under PL and O(1/ε²) for convex and nonconvex problems."
+    )
+
+    def experiments(self, quick: bool) -> list[dict[str, Any]]:
+        docs = []
+        for cell in cells():
+            if cell.method == "GD":
+                budget, seeds, method = {"iters": 400 if cell.assumption == "PL" else 4000}, 1, {"type": "GD"}
+            else:
+                budget = {"iters": 30_000 if quick else 200_000}
+                seeds, method = (2 if quick else 5), {"type": "SGD", "params": _sgd_params(cell)}
+            docs.append(
+                {"name": cell.name, "seeds": seeds, "budget": budget, "problems": [cell.problem], "methods": [method],
+                 "record": {"metrics": ["loss", "subopt", "grad_norm2"], "points_per_decade": 12}}
+            )  # fmt: skip
+        return docs
+
+    def rates(self, results: Mapping[str, Results]) -> list[tuple[Cell, Any]]:
+        out = []
+        for cell in cells():
+            curves = results[cell.name].curves(cell.metric, "iters", best_so_far=cell.metric == "grad_norm2")
+            kind = "linear" if cell.exponent is None else "sublinear"
+            out.append((cell, bootstrap_rate(curves, kind, tail=0.5, n_boot=1000)))
+        return out
+
+    def judge(self, results: Mapping[str, Results]) -> Verdict:
+        verdict = Verdict()
+        rows = []
+        for cell, rate in self.rates(results):
+            if cell.exponent is None:  # GD under PL with α = 1/L: f − f* contracts at least by 1 − μ/L per step
+                prob = _common.problem(cell.problem)
+                bound = 1.0 - prob.mu / prob.L
+                q = math.exp(rate.slope)
+                passed = q <= bound + 1e-3
+                theory, measured = f"linear, q ≤ 1 − μ/L = {bound:.3f}", f"linear, q = {q:.3f}"
+            else:
+                passed = rate.high <= cell.exponent + SLOPE_TOLERANCE
+                theory = f"slope ≤ {cell.exponent:g} (+{SLOPE_TOLERANCE:g})"
+                measured = f"slope {rate}" if rate.n_seeds > 1 else f"slope {rate.slope:.2f}"
+            what = "f − f*" if cell.metric == "subopt" else "min ‖∇f‖²"
+            verdict.check(f"{cell.method}, {cell.assumption}", passed, f"{what}: {measured}", theory)
+            rows.append(
+                {"assumption": cell.assumption, "method": cell.method, "theory": cell.theory,
+                 "problem": cell.problem["name"], "measured rate": measured, "seeds": rate.n_seeds,
+                 "verdict": "PASS" if passed else "FAIL"}
+            )  # fmt: skip
+        table = pd.DataFrame(rows)
+        verdict.table = table.pivot(index="assumption", columns="method", values=["theory", "measured rate", "verdict"])
+        verdict.table = verdict.table.reindex(["PL", "convex", "nonconvex"])
+        return verdict
+
+    def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:
+        path = folder / "complexity-table.png"
+        rates = dict((cell.name, rate) for cell, rate in self.rates(results))
+        with _common.figure(path, ncols=2, nrows=3, width=4.8, height=3.3) as axes:
+            for cell in cells():
+                ax = axes[["PL", "convex", "nonconvex"].index(cell.assumption), ["GD", "SGD"].index(cell.method)]
+                curves = results[cell.name].curves(cell.metric, "iters", best_so_far=cell.metric == "grad_norm2")
+                plot_convergence(ax, {cell.method: curves}, "iters", cell.metric)
+                fit = fit_rate(*_median_curve(curves), "linear" if cell.exponent is None else "sublinear")
+                x = np.geomspace(*fit.x_range, 20)
+                if cell.exponent is not None:
+                    ax.plot(x, np.exp(fit.intercept) * x**fit.slope, "k--", lw=1, label=f"fit: k^{fit.slope:.2f}")
+                    ax.plot(x, np.exp(fit.intercept) * x[0] ** fit.slope * (x / x[0]) ** cell.exponent, ":",
+                            color="grey", lw=1.2, label=f"theory: k^{cell.exponent:g}")  # fmt: skip
+                else:
+                    ax.set_xscale("linear")
+                    ax.text(0.4, 0.85, f"q = {math.exp(rates[cell.name].slope):.3f} per iteration",
+                            transform=ax.transAxes, fontsize=8)  # fmt: skip
+                ax.legend(fontsize=7)
+                ax.set_title(f"{cell.method}, {cell.assumption} ({cell.problem['name']}): {cell.theory}", fontsize=9)
+        return [path]
+
+
+def _median_curve(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Curves recorded at the same checkpoints (same budget), combined point-wise by their median."""
+    length = min(len(x) for x, _ in curves)
+    return curves[0][0][:length], np.median(np.array([y[:length] for _, y in curves]), axis=0)

@@ -1,0 +1,96 @@
+"""SGD against GD per gradient evaluation: an SGD iteration costs one component gradient, a GD iteration n;
+so SGD wins at low accuracy, while GD (linear rate) wins at high accuracy, where constant-step SGD stalls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sgdlab.analysis import iterations_to
+from sgdlab.lecture import _common
+from sgdlab.lecture.claim import Claim, Verdict
+from sgdlab.lecture.results import Results
+from sgdlab.viz import plot_convergence
+
+PROBLEM = _common.data_problem(
+    "logistic-l2", "LogisticRegression", "classification", {"l2": 1e-2}, n=1000, dim=20, cond=10.0, noise=1.0
+)
+LOW, HIGH = 1e-1, 1e-6  # accuracies, relative to f(x0) − f*
+
+
+class SgdVersusGd(Claim):
+    key = "sgd-vs-gd"
+    title = "SGD is n times cheaper per iteration: it wins at low accuracy, GD at high accuracy"
+    statement = (
+        "A stochastic gradient costs 1/n of a full gradient; per gradient evaluation SGD makes fast early "
+        "progress, but GD's linear rate overtakes it when high accuracy is needed."
+    )
+
+    def experiments(self, quick: bool) -> list[dict[str, Any]]:
+        return [
+            {"name": "sgd-vs-gd", "seeds": 2 if quick else 5, "budget": {"epochs": 150 if quick else 300},
+             "problems": [PROBLEM], "methods": [{"type": "GD"}, {"type": "SGD"}],
+             "record": {"metrics": ["loss", "subopt"], "points_per_decade": 20, "every": 1.0}}
+        ]  # fmt: skip
+
+    def judge(self, results: Mapping[str, Results]) -> Verdict:
+        verdict = Verdict()
+        runs = results["sgd-vs-gd"]
+        n = _common.problem(PROBLEM).n
+        rows = []
+        reach: dict[str, dict[float, float]] = {}
+        for label in ("GD", "SGD"):
+            chosen = runs.one(label=label)
+            evals_per_iter = [r.final("grad_evals") / r.final("iters") for r in chosen]
+            seconds_per_iter = float(np.median([r.final("time_s") / r.final("iters") for r in chosen]))
+            gap0 = float(np.median([r.column("subopt")[0] for r in chosen]))
+            reach[label] = {
+                eps: float(np.median([iterations_to(r.column("grad_evals"), r.column("subopt"), eps * gap0)
+                                      for r in chosen]))
+                for eps in (LOW, HIGH)
+            }  # fmt: skip
+            rows.append({"method": label, "gradient evaluations per iteration": float(np.median(evals_per_iter)),
+                         "seconds per iteration": seconds_per_iter,
+                         f"evaluations to {LOW:g}·gap": reach[label][LOW],
+                         f"evaluations to {HIGH:g}·gap": reach[label][HIGH],
+                         "final f − f*": float(np.median(chosen.finals("subopt")))})  # fmt: skip
+        table = pd.DataFrame(rows).set_index("method")
+        ratio = table.loc["GD", "seconds per iteration"] / table.loc["SGD", "seconds per iteration"]
+        verdict.check(
+            "cost of an iteration",
+            table.loc["GD", "gradient evaluations per iteration"] == n
+            and table.loc["SGD", "gradient evaluations per iteration"] == 1,
+            f"GD {table.loc['GD', 'gradient evaluations per iteration']:g}, SGD "
+            f"{table.loc['SGD', 'gradient evaluations per iteration']:g} component gradients; "
+            f"wall time ratio {ratio:.0f}",
+            f"GD n = {n}, SGD 1",
+        )
+        verdict.check(
+            f"low accuracy ({LOW:g}·gap)",
+            reach["SGD"][LOW] < reach["GD"][LOW],
+            f"SGD {_common.fmt(reach['SGD'][LOW])}, GD {_common.fmt(reach['GD'][LOW])} evaluations",
+            "SGD needs fewer gradient evaluations",
+        )
+        verdict.check(
+            f"high accuracy ({HIGH:g}·gap)",
+            reach["GD"][HIGH] < reach["SGD"][HIGH],
+            f"GD {_common.fmt(reach['GD'][HIGH])}, SGD {_common.fmt(reach['SGD'][HIGH])} evaluations",
+            "GD needs fewer gradient evaluations",
+        )
+        verdict.table = table
+        return verdict
+
+    def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:
+        path = folder / "sgd-vs-gd.png"
+        runs = results["sgd-vs-gd"]
+        with _common.figure(path, ncols=2) as axes:
+            for ax, x in zip(axes[0], ("epochs", "time_s"), strict=True):
+                plot_convergence(ax, {label: runs.one(label=label).curves("subopt", x) for label in ("GD", "SGD")},
+                                 x, "subopt")  # fmt: skip
+            axes[0, 0].set_title("per gradient evaluation (epochs)")
+            axes[0, 1].set_title("per second")
+        return [path]
