@@ -51,8 +51,21 @@ def ax():
     ],
 )
 @pytest.mark.parametrize("seed", [0, 7])
-def test_iterate_path_ends_where_run_ends(method, batch_size, sampler, seed):
-    problem = TwoParameterLeastSquares(n=12, seed=3)
+@pytest.mark.parametrize(
+    "problem",
+    [
+        # a LeastSquares subclass: sl.run takes the Python loop
+        pytest.param(lambda: TwoParameterLeastSquares(n=12, seed=3), id="ls2d"),
+        # plain GLMs: sl.run takes the engine's compiled segments where it has them
+        pytest.param(lambda: sl.problems.LeastSquares(sl.data.make_regression(n=15, dim=2, seed=1)), id="ls"),
+        pytest.param(
+            lambda: sl.problems.LogisticRegression(sl.data.make_classification(n=15, dim=2, seed=1), l2=0.01),
+            id="logistic",
+        ),
+    ],
+)
+def test_iterate_path_ends_where_run_ends(problem, method, batch_size, sampler, seed):
+    problem = problem()
     iters = 37
     path = iterate_path(problem, method(), iters, batch_size=batch_size, seed=seed, sampler=sampler)
     trace = sl.run(

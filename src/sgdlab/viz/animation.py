@@ -19,7 +19,7 @@ from sgdlab.methods.base import Method, expected_smoothness
 from sgdlab.methods.sgd import SGD
 from sgdlab.problems.base import Problem
 from sgdlab.problems.glm import LeastSquares
-from sgdlab.viz.trajectories import PALETTE, _check_2d, _walk, default_bounds, draw_contours
+from sgdlab.viz.trajectories import PALETTE, _check_2d, _pad, _walk, default_bounds, draw_contours
 
 
 def _component_lines(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:
@@ -188,5 +188,6 @@ def animate_minibatch_sgd(
     if method is None:
         method = SGD(lr=1.0 / expected_smoothness(problem, batch_size))
     path, picked = _walk(problem, method, iters, batch_size, seed, None, "uniform")
+    picked = _pad(picked)
     name = f"{method if isinstance(method, str) else method.name}, batch = {batch_size}"
     return animate_paths(problem, {name: path}, out, fps=fps, max_frames=iters + 1, title=title, samples={name: picked})

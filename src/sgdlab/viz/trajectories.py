@@ -1,8 +1,8 @@
 """Two-dimensional pictures: every iterate of a run, drawn over the contours of ``f − f*``.
 
 :func:`iterate_path` replays a run with the engine's own pieces (the :class:`~sgdlab.engine.samplers.Sampler`
-seeded as ``sl.run`` seeds it, ``resolve``, ``init`` and ``iterate``), so a path ends exactly where
-``sl.run`` with the same arguments ends.
+seeded as ``sl.run`` seeds it, ``resolve``, ``init``, and the segment function ``sl.run`` picks — compiled or
+``python_segment``), so a path ends exactly where ``sl.run`` with the same arguments ends.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sgdlab.engine.loop import _resolve_method, _starting_point
+from sgdlab.engine import compiled
+from sgdlab.engine.loop import _resolve_method, _starting_point, python_segment
 from sgdlab.engine.samplers import Sampler
 from sgdlab.methods.base import Method
 from sgdlab.problems.base import Problem
@@ -32,7 +33,7 @@ def _walk(
     seed: int,
     x0: np.ndarray | None,
     sampler: str,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """The iterates and the sampled indices of ``iters`` iterations, set up exactly as ``sl.run`` sets them up."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an sgdlab problem, got {type(problem).__name__}")
@@ -43,22 +44,24 @@ def _walk(
     if method.full_batch:
         sampler, batch_size = "full", problem.n
     stream = Sampler(sampler, problem.n, int(batch_size), np.random.default_rng(seed))
+    replay = Sampler(sampler, problem.n, int(batch_size), np.random.default_rng(seed))  # the same indices, for us
     # sl.run(iters=k) resolves the method for a run of exactly k iterations (schedules may depend on it).
     method = method.resolve(problem, stream.batch_size, iters)
     x = _starting_point(problem, x0, None)
     state = method.init(x)
+    # The segment sl.run would use (a compiled one where the engine has it), one iteration per call: the
+    # kernels give the same result however a run is cut into segments, so the path matches sl.run bit for bit.
+    segment = compiled.segment_for(method, problem, stream) or python_segment
     path = np.empty((iters + 1, problem.dim), dtype=x.dtype)
     path[0] = x
-    picked = np.empty((iters, stream.batch_size), dtype=np.int64)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    picked = []
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):  # as in sl.run
         for k in range(1, iters + 1):
-            idx = next(stream)
-            method.iterate(problem, x, idx, state)
+            result = segment(method, problem, x, state, stream, 1, math.inf, math.inf)
             path[k] = x
-            picked[k - 1, : len(idx)] = idx
-            picked[k - 1, len(idx) :] = -1  # a short last batch of a reshuffled epoch
-            if not math.isfinite(float(x @ x)):  # diverged: later rows would only be NaN
-                return path[: k + 1], picked[:k]
+            picked.append(next(replay))
+            if result.diverged:  # ‖x‖² overflowed: sl.run stops here too
+                return path[: k + 1], picked
     return path, picked
 
 
@@ -89,9 +92,17 @@ def sampled_indices(
     x0: np.ndarray | None = None,
     sampler: str = "uniform",
 ) -> np.ndarray:
-    """The component indices each iteration of :func:`iterate_path` used, shape ``(iters, batch)``
+    """The component indices each iteration of :func:`iterate_path` used, shape ``(iterations, batch)``
     (``-1`` pads a short last batch of a reshuffled epoch)."""
-    return _walk(problem, method, iters, batch_size, seed, x0, sampler)[1]
+    return _pad(_walk(problem, method, iters, batch_size, seed, x0, sampler)[1])
+
+
+def _pad(picked: list[np.ndarray]) -> np.ndarray:
+    width = max((len(idx) for idx in picked), default=0)
+    out = np.full((len(picked), width), -1, dtype=np.int64)
+    for row, idx in zip(out, picked, strict=True):
+        row[: len(idx)] = idx
+    return out
 
 
 def _check_2d(problem: Problem) -> None:
