@@ -253,3 +253,35 @@ def report_command(db, out) -> None:
             raise click.ClickException(str(exc)) from None
     for path in paths:
         click.echo(path)
+
+
+@main.command("reproduce")
+@click.option("--out", type=click.Path(file_okay=False), default="sgdlab-out/lecture", show_default=True)
+@click.option("--quick", is_flag=True, help="Smaller budgets and fewer seeds (about 2 minutes on 2 cores).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
+@click.option("--claim", "only", multiple=True, help="Reproduce only this claim (repeatable); see the report's keys.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def reproduce_command(out, quick, jobs, only, progress) -> None:
+    """Regenerate every claim of the lecture from measurements: verdicts, figures and OUT/report.html.
+
+    Runs are stored in OUT/results.db as they finish, so a second call recomputes nothing and an
+    interrupted one resumes. Exits with status 1 when a verdict fails.
+    """
+    from sgdlab.lecture import CLAIMS, run_claims
+    from sgdlab.lecture.pictures import make_pictures
+
+    keys = [c.key for c in CLAIMS]
+    unknown = [k for k in only if k not in keys]
+    if unknown:
+        raise click.UsageError(f"unknown claim {', '.join(unknown)}; choose from {', '.join(keys)}")
+    claims = [c for c in CLAIMS if not only or c.key in only]
+    try:
+        result = run_claims(claims, out, quick=quick, jobs=jobs, progress=progress, echo=click.echo,
+                            pictures=make_pictures)  # fmt: skip
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished runs are saved; run the same command again to complete it", err=True)
+        sys.exit(130)
+    passed = sum(v.passed for v in result.verdicts.values())
+    click.echo(f"{passed} of {len(result.verdicts)} claims hold ({result.wall_s:.0f} s); report: {result.report}")
+    if not result.passed:
+        sys.exit(1)
