@@ -8,7 +8,9 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import pytest
 
+import browser
 import sgdlab as sl
 from browser import open_report
 from sgdlab.problems import TwoParameterLeastSquares
@@ -45,11 +47,19 @@ def test_report_renders_in_chromium_with_every_image_loaded(tmp_path):
     assert "1 of 2 checks pass" in page.text
 
 
-def test_a_broken_image_is_caught(tmp_path):
-    """The checker itself: a corrupt image is reported with zero size."""
+def test_the_checker_catches_broken_images_and_external_resources(tmp_path):
+    """The checker itself: a corrupt image has zero size, and an external reference is blocked and reported."""
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     report = HtmlReport("broken")
-    report.add_section("s", figures=[bad])
+    report.add_section("s", figures=[bad], table='<img src="https://example.invalid/x.png" alt="external">')
     page = open_report(report.write(tmp_path / "broken.html"))
-    assert page.images and page.images[0][1] == 0
+    assert [(w, h) for _, w, h in page.images] == [(0, 0), (0, 0)]
+    assert any("Content Security Policy" in e for e in page.console_errors), page.console_errors
+    assert any(r.startswith("https://example.invalid") for r in page.failed_requests)
+
+
+def test_a_missing_browser_fails_with_the_install_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match=r"apt-get install -y chromium"):
+        open_report(tmp_path / "absent.html")
