@@ -263,23 +263,26 @@ def table_segment(
             i = idx[lo + r]
             scores[r] = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])
             _fresh_row(A, indptr, indices, data, dense, i, scores[r], fresh[r])
-        if b == 1:  # the common case in one pass: no sort, no work vector
+        if b == 1:  # the common case in one pass: no sort, no work vector, no branch inside the loops
+            # (+ l2·x with l2 = 0 adds 0.0, as the reference's scalar reg_grad does)
             i = idx[lo]
             norm2 = 0.0
-            for j in range(x.size):
-                diff = fresh[0, j] - table[i, j]
-                old_mean = table_sum[j] / n
-                table_sum[j] += diff
-                table[i, j] = fresh[0, j]
-                if saga:
-                    step = diff / 1 + old_mean
-                else:
-                    step = table_sum[j] / n
-                if l2 != 0.0:
-                    step = step + l2 * x[j]
-                xj = x[j] - alpha * step
-                x[j] = xj
-                norm2 += xj * xj
+            if saga:
+                for j in range(x.size):
+                    diff = fresh[0, j] - table[i, j]
+                    step = diff + table_sum[j] / n  # the old mean: table_sum before this update
+                    table_sum[j] += diff
+                    table[i, j] = fresh[0, j]
+                    xj = x[j] - alpha * (step + l2 * x[j])
+                    x[j] = xj
+                    norm2 += xj * xj
+            else:
+                for j in range(x.size):
+                    table_sum[j] += fresh[0, j] - table[i, j]
+                    table[i, j] = fresh[0, j]
+                    xj = x[j] - alpha * (table_sum[j] / n + l2 * x[j])
+                    x[j] = xj
+                    norm2 += xj * xj
         else:
             correction[:] = 0.0
             for r in range(b):
