@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import pickle
 
@@ -19,7 +20,7 @@ def logistic():
     return well_conditioned_logistic()
 
 
-@pytest.mark.parametrize("sampler", ["uniform", "reshuffle", "full"])
+@pytest.mark.parametrize("sampler", ["uniform", "reshuffle", "blocks", "full"])
 @pytest.mark.parametrize("method", [SGD(), Adam(), sl.methods.SAGA(), sl.methods.SVRG()], ids=lambda m: m.name)
 def test_same_seed_gives_a_bit_identical_trace(logistic, sampler, method):
     runs = [sl.run(logistic, method, epochs=2, batch_size=4, sampler=sampler, seed=7) for _ in range(2)]
@@ -51,6 +52,75 @@ def test_reshuffle_visits_every_index_once_per_epoch():
 
 def test_full_sampler_returns_every_index():
     np.testing.assert_array_equal(next(Sampler("full", 5, 1, np.random.default_rng(0))), np.arange(5))
+
+
+BLOCK_CASES = [(10, 3, 4), (10, 1, 10), (23, 4, 5), (7, 7, 7), (100, 8, 16), (50, 2, 1000)]  # n, b, block_rows
+
+
+@pytest.mark.parametrize(("n", "b", "block_rows"), BLOCK_CASES)
+def test_blocks_sampler_visits_every_index_once_per_epoch_block_by_block(n, b, block_rows):
+    sampler = Sampler("blocks", n, b, np.random.default_rng(0), block_rows=block_rows)
+    sizes = [min(block_rows, n - first) for first in range(0, n, block_rows)]
+    per_epoch = sum(-(-size // b) for size in sizes)  # each block cut into batches of b, the last one shorter
+    epochs = [[next(sampler) for _ in range(per_epoch)] for _ in range(3)]
+    for epoch in epochs:
+        assert sorted(np.concatenate(epoch).tolist()) == list(range(n))
+        assert all(len(set((batch // block_rows).tolist())) == 1 for batch in epoch)  # never across a block
+        assert [len(batch) for batch in epoch].count(b) >= len(epoch) - len(sizes)
+    if n > block_rows:  # fresh orders each epoch
+        assert any(not np.array_equal(np.concatenate(epochs[0]), np.concatenate(e)) for e in epochs[1:])
+
+
+@pytest.mark.parametrize("kind", ["uniform", "reshuffle", "blocks", "full"])
+def test_sampler_state_reproduces_the_stream(kind):
+    """The same seed gives the same stream; a state saved mid-way continues it on a fresh sampler."""
+    make = lambda seed: Sampler(kind, 23, 4, np.random.default_rng(seed), block_rows=5)  # noqa: E731
+    a, b = make(3), make(3)
+    head = [next(a) for _ in range(11)]
+    np.testing.assert_array_equal(np.concatenate(head), np.concatenate([next(b) for _ in range(11)]))
+    state = a.get_state()
+    rest = np.concatenate([next(a) for _ in range(40)])
+    resumed = make(99)
+    resumed.set_state(pickle.loads(pickle.dumps(state)))
+    np.testing.assert_array_equal(np.concatenate([next(resumed) for _ in range(40)]), rest)
+
+
+@pytest.mark.parametrize(("n", "b", "block_rows"), BLOCK_CASES)
+def test_blocks_sampler_take_and_untake_equal_repeated_next(n, b, block_rows):
+    ours, reference = (Sampler("blocks", n, b, np.random.default_rng(4), block_rows=block_rows) for _ in range(2))
+    next(ours), next(reference)
+    for k in (1, 5, 300):
+        idx, offsets = ours.take(k)
+        np.testing.assert_array_equal(idx, np.concatenate([next(reference) for _ in range(k)]))
+        assert all(len(set((idx[s:e] // block_rows).tolist())) == 1 for s, e in itertools.pairwise(offsets))
+        assert ours.get_state()["rng"] == reference.get_state()["rng"]
+    for keep in (0, 3):  # as if only `keep` of the last take's batches had been drawn
+        ours.take(2 * n)
+        ours.untake(keep)
+        for _ in range(keep):
+            next(reference)
+        np.testing.assert_array_equal(ours.take(9)[0], np.concatenate([next(reference) for _ in range(9)]))
+
+
+@pytest.mark.parametrize("kind", ["uniform", "blocks"])
+def test_samplers_hold_nothing_n_sized(kind):
+    """Sampling 10^10 rows allocates no arange(n); "blocks" holds one block and one order of blocks."""
+    n, block_rows = 10**10, 10**5
+    sampler = Sampler(kind, n, 2, np.random.default_rng(0), block_rows=block_rows)
+    assert sampler._all is None
+    assert next(sampler).max() < n
+    held = sum(v.nbytes for v in sampler.get_state().values() if isinstance(v, np.ndarray))
+    assert held <= {"uniform": 1024 * 2 * 8, "blocks": (block_rows + n // block_rows) * 8}[kind]
+
+
+def test_blocks_sampler_arguments():
+    with pytest.raises(ValueError, match="exceeds the 4 rows of a block"):
+        Sampler("blocks", 10, 5, np.random.default_rng(0), block_rows=4)
+    with pytest.raises(ValueError, match="block_rows must be a positive integer"):
+        Sampler("blocks", 10, 1, np.random.default_rng(0), block_rows=0)
+    state = Sampler("blocks", 10, 1, np.random.default_rng(0), block_rows=4).get_state()
+    with pytest.raises(ValueError, match="blocks of 4 rows, not 5"):
+        Sampler("blocks", 10, 1, np.random.default_rng(0), block_rows=5).set_state(state)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from sgdlab.data.out_of_core import OutOfCoreStorage, target_values
+from sgdlab.data.out_of_core import OutOfCoreStorage, default_block_rows, target_values
 
 FLOAT_DTYPES = (np.float32, np.float64)
 
@@ -152,6 +152,15 @@ class Dataset:
     def block_rows(self) -> int:
         """Rows per block in :meth:`blocks` (for in-memory data: all of them)."""
         return self._storage.block_rows if self._storage is not None else self.n
+
+    @property
+    def sampler_block_rows(self) -> int:
+        """Rows per block of the ``"blocks"`` sampler: :attr:`block_rows` out of core; in memory, the block size
+        :meth:`from_npy` would choose for rows of this dim and dtype, so that the same data give the same index
+        stream in memory and on disk."""
+        if self._storage is not None:
+            return self._storage.block_rows
+        return default_block_rows(self.dim * self.A.dtype.itemsize)
 
     def blocks(self, block_rows: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """``(first_row, A_rows, y_rows)`` over consecutive row blocks, in order; ``y`` as float64 or int64.

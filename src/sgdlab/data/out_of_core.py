@@ -10,7 +10,10 @@ touched, so one pass over ``A`` through ``np.memmap`` makes the RSS as large as 
 * full passes (validation, loss, gradient, constants, fingerprint) read consecutive row blocks into one
   reusable buffer with positioned reads (:meth:`NpyArray.blocks`);
 * minibatches read their rows with one positioned read per row, or one read of the rows' span when the
-  indices are dense enough (:meth:`NpyArray.gather`).
+  indices are dense enough (:meth:`NpyArray.gather`);
+* requests that keep falling inside one block (the ``"blocks"`` sampler of `sgdlab.engine.samplers`) are served
+  from a one-block cache: once :data:`_CACHE_AFTER` rows in a row came from one block, that whole block is read
+  once and later rows of it cost a copy, not a system call.
 
 Both go through the operating system's page cache, which is not part of the RSS, so the resident memory of
 a pass is the block buffer (``block_rows × dim``) whatever n is.
@@ -34,6 +37,10 @@ BLOCK_BYTES = 8 << 20
 
 #: A minibatch whose indices span at most this many rows per index is read as one contiguous span.
 _SPAN_FACTOR = 64
+
+#: A block is read whole into the cache once this many consecutive rows were asked of it. Random rows from
+#: all over the file (uniform sampling) rarely stay in one block that long, so they never pay for whole blocks.
+_CACHE_AFTER = 32
 
 #: Every header this module writes has this size (a multiple of 64, as the .npy format recommends), so the
 #: final shape fits in the space reserved when the file was opened.
@@ -108,6 +115,14 @@ class NpyArray:
             )
         self._fd: int | None = None
         self._stamp = self._identity()
+        #: Rows per cached block (aligned at multiples of it); 0 turns the cache off.
+        self.cache_rows = 0
+        self._drop_cache()
+
+    def _drop_cache(self) -> None:
+        self._cache: np.ndarray | None = None
+        self._cache_first, self._cache_stop = 0, 0  # rows held: [first, stop)
+        self._run_block, self._run_rows = -1, 0  # the block the latest requests stayed in, and how many rows
 
     def _identity(self) -> tuple[int, int]:
         info = self.path.stat()
@@ -134,7 +149,9 @@ class NpyArray:
             self.close()
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_fd": None}
+        state = {**self.__dict__, "_fd": None}
+        state.update(_cache=None, _cache_first=0, _cache_stop=0, _run_block=-1, _run_rows=0)
+        return state
 
     @property
     def n(self) -> int:
@@ -162,15 +179,33 @@ class NpyArray:
         return out
 
     def gather(self, idx: np.ndarray) -> np.ndarray:
-        """Rows at the (valid, non-empty) integer indices ``idx``, in that order."""
+        """Rows at the (valid, non-empty) integer indices ``idx``, in that order (a new array)."""
         m = len(idx)
+        if m == 1:
+            lo = last = int(idx[0])
+        else:
+            lo, last = int(idx.min()), int(idx.max())
+        if self._cache_first <= lo and last < self._cache_stop:  # a cached block holds them all
+            if m == 1:
+                return self._cache[lo - self._cache_first : lo - self._cache_first + 1].copy()
+            return np.take(self._cache, idx - self._cache_first, axis=0)
+        if self.cache_rows:
+            block = lo // self.cache_rows
+            if block == last // self.cache_rows:
+                self._run_rows = self._run_rows + m if block == self._run_block else m
+                self._run_block = block
+                if self._run_rows >= _CACHE_AFTER:
+                    self._load_cache(block)
+                    return self.gather(idx)
+            else:
+                self._run_block = -1
         out = np.empty((m, *self.shape[1:]), dtype=self.dtype)
         if m == 1:  # the per-sample path: one read, no more Python than needed
             fd = self._fd if self._fd is not None else self._descriptor()
-            if os.preadv(fd, [out], self.offset + int(idx[0]) * self.row_bytes) != self.row_bytes:
-                self._pread(memoryview(out).cast("B"), self.offset + int(idx[0]) * self.row_bytes)
+            if os.preadv(fd, [out], self.offset + lo * self.row_bytes) != self.row_bytes:
+                self._pread(memoryview(out).cast("B"), self.offset + lo * self.row_bytes)
             return out
-        lo, hi = int(idx.min()), int(idx.max()) + 1
+        hi = last + 1
         if hi - lo <= _SPAN_FACTOR * m:  # dense enough: one read of the span beats one read per row
             np.take(self.read(lo, hi), idx - lo, axis=0, out=out)
             return out
@@ -178,6 +213,16 @@ class NpyArray:
         for k, i in enumerate(idx.tolist()):
             self._pread(raw[k * size : (k + 1) * size], base + i * size)
         return out
+
+    def _load_cache(self, block: int) -> None:
+        """Read block ``block`` (of :attr:`cache_rows` rows) into the cache, replacing the one held."""
+        first = block * self.cache_rows
+        stop = min(first + self.cache_rows, self.n)
+        if self._cache is None:
+            self._cache = np.empty((self.cache_rows, *self.shape[1:]), dtype=self.dtype)
+        self._cache_stop = 0  # invalid while being overwritten (a failed read leaves it empty)
+        self.read(first, stop, out=self._cache[: stop - first])
+        self._cache_first, self._cache_stop = first, stop
 
     def blocks(self, block_rows: int, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """``(first_row, rows)`` for consecutive blocks of ``block_rows`` rows. Each block is a view into a
@@ -365,6 +410,7 @@ class OutOfCoreStorage:
         if isinstance(block_rows, bool) or not isinstance(block_rows, int | np.integer) or block_rows < 1:
             raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}")
         self.block_rows = int(block_rows)
+        self.A.cache_rows = self.y.cache_rows = self.block_rows  # the "blocks" sampler's blocks
         self.labels: np.ndarray | None = None
 
     def validate(self) -> None:

@@ -138,7 +138,8 @@ def run(
 
     Budget: any of ``epochs`` (passes over the data, counted in component gradients), ``grad_evals``,
     ``iters`` and ``seconds`` — the run stops at the first one reached. Sampling: ``sampler`` in
-    ``"uniform"`` (with replacement), ``"reshuffle"``, ``"full"``, with ``batch_size`` indices per
+    ``"uniform"`` (with replacement), ``"reshuffle"``, ``"blocks"`` (reshuffling block by block, for data on
+    disk: see `sgdlab.engine.samplers`), ``"full"``, with ``batch_size`` indices per
     iteration; full-gradient methods (GD) always use every index. Checkpoints: log-spaced in iterations
     (``points_per_decade``), plus every ``record_every`` epochs if given, plus the last iterate; their
     cost is excluded from ``time_s``. ``record`` picks among ``loss, subopt, grad_norm2, dist2`` (default: all
@@ -174,7 +175,7 @@ def run(
     if test is not None:
         problem.check_test_data(test)
     checkpoint_every = _checks.nonnegative("checkpoint_every", checkpoint_every)
-    index_stream = Sampler(sampler, problem.n, batch_size, np.random.default_rng(seed))
+    index_stream = Sampler.for_problem(sampler, problem, batch_size, np.random.default_rng(seed))
 
     x = _starting_point(problem, x0, dtype)
     signature = None
