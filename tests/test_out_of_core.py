@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import sgdlab as sl
-from sgdlab.data import NpyWriter, load_npy, write_npy
+from sgdlab.data import NpyWriter, load_npy, out_of_core, write_npy
 
 N, DIM, BLOCK = 2000, 6, 256  # eight blocks, the last one partial
 
@@ -185,6 +185,69 @@ def test_runs_agree_float32_bit_for_bit(tmp_path, classification, method, sample
     np.testing.assert_allclose(runs[0].loss, runs[1].loss, rtol=1e-6)  # full passes sum in another order
 
 
+@pytest.fixture
+def block_sized(monkeypatch):
+    """The default block size set to BLOCK rows of float32, so in-memory data get the blocks the files get."""
+    monkeypatch.setattr(out_of_core, "BLOCK_BYTES", BLOCK * DIM * 4)
+
+
+@pytest.fixture
+def block_loads(monkeypatch):
+    """How many whole blocks the reader loaded into its cache."""
+    loads = []
+    original = out_of_core.NpyArray._load_cache
+    monkeypatch.setattr(out_of_core.NpyArray, "_load_cache", lambda self, b: (loads.append(b), original(self, b)))
+    return loads
+
+
+@pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_blocks_sampler_runs_agree_and_read_each_block_once(
+    tmp_path, classification, block_sized, block_loads, method, batch_size
+):
+    """sampler="blocks": the same blocks and rows in memory and on disk, so the same iterates, bit for bit; on disk
+    each block is read once per epoch (A and y: two loads per block), the rest served from the cache."""
+    data = classification.astype(np.float32)
+    mem = sl.problems.LogisticRegression(data, l2=1e-3)
+    disk = sl.problems.LogisticRegression(on_disk(tmp_path, data, block_rows=None), l2=1e-3)
+    assert data.sampler_block_rows == disk.data.sampler_block_rows == disk.data.block_rows == BLOCK
+    run = lambda p: sl.run(p, method, epochs=2, batch_size=batch_size, sampler="blocks", seed=7,  # noqa: E731
+                           dtype=np.float32, record=("loss",), points_per_decade=None)  # fmt: skip
+    runs = [run(mem), run(disk)]
+    np.testing.assert_array_equal(runs[0].x, runs[1].x)
+    np.testing.assert_array_equal(runs[0].iters, runs[1].iters)
+    assert len(block_loads) == 2 * 2 * -(-N // BLOCK)  # two epochs, A and y
+
+
+def test_uniform_sampling_never_loads_whole_blocks(tmp_path, classification, block_loads):
+    disk = sl.problems.LogisticRegression(on_disk(tmp_path, classification), l2=1e-3)
+    trace = sl.run(disk, sl.methods.SGD(), epochs=2, seed=3, record=("loss",))
+    assert trace.status == "budget" and block_loads == []  # random rows rarely stay in one block for long
+
+
+def test_blocks_run_resumes_out_of_core(tmp_path, classification):
+    disk = sl.problems.LogisticRegression(on_disk(tmp_path, classification), l2=1e-3)
+    kwargs = {"epochs": 3, "sampler": "blocks", "batch_size": 4, "seed": 5, "record_every": 0.5, "record": ("loss",)}
+    full = sl.run(disk, sl.methods.SGD(lr=0.05), **kwargs)
+    calls, original = [], disk.grad_batch
+
+    def interrupted(x, idx):
+        calls.append(1)
+        if len(calls) > 700:  # half way through
+            raise KeyboardInterrupt
+        return original(x, idx)
+
+    disk.grad_batch = interrupted
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        sl.run(disk, sl.methods.SGD(lr=0.05), checkpoint_path=path, checkpoint_every=0.0, **kwargs)
+    del disk.grad_batch
+    assert 0 < sl.engine.Checkpoint.load(path).counters["it"] < full.iters[-1]
+    resumed = sl.run(disk, sl.methods.SGD(lr=0.05), resume=path, **kwargs)
+    np.testing.assert_array_equal(resumed.x, full.x)
+    np.testing.assert_array_equal(resumed.loss, full.loss)
+
+
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
 def test_runs_agree_float64(tmp_path, regression, method):
     mem = sl.problems.LeastSquares(regression, l2=1e-3)
@@ -319,6 +382,8 @@ RSS_SCRIPT = textwrap.dedent(
         for _ in range(200):
             prob.grad_batch(x, rng.integers(0, data.n, 64))
         sl.run(prob, sl.methods.SGD(lr=0.01), iters=3000, record=("loss", "grad_norm2"))
+        sl.run(prob, sl.methods.SGD(lr=0.01), iters=3000, sampler="blocks", record=("loss",))
+        sl.run(prob, sl.methods.SGD(lr=0.01), epochs=1, batch_size=64, sampler="blocks", record=("loss",))
         sl.run(prob, sl.methods.GD(lr=0.1), iters=2, record=("loss",))
     else:  # the control: the same pass through the memory map
         float(np.sum(data.A @ x))
