@@ -441,9 +441,32 @@ class EncodedTargets:
 
     def __init__(self, data, encode) -> None:
         self.data, self.encode = data, encode
+        # the encoding of the block the reader holds in its cache, made once per cached block: rows served from
+        # it cost an index, not a read and an encoding each
+        self._block: np.ndarray | None = None
+        self._first, self._stop = 0, 0
 
     def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, np.ndarray) and key.size:
+            if key.size == 1:
+                lo = last = int(key[0])
+            else:
+                lo, last = int(key.min()), int(key.max())
+            if self._first <= lo and last < self._stop:
+                if key.size == 1:
+                    return self._block[lo - self._first : lo - self._first + 1].copy()
+                return self._block[key - self._first]
+            values = self.encode(self.data.targets(key))
+            reader = self.data._storage.y
+            if reader._cache_stop > reader._cache_first and reader._cache_first <= lo and last < reader._cache_stop:
+                self._stop = 0  # invalid until encoded
+                self._block = self.encode(target_values(reader._cache[: reader._cache_stop - reader._cache_first]))
+                self._first, self._stop = reader._cache_first, reader._cache_stop
+            return values
         return self.encode(self.data.targets(key))
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_block": None, "_first": 0, "_stop": 0}
 
     def __len__(self) -> int:
         return self.data.n
