@@ -1,18 +1,22 @@
 """Benchmark B4: an epoch over a memory-mapped n = 10^7, dim = 32 float32 dataset vs the same data in memory.
 
-    python benchmarks/b4_memmap.py [--n 10000000] [--pairs 7] [--sgd-iters 20000]
+    python benchmarks/b4_memmap.py [--n 10000000] [--pairs 7] [--sgd-iters 200000] [--uniform-iters 20000]
 
 Writes a classification dataset (float32 A, 1.28 GB, and int64 labels) block by block to a temporary folder,
 then times, alternately on the memory-mapped and the in-memory dataset (``LogisticRegression``, float32
 iterates):
 
 * a streamed epoch: one full gradient (``GD``, one pass over all n rows in blocks);
-* per-sample SGD (``sampler="uniform"``): a fixed number of iterations, each reading one random row.
+* per-sample SGD with ``sampler="blocks"`` (blocks in random order, rows in random order within each block; the
+  same indices on both sides): ``--sgd-iters`` iterations, several blocks' worth, so the memory-mapped side pays
+  for reading each block it visits; its rows per second give the time of a per-sample epoch;
+* for reference, per-sample SGD with ``sampler="uniform"`` (every iteration reads one random row from disk).
 
 Times are the engine's ``time_s`` (iterations only, no checkpoint evaluations); the wall time of each whole
-``sgdlab.run`` call, which adds two full-pass loss evaluations, is reported too. Peak RSS of a memory-mapped run
-is measured in fresh processes for n = 10^6 and 10^7. BLAS runs on one thread, as in sweeps. The folder is
-deleted afterwards.
+``sgdlab.run`` call, which adds two full-pass loss evaluations, is reported too. Peak RSS (VmHWM) of a
+memory-mapped run (the streamed epoch, then per-sample SGD with both samplers) is measured in fresh processes
+for n = 10^6 and 10^7. BLAS runs on one thread, as in sweeps. The load average is recorded before and after.
+The folder is deleted afterwards.
 """
 
 from __future__ import annotations
@@ -65,21 +69,21 @@ def epoch(problem):
     return sl.run(problem, sl.methods.GD(lr=GD_LR), iters=1, dtype=np.float32, record=("loss",))
 
 
-def sgd(problem, iters: int, seed: int):
+def sgd(problem, iters: int, seed: int, sampler: str = "blocks"):
     return sl.run(
-        problem, sl.methods.SGD(lr=SGD_LR), iters=iters, sampler="uniform", seed=seed, dtype=np.float32,
+        problem, sl.methods.SGD(lr=SGD_LR), iters=iters, sampler=sampler, seed=seed, dtype=np.float32,
         record=("loss",), points_per_decade=None,
     )  # fmt: skip
 
 
-def engine_path(problem) -> str:
-    """Which segment the engine runs for per-sample SGD on ``problem``."""
+def engine_path(problem, kind: str) -> str:
+    """Which segment the engine runs for per-sample SGD with sampler ``kind`` on ``problem``."""
     try:
         from sgdlab.engine.compiled import segment_for
         from sgdlab.engine.samplers import Sampler
     except ImportError:
         return "python (this build has no compiled segments)"
-    sampler = Sampler("uniform", problem.n, 1, np.random.default_rng(0))
+    sampler = Sampler.for_problem(kind, problem, 1, np.random.default_rng(0))
     method = sl.methods.SGD(lr=SGD_LR).resolve(problem, 1, 1)
     return "python" if segment_for(method, problem, sampler) is None else "compiled"
 
@@ -99,15 +103,17 @@ after_import = status("VmRSS")
 data = sl.data.load_npy(sys.argv[1], sys.argv[2], mmap=True)
 prob = sl.problems.LogisticRegression(data, l2=1e-6)
 b4.epoch(prob)
-b4.sgd(prob, int(sys.argv[3]), 0)
+b4.sgd(prob, int(sys.argv[3]), 0, "blocks")
+b4.sgd(prob, int(sys.argv[5]), 0, "uniform")
 print(json.dumps({"after_import": after_import, "peak_VmHWM": status("VmHWM"),
                   "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
 
 
-def peak_rss(A_path: Path, y_path: Path, sgd_iters: int) -> dict:
+def peak_rss(A_path: Path, y_path: Path, sgd_iters: int, uniform_iters: int) -> dict:
+    here = str(Path(__file__).parent)
     out = subprocess.run(
-        [sys.executable, "-c", RSS_CHILD, str(A_path), str(y_path), str(sgd_iters), str(Path(__file__).parent)],
+        [sys.executable, "-c", RSS_CHILD, str(A_path), str(y_path), str(sgd_iters), here, str(uniform_iters)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -140,11 +146,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000_000)
     parser.add_argument("--small-n", type=int, default=1_000_000, help="second size for the RSS comparison")
     parser.add_argument("--pairs", type=int, default=7)
-    parser.add_argument("--sgd-iters", type=int, default=20_000)
+    parser.add_argument("--sgd-iters", type=int, default=200_000, help="per-sample SGD iterations, blocks sampler")
+    parser.add_argument("--uniform-iters", type=int, default=20_000, help="the same with the uniform sampler")
     parser.add_argument("--dir", default=None, help="where to write the temporary files (default: system temp)")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="sgdlab-b4-", dir=args.dir))
+    load_before = os.getloadavg()
+    print(f"load average before: {load_before}")
     try:
         started = time.perf_counter()
         A_path, y_path = write_dataset(folder, args.n)
@@ -155,14 +164,15 @@ def main() -> None:
         rss = {}
         small = write_dataset(folder, args.small_n, seed=1)
         for n, paths in ((args.small_n, small), (args.n, (A_path, y_path))):
-            rss[n] = peak_rss(*paths, args.sgd_iters)
+            rss[n] = peak_rss(*paths, args.sgd_iters, args.uniform_iters)
             print(f"peak RSS, memory-mapped run, n={n:,}: {rss[n]['peak_VmHWM'] / 2**20:.0f} MiB")
 
         started = time.perf_counter()
         disk = sl.problems.LogisticRegression(sl.data.load_npy(A_path, y_path, mmap=True), l2=1e-6)
         open_s = time.perf_counter() - started
         memory = sl.problems.LogisticRegression(sl.data.load_npy(A_path, y_path), l2=1e-6)
-        paths = {"memmap": engine_path(disk), "in_memory": engine_path(memory)}
+        paths = {f"{side}, {kind}": engine_path(problem, kind) for side, problem in (("memmap", disk),
+                 ("in_memory", memory)) for kind in ("blocks", "uniform")}  # fmt: skip
         print(f"opened (one validating pass) in {open_s:.1f} s; engine segments: {paths}")
 
         rows = []
@@ -173,22 +183,26 @@ def main() -> None:
               f"ratio {ep['ratio_memmap_over_in_memory']:.2f}")  # fmt: skip
 
         seeds = iter(range(10**6))
-        sg = compare(
-            lambda: sgd(disk, args.sgd_iters, next(seeds)), lambda: sgd(memory, args.sgd_iters, next(seeds)), args.pairs
-        )
-        sg.update(workload=f"per-sample SGD, uniform sampler, {args.sgd_iters} iterations", rows=args.sgd_iters)
-        rows.append(sg)
-        rates = [args.sgd_iters / sg[key] for key in ("memmap_s", "in_memory_s")]
-        rates = [args.sgd_iters / sg[key] for key in ("memmap_s", "in_memory_s")]
-        print(f"per-sample SGD: memmap {rates[0]:,.0f} rows/s, in memory {rates[1]:,.0f} rows/s, "
-              f"ratio {sg['ratio_memmap_over_in_memory']:.2f}")  # fmt: skip
+        for kind, iters in (("blocks", args.sgd_iters), ("uniform", args.uniform_iters)):
+            sg = compare(
+                lambda kind=kind, iters=iters: sgd(disk, iters, next(seeds), kind),
+                lambda kind=kind, iters=iters: sgd(memory, iters, next(seeds), kind),
+                args.pairs,
+            )
+            sg.update(workload=f"per-sample SGD, {kind} sampler, {iters} iterations", rows=iters)
+            sg["epoch_estimate_s"] = {key: args.n * sg[key] / iters for key in ("memmap_s", "in_memory_s")}
+            rows.append(sg)
+            rates = [iters / sg[key] for key in ("memmap_s", "in_memory_s")]
+            print(f"per-sample SGD, {kind}: memmap {rates[0]:,.0f} rows/s, in memory {rates[1]:,.0f} rows/s, "
+                  f"ratio {sg['ratio_memmap_over_in_memory']:.2f}")  # fmt: skip
         for row in rows:
             row["memmap_rows_per_s"] = row["rows"] / row["memmap_s"]
             row["in_memory_rows_per_s"] = row["rows"] / row["in_memory_s"]
 
         out = harness.save(
             "b4_memmap",
-            "B4: epoch over a memory-mapped n=10^7, dim=32 float32 dataset vs in memory; peak RSS",
+            "B4: epochs over a memory-mapped n=10^7, dim=32 float32 dataset vs in memory (streamed full gradient; "
+            "per-sample SGD, blocks sampler); peak RSS",
             rows,
             n=args.n,
             dim=DIM,
@@ -200,6 +214,7 @@ def main() -> None:
             block_rows=disk.data.block_rows,
             peak_rss_bytes={str(n): v for n, v in rss.items()},
             targets={"ratio": 0.8, "peak_rss_bytes": 2**30},
+            load_average={"before": load_before, "after": os.getloadavg()},
         )
         print(f"saved {out}")
     finally:
