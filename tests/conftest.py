@@ -10,6 +10,7 @@ import pytest
 import sgdlab as sl
 from sgdlab.data import Dataset, make_classification, make_regression
 from sgdlab.problems import (
+    AdamCounterexample,
     LeastSquares,
     LogisticRegression,
     NonconvexLogistic,
@@ -66,6 +67,7 @@ PROBLEMS: dict[str, tuple] = {
     "quadratic2d": (lambda: Quadratic2D(kappa=20.0, n=8, seed=1), "convex"),
     "rosenbrock": (lambda: Rosenbrock(), "local"),
     "ls2d": (lambda: TwoParameterLeastSquares(n=10, seed=2), "convex"),
+    "adam_counterexample": (lambda: AdamCounterexample(C=3.0, penalty=50.0), "convex"),
 }
 
 

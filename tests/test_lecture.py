@@ -63,6 +63,19 @@ def _swap_floors(results: dict) -> dict:
     return {**results, "floor-steps": Results(tuple(swapped) + tuple(runs.select(lr=steps[1])))}
 
 
+def _with_final_x(runs: Results, x, **selection) -> Results:
+    chosen = set(id(r) for r in runs.select(**selection))
+    return Results(tuple(dataclasses.replace(r, x=np.asarray(x, float)) if id(r) in chosen else r for r in runs))
+
+
+def _adamw_at_the_ridge_minimiser(results: dict) -> dict:
+    from sgdlab.lecture import _common
+    from sgdlab.lecture.weight_decay import COUPLED
+
+    ridge = _common.problem(COUPLED).x_star
+    return {**results, "adamw": _with_final_x(results["adamw"], ridge)}
+
+
 # claim -> how to plant a failure in its results (each breaks one premise of the claim)
 PLANTED = {
     "complexity": lambda r: {**r, "complexity-sgd-pl": _with_column(r["complexity-sgd-pl"], "subopt", _slow_power_law)},
@@ -72,6 +85,15 @@ PLANTED = {
         **r,
         "variance-reduction": _with_column(r["variance-reduction"], "subopt", _flat(1e-2), label="SAGA"),
     },
+    "bottleneck": lambda r: {
+        **r,
+        "bottleneck-noisy": _with_column(r["bottleneck-noisy"], "subopt", _slow_power_law, label="SLBFGS"),
+    },
+    "adam-counterexample": lambda r: {
+        **r,
+        "adam-counterexample": _with_final_x(r["adam-counterexample"], [-1.0], label="Adam"),
+    },
+    "weight-decay": _adamw_at_the_ridge_minimiser,
 }
 
 

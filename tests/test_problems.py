@@ -221,3 +221,15 @@ def test_float32_data_gives_float32_gradients_and_a_float64_certificate():
     assert problem.grad(x).dtype == np.float32
     assert problem.grad_batch(x, np.array([1, 2])).dtype == np.float32
     assert problem.x_star.dtype == np.float64
+
+
+def test_adam_counterexample_minimiser_and_arguments():
+    from sgdlab.problems import AdamCounterexample
+
+    problem = AdamCounterexample(C=3.0, penalty=100.0)
+    assert problem.x_star[0] == pytest.approx(-1.0 - (3.0 - 2.0) / 3.0 / 100.0)
+    assert problem.grad(problem.x_star)[0] == pytest.approx(0.0, abs=1e-12)
+    assert problem.component_grads(np.zeros(1), np.array([0, 1, 2]))[:, 0].tolist() == [3.0, -1.0, -1.0]
+    for bad, message in (({"C": 2.0}, "C must be > 2"), ({"penalty": 0.0}, "penalty must be > 0")):
+        with pytest.raises(ValueError, match=message):
+            AdamCounterexample(**bad)

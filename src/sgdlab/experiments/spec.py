@@ -47,7 +47,8 @@ from sgdlab.methods import METHODS
 
 PROBLEM_TYPES: tuple[str, ...] = (
     "LeastSquares", "LogisticRegression", "SoftmaxRegression", "NonconvexPL", "NonconvexLogistic",
-    "Quadratic2D", "Rosenbrock", "TwoParameterLeastSquares", "digits_mlp", "digits_cnn", "char_lm",
+    "Quadratic2D", "Rosenbrock", "TwoParameterLeastSquares", "AdamCounterexample", "digits_mlp", "digits_cnn",
+    "char_lm",
 )  # fmt: skip
 #: Problem types that are built from a ``data`` table; the others take parameters only.
 DATA_PROBLEMS: tuple[str, ...] = PROBLEM_TYPES[:5]

@@ -1,5 +1,7 @@
 """The lecture's claims, each an experiment with a verdict computed from its measurements; `sgdlab reproduce`."""
 
+from sgdlab.lecture.adam_failure import AdamNonConvergence
+from sgdlab.lecture.bottleneck import VarianceIsTheBottleneck
 from sgdlab.lecture.claim import Check, Claim, Verdict
 from sgdlab.lecture.complexity import ComplexityTable
 from sgdlab.lecture.noise_floor import NoiseFloor
@@ -7,8 +9,17 @@ from sgdlab.lecture.reproduce import Reproduction, run_claims
 from sgdlab.lecture.results import Results, Run, collect
 from sgdlab.lecture.sgd_vs_gd import SgdVersusGd
 from sgdlab.lecture.variance_reduction import VarianceReduction
+from sgdlab.lecture.weight_decay import CoupledVersusDecoupledDecay
 
 #: Every claim, in the lecture's order.
-CLAIMS: tuple[Claim, ...] = (ComplexityTable(), SgdVersusGd(), NoiseFloor(), VarianceReduction())
+CLAIMS: tuple[Claim, ...] = (
+    ComplexityTable(),
+    SgdVersusGd(),
+    NoiseFloor(),
+    VarianceReduction(),
+    VarianceIsTheBottleneck(),
+    AdamNonConvergence(),
+    CoupledVersusDecoupledDecay(),
+)
 
 __all__ = ["CLAIMS", "Check", "Claim", "Reproduction", "Results", "Run", "Verdict", "collect", "run_claims"]
