@@ -194,6 +194,18 @@ def test_unsupported_runs_use_python():
     assert trace.x.dtype == np.float32 and trace.status == "budget"
 
 
+def test_out_of_core_data_run_in_python(tmp_path):
+    data = make_regression(n=60, dim=4, seed=0)
+    sl.data.write_npy(tmp_path / "A.npy", tmp_path / "y.npy", [(data.A, data.y)])
+    on_disk = sl.problems.LeastSquares(Dataset.from_npy(tmp_path / "A.npy", tmp_path / "y.npy"))
+    in_memory = sl.problems.LeastSquares(data)
+    for method in (M.SGD(lr=0.05), M.SAGA(lr=0.05)):
+        assert compiled.segment_for(method, on_disk, Sampler("uniform", 60, 1, None)) is None
+        assert compiled.segment_for(method, in_memory, Sampler("uniform", 60, 1, None)) is not None
+        disk, memory = (sl.run(p, method, epochs=2, seed=1) for p in (on_disk, in_memory))
+        np.testing.assert_allclose(disk.x, memory.x, rtol=1e-10)
+
+
 @pytest.mark.parametrize(("kind", "n", "b"), [("uniform", 10, 3), ("uniform", 500, 1), ("reshuffle", 10, 3),
                                               ("reshuffle", 7, 7), ("reshuffle", 500, 4)])  # fmt: skip
 def test_sampler_take_equals_repeated_next(kind, n, b):

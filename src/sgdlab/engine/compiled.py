@@ -10,7 +10,7 @@ two paths can take turns within one run.
 Covered (everything else, and any run whose arrays are not float64, runs in Python):
 
 * problems: `LeastSquares` and `LogisticRegression` (exactly these classes: a subclass may change the oracle),
-  dense or CSR float64 data, with their L2 term;
+  dense or CSR float64 data held in memory (out-of-core data run in Python), with their L2 term;
 * samplers ``"uniform"`` and ``"reshuffle"``, any batch size;
 * methods: `SGD` (every schedule), `SAGA`, `SAG`, `SVRG`, `Momentum`, `Nesterov`, `Adagrad`, `RMSProp`,
   `Adadelta`, `Adam`, `AMSGrad`, `AdamW` (exactly these classes; both conventions).
@@ -78,7 +78,7 @@ def disabled():
 def _glm_data(problem: Problem) -> dict[str, Any] | None:
     """The problem's arrays in the kernels' layout, or ``None`` where the kernels do not apply."""
     kind = type(problem)
-    if kind not in _LOSSES:
+    if kind not in _LOSSES or problem.data.is_out_of_core:  # rows on disk: the Python path reads them in blocks
         return None
     A, y = problem.A, problem.y
     if not (isinstance(y, np.ndarray) and y.dtype == np.float64):
@@ -190,21 +190,21 @@ def _kernel_for(method: Method, glm_kernels, n: int, dim: int, b: int, arrays: t
 
         return _Kernel(svrg, svrg_ready)
     if cls in (SAG, SAGA):
-        fresh, correction, work = np.empty((b, dim)), np.empty(dim), np.empty(dim)
-        scores, order = np.empty(b), np.empty(b, dtype=np.int64)
+        fresh, diffs, order = np.empty(b), np.empty(b), np.empty(b, dtype=np.int64)
+        correction, work = np.empty(dim), np.zeros(dim)
 
         def table(x, state, idx, offsets, max_evals, alphas):
-            if "table" not in state:  # as _TableMethod._table_state
-                state["table"] = np.zeros((n, x.size), dtype=x.dtype)
+            if "table" not in state:  # as _TableMethod._table_state: a GLM's table holds one φ' per sample
+                state["table"] = np.zeros((n, 1), dtype=x.dtype)
                 state["table_sum"] = np.zeros_like(x)
             return glm_kernels.table_segment(cls is SAGA, *arrays, x, idx, offsets, max_evals, alphas, state["table"],
-                                             state["table_sum"], fresh, scores, order, correction, work)  # fmt: skip
+                                             state["table_sum"], fresh, diffs, order, correction, work)  # fmt: skip
 
         def table_ready(state):
             if "table" not in state:
                 return True
             t = state["table"]
-            ok = isinstance(t, np.ndarray) and t.dtype == np.float64 and t.shape == (n, dim) and t.flags.c_contiguous
+            ok = isinstance(t, np.ndarray) and t.dtype == np.float64 and t.shape == (n, 1) and t.flags.c_contiguous
             return ok and _is_vector(state["table_sum"], dim)
 
         return _Kernel(table, table_ready)

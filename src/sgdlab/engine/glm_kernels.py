@@ -31,7 +31,7 @@ LOSS_LS = 0
 LOSS_LOGISTIC = 1
 
 #: Per-sample kernels prefetch the rows of the iteration this many steps ahead.
-AHEAD = 4
+AHEAD = 8
 
 # element-wise methods, by the fused kernel they use
 SGD, MOMENTUM, DIAGONAL, ADADELTA, ADAM = 0, 1, 2, 3, 4
@@ -53,11 +53,11 @@ def serial(fn):
     return _jit(copy)
 
 
-_sgd = serial(fused._sgd)
-_momentum = serial(fused._momentum)
-_diagonal = serial(fused._diagonal)
-_adadelta = serial(fused._adadelta)
-_adam = serial(fused._adam)
+_sgd = serial(fused.sgd_update)
+_momentum = serial(fused.momentum_update)
+_diagonal = serial(fused.diagonal_update)
+_adadelta = serial(fused.adadelta_update)
+_adam = serial(fused.adam_update)
 
 
 @intrinsic
@@ -181,15 +181,12 @@ def _fresh_row(A, indptr, indices, data, dense, i, s, row):
 
 
 # --- SGD and the element-wise methods ------------------------------------------------------------------------
-@_jit_sum
+@_jit
 def _sgd_dense_single(A, i, s, l2, alpha, x):
-    """Per-sample SGD on a dense row, fused: ``x_j ← x_j − α (a_ij s + l2 x_j)``; returns ``‖x‖²``."""
-    total = 0.0
+    """Per-sample SGD on a dense row, fused: ``x_j ← x_j − α (a_ij s + l2 x_j)`` (no fast-math: the reference's
+    rounding, element by element)."""
     for j in range(x.size):
-        xj = x[j] - alpha * (A[i, j] * s + l2 * x[j])
-        x[j] = xj
-        total += xj * xj
-    return total
+        x[j] = x[j] - alpha * (A[i, j] * s + l2 * x[j])
 
 
 @_jit
@@ -211,9 +208,11 @@ def elementwise_segment(
             # one row: (a_ij s)/1 + l2 x_j, then x − α g, element by element — the reference's rounding
             i = idx[lo]
             if lo + AHEAD < idx.size:
+                _prefetch(y, idx[lo + AHEAD])
                 _prefetch_row(A, idx[lo + AHEAD])
             s = _dphi(loss, _dense_dot(A, i, x), y[i])
-            norm2 = _sgd_dense_single(A, i, s, l2, alpha, x)
+            _sgd_dense_single(A, i, s, l2, alpha, x)
+            norm2 = _norm2(x)
         else:
             _batch_grad(A, indptr, indices, data, dense, y, loss, l2, x, idx, lo, hi, g)
             if method == SGD:
@@ -238,15 +237,20 @@ def elementwise_segment(
 @_jit
 def table_segment(
     saga, A, indptr, indices, data, dense, y, loss, l2, x, idx, offsets, max_evals, alphas, table, table_sum,
-    fresh, scores, order, correction, work,
+    fresh, diffs, order, correction, work,
 ):  # fmt: skip
-    """SAGA (``saga=True``) and SAG with the gradient table ``table[i] = ∇ℓ_i`` and ``table_sum = Σ_i table[i]``:
+    """SAGA (``saga=True``) and SAG with the GLM table of `sgdlab.methods.variance_reduced`: ``table[i, 0] = φ'_i``,
+    the derivative at the sample's last visit (``∇ℓ_i = a_i φ'_i``), and ``table_sum = Σ_i a_i table[i, 0]``.
+    With ``δ_t = φ'(a_tᵀx, y_t) − table[t, 0]``:
 
-    SAGA: ``x ← x − α ((1/b) Σ_{t∈B} (∇ℓ_t(x) − table[t]) + table_sum_old/n + l2 x)``;
-    SAG: ``x ← x − α (table_sum_new/n + l2 x)``; then (both) ``table[t] ← ∇ℓ_t(x)``, a repeated index once,
-    summed in ascending index order as ``np.unique`` does. ``fresh`` is a ``(b_max, dim)`` work array."""
+    SAGA: ``x ← x − α ((1/b) Σ_{t∈B} a_t δ_t + table_sum_old/n + l2 x)``;
+    SAG: ``x ← x − α (table_sum_new/n + l2 x)``; then (both) ``table[t, 0] ← φ'(a_tᵀx, y_t)`` and
+    ``table_sum += Σ a_t δ_t``, a repeated index once, summed in ascending index order as ``np.unique`` orders it.
+    ``fresh, diffs, order`` have room for a batch; ``correction`` and ``work`` are ``dim``-vectors, and ``work``
+    must be zero on entry (it is left zero)."""
     evals = 0
     n = table.shape[0]
+    nf = float(n)
     count = offsets.size - 1
     for t in range(count):
         if evals >= max_evals:
@@ -254,58 +258,52 @@ def table_segment(
         lo, hi = offsets[t], offsets[t + 1]
         b = hi - lo
         alpha = alphas[t]
-        if b == 1 and lo + AHEAD < idx.size:
-            ahead = idx[lo + AHEAD]
-            _prefetch_row(table, ahead)
-            if dense:
-                _prefetch_row(A, ahead)
-        for r in range(b):
-            i = idx[lo + r]
-            scores[r] = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])
-            _fresh_row(A, indptr, indices, data, dense, i, scores[r], fresh[r])
-        if b == 1:  # the common case in one pass: no sort, no work vector, no branch inside the loops
-            # (+ l2·x with l2 = 0 adds 0.0, as the reference's scalar reg_grad does)
+        if b == 1:  # the common case in one pass: no sort, no branch inside the loops
             i = idx[lo]
-            norm2 = 0.0
-            if saga:
-                for j in range(x.size):
-                    diff = fresh[0, j] - table[i, j]
-                    step = diff + table_sum[j] / n  # the old mean: table_sum before this update
-                    table_sum[j] += diff
-                    table[i, j] = fresh[0, j]
-                    xj = x[j] - alpha * (step + l2 * x[j])
-                    x[j] = xj
-                    norm2 += xj * xj
+            if lo + AHEAD < idx.size:
+                ahead = idx[lo + AHEAD]
+                _prefetch(y, ahead)
+                _prefetch(table, ahead)
+                if dense:
+                    _prefetch_row(A, ahead)
+            s = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])
+            diff = s - table[i, 0]
+            table[i, 0] = s
+            if not dense:  # a_i δ as a dense vector (zeros off the row, as scipy's Aᵀδ), for the pass below
+                for p in range(indptr[i], indptr[i + 1]):
+                    work[indices[p]] += data[p] * diff
+            # (+ l2·x with l2 = 0 adds 0.0, as the reference's scalar reg_grad does)
+            if dense:
+                _table_pass_dense(saga, A, i, diff, l2, alpha, nf, x, table_sum)
             else:
-                for j in range(x.size):
-                    table_sum[j] += fresh[0, j] - table[i, j]
-                    table[i, j] = fresh[0, j]
-                    xj = x[j] - alpha * (table_sum[j] / n + l2 * x[j])
-                    x[j] = xj
-                    norm2 += xj * xj
+                _table_pass(saga, work, l2, alpha, nf, x, table_sum)
+                for p in range(indptr[i], indptr[i + 1]):
+                    work[indices[p]] = 0.0
+            norm2 = _norm2(x)
         else:
+            for r in range(b):  # every derivative at the same x, against the table before this batch
+                i = idx[lo + r]
+                fresh[r] = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])
+                diffs[r] = fresh[r] - table[i, 0]
             correction[:] = 0.0
             for r in range(b):
-                i = idx[lo + r]
-                for j in range(x.size):
-                    correction[j] += fresh[r, j] - table[i, j]
+                _add_row(A, indptr, indices, data, dense, idx[lo + r], diffs[r], correction)
             for j in range(x.size):
                 correction[j] = correction[j] / b
                 if saga:
                     correction[j] = correction[j] + table_sum[j] / n
-            # the table changes are summed first, then added to table_sum (as `total += (...).sum(axis=0)`)
+            # the table changes are summed first, then added to table_sum (as `total += Aᵀδ`)
             order[:b] = np.argsort(idx[lo:hi], kind="mergesort")
-            work[:] = 0.0
             for q in range(b):
                 r = order[q]
                 i = idx[lo + r]
                 if q > 0 and idx[lo + order[q - 1]] == i:
-                    continue  # stored once; numpy's unique keeps the first occurrence, equal anyway
-                for j in range(x.size):
-                    work[j] += fresh[r, j] - table[i, j]
-                    table[i, j] = fresh[r, j]
+                    continue  # stored once; numpy's unique keeps the first occurrence
+                _add_row(A, indptr, indices, data, dense, i, diffs[r], work)
+                table[i, 0] = fresh[r]
             for j in range(x.size):
                 table_sum[j] += work[j]
+                work[j] = 0.0
             for j in range(x.size):
                 step = correction[j] if saga else table_sum[j] / n
                 if l2 != 0.0:
@@ -316,6 +314,48 @@ def table_segment(
         if not np.isfinite(norm2):
             return t + 1, evals, True
     return count, evals, False
+
+
+@_jit
+def _table_pass_dense(saga, A, i, diff, l2, alpha, nf, x, table_sum):
+    """One SAGA/SAG step on the dense row ``a_i`` with ``δ = diff``, in one pass."""
+    if saga:
+        for j in range(x.size):
+            c = A[i, j] * diff
+            step = c + table_sum[j] / nf  # the old mean: table_sum before this update
+            table_sum[j] += c
+            x[j] = x[j] - alpha * (step + l2 * x[j])
+    else:
+        for j in range(x.size):
+            sj = table_sum[j] + A[i, j] * diff
+            table_sum[j] = sj
+            x[j] = x[j] - alpha * (sj / nf + l2 * x[j])
+
+
+@_jit
+def _table_pass(saga, c, l2, alpha, nf, x, table_sum):
+    """As :func:`_table_pass_dense` with ``a_i δ`` given as the dense vector ``c``."""
+    if saga:
+        for j in range(x.size):
+            step = c[j] + table_sum[j] / nf
+            table_sum[j] += c[j]
+            x[j] = x[j] - alpha * (step + l2 * x[j])
+    else:
+        for j in range(x.size):
+            sj = table_sum[j] + c[j]
+            table_sum[j] = sj
+            x[j] = x[j] - alpha * (sj / nf + l2 * x[j])
+
+
+@_jit
+def _add_row(A, indptr, indices, data, dense, i, s, out):
+    """``out += a_i · s``."""
+    if dense:
+        for j in range(out.size):
+            out[j] += A[i, j] * s
+    else:
+        for p in range(indptr[i], indptr[i + 1]):
+            out[indices[p]] += data[p] * s
 
 
 @_jit

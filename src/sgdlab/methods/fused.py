@@ -5,6 +5,10 @@ over memory, without temporaries, and ``step`` uses them automatically for large
 (:func:`usable`). ``tests/test_fused.py`` checks every kernel against its method's reference formula in one
 table (float64 to 1e-12, float32 to 1e-6 relative). Kernels compile on first use and are cached on disk
 (numba ``cache=True``), so later processes do not compile again. ``SGDLAB_FUSED=0`` turns them off.
+
+Each update rule is written once, as a plain loop over ``prange``: ``sgd_update``, ``momentum_update``,
+``diagonal_update``, ``adadelta_update``, ``adam_update``. ``sgd``, ``momentum``, … are those loops compiled in
+parallel for ``step``; `sgdlab.engine.glm_kernels` compiles the same loops serially for its per-iteration use.
 """
 
 from __future__ import annotations
@@ -55,6 +59,11 @@ def _numba():
     return numba
 
 
+# The update loops below are the single home of each element-wise rule: plain Python over ``prange``, compiled
+# in parallel by :func:`_kernel` for ``step`` and serially by `sgdlab.engine.glm_kernels.serial` for the compiled
+# GLM segments (one iteration per call). Their names are public for that second use.
+
+
 def _kernel(fn):
     """Compile ``fn`` lazily (first call), in parallel and cached on disk; flatten arrays for it."""
 
@@ -71,19 +80,23 @@ def _kernel(fn):
     return call
 
 
-def _sgd(x, g, lr):
+def sgd_update(x, g, lr):
+    """SGD: ``x ← x − lr·g``."""
     for i in prange(x.size):  # noqa: F821 - bound to numba.prange when compiled
         x[i] -= lr * g[i]
 
 
-def _momentum(x, g, v, lr, beta, nesterov):
+def momentum_update(x, g, v, lr, beta, nesterov):
+    """Heavy ball / Nesterov: ``v ← βv + g``; ``x ← x − lr·v`` (or ``x ← x − lr·(g + βv)`` when ``nesterov``)."""
     for i in prange(x.size):  # noqa: F821
         vi = beta * v[i] + g[i]
         v[i] = vi
         x[i] -= lr * (g[i] + beta * vi) if nesterov else lr * vi
 
 
-def _diagonal(x, g, v, lr, gamma, eps, accumulate, lecture):
+def diagonal_update(x, g, v, lr, gamma, eps, accumulate, lecture):
+    """Adagrad (``accumulate``: ``v ← v + g²``) and RMSProp (``v ← γv + (1−γ)g²``); ``x ← x − lr·g/√(v + ε)``
+    (``lecture``) or ``x ← x − lr·g/(√v + ε)``."""
     for i in prange(x.size):  # noqa: F821
         gi = g[i]
         vi = v[i] + gi * gi if accumulate else gamma * v[i] + (1.0 - gamma) * (gi * gi)
@@ -91,7 +104,8 @@ def _diagonal(x, g, v, lr, gamma, eps, accumulate, lecture):
         x[i] -= lr * gi / (np.sqrt(vi + eps) if lecture else np.sqrt(vi) + eps)
 
 
-def _adadelta(x, g, v, dx, lr, gamma, rho, eps):
+def adadelta_update(x, g, v, dx, lr, gamma, rho, eps):
+    """Adadelta: ``v ← γv + (1−γ)g²``; ``Δ = √(dx + ε)/√(v + ε)·g``; ``x ← x − lr·Δ``; ``dx ← ρ·dx + (1−ρ)Δ²``."""
     for i in prange(x.size):  # noqa: F821
         gi = g[i]
         vi = gamma * v[i] + (1.0 - gamma) * (gi * gi)
@@ -101,7 +115,10 @@ def _adadelta(x, g, v, dx, lr, gamma, rho, eps):
         dx[i] = rho * dx[i] + (1.0 - rho) * (gt * gt)
 
 
-def _adam(x, g, m, v, vmax, lr, beta1, beta2, eps, bc1, bc2, coupled, decoupled, amsgrad, lecture):
+def adam_update(x, g, m, v, vmax, lr, beta1, beta2, eps, bc1, bc2, coupled, decoupled, amsgrad, lecture):
+    """Adam/AMSGrad/AdamW: ``g ← g + coupled·x``; ``m ← β₁m + (1−β₁)g``; ``v ← β₂v + (1−β₂)g²``;
+    ``x ← x − lr·(m/bc1/(√(v̂/bc2) + ε) + decoupled·x)`` with ``v̂ = v`` or its running max (``amsgrad``;
+    the max is taken of ``v/bc2`` under the ``lecture`` convention, of ``v`` under torch's)."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
         gi = g[i] + coupled * xi
@@ -120,8 +137,8 @@ def _adam(x, g, m, v, vmax, lr, beta1, beta2, eps, bc1, bc2, coupled, decoupled,
         x[i] = xi - lr * (mi / bc1 / denom + decoupled * xi)
 
 
-sgd = _kernel(_sgd)
-momentum = _kernel(_momentum)
-diagonal = _kernel(_diagonal)
-adadelta = _kernel(_adadelta)
-adam = _kernel(_adam)
+sgd = _kernel(sgd_update)
+momentum = _kernel(momentum_update)
+diagonal = _kernel(diagonal_update)
+adadelta = _kernel(adadelta_update)
+adam = _kernel(adam_update)
