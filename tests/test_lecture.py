@@ -79,7 +79,7 @@ def _adamw_at_the_ridge_minimiser(results: dict) -> dict:
 # claim -> how to plant a failure in its results (each breaks one premise of the claim)
 PLANTED = {
     "complexity": lambda r: {**r, "complexity-sgd-pl": _with_column(r["complexity-sgd-pl"], "subopt", _slow_power_law)},
-    "sgd-vs-gd": lambda r: {**r, "sgd-vs-gd": _with_column(r["sgd-vs-gd"], "subopt", _flat(1.0), label="GD")},
+    "sgd-vs-gd": lambda r: {**r, "sgd-vs-gd-gd": _with_column(r["sgd-vs-gd-gd"], "subopt", _flat(1.0))},
     "noise-floor": _swap_floors,
     "variance-reduction": lambda r: {
         **r,
