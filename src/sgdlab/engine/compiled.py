@@ -15,6 +15,10 @@ Covered (everything else, and any run whose arrays are not float64, runs in Pyth
 * methods: `SGD` (every schedule), `SAGA`, `SAG`, `SVRG`, `Momentum`, `Nesterov`, `Adagrad`, `RMSProp`,
   `Adadelta`, `Adam`, `AMSGrad`, `AdamW` (exactly these classes; both conventions).
 
+On CSR data with one sample per iteration, SGD, SAG and SAGA update lazily (just in time): the L2 shrinkage and
+the table mean, which touch every coordinate, are applied in closed form when a row next reads a coordinate, so an
+iteration costs O(nnz(a_i)) instead of O(dim) (see `glm_kernels.sgd_lazy_segment`; same iterates to rounding).
+
 Step sizes are computed in Python by the method's own ``step_size`` (its schedule), a chunk at a time; the
 element-wise updates are those of `sgdlab.methods.fused` (see `sgdlab.engine.glm_kernels`). ``tests/test_compiled.py``
 checks every (problem, storage, method, batch size) against the Python path. ``SGDLAB_COMPILED=0`` turns the
@@ -90,15 +94,17 @@ def _glm_data(problem: Problem) -> dict[str, Any] | None:
         dense_A = np.zeros((0, 0))
         indptr, indices, data, dense = A.indptr, A.indices, A.data, False
         row_cost = max(1, A.nnz // max(1, A.shape[0]))
+        canonical = bool(A.has_canonical_format)  # sorted, no duplicate entries: rows visit a coordinate once
     else:
         if not (isinstance(A, np.ndarray) and A.dtype == np.float64 and A.flags.c_contiguous):
             return None
         dense_A, indptr, indices, data, dense = A, empty_index, empty_index, np.zeros(0), True
-        row_cost = A.shape[1]
+        row_cost, canonical = A.shape[1], False
     y = np.ascontiguousarray(y)
     return {
         "arrays": (dense_A, indptr, indices, data, dense, y, _LOSSES[kind], float(problem.l2)),
         "row_cost": row_cost,
+        "canonical_csr": canonical,
     }
 
 
@@ -131,8 +137,15 @@ def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable 
 
     dim, n, b = problem.dim, problem.n, sampler.batch_size
     arrays = glm["arrays"]
-    chunk = max(1, min(MAX_CHUNK, CHUNK_WORK // (b * glm["row_cost"] + dim)))
+    # lazy updates: one CSR row per iteration, for SGD and SAG/SAGA (the others change every coordinate anyway)
+    lazy = b == 1 and glm["canonical_csr"] and type(method) in (SGD, SAG, SAGA)
+    if lazy:  # an iteration costs O(nnz(a_i)); the O(dim) catch-up at each call's end is spread over many
+        chunk = max(1, min(MAX_CHUNK, max(CHUNK_WORK // glm["row_cost"], 4 * dim // glm["row_cost"])))
+    else:
+        chunk = max(1, min(MAX_CHUNK, CHUNK_WORK // (b * glm["row_cost"] + dim)))
     kernel = _kernel_for(method, glm_kernels, n, dim, b, arrays)
+    if lazy:
+        kernel = _lazy(kernel, method, glm_kernels, dim, chunk, arrays)
 
     def compiled_segment(method, problem, x, state, sampler, max_iters, max_evals, deadline):
         if not (_is_vector(x, dim) and kernel.ready(state)):
@@ -226,6 +239,49 @@ def _kernel_for(method: Method, glm_kernels, n: int, dim: int, b: int, arrays: t
                                                s[0], s[1], s[2], g)  # fmt: skip
 
     return _Kernel(elementwise, lambda state: all(_is_vector(state.get(name), dim) for name in names if name))
+
+
+def _lazy(exact: _Kernel, method: Method, glm_kernels, dim: int, chunk: int, arrays: tuple) -> _Kernel:
+    """Just-in-time updates for one CSR row per iteration (`glm_kernels.sgd_lazy_segment`,
+    `glm_kernels.table_lazy_segment`), falling back to the step-by-step ``exact`` kernel for a chunk that the lazy
+    one marks unsafe (near overflow): the chunk's starting state is restored first."""
+    _, indptr, indices, data, _, y, loss, l2 = arrays
+    x_start = np.empty(dim)
+    if type(method) is SGD:
+
+        def sgd(x, state, idx, offsets, max_evals, alphas):
+            x_start[:] = x
+            done, evals, unsafe = glm_kernels.sgd_lazy_segment(indptr, indices, data, y, loss, l2, x, idx, offsets,
+                                                               max_evals, alphas)  # fmt: skip
+            if unsafe:
+                x[:] = x_start
+                return exact.fn(x, state, idx, offsets, max_evals, alphas)
+            return done, evals, False
+
+        return _Kernel(sgd, exact.ready)
+    sum_start, last = np.empty(dim), np.zeros(dim, dtype=np.int64)
+    P, S, undo = np.empty(chunk + 1), np.empty(chunk + 1), np.empty(chunk)
+    saga = type(method) is SAGA
+
+    def table(x, state, idx, offsets, max_evals, alphas):
+        if "table" not in state:  # as _TableMethod._table_state
+            state["table"], state["table_sum"] = np.zeros((y.size, 1), dtype=x.dtype), np.zeros_like(x)
+        table, table_sum = state["table"], state["table_sum"]
+        x_start[:] = x
+        sum_start[:] = table_sum
+        done, evals, unsafe = glm_kernels.table_lazy_segment(
+            saga, indptr, indices, data, y, loss, l2, x, idx, offsets, max_evals, alphas, table, table_sum, last, P,
+            S, undo,
+        )  # fmt: skip
+        if unsafe:
+            x[:] = x_start
+            table_sum[:] = sum_start
+            for t in reversed(range(done)):
+                table[idx[offsets[t]], 0] = undo[t]
+            return exact.fn(x, state, idx, offsets, max_evals, alphas)
+        return done, evals, False
+
+    return _Kernel(table, exact.ready)
 
 
 def _elementwise_plan(method: Method, glm_kernels) -> tuple[int, list[float], list[str | None]]:
