@@ -5,6 +5,10 @@ Dense designs are built as ``A = √n · U diag(s) Vᵀ`` with orthonormal ``U``
 exactly the requested condition number ``cond = s_max² / s_min²`` (over its nonzero spectrum when n < dim).
 Sparse designs keep a random sparsity pattern and scale their columns geometrically; their condition
 number is then close to, not exactly, ``cond``.
+
+Classification data can have heavy-tailed class frequencies (``imbalance``, a Zipf exponent), the setting of
+Kunstner, Milligan, Yadav, Schmidt & Bietti (2024), "Heavy-tailed class imbalance and why Adam outperforms
+gradient descent on language models".
 """
 
 from __future__ import annotations
@@ -21,11 +25,20 @@ def _orthonormal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     return q * np.sign(np.diag(r))  # Haar-distributed, independent of the QR sign convention
 
 
-def _design(n: int, dim: int, cond: float, density: float, rng: np.random.Generator):
+def _with_constant(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """Orthonormal columns, the first of which is constant (``1/√rows``), the others random."""
+    q, r = np.linalg.qr(np.column_stack([np.ones(rows), rng.standard_normal((rows, cols - 1))]))
+    return q * np.sign(np.diag(r))
+
+
+def _design(n: int, dim: int, cond: float, density: float, rng: np.random.Generator, intercept: bool = False):
+    """``intercept``: the leading right singular vector ``v₁`` satisfies ``A v₁ = 1`` (every row has the
+    component 1 along it), so a linear model can represent per-class offsets without an explicit constant
+    column — and the spectrum, hence ``cond``, is unchanged."""
     rank = min(n, dim)
     scales = np.geomspace(1.0, 1.0 / np.sqrt(cond), rank)  # singular values of A/√n
     if density >= 1.0:
-        U = _orthonormal(rng, n, rank)
+        U = _with_constant(rng, n, rank) if intercept else _orthonormal(rng, n, rank)
         V = _orthonormal(rng, dim, rank)
         return np.sqrt(n) * (U * scales) @ V.T
     A = sp.random_array((n, dim), density=density, format="csr", rng=rng, data_sampler=rng.standard_normal)
@@ -70,6 +83,39 @@ def make_regression(
     return Dataset(A, y, name=f"regression(n={n}, dim={dim}, cond={cond:g})")
 
 
+def zipf_frequencies(n_classes: int, exponent: float) -> np.ndarray:
+    """Class probabilities ``π_k ∝ (k + 1)^(−exponent)``, k = 0..K−1 (``exponent = 0``: uniform)."""
+    weights = np.arange(1, n_classes + 1, dtype=float) ** -exponent
+    return weights / weights.sum()
+
+
+def _class_offsets(scores: np.ndarray, noise: float, target: np.ndarray) -> np.ndarray:
+    """Offsets ``c`` with ``mean_i softmax((z_i + c)/noise) = target``: the expected class frequencies of
+    ``argmax(z + c + noise·G)`` (Gumbel ``G``). They minimise the convex ``noise·mean_i logsumexp((z_i + c)/noise)
+    − targetᵀc`` (whose gradient is the frequency mismatch), solved by L-BFGS to a mismatch below 1e-10."""
+    from scipy.optimize import minimize
+
+    def objective(offsets: np.ndarray) -> tuple[float, np.ndarray]:
+        shifted = (scores + offsets) / noise
+        top = shifted.max(axis=1, keepdims=True)
+        weights = np.exp(shifted - top)
+        total = weights.sum(axis=1, keepdims=True)
+        value = noise * float(np.mean(top + np.log(total))) - float(target @ offsets)
+        return value, (weights / total).mean(axis=0) - target
+
+    start = noise * np.log(target)
+    return minimize(objective, start, jac=True, method="L-BFGS-B", options={"gtol": 1e-11, "maxiter": 2000}).x
+
+
+def _binary_offset(scores: np.ndarray, noise: float, target: float) -> float:
+    """The offset ``c`` with ``mean_i Φ((z_i + c)/noise) = target``: ``P(sign(z + c + noise·ε) = +1)``."""
+    from scipy.optimize import brentq
+    from scipy.special import ndtr
+
+    span = float(np.max(np.abs(scores))) + 10.0 * noise
+    return brentq(lambda c: float(np.mean(ndtr((scores + c) / noise))) - target, -span, span, xtol=1e-12)
+
+
 def make_classification(
     n: int = 1000,
     dim: int = 20,
@@ -78,6 +124,7 @@ def make_classification(
     density: float = 1.0,
     n_classes: int = 2,
     seed: int = 0,
+    imbalance: float | None = None,
 ) -> Dataset:
     """Classification data from a noisy linear model.
 
@@ -85,17 +132,38 @@ def make_classification(
     ``argmax(z + noise·G)`` with Gumbel noise ``G`` for more, so that ``noise > 0`` makes the classes overlap
     (and unregularised logistic regression has a finite minimiser). ``cond`` and ``density`` as in
     :func:`make_regression`.
+
+    ``imbalance`` sets the class frequencies: ``None`` (the default) leaves them to the random model (far
+    from equal with many classes); a Zipf exponent ``s ≥ 0`` makes the expected frequency of class ``k``
+    proportional to ``(k + 1)^(−s)`` — exactly uniform for ``s = 0``; class 0 (``+1`` for two classes) the
+    most frequent — the heavy-tailed setting of Kunstner et al. (2024). The labels then come from the same
+    model with per-class offsets ``c``, calibrated so that the expected frequencies are exactly the Zipf
+    ones, and the design carries a hidden intercept (a direction ``v₁`` with ``A v₁ = 1``, at the largest
+    singular value), so ``z + c = A (W + v₁cᵀ)``: the softmax (logistic) model stays well specified and
+    ``cond`` exact. This needs a dense design and ``noise > 0``.
     """
     n, dim, cond, noise, density = _check_common(n, dim, cond, noise, density)
     n_classes = _checks.positive_int("n_classes", n_classes)
     if n_classes < 2:
         raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+    calibrated = imbalance is not None
+    if calibrated:
+        imbalance = _checks.nonnegative("imbalance", imbalance)
+        if density < 1.0:
+            raise ValueError(f"imbalance needs a dense design (density = 1), got density={density}")
+        if noise == 0:
+            raise ValueError("imbalance needs noise > 0 (the class offsets are calibrated on the noisy model)")
     rng = np.random.default_rng(seed)
-    A = _design(n, dim, cond, density, rng)
+    A = _design(n, dim, cond, density, rng, intercept=calibrated)
     if n_classes == 2:
         scores = A @ rng.standard_normal(dim)
+        if calibrated:
+            scores = scores + _binary_offset(scores, noise, float(zipf_frequencies(2, imbalance)[0]))
         y = np.where(scores + noise * rng.standard_normal(n) >= 0, 1, -1)
     else:
         scores = A @ rng.standard_normal((dim, n_classes))
+        if calibrated:
+            scores = scores + _class_offsets(scores, noise, zipf_frequencies(n_classes, imbalance))
         y = np.argmax(scores + noise * rng.gumbel(size=(n, n_classes)), axis=1)
-    return Dataset(A, y, name=f"classification(n={n}, dim={dim}, cond={cond:g}, classes={n_classes})")
+    shape = f", zipf={imbalance:g}" if calibrated else ""
+    return Dataset(A, y, name=f"classification(n={n}, dim={dim}, cond={cond:g}, classes={n_classes}{shape})")

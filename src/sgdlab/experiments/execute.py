@@ -41,9 +41,8 @@ def _dataset(spec: dict[str, Any]) -> datasets.Dataset:
     if source == "regression":
         data = datasets.make_regression(**options)
     elif source == "classification":
-        data = datasets.make_classification(
-            **options, **({"n_classes": spec["n_classes"]} if spec.get("n_classes") else {})
-        )
+        extra = {k: spec[k] for k in ("n_classes", "imbalance") if spec.get(k) is not None}
+        data = datasets.make_classification(**options, **extra)
     elif source == "bundled":
         data = datasets.load_bundled(spec["name"])
     else:

@@ -84,6 +84,9 @@ class DataSpec(_Strict):
     noise: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     density: Annotated[float, Field(gt=0, le=1)] | None = None
     n_classes: Annotated[int, Field(ge=2)] | None = None
+    #: Zipf exponent of the class frequencies (classification only; 0 = exactly uniform; see make_classification).
+    #: Left out of dumps when unset, so adding the field changed no existing run's key.
+    imbalance: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(None, exclude_if=lambda v: v is None)
     seed: int = 0
     name: Literal[BUNDLED_NAMES] | None = None  # type: ignore[valid-type]
     path: str | None = None
@@ -92,12 +95,16 @@ class DataSpec(_Strict):
 
     @model_validator(mode="after")
     def _fields_fit_the_source(self) -> DataSpec:
-        synthetic = ("n", "dim", "cond", "noise", "density", "n_classes")
+        synthetic = ("n", "dim", "cond", "noise", "density", "n_classes", "imbalance")
         if self.source in ("regression", "classification"):
             if self.name is not None or self.path is not None:
                 raise ValueError(f"source {self.source!r} takes n, dim, cond, noise, density, seed — not name/path")
             if self.source == "regression" and self.n_classes is not None:
                 raise ValueError("n_classes applies to source 'classification' only")
+            if self.source == "regression" and self.imbalance is not None:
+                raise ValueError("imbalance applies to source 'classification' only")
+            if self.imbalance is not None and ((self.density or 1.0) < 1.0 or self.noise == 0):
+                raise ValueError("imbalance needs a dense design (density = 1) and noise > 0")
         elif self.source == "bundled":
             if self.name is None:
                 raise ValueError(f"source 'bundled' needs name = one of {', '.join(map(repr, BUNDLED_NAMES))}")

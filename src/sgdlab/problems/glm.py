@@ -346,7 +346,31 @@ class SoftmaxRegression(LinearModelProblem):
         _reject_separating_point(self, self.evaluate(x, self.data)["accuracy"])
 
     def evaluate(self, x, data: Dataset) -> dict[str, float]:
+        """Mean cross-entropy and accuracy on ``data``, and the mean cross-entropy over the samples of the
+        frequent and of the rare classes (``loss_frequent``, ``loss_rare``; NaN where ``data`` has none).
+
+        The split is by frequency in the training data (what the optimiser sees): the ⌈K/2⌉ most frequent
+        classes are frequent, the others rare, ties going to the lower class index. Under heavy-tailed class
+        imbalance, gradient descent is slow on the rare classes and Adam is not (Kunstner, Milligan, Yadav,
+        Schmidt & Bietti, 2024, "Heavy-tailed class imbalance and why Adam outperforms gradient descent on
+        language models").
+        """
         y, _ = class_labels(data.y, self.n_outputs)
         z = self._scores(data.A, x)
-        loss = float(np.mean(-log_softmax(z, axis=1)[np.arange(len(y)), y]))
-        return {"loss": loss, "accuracy": float(np.mean(np.argmax(z, axis=1) == y))}
+        losses = -log_softmax(z, axis=1)[np.arange(len(y)), y]
+        frequent = self._frequent_classes()[y]
+        return {
+            "loss": float(np.mean(losses)),
+            "accuracy": float(np.mean(np.argmax(z, axis=1) == y)),
+            "loss_frequent": float(np.mean(losses[frequent])) if frequent.any() else float("nan"),
+            "loss_rare": float(np.mean(losses[~frequent])) if not frequent.all() else float("nan"),
+        }
+
+    def _frequent_classes(self) -> np.ndarray:
+        """A mask over the classes: True for the ⌈K/2⌉ most frequent in the training data (computed once)."""
+        if getattr(self, "_frequent", None) is None:
+            counts = np.bincount(np.asarray(self.data.y, dtype=np.int64), minlength=self.n_outputs)
+            order = np.argsort(-counts, kind="stable")
+            self._frequent = np.zeros(self.n_outputs, dtype=bool)
+            self._frequent[order[: (self.n_outputs + 1) // 2]] = True
+        return self._frequent
