@@ -37,6 +37,12 @@ PROBLEMS = {
     "logistic-csr": lambda: sl.problems.LogisticRegression(
         make_classification(n=160, dim=12, density=0.3, seed=4), l2=1e-2
     ),
+    "softmax-dense": lambda: sl.problems.SoftmaxRegression(
+        make_classification(n=130, dim=5, n_classes=3, seed=5), l2=1e-2
+    ),
+    "softmax-csr": lambda: sl.problems.SoftmaxRegression(
+        make_classification(n=140, dim=10, density=0.3, n_classes=4, seed=6)
+    ),
 }
 _cache: dict = {}
 
@@ -212,10 +218,14 @@ def test_sgdlab_compiled_0_falls_back_to_python():
 def test_unsupported_runs_use_python():
     ls = problem("ls-dense")
     uniform = Sampler("uniform", ls.n, 1, np.random.default_rng(0))
-    softmax = sl.problems.SoftmaxRegression(make_classification(n=60, dim=4, n_classes=3, seed=0), l2=0.1)
+
+    class Custom(sl.problems.LeastSquares):  # a subclass may change the oracle
+        pass
+
+    custom = Custom(make_regression(n=60, dim=4, seed=0))
     data32 = make_regression(n=40, dim=3, seed=0)
     ls32 = sl.problems.LeastSquares(Dataset(data32.A.astype(np.float32), data32.y))
-    assert compiled.segment_for(M.SGD(lr=0.1), softmax, Sampler("uniform", 60, 1, None)) is None
+    assert compiled.segment_for(M.SGD(lr=0.1), custom, Sampler("uniform", 60, 1, None)) is None
     assert compiled.segment_for(M.SGD(lr=0.1), ls32, Sampler("uniform", 40, 1, None)) is None
     assert compiled.segment_for(M.SGD(lr=0.1), ls, Sampler("full", ls.n, 1, None)) is None
     assert compiled.segment_for(M.GD(), ls, uniform) is None

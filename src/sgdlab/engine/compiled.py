@@ -9,8 +9,8 @@ two paths can take turns within one run.
 
 Covered (everything else, and any run whose arrays are not float64, runs in Python):
 
-* problems: `LeastSquares` and `LogisticRegression` (exactly these classes: a subclass may change the oracle),
-  dense or CSR float64 data held in memory (out-of-core data run in Python), with their L2 term;
+* problems: `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` (exactly these classes: a subclass may
+  change the oracle), dense or CSR float64 data held in memory (out-of-core data run in Python), with their L2 term;
 * samplers ``"uniform"`` and ``"reshuffle"``, any batch size;
 * methods: `SGD` (every schedule), `SAGA`, `SAG`, `SVRG`, `Momentum`, `Nesterov`, `Adagrad`, `RMSProp`,
   `Adadelta`, `Adam`, `AMSGrad`, `AdamW` (exactly these classes; both conventions).
@@ -55,7 +55,7 @@ from sgdlab.methods import (
 )
 from sgdlab.methods.schedules import Constant
 from sgdlab.problems.base import Problem
-from sgdlab.problems.glm import LeastSquares, LogisticRegression
+from sgdlab.problems.glm import LeastSquares, LogisticRegression, SoftmaxRegression
 
 _enabled = os.environ.get("SGDLAB_COMPILED", "1") != "0"
 
@@ -64,7 +64,7 @@ _enabled = os.environ.get("SGDLAB_COMPILED", "1") != "0"
 CHUNK_WORK = 1 << 20
 MAX_CHUNK = 8192
 
-_LOSSES = {LeastSquares: 0, LogisticRegression: 1}  # glm_kernels.LOSS_LS, LOSS_LOGISTIC
+_LOSSES = {LeastSquares: 0, LogisticRegression: 1, SoftmaxRegression: 2}  # glm_kernels.LOSS_LS, …, LOSS_SOFTMAX
 _ELEMENTWISE = (SGD, Momentum, Nesterov, Adagrad, RMSProp, Adadelta, Adam, AMSGrad, AdamW)
 
 
@@ -85,7 +85,8 @@ def _glm_data(problem: Problem) -> dict[str, Any] | None:
     if kind not in _LOSSES or problem.data.is_out_of_core:  # rows on disk: the Python path reads them in blocks
         return None
     A, y = problem.A, problem.y
-    if not (isinstance(y, np.ndarray) and y.dtype == np.float64):
+    labels = np.int64 if kind is SoftmaxRegression else np.float64  # class indices, or ±1 / real targets
+    if not (isinstance(y, np.ndarray) and y.dtype == labels):
         return None
     empty_index = np.zeros(1, dtype=np.int32)
     if sp.issparse(A):
@@ -101,9 +102,10 @@ def _glm_data(problem: Problem) -> dict[str, Any] | None:
         dense_A, indptr, indices, data, dense = A, empty_index, empty_index, np.zeros(0), True
         row_cost, canonical = A.shape[1], False
     y = np.ascontiguousarray(y)
+    K = problem.n_outputs
     return {
-        "arrays": (dense_A, indptr, indices, data, dense, y, _LOSSES[kind], float(problem.l2)),
-        "row_cost": row_cost,
+        "arrays": (dense_A, indptr, indices, data, dense, y, _LOSSES[kind], K, float(problem.l2)),
+        "row_cost": row_cost * K,
         "canonical_csr": canonical,
     }
 
@@ -138,12 +140,12 @@ def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable 
     dim, n, b = problem.dim, problem.n, sampler.batch_size
     arrays = glm["arrays"]
     # lazy updates: one CSR row per iteration, for SGD and SAG/SAGA (the others change every coordinate anyway)
-    lazy = b == 1 and glm["canonical_csr"] and type(method) in (SGD, SAG, SAGA)
+    lazy = b == 1 and glm["canonical_csr"] and type(method) in (SGD, SAG, SAGA) and problem.n_outputs == 1
     if lazy:  # an iteration costs O(nnz(a_i)); the O(dim) catch-up at each call's end is spread over many
         chunk = max(1, min(MAX_CHUNK, max(CHUNK_WORK // glm["row_cost"], 4 * dim // glm["row_cost"])))
     else:
         chunk = max(1, min(MAX_CHUNK, CHUNK_WORK // (b * glm["row_cost"] + dim)))
-    kernel = _kernel_for(method, glm_kernels, n, dim, b, arrays)
+    kernel = _kernel_for(method, glm_kernels, n, dim, b, problem.n_outputs, arrays)
     if lazy:
         kernel = _lazy(kernel, method, glm_kernels, dim, chunk, arrays)
 
@@ -186,7 +188,7 @@ class _Kernel:
         return int(done), int(evals), bool(diverged)
 
 
-def _kernel_for(method: Method, glm_kernels, n: int, dim: int, b: int, arrays: tuple) -> _Kernel:
+def _kernel_for(method: Method, glm_kernels, n: int, dim: int, b: int, K: int, arrays: tuple) -> _Kernel:
     cls = type(method)
     if cls is SVRG:
         g, g_snap = np.empty(dim), np.empty(dim)
@@ -203,12 +205,12 @@ def _kernel_for(method: Method, glm_kernels, n: int, dim: int, b: int, arrays: t
 
         return _Kernel(svrg, svrg_ready)
     if cls in (SAG, SAGA):
-        fresh, diffs, order = np.empty(b), np.empty(b), np.empty(b, dtype=np.int64)
+        fresh, diffs, order = np.empty((b, K)), np.empty((b, K)), np.empty(b, dtype=np.int64)
         correction, work = np.empty(dim), np.zeros(dim)
 
         def table(x, state, idx, offsets, max_evals, alphas):
-            if "table" not in state:  # as _TableMethod._table_state: a GLM's table holds one φ' per sample
-                state["table"] = np.zeros((n, 1), dtype=x.dtype)
+            if "table" not in state:  # as _TableMethod._table_state: a GLM's table holds K numbers φ' per sample
+                state["table"] = np.zeros((n, K), dtype=x.dtype)
                 state["table_sum"] = np.zeros_like(x)
             return glm_kernels.table_segment(cls is SAGA, *arrays, x, idx, offsets, max_evals, alphas, state["table"],
                                              state["table_sum"], fresh, diffs, order, correction, work)  # fmt: skip
@@ -217,7 +219,7 @@ def _kernel_for(method: Method, glm_kernels, n: int, dim: int, b: int, arrays: t
             if "table" not in state:
                 return True
             t = state["table"]
-            ok = isinstance(t, np.ndarray) and t.dtype == np.float64 and t.shape == (n, 1) and t.flags.c_contiguous
+            ok = isinstance(t, np.ndarray) and t.dtype == np.float64 and t.shape == (n, K) and t.flags.c_contiguous
             return ok and _is_vector(state["table_sum"], dim)
 
         return _Kernel(table, table_ready)
@@ -245,7 +247,7 @@ def _lazy(exact: _Kernel, method: Method, glm_kernels, dim: int, chunk: int, arr
     """Just-in-time updates for one CSR row per iteration (`glm_kernels.sgd_lazy_segment`,
     `glm_kernels.table_lazy_segment`), falling back to the step-by-step ``exact`` kernel for a chunk that the lazy
     one marks unsafe (near overflow): the chunk's starting state is restored first."""
-    _, indptr, indices, data, _, y, loss, l2 = arrays
+    _, indptr, indices, data, _, y, loss, _, l2 = arrays
     x_start = np.empty(dim)
     if type(method) is SGD:
 

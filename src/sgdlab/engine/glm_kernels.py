@@ -1,9 +1,11 @@
 """Numba kernels that run many iterations of a method on a generalised linear problem without returning to Python.
 
-Problem: ``f(x) = (1/n) Σ φ(a_iᵀx, y_i) + (l2/2)‖x‖²`` with ``φ'(z, y) = z − y`` (least squares, ``LOSS_LS``) or
-``−y·σ(−y z)`` (logistic, ``LOSS_LOGISTIC``), on dense rows (``A``) or CSR rows (``indptr, indices, data``);
-``dense`` says which is live, the other arguments are empty placeholders, so one compiled specialisation serves
-both. Minibatch gradient ``g = (1/b) Σ_{t ∈ B} a_t φ'(a_tᵀx, y_t) + l2·x``, as `LinearModelProblem.grad_batch`.
+Problem: ``f(x) = (1/n) Σ φ(a_iᵀX, y_i) + (l2/2)‖x‖²`` with ``φ'(z, y) = z − y`` (least squares, ``LOSS_LS``),
+``−y·σ(−y z)`` (logistic, ``LOSS_LOGISTIC``) or ``softmax(z) − e_y`` (softmax, ``LOSS_SOFTMAX``: ``K`` scores
+``z = a_iᵀX`` with ``X`` = ``x`` as a ``dim_features × K`` row-major matrix; ``K = 1`` otherwise), on dense rows
+(``A``) or CSR rows (``indptr, indices, data``); ``dense`` says which is live, the other arguments are empty
+placeholders, so one compiled specialisation serves both. Minibatch gradient
+``g = (1/b) Σ_{t ∈ B} a_t ⊗ φ'(a_tᵀX, y_t) + l2·x``, as `LinearModelProblem.grad_batch`.
 
 Each kernel mirrors the operation order of the Python reference (``methods/*.py`` on the problem's NumPy oracle),
 so element-wise arithmetic rounds identically; only sums of several terms (dense dot products, which BLAS
@@ -29,6 +31,7 @@ from sgdlab.methods import fused
 
 LOSS_LS = 0
 LOSS_LOGISTIC = 1
+LOSS_SOFTMAX = 2
 
 #: Per-sample kernels prefetch the rows of the iteration this many steps ahead.
 AHEAD = 8
@@ -128,18 +131,65 @@ def _norm2(x):
 
 
 @_jit
-def _batch_grad(A, indptr, indices, data, dense, y, loss, l2, x, idx, lo, hi, g):
-    """``g ← (1/b) Σ_{t ∈ idx[lo:hi]} a_t φ'(a_tᵀx, y_t) + l2·x`` (``+ l2·x`` only when ``l2 ≠ 0``, as ``reg_grad``)."""
+def _softmax_dphi(A, indptr, indices, data, dense, i, x, K, label, z):
+    """``z ← softmax(a_iᵀX) − e_y`` (``X`` = ``x`` as ``dim_features × K``), as scipy's ``softmax`` then
+    ``p[y] −= 1``: shifted by the largest score, exponentiated, divided by the sum."""
+    z[:] = 0.0
+    if dense:
+        for j in range(A.shape[1]):
+            a = A[i, j]
+            for k in range(K):
+                z[k] += a * x[j * K + k]
+    else:
+        for p in range(indptr[i], indptr[i + 1]):
+            a, base = data[p], indices[p] * K
+            for k in range(K):
+                z[k] += a * x[base + k]
+    top = z[0]
+    for k in range(1, K):
+        top = max(top, z[k])
+    total = 0.0
+    for k in range(K):
+        z[k] = np.exp(z[k] - top)
+        total += z[k]
+    for k in range(K):
+        z[k] = z[k] / total
+    z[int(label)] -= 1.0
+
+
+@_jit
+def _add_outer(A, indptr, indices, data, dense, i, v, K, out):
+    """``out += a_i ⊗ v`` (``out[j·K + k] += a_ij v_k``; ``K = 1``: ``out += a_i · v_0``)."""
+    if dense:
+        for j in range(A.shape[1]):
+            a = A[i, j]
+            for k in range(K):
+                out[j * K + k] += a * v[k]
+    else:
+        for p in range(indptr[i], indptr[i + 1]):
+            a, base = data[p], indices[p] * K
+            for k in range(K):
+                out[base + k] += a * v[k]
+
+
+@_jit
+def _sample_dphi(A, indptr, indices, data, dense, y, loss, K, i, x, z):
+    """``z ← φ'(a_iᵀX, y_i)`` (``K`` numbers)."""
+    if loss == LOSS_SOFTMAX:
+        _softmax_dphi(A, indptr, indices, data, dense, i, x, K, y[i], z)
+    else:
+        z[0] = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])
+
+
+@_jit
+def _batch_grad(A, indptr, indices, data, dense, y, loss, K, l2, x, idx, lo, hi, g, z):
+    """``g ← (1/b) Σ_{t ∈ idx[lo:hi]} a_t ⊗ φ'(a_tᵀX, y_t) + l2·x`` (``+ l2·x`` only when ``l2 ≠ 0``, as
+    ``reg_grad``); ``z`` is a ``K``-vector of work space."""
     g[:] = 0.0
     for t in range(lo, hi):
         i = idx[t]
-        s = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])
-        if dense:
-            for j in range(x.size):
-                g[j] += A[i, j] * s
-        else:
-            for p in range(indptr[i], indptr[i + 1]):
-                g[indices[p]] += data[p] * s
+        _sample_dphi(A, indptr, indices, data, dense, y, loss, K, i, x, z)
+        _add_outer(A, indptr, indices, data, dense, i, z, K, g)
     b = hi - lo
     for j in range(x.size):
         g[j] = g[j] / b
@@ -149,35 +199,17 @@ def _batch_grad(A, indptr, indices, data, dense, y, loss, l2, x, idx, lo, hi, g)
 
 
 @_jit
-def _full_grad(A, indptr, indices, data, dense, y, loss, l2, x, n, out):
-    """``out ← (1/n) Σ_i a_i φ'(a_iᵀx, y_i) + l2·x``: `Problem.grad`."""
+def _full_grad(A, indptr, indices, data, dense, y, loss, K, l2, x, n, out, z):
+    """``out ← (1/n) Σ_i a_i ⊗ φ'(a_iᵀX, y_i) + l2·x``: `Problem.grad`."""
     out[:] = 0.0
     for i in range(n):
-        s = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])
-        if dense:
-            for j in range(x.size):
-                out[j] += A[i, j] * s
-        else:
-            for p in range(indptr[i], indptr[i + 1]):
-                out[indices[p]] += data[p] * s
+        _sample_dphi(A, indptr, indices, data, dense, y, loss, K, i, x, z)
+        _add_outer(A, indptr, indices, data, dense, i, z, K, out)
     for j in range(x.size):
         out[j] = out[j] / n
     if l2 != 0.0:
         for j in range(x.size):
             out[j] = out[j] + l2 * x[j]
-
-
-@_jit
-def _fresh_row(A, indptr, indices, data, dense, i, s, row):
-    """``row ← ∇ℓ_i = a_i · s`` as a dense row (`component_grads`: ``A.toarray() * s``, zeros included)."""
-    if dense:
-        for j in range(row.size):
-            row[j] = A[i, j] * s
-    else:
-        zero = 0.0 * s
-        row[:] = zero
-        for p in range(indptr[i], indptr[i + 1]):
-            row[indices[p]] = data[p] * s
 
 
 # --- SGD and the element-wise methods ------------------------------------------------------------------------
@@ -191,7 +223,7 @@ def _sgd_dense_single(A, i, s, l2, alpha, x):
 
 @_jit
 def elementwise_segment(
-    method, A, indptr, indices, data, dense, y, loss, l2, x, idx, offsets, max_evals, alphas, params, bc1, bc2,
+    method, A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets, max_evals, alphas, params, bc1, bc2,
     s1, s2, s3, g,
 ):  # fmt: skip
     """SGD (``method=SGD``) and the element-wise methods, whose update is the fused loop of their class:
@@ -199,12 +231,13 @@ def elementwise_segment(
     ``bc1, bc2`` Adam's bias corrections ``1 − β^k`` per iteration."""
     evals = 0
     count = offsets.size - 1
+    z = np.empty(K)
     for t in range(count):
         if evals >= max_evals:
             return t, evals, False
         lo, hi = offsets[t], offsets[t + 1]
         alpha = alphas[t]
-        if method == SGD and dense and hi - lo == 1:
+        if method == SGD and dense and hi - lo == 1 and loss != LOSS_SOFTMAX:
             # one row: (a_ij s)/1 + l2 x_j, then x − α g, element by element — the reference's rounding
             i = idx[lo]
             if lo + AHEAD < idx.size:
@@ -214,7 +247,7 @@ def elementwise_segment(
             _sgd_dense_single(A, i, s, l2, alpha, x)
             norm2 = _norm2(x)
         else:
-            _batch_grad(A, indptr, indices, data, dense, y, loss, l2, x, idx, lo, hi, g)
+            _batch_grad(A, indptr, indices, data, dense, y, loss, K, l2, x, idx, lo, hi, g, z)
             if method == SGD:
                 _sgd(x, g, alpha)
             elif method == MOMENTUM:
@@ -236,18 +269,18 @@ def elementwise_segment(
 # --- variance reduction --------------------------------------------------------------------------------------
 @_jit
 def table_segment(
-    saga, A, indptr, indices, data, dense, y, loss, l2, x, idx, offsets, max_evals, alphas, table, table_sum,
+    saga, A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets, max_evals, alphas, table, table_sum,
     fresh, diffs, order, correction, work,
 ):  # fmt: skip
-    """SAGA (``saga=True``) and SAG with the GLM table of `sgdlab.methods.variance_reduced`: ``table[i, 0] = φ'_i``,
-    the derivative at the sample's last visit (``∇ℓ_i = a_i φ'_i``), and ``table_sum = Σ_i a_i table[i, 0]``.
-    With ``δ_t = φ'(a_tᵀx, y_t) − table[t, 0]``:
+    """SAGA (``saga=True``) and SAG with the GLM table of `sgdlab.methods.variance_reduced`: ``table[i] = φ'_i``
+    (``K`` numbers), the derivative at the sample's last visit (``∇ℓ_i = a_i ⊗ φ'_i``), and
+    ``table_sum = Σ_i a_i ⊗ table[i]``. With ``δ_t = φ'(a_tᵀX, y_t) − table[t]``:
 
-    SAGA: ``x ← x − α ((1/b) Σ_{t∈B} a_t δ_t + table_sum_old/n + l2 x)``;
-    SAG: ``x ← x − α (table_sum_new/n + l2 x)``; then (both) ``table[t, 0] ← φ'(a_tᵀx, y_t)`` and
-    ``table_sum += Σ a_t δ_t``, a repeated index once, summed in ascending index order as ``np.unique`` orders it.
-    ``fresh, diffs, order`` have room for a batch; ``correction`` and ``work`` are ``dim``-vectors, and ``work``
-    must be zero on entry (it is left zero)."""
+    SAGA: ``x ← x − α ((1/b) Σ_{t∈B} a_t ⊗ δ_t + table_sum_old/n + l2 x)``;
+    SAG: ``x ← x − α (table_sum_new/n + l2 x)``; then (both) ``table[t] ← φ'(a_tᵀX, y_t)`` and
+    ``table_sum += Σ a_t ⊗ δ_t``, a repeated index once, summed in ascending index order as ``np.unique`` orders
+    it. ``fresh, diffs`` (``b × K``) and ``order`` have room for a batch; ``correction`` and ``work`` are
+    ``dim``-vectors, and ``work`` must be zero on entry (it is left zero)."""
     evals = 0
     n = table.shape[0]
     nf = float(n)
@@ -258,7 +291,7 @@ def table_segment(
         lo, hi = offsets[t], offsets[t + 1]
         b = hi - lo
         alpha = alphas[t]
-        if b == 1:  # the common case in one pass: no sort, no branch inside the loops
+        if b == 1 and K == 1:  # the common case in one pass: no sort, no branch inside the loops
             i = idx[lo]
             if lo + AHEAD < idx.size:
                 ahead = idx[lo + AHEAD]
@@ -283,11 +316,12 @@ def table_segment(
         else:
             for r in range(b):  # every derivative at the same x, against the table before this batch
                 i = idx[lo + r]
-                fresh[r] = _dphi(loss, _score(A, indptr, indices, data, dense, i, x), y[i])
-                diffs[r] = fresh[r] - table[i, 0]
+                _sample_dphi(A, indptr, indices, data, dense, y, loss, K, i, x, fresh[r])
+                for k in range(K):
+                    diffs[r, k] = fresh[r, k] - table[i, k]
             correction[:] = 0.0
             for r in range(b):
-                _add_row(A, indptr, indices, data, dense, idx[lo + r], diffs[r], correction)
+                _add_outer(A, indptr, indices, data, dense, idx[lo + r], diffs[r], K, correction)
             for j in range(x.size):
                 correction[j] = correction[j] / b
                 if saga:
@@ -299,8 +333,9 @@ def table_segment(
                 i = idx[lo + r]
                 if q > 0 and idx[lo + order[q - 1]] == i:
                     continue  # stored once; numpy's unique keeps the first occurrence
-                _add_row(A, indptr, indices, data, dense, i, diffs[r], work)
-                table[i, 0] = fresh[r]
+                _add_outer(A, indptr, indices, data, dense, i, diffs[r], K, work)
+                for k in range(K):
+                    table[i, k] = fresh[r, k]
             for j in range(x.size):
                 table_sum[j] += work[j]
                 work[j] = 0.0
@@ -348,25 +383,15 @@ def _table_pass(saga, c, l2, alpha, nf, x, table_sum):
 
 
 @_jit
-def _add_row(A, indptr, indices, data, dense, i, s, out):
-    """``out += a_i · s``."""
-    if dense:
-        for j in range(out.size):
-            out[j] += A[i, j] * s
-    else:
-        for p in range(indptr[i], indptr[i + 1]):
-            out[indices[p]] += data[p] * s
-
-
-@_jit
 def svrg_segment(
-    A, indptr, indices, data, dense, y, loss, l2, x, idx, offsets, max_evals, alphas, k0, inner, n, snapshot,
+    A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets, max_evals, alphas, k0, inner, n, snapshot,
     snapshot_grad, g, g_snap,
 ):  # fmt: skip
     """SVRG: every ``inner`` iterations ``x̃ ← x``, ``μ̃ ← ∇f(x̃)`` (cost ``n``); then
     ``x ← x − α (∇f_B(x) − ∇f_B(x̃) + μ̃)`` (cost ``2b``). ``k0`` is the step counter before the first iteration."""
     evals = 0
     count = offsets.size - 1
+    z = np.empty(K)
     for t in range(count):
         if evals >= max_evals:
             return t, evals, False
@@ -374,11 +399,11 @@ def svrg_segment(
         cost = 2 * (hi - lo)
         if (k0 + t) % inner == 0:
             snapshot[:] = x
-            _full_grad(A, indptr, indices, data, dense, y, loss, l2, x, n, snapshot_grad)
+            _full_grad(A, indptr, indices, data, dense, y, loss, K, l2, x, n, snapshot_grad, z)
             cost += n
         alpha = alphas[t]
-        _batch_grad(A, indptr, indices, data, dense, y, loss, l2, x, idx, lo, hi, g)
-        _batch_grad(A, indptr, indices, data, dense, y, loss, l2, snapshot, idx, lo, hi, g_snap)
+        _batch_grad(A, indptr, indices, data, dense, y, loss, K, l2, x, idx, lo, hi, g, z)
+        _batch_grad(A, indptr, indices, data, dense, y, loss, K, l2, snapshot, idx, lo, hi, g_snap, z)
         for j in range(x.size):
             x[j] = x[j] - alpha * (g[j] - g_snap[j] + snapshot_grad[j])
         evals += cost
