@@ -54,6 +54,10 @@ def _flat(level: float):
     return lambda run: np.full(len(run.trace), level)
 
 
+def _times(factor: float):
+    return lambda run: run.column("subopt") * factor
+
+
 def _swap_floors(results: dict) -> dict:
     runs = results["floor-steps"]
     steps = sorted(runs.values("lr"))
@@ -94,6 +98,12 @@ PLANTED = {
         "adam-counterexample": _with_final_x(r["adam-counterexample"], [-1.0], label="Adam"),
     },
     "weight-decay": _adamw_at_the_ridge_minimiser,
+    "adaptive": lambda r: {
+        **r,
+        "adagrad-sparse": _with_column(
+            r["adagrad-sparse"], "subopt", _times(10.0), problem="rare-features", label="Adagrad"
+        ),
+    },
 }
 
 

@@ -5,7 +5,7 @@ from sgdlab.data.dataset import Dataset
 from sgdlab.data.loaders import BUNDLED_NAMES, load_bundled, load_libsvm, load_npy
 from sgdlab.data.out_of_core import NpyWriter, write_npy
 from sgdlab.data.preprocessing import standardize
-from sgdlab.data.synthetic import make_classification, make_regression
+from sgdlab.data.synthetic import make_classification, make_rare_features, make_regression
 
 __all__ = [
     "BUNDLED_NAMES",
@@ -15,6 +15,7 @@ __all__ = [
     "load_libsvm",
     "load_npy",
     "make_classification",
+    "make_rare_features",
     "make_regression",
     "standardize",
     "write_npy",

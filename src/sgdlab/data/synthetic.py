@@ -167,3 +167,33 @@ def make_classification(
         y = np.argmax(scores + noise * rng.gumbel(size=(n, n_classes)), axis=1)
     shape = f", zipf={imbalance:g}" if calibrated else ""
     return Dataset(A, y, name=f"classification(n={n}, dim={dim}, cond={cond:g}, classes={n_classes}{shape})")
+
+
+def make_rare_features(
+    n: int = 2000,
+    dim: int = 200,
+    exponent: float = 1.0,
+    max_freq: float = 0.5,
+    noise: float = 1.0,
+    seed: int = 0,
+) -> Dataset:
+    """Sparse binary features of power-law frequencies, all equally informative: Adagrad's use case.
+
+    Feature ``j = 1..dim`` is present in a sample with probability ``max_freq / j^exponent`` (``exponent = 0``:
+    every feature equally frequent), with value 1; labels are ``sign(a_iᵀw + noise·ε)`` for weights
+    ``w_j = ±2``, so a rare feature predicts as much as a frequent one when it appears (Duchi, Hazan &
+    Singer, JMLR 2011). ``A`` is CSR.
+    """
+    n, dim = _checks.positive_int("n", n), _checks.positive_int("dim", dim)
+    exponent = _checks.nonnegative("exponent", exponent)
+    max_freq = _checks.positive("max_freq", max_freq)
+    if max_freq > 1.0:
+        raise ValueError(f"max_freq must be in (0, 1], got {max_freq}")
+    noise = _checks.nonnegative("noise", noise)
+    rng = np.random.default_rng(seed)
+    freq = max_freq / np.arange(1, dim + 1) ** exponent
+    A = sp.csr_matrix((rng.random((n, dim)) < freq).astype(np.float64))
+    A.sort_indices()
+    w = 2.0 * rng.choice([-1.0, 1.0], size=dim)
+    y = np.where(A @ w + noise * rng.standard_normal(n) >= 0, 1, -1)
+    return Dataset(A, y, name=f"rare_features(n={n}, dim={dim}, exponent={exponent:g})")

@@ -43,6 +43,10 @@ def _dataset(spec: dict[str, Any]) -> datasets.Dataset:
     elif source == "classification":
         extra = {k: spec[k] for k in ("n_classes", "imbalance") if spec.get(k) is not None}
         data = datasets.make_classification(**options, **extra)
+    elif source == "rare_features":
+        extra = {"exponent": spec["exponent"]} if spec.get("exponent") is not None else {}
+        data = datasets.make_rare_features(**{k: v for k, v in options.items() if k in ("n", "dim", "noise", "seed")},
+                                           **extra)  # fmt: skip
     elif source == "bundled":
         data = datasets.load_bundled(spec["name"])
     else:

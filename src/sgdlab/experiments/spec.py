@@ -3,7 +3,7 @@
     name = "sgd-vs-adam"
     seeds = 5                              # or a list: [0, 1, 2]
     batch_size = [1, 16]                   # a list makes a grid axis
-    sampler = "uniform"                    # "uniform" | "reshuffle" | "full"
+    sampler = "uniform"                    # "uniform" | "reshuffle" | "blocks" | "full"
 
     [budget]
     epochs = 10                            # and/or grad_evals, iters, seconds
@@ -77,7 +77,7 @@ class _Strict(BaseModel):
 
 
 class DataSpec(_Strict):
-    source: Literal["regression", "classification", "bundled", "libsvm"]
+    source: Literal["regression", "classification", "rare_features", "bundled", "libsvm"]
     n: PositiveInt | None = None
     dim: PositiveInt | None = None
     cond: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None
@@ -87,6 +87,8 @@ class DataSpec(_Strict):
     #: Zipf exponent of the class frequencies (classification only; 0 = exactly uniform; see make_classification).
     #: Left out of dumps when unset, so adding the field changed no existing run's key.
     imbalance: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(None, exclude_if=lambda v: v is None)
+    #: Power-law exponent of the feature frequencies (source "rare_features" only; see make_rare_features).
+    exponent: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(None, exclude_if=lambda v: v is None)
     seed: int = 0
     name: Literal[BUNDLED_NAMES] | None = None  # type: ignore[valid-type]
     path: str | None = None
@@ -95,8 +97,16 @@ class DataSpec(_Strict):
 
     @model_validator(mode="after")
     def _fields_fit_the_source(self) -> DataSpec:
-        synthetic = ("n", "dim", "cond", "noise", "density", "n_classes", "imbalance")
-        if self.source in ("regression", "classification"):
+        synthetic = ("n", "dim", "cond", "noise", "density", "n_classes", "imbalance", "exponent")
+        if self.exponent is not None and self.source != "rare_features":
+            raise ValueError("exponent applies to source 'rare_features' only")
+        if self.source == "rare_features":
+            extra = [
+                f for f in ("cond", "density", "n_classes", "imbalance", "name", "path") if getattr(self, f) is not None
+            ]
+            if extra:
+                raise ValueError(f"source 'rare_features' takes n, dim, noise, exponent, seed — not {', '.join(extra)}")
+        elif self.source in ("regression", "classification"):
             if self.name is not None or self.path is not None:
                 raise ValueError(f"source {self.source!r} takes n, dim, cond, noise, density, seed — not name/path")
             if self.source == "regression" and self.n_classes is not None:

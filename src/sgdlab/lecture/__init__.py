@@ -1,6 +1,7 @@
 """The lecture's claims, each an experiment with a verdict computed from its measurements; `sgdlab reproduce`."""
 
 from sgdlab.lecture.adam_failure import AdamNonConvergence
+from sgdlab.lecture.adaptive import AdaptiveMethods
 from sgdlab.lecture.bottleneck import VarianceIsTheBottleneck
 from sgdlab.lecture.claim import Check, Claim, Verdict
 from sgdlab.lecture.complexity import ComplexityTable
@@ -18,6 +19,7 @@ CLAIMS: tuple[Claim, ...] = (
     NoiseFloor(),
     VarianceReduction(),
     VarianceIsTheBottleneck(),
+    AdaptiveMethods(),
     AdamNonConvergence(),
     CoupledVersusDecoupledDecay(),
 )

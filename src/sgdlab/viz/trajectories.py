@@ -43,8 +43,8 @@ def _walk(
     method = _resolve_method(method)
     if method.full_batch:
         sampler, batch_size = "full", problem.n
-    stream = Sampler(sampler, problem.n, int(batch_size), np.random.default_rng(seed))
-    replay = Sampler(sampler, problem.n, int(batch_size), np.random.default_rng(seed))  # the same indices, for us
+    stream = Sampler.for_problem(sampler, problem, int(batch_size), np.random.default_rng(seed))
+    replay = Sampler.for_problem(sampler, problem, int(batch_size), np.random.default_rng(seed))  # same indices
     # sl.run(iters=k) resolves the method for a run of exactly k iterations (schedules may depend on it).
     method = method.resolve(problem, stream.batch_size, iters)
     x = _starting_point(problem, x0, None)
