@@ -1,0 +1,77 @@
+"""Every benchmark in one command, then one table of ratios against the targets.
+
+    python benchmarks/run_all.py            # runs B1–B4 (about 10 minutes on 2 cores), then prints the table
+    python benchmarks/run_all.py --table    # only prints the table from benchmarks/results/*.json
+
+Each benchmark times sgdlab and its peer alternately in the same run (see harness.py) and writes its raw
+numbers to benchmarks/results/; the table is read back from those files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SCRIPTS = ("b1_optimizer_step.py", "b2_sgd_epoch.py", "b3_saga.py", "b4_memmap.py")
+
+
+def _load(name: str) -> dict:
+    return json.loads((HERE / "results" / f"{name}.json").read_text())
+
+
+def rows() -> list[tuple[str, str, float, float]]:
+    """(benchmark, what is compared, measured ratio, target ratio); ratio > 1: sgdlab is faster."""
+    out = []
+    b1 = _load("b1_optimizer_step")
+    for r in b1["rows"]:
+        target = 3.0 if r["method"] == "RMSProp" else 1.0
+        out.append(("B1", f"{r['method']} step, N = {r['n']:.0e}, vs torch.optim ({r['torch_path']})",
+                    r["speedup_vs_torch"], target))  # fmt: skip
+        if r["n"] >= 100_000_000:
+            out.append(("B1", f"{r['method']} step, N = {r['n']:.0e}, fraction of triad bandwidth",
+                        r["fraction_of_triad"], 0.7))  # fmt: skip
+    b2 = _load("b2_sgd_epoch")
+    out.append(("B2", "per-sample SGD epoch vs SGDClassifier", b2["speedup_vs_sklearn"], 1.5))
+    b3 = _load("b3_saga")
+    out.append(("B3", "SAGA to 1e-6 vs sklearn saga", b3["speedup"], 1.5))
+    b4 = _load("b4_memmap")
+    for r in b4["rows"]:
+        target = 0.8 if "blocks" in r["workload"] or "epoch" in r["workload"] else float("nan")
+        out.append(("B4", f"memory-mapped / in memory: {r['workload']}", r["ratio_memmap_over_in_memory"], target))
+    peak = max(v["peak_VmHWM"] for v in b4["peak_rss_bytes"].values()) / 2**30
+    out.append(("B4", "peak RSS at n = 10^7, GiB (target: below)", peak, 1.0))
+    return out
+
+
+def table() -> str:
+    lines = [f"{'':4s} {'comparison':78s} {'measured':>9s} {'target':>7s}  met"]
+    for bench, what, value, target in rows():
+        if target != target:  # nan: shown for reference
+            met = "   —"
+        elif "RSS" in what:
+            met = "  yes" if value < target else "   no"
+        else:
+            met = "  yes" if value >= target else "   no"
+        shown_target = "—" if target != target else f"{target:g}"
+        lines.append(f"{bench:4s} {what[:78]:78s} {value:9.3g} {shown_target:>7s} {met}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", action="store_true", help="only print the table from the stored results")
+    args = parser.parse_args()
+    if not args.table:
+        for script in SCRIPTS:
+            print(f"\n=== {script}", flush=True)
+            subprocess.run([sys.executable, str(HERE / script)], check=True)
+    print()
+    print(table())
+
+
+if __name__ == "__main__":
+    main()
