@@ -4,10 +4,11 @@ Tolerance: counters (iters, grad_evals, epochs) and statuses are compared exactl
 ``rtol = 1e-10`` (float64). The kernels repeat the reference's element-wise operations in the same order, so
 the only differences are sums of several terms that BLAS orders its own way (dense ``a_iᵀx`` and ``A_Bᵀs``) and
 the fused Adam/RMSProp loops' ``(1−β)(g·g)`` for ``((1−β)g)·g`` — last-bit differences that a few hundred
-contracting iterations keep at ~1e-13. CSR runs with one sample per iteration of SGD, SAG and SAGA use lazy
-(just-in-time) updates, whose closed forms for the L2 shrinkage and the table mean round differently: they too
-agree to ``rtol = 1e-10`` (observed ≤ 1e-12), and SGD without L2 is bit-identical. Other CSR runs of SGD, SAG,
-SAGA and SVRG happen to be bit-identical.
+contracting iterations keep at ~1e-13; softmax adds its own sums over the K classes. CSR runs with one sample
+per iteration of SGD, SAG and SAGA use lazy (just-in-time) updates, whose closed forms for the L2 shrinkage and
+the table mean round differently: they too agree to ``rtol = 1e-10`` (observed ≤ 1e-12), and SGD without L2 is
+bit-identical. Other CSR runs of SGD, SAG, SAGA and SVRG on least squares and logistic regression happen to be
+bit-identical.
 """
 
 from __future__ import annotations
@@ -139,9 +140,10 @@ def test_divergence_is_detected_at_the_same_iteration(method, name, batch_size, 
     assert got.message == want.message
 
 
+@pytest.mark.parametrize("problem_class", ["LogisticRegression", "SoftmaxRegression"])
 @pytest.mark.parametrize("method", ["SGD", "SAGA", "SAG"])
 @pytest.mark.parametrize(("l2", "lr"), [(0.0, 0.05), (1.0, 0.5)])
-def test_lazy_csr_updates(method, l2, lr, monkeypatch, python_forbidden):
+def test_lazy_csr_updates(problem_class, method, l2, lr, monkeypatch, python_forbidden):
     """One CSR row per iteration runs the lazy kernels; with l2·α = 0.5 the shrinkage product underflows every few
     hundred iterations and is folded into x. Same trajectory as the Python engine (SGD without L2: bit for bit).
     That fast a contraction reaches the optimum to machine precision, where ‖∇f‖² is pure rounding: only the loss
@@ -152,7 +154,9 @@ def test_lazy_csr_updates(method, l2, lr, monkeypatch, python_forbidden):
     for name in ("sgd_lazy_segment", "table_lazy_segment"):
         kernel = getattr(glm_kernels, name)
         monkeypatch.setattr(glm_kernels, name, lambda *a, _k=kernel: calls.append(1) or _k(*a))
-    prob = sl.problems.LogisticRegression(make_classification(n=160, dim=40, density=0.1, seed=4), l2=l2)
+    n_classes = 3 if problem_class == "SoftmaxRegression" else 2
+    data = make_classification(n=160, dim=40, density=0.1, n_classes=n_classes, seed=4)
+    prob = getattr(sl.problems, problem_class)(data, l2=l2)
     make = {"SGD": M.SGD, "SAGA": M.SAGA, "SAG": M.SAG}[method]
     kwargs = {"epochs": 15, "seed": 2, "sampler": "reshuffle", "points_per_decade": 6}
     if l2:

@@ -140,14 +140,14 @@ def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable 
     dim, n, b = problem.dim, problem.n, sampler.batch_size
     arrays = glm["arrays"]
     # lazy updates: one CSR row per iteration, for SGD and SAG/SAGA (the others change every coordinate anyway)
-    lazy = b == 1 and glm["canonical_csr"] and type(method) in (SGD, SAG, SAGA) and problem.n_outputs == 1
+    lazy = b == 1 and glm["canonical_csr"] and type(method) in (SGD, SAG, SAGA)
     if lazy:  # an iteration costs O(nnz(a_i)); the O(dim) catch-up at each call's end is spread over many
         chunk = max(1, min(MAX_CHUNK, max(CHUNK_WORK // glm["row_cost"], 4 * dim // glm["row_cost"])))
     else:
         chunk = max(1, min(MAX_CHUNK, CHUNK_WORK // (b * glm["row_cost"] + dim)))
     kernel = _kernel_for(method, glm_kernels, n, dim, b, problem.n_outputs, arrays)
     if lazy:
-        kernel = _lazy(kernel, method, glm_kernels, dim, chunk, arrays)
+        kernel = _lazy(kernel, method, glm_kernels, dim, chunk, problem.n_outputs, arrays)
 
     def compiled_segment(method, problem, x, state, sampler, max_iters, max_evals, deadline):
         if not (_is_vector(x, dim) and kernel.ready(state)):
@@ -243,43 +243,43 @@ def _kernel_for(method: Method, glm_kernels, n: int, dim: int, b: int, K: int, a
     return _Kernel(elementwise, lambda state: all(_is_vector(state.get(name), dim) for name in names if name))
 
 
-def _lazy(exact: _Kernel, method: Method, glm_kernels, dim: int, chunk: int, arrays: tuple) -> _Kernel:
+def _lazy(exact: _Kernel, method: Method, glm_kernels, dim: int, chunk: int, K: int, arrays: tuple) -> _Kernel:
     """Just-in-time updates for one CSR row per iteration (`glm_kernels.sgd_lazy_segment`,
     `glm_kernels.table_lazy_segment`), falling back to the step-by-step ``exact`` kernel for a chunk that the lazy
     one marks unsafe (near overflow): the chunk's starting state is restored first."""
-    _, indptr, indices, data, _, y, loss, _, l2 = arrays
+    _, indptr, indices, data, _, y, loss, _, l2 = arrays  # K comes separately
     x_start = np.empty(dim)
     if type(method) is SGD:
 
         def sgd(x, state, idx, offsets, max_evals, alphas):
             x_start[:] = x
-            done, evals, unsafe = glm_kernels.sgd_lazy_segment(indptr, indices, data, y, loss, l2, x, idx, offsets,
-                                                               max_evals, alphas)  # fmt: skip
+            done, evals, unsafe = glm_kernels.sgd_lazy_segment(indptr, indices, data, y, loss, K, l2, x, idx,
+                                                               offsets, max_evals, alphas)  # fmt: skip
             if unsafe:
                 x[:] = x_start
                 return exact.fn(x, state, idx, offsets, max_evals, alphas)
             return done, evals, False
 
         return _Kernel(sgd, exact.ready)
-    sum_start, last = np.empty(dim), np.zeros(dim, dtype=np.int64)
-    P, S, undo = np.empty(chunk + 1), np.empty(chunk + 1), np.empty(chunk)
+    sum_start, last = np.empty(dim), np.zeros(dim // K, dtype=np.int64)
+    P, S, undo = np.empty(chunk + 1), np.empty(chunk + 1), np.empty((chunk, K))
     saga = type(method) is SAGA
 
     def table(x, state, idx, offsets, max_evals, alphas):
         if "table" not in state:  # as _TableMethod._table_state
-            state["table"], state["table_sum"] = np.zeros((y.size, 1), dtype=x.dtype), np.zeros_like(x)
+            state["table"], state["table_sum"] = np.zeros((y.size, K), dtype=x.dtype), np.zeros_like(x)
         table, table_sum = state["table"], state["table_sum"]
         x_start[:] = x
         sum_start[:] = table_sum
         done, evals, unsafe = glm_kernels.table_lazy_segment(
-            saga, indptr, indices, data, y, loss, l2, x, idx, offsets, max_evals, alphas, table, table_sum, last, P,
-            S, undo,
+            saga, indptr, indices, data, y, loss, K, l2, x, idx, offsets, max_evals, alphas, table, table_sum, last,
+            P, S, undo,
         )  # fmt: skip
         if unsafe:
             x[:] = x_start
             table_sum[:] = sum_start
             for t in reversed(range(done)):
-                table[idx[offsets[t]], 0] = undo[t]
+                table[idx[offsets[t]]] = undo[t]
             return exact.fn(x, state, idx, offsets, max_evals, alphas)
         return done, evals, False
 

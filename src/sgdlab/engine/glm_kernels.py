@@ -132,8 +132,7 @@ def _norm2(x):
 
 @_jit
 def _softmax_dphi(A, indptr, indices, data, dense, i, x, K, label, z):
-    """``z ← softmax(a_iᵀX) − e_y`` (``X`` = ``x`` as ``dim_features × K``), as scipy's ``softmax`` then
-    ``p[y] −= 1``: shifted by the largest score, exponentiated, divided by the sum."""
+    """``z ← softmax(a_iᵀX) − e_y`` (``X`` = ``x`` as ``dim_features × K``)."""
     z[:] = 0.0
     if dense:
         for j in range(A.shape[1]):
@@ -145,14 +144,21 @@ def _softmax_dphi(A, indptr, indices, data, dense, i, x, K, label, z):
             a, base = data[p], indices[p] * K
             for k in range(K):
                 z[k] += a * x[base + k]
+    _softmax_minus_label(z, label)
+
+
+@_jit
+def _softmax_minus_label(z, label):
+    """``z ← softmax(z) − e_label`` as scipy's ``softmax`` then ``p[y] −= 1``: shifted by the largest score,
+    exponentiated, divided by the sum."""
     top = z[0]
-    for k in range(1, K):
+    for k in range(1, z.size):
         top = max(top, z[k])
     total = 0.0
-    for k in range(K):
+    for k in range(z.size):
         z[k] = np.exp(z[k] - top)
         total += z[k]
-    for k in range(K):
+    for k in range(z.size):
         z[k] = z[k] / total
     z[int(label)] -= 1.0
 
@@ -442,14 +448,32 @@ def _max_abs(x):
 
 
 @_jit
-def sgd_lazy_segment(indptr, indices, data, y, loss, l2, x, idx, offsets, max_evals, alphas):
-    """Per-sample SGD on CSR rows with ``x = w·v``: ``z = w·(a_iᵀv)``, ``w ← w(1 − α l2)``,
-    ``v_j ← v_j − α a_ij φ'(z, y_i) / w`` on the row — the same iterate as ``x ← x − α (a_i φ'_i + l2 x)``
+def _lazy_dphi(indptr, indices, data, y, loss, i, x, w, z):
+    """``z ← φ'(w·a_iᵀV, y_i)`` for the CSR row ``i`` (``V`` = ``x`` as ``dim_features × K``, ``K = z.size``)."""
+    K = z.size
+    if loss == LOSS_SOFTMAX:
+        z[:] = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            a, base = data[p], indices[p] * K
+            for k in range(K):
+                z[k] += a * x[base + k]
+        for k in range(K):
+            z[k] = w * z[k]
+        _softmax_minus_label(z, y[i])
+    else:
+        z[0] = _dphi(loss, w * _csr_dot(indptr, indices, data, i, x), y[i])
+
+
+@_jit
+def sgd_lazy_segment(indptr, indices, data, y, loss, K, l2, x, idx, offsets, max_evals, alphas):
+    """Per-sample SGD on CSR rows with ``x = w·v``: ``z = w·(a_iᵀV)``, ``w ← w(1 − α l2)``,
+    ``v_jk ← v_jk − α a_ij φ'_k(z, y_i) / w`` on the row — the same iterate as ``x ← x − α (a_i ⊗ φ'_i + l2 x)``
     (bit for bit when ``l2 = 0``). ``v`` is ``x`` itself; ``w`` is folded in below `MIN_SCALE` and at the end.
     Returns ``(iterations, evals, unsafe)``."""
     count = offsets.size - 1
     bound = x.size * 1.0
     m = _max_abs(x)
+    z = np.empty(K)
     w = 1.0
     evals = 0
     done = count
@@ -464,15 +488,16 @@ def sgd_lazy_segment(indptr, indices, data, y, loss, l2, x, idx, offsets, max_ev
             done, unsafe = t, True
             break
         i = idx[offsets[t]]
-        s = _dphi(loss, w * _csr_dot(indptr, indices, data, i, x), y[i])
+        _lazy_dphi(indptr, indices, data, y, loss, i, x, w, z)
         w = w * shrink
         for p in range(indptr[i], indptr[i + 1]):
-            j = indices[p]
-            vj = x[j] - alpha * (data[p] * s) / w
-            x[j] = vj
-            a = abs(vj * w)
-            if not a <= m:
-                m = a
+            a, base = data[p], indices[p] * K
+            for k in range(K):
+                vj = x[base + k] - alpha * (a * z[k]) / w
+                x[base + k] = vj
+                v = abs(vj * w)
+                if not v <= m:
+                    m = v
         evals += 1
         if w < MIN_SCALE:
             for j in range(x.size):
@@ -488,34 +513,43 @@ def sgd_lazy_segment(indptr, indices, data, y, loss, l2, x, idx, offsets, max_ev
 
 
 @_jit
-def _catch_up(x, table_sum, nf, j, last, P, S, u):
-    """Coordinate ``j`` from the end of iteration ``last[j]`` to the end of iteration ``u`` of
-    ``x_j ← (1 − α l2) x_j − α m_j`` (``m_j = table_sum_j/n``, constant meanwhile): with ``P_t = Π (1 − α l2)`` and
-    ``S_t = Σ α/P``, ``x_j(u) = P_u (x_j/P_last − m_j (S_u − S_last))``."""
+def _catch_up(x, table_sum, nf, K, j, last, P, S, u):
+    """Feature ``j`` (coordinates ``j·K … j·K + K − 1``) from the end of iteration ``last[j]`` to the end of
+    iteration ``u`` of ``x_q ← (1 − α l2) x_q − α m_q`` (``m_q = table_sum_q/n``, constant meanwhile): with
+    ``P_t = Π (1 − α l2)`` and ``S_t = Σ α/P``, ``x_q(u) = P_u (x_q/P_last − m_q (S_u − S_last))``.
+    Returns the largest ``|x_q|`` it wrote (0 if none)."""
     t0 = last[j]
+    m = 0.0
     if t0 < u:
-        x[j] = P[u] * (x[j] / P[t0] - table_sum[j] / nf * (S[u] - S[t0]))
         last[j] = u
-    return abs(x[j])
+        for q in range(j * K, j * K + K):
+            xq = P[u] * (x[q] / P[t0] - table_sum[q] / nf * (S[u] - S[t0]))
+            x[q] = xq
+            a = abs(xq)
+            if not a <= m:
+                m = a
+    return m
 
 
 @_jit
 def table_lazy_segment(
-    saga, indptr, indices, data, y, loss, l2, x, idx, offsets, max_evals, alphas, table, table_sum, last, P, S,
+    saga, indptr, indices, data, y, loss, K, l2, x, idx, offsets, max_evals, alphas, table, table_sum, last, P, S,
     undo,
 ):  # fmt: skip
     """SAGA / SAG (as :func:`table_segment`, one sample per iteration) on CSR rows, just in time: the row's
-    coordinates are caught up (:func:`_catch_up`) before ``a_iᵀx`` and updated exactly as the reference does;
-    the others only through the closed form. ``last`` (``dim``), ``P``, ``S`` (``iterations + 1``) and ``undo``
-    (``iterations``: each iteration's previous ``table[i, 0]``, for the caller to restore an unsafe chunk) are
-    work arrays. Returns ``(iterations, evals, unsafe)``; when unsafe, ``iterations`` table entries were written."""
+    features are caught up (:func:`_catch_up`) before ``a_iᵀX`` and updated exactly as the reference does; the
+    others only through the closed form. ``last`` (``dim / K``), ``P``, ``S`` (``iterations + 1``) and ``undo``
+    (``iterations × K``: each iteration's previous ``table[i]``, for the caller to restore an unsafe chunk) are
+    work arrays. Returns ``(iterations, evals, unsafe)``; when unsafe, ``iterations`` table rows were written."""
     n = table.shape[0]
     nf = float(n)
     count = offsets.size - 1
+    features = x.size // K
     bound = x.size * 1.0
     last[:] = 0
     P[0], S[0] = 1.0, 0.0
     m = _max_abs(x)
+    z, diff = np.empty(K), np.empty(K)
     evals = 0
     done = count
     unsafe = False
@@ -531,45 +565,54 @@ def table_lazy_segment(
         i = idx[offsets[t - 1]]
         lo, hi = indptr[i], indptr[i + 1]
         u = t - 1
-        for p in range(lo, hi):  # _catch_up(…, indices[p], …, t − 1), written out: this loop is the hot path
+        for p in range(lo, hi):
             j = indices[p]
-            t0 = last[j]
-            if t0 < u:
-                xj = P[u] * (x[j] / P[t0] - table_sum[j] / nf * (S[u] - S[t0]))
-                x[j] = xj
-                last[j] = u
-                a = abs(xj)
+            if K == 1:  # _catch_up written out: this loop is the hot path
+                t0 = last[j]
+                if t0 < u:
+                    xj = P[u] * (x[j] / P[t0] - table_sum[j] / nf * (S[u] - S[t0]))
+                    x[j] = xj
+                    last[j] = u
+                    a = abs(xj)
+                    if not a <= m:
+                        m = a
+            else:
+                a = _catch_up(x, table_sum, nf, K, j, last, P, S, u)
                 if not a <= m:
                     m = a
-        fresh = _dphi(loss, _csr_dot(indptr, indices, data, i, x), y[i])
-        diff = fresh - table[i, 0]
-        undo[t - 1] = table[i, 0]
-        table[i, 0] = fresh
+        _lazy_dphi(indptr, indices, data, y, loss, i, x, 1.0, z)
+        for k in range(K):
+            diff[k] = z[k] - table[i, k]
+            undo[t - 1, k] = table[i, k]
+            table[i, k] = z[k]
         P[t] = P[t - 1] * shrink
         S[t] = S[t - 1] + alpha / P[t]
         for p in range(lo, hi):
             j = indices[p]
-            c = data[p] * diff
-            if saga:
-                step = c + table_sum[j] / nf  # the old mean
-                table_sum[j] += c
-            else:
-                table_sum[j] += c
-                step = table_sum[j] / nf
-            xj = x[j] - alpha * (step + l2 * x[j])
-            x[j] = xj
+            a_ij = data[p]
+            for k in range(K):
+                q = j * K + k
+                c = a_ij * diff[k]
+                if saga:
+                    step = c + table_sum[q] / nf  # the old mean
+                    table_sum[q] += c
+                else:
+                    table_sum[q] += c
+                    step = table_sum[q] / nf
+                xq = x[q] - alpha * (step + l2 * x[q])
+                x[q] = xq
+                a = abs(xq)
+                if not a <= m:
+                    m = a
             last[j] = t
-            a = abs(xj)
-            if not a <= m:
-                m = a
         evals += 1
         if P[t] < MIN_SCALE:  # fold the product into x before it underflows
-            for j in range(x.size):
-                _catch_up(x, table_sum, nf, j, last, P, S, t)
+            for j in range(features):
+                _catch_up(x, table_sum, nf, K, j, last, P, S, t)
             P[t], S[t] = 1.0, 0.0
         if not bound * m * m <= SAFE_NORM2:
             done, unsafe = t, True
             break
-    for j in range(x.size):
-        _catch_up(x, table_sum, nf, j, last, P, S, done)
+    for j in range(features):
+        _catch_up(x, table_sum, nf, K, j, last, P, S, done)
     return done, evals, unsafe
