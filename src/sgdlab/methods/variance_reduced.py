@@ -25,11 +25,12 @@ class _TableMethod(SteppedMethod):
     Stored two ways, with the same arithmetic meaning:
 
     * generic problems: ``table`` is ``n × dim``, row ``i`` is ``∇ℓ_i(φ_i)``;
-    * generalised linear models (`LinearModelProblem`, ``ℓ_i(x) = φ(a_iᵀX, y_i)``): ``∇ℓ_i(φ_i) =
-      a_i ⊗ φ'(a_iᵀΦ_i, y_i)``, so ``table`` is ``n × K`` and row ``i`` holds the ``K`` derivatives ``φ'`` (one
+    * generalised linear models (`LinearModelProblem`, ``ℓ_i(x) = φ(a_iᵀX, y_i)``): with ``φ_i`` the iterate
+      at sample ``i``'s last visit (``Φ_i`` as a ``dim_features × K`` matrix), ``∇ℓ_i(φ_i) =
+      a_i ⊗ φ'(a_iᵀΦ_i, y_i)``, so ``table`` is ``n × K`` and row ``i`` holds those ``K`` derivatives ``φ'`` (one
       number per sample for least squares and logistic regression — Schmidt, Le Roux & Bach's and Defazio's
-      memory-saving form, as in scikit-learn's ``sag_fast``); a table difference ``y_j − table[j]`` is then
-      ``a_j ⊗ (φ'_j − table[j])``.
+      memory-saving form, as in scikit-learn's ``sag_fast``); a table difference ``∇ℓ_j(x) − ∇ℓ_j(φ_j)`` is then
+      ``a_j ⊗ (φ'(a_jᵀX, y_j) − table[j])``.
 
     ``table_sum = Σ_i ∇ℓ_i(φ_i)`` (``dim``) in both. A state that already holds a table keeps its layout.
     """
