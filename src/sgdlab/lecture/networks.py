@@ -79,7 +79,9 @@ class NetworkAdamGap(Claim):
         docs = []
         for task, grids in GRIDS.items():
             tune = {"param": "lr", "metric": "final_loss", "seeds": tune_seeds[task]}
-            methods = [{"type": name, "params": {"lr": grids[name]}, "tune": tune} for name in OPTIMIZERS]
+            # quick: the upper two rates of each grid (short runs favour large steps), one seed
+            methods = [{"type": name, "params": {"lr": grids[name][1:] if quick else grids[name]}, "tune": tune}
+                       for name in OPTIMIZERS]  # fmt: skip
             docs.append(
                 {"name": _experiment(task), "seeds": 1 if quick else 3, "batch_size": 32, "sampler": "reshuffle",
                  "budget": {"epochs": epochs[task]}, "problems": [_problem(task, quick)], "methods": methods,
@@ -121,10 +123,13 @@ class NetworkAdamGap(Claim):
             f"language − vision ≥ {MARGIN:g} nats",
         )
         test_gap = gaps(results, "test_loss")
+        momentum = float(table.loc[("language", "Momentum"), "− Adam's"])
         verdict.table = table
         verdict.notes = (
             "Gap = SGD's median final training loss − Adam's (nats per prediction). On held-out data the gap is "
             f"{test_gap['language']:.3f} on language and {test_gap['vision']:.3f} on vision (test loss). "
+            f"With heavy-ball momentum (β = 0.9, its own tuned rate) SGD is {momentum:+.3f} nats from Adam on the "
+            "language model: the gap measured here is that of plain SGD. "
             "Learning rates tuned on seed 0 by final training loss over the same budget; seeds vary the "
             "minibatch order from the same initial weights."
         )
@@ -142,6 +147,8 @@ class NetworkAdamGap(Claim):
                                      "epochs", "training loss" if metric == "loss" else "test loss")  # fmt: skip
                     ax.set_xscale("linear")
                     ax.set_xlim(left=0)
+                    if task == "language":  # the losses span less than a decade: plain numbers read better
+                        ax.set_yscale("linear")
                     name = "digits CNN (vision)" if task == "vision" else "character LSTM (language)"
                     ax.set_title(f"{name}: {'training' if metric == 'loss' else 'held-out'} loss", fontsize=10)
         gap_path = folder / "networks-gap.png"
