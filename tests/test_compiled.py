@@ -123,6 +123,14 @@ def test_compiled_trajectory_equals_the_python_engine(name, method, batch, pytho
     assert_same_trace(got, want)
 
 
+@pytest.mark.parametrize("method", ["SGD", "SAGA", "Adam"])
+@pytest.mark.parametrize("name", ["logistic-dense", "logistic-csr"])
+def test_blocks_sampler_runs_compiled_with_the_python_trajectory(name, method, python_forbidden):
+    prob = problem(name)
+    kwargs = {"epochs": 2.5, "batch_size": 3, "sampler": "blocks", "seed": 5, "points_per_decade": 8}
+    assert_same_trace(sl.run(prob, METHODS[method](), **kwargs), python_run(prob, METHODS[method](), **kwargs))
+
+
 @pytest.mark.parametrize(
     ("method", "name", "batch_size"),
     [("SGD", "ls-dense", 2), ("SAGA", "ls-dense", 2), ("Adam", "ls-dense", 2), ("SGD", "ls-csr", 1),

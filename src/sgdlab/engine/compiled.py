@@ -11,7 +11,7 @@ Covered (everything else, and any run whose arrays are not float64, runs in Pyth
 
 * problems: `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` (exactly these classes: a subclass may
   change the oracle), dense or CSR float64 data held in memory (out-of-core data run in Python), with their L2 term;
-* samplers ``"uniform"`` and ``"reshuffle"``, any batch size;
+* samplers ``"uniform"``, ``"reshuffle"`` and ``"blocks"``, any batch size;
 * methods: `SGD` (every schedule), `SAGA`, `SAG`, `SVRG`, `Momentum`, `Nesterov`, `Adagrad`, `RMSProp`,
   `Adadelta`, `Adam`, `AMSGrad`, `AdamW` (exactly these classes; both conventions).
 
@@ -123,8 +123,7 @@ def _is_vector(a: Any, dim: int) -> bool:
 
 def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable | None:
     """A compiled replacement for `python_segment` for this run, or ``None`` when it runs in Python."""
-    if not _enabled or sampler.kind not in ("uniform", "reshuffle") or type(method) not in (*_ELEMENTWISE, SAG,
-                                                                                            SAGA, SVRG):  # fmt: skip
+    if not _enabled or sampler.kind == "full" or type(method) not in (*_ELEMENTWISE, SAG, SAGA, SVRG):
         return None
     if getattr(method, "lr", None) is None or (type(method) is SVRG and method.inner is None):
         return None  # unresolved: the Python path raises the informative error
