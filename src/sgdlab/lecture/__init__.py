@@ -5,6 +5,8 @@ from sgdlab.lecture.adaptive import AdaptiveMethods
 from sgdlab.lecture.bottleneck import VarianceIsTheBottleneck
 from sgdlab.lecture.claim import Check, Claim, Verdict
 from sgdlab.lecture.complexity import ComplexityTable
+from sgdlab.lecture.heavy_tail import HeavyTailImbalance
+from sgdlab.lecture.networks import NetworkAdamGap
 from sgdlab.lecture.noise_floor import NoiseFloor
 from sgdlab.lecture.reproduce import Reproduction, run_claims
 from sgdlab.lecture.results import Results, Run, collect
@@ -22,6 +24,8 @@ CLAIMS: tuple[Claim, ...] = (
     AdaptiveMethods(),
     AdamNonConvergence(),
     CoupledVersusDecoupledDecay(),
+    NetworkAdamGap(),
+    HeavyTailImbalance(),
 )
 
 __all__ = ["CLAIMS", "Check", "Claim", "Reproduction", "Results", "Run", "Verdict", "collect", "run_claims"]
