@@ -51,7 +51,7 @@ INVALID = [
     ("seeds", 0, "seeds"),
     ("seeds", [], "seeds must be a positive count or a non-empty list"),
     ("batch_size", 0, "batch_size"),
-    ("sampler", "importance", "sampler: Input should be 'uniform', 'reshuffle' or 'full'"),
+    ("sampler", "importance", "sampler: Input should be 'uniform', 'reshuffle', 'blocks' or 'full'"),
     ("problems", [], "problems: List should have at least 1 item"),
     ("problems.0.type", "Lasso", "problems[0].type: Input should be 'LeastSquares'"),
     ("problems.0.data", DELETE, "needs a data table"),
