@@ -90,12 +90,27 @@ class SgdVersusGd(Claim):
     def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:
         path = folder / "sgd-vs-gd.png"
         runs = _merged(results)
-        with _common.figure(path, ncols=2) as axes:
-            for ax, x in zip(axes[0], ("epochs", "time_s"), strict=True):
+        with _common.figure(path, ncols=3, width=4.6) as axes:
+            for ax, x in zip(axes[0, :2], ("epochs", "time_s"), strict=True):
                 plot_convergence(ax, {label: runs.one(label=label).curves("subopt", x) for label in ("GD", "SGD")},
                                  x, "subopt")  # fmt: skip
             axes[0, 0].set_title("per gradient evaluation (epochs)")
             axes[0, 1].set_title("per second")
+            ax = axes[0, 2]
+            accuracies = np.geomspace(1e-8, 0.5, 60)
+            for label in ("GD", "SGD"):
+                evals = [[iterations_to(r.column("grad_evals"), r.column("subopt"), eps * r.column("subopt")[0])
+                          for eps in accuracies] for r in runs.one(label=label)]  # fmt: skip
+                median = np.median(np.array(evals), axis=0)
+                ax.plot(accuracies, np.where(np.isfinite(median), median, np.nan), label=label)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.invert_xaxis()
+            ax.set_xlabel("accuracy ε (fraction of the initial gap)")
+            ax.set_ylabel("gradient evaluations to reach ε")
+            ax.set_title("cost of an accuracy (SGD: until its floor)")
+            ax.grid(True, which="major", alpha=0.35)
+            ax.legend(fontsize=8)
         return [path]
 
 
