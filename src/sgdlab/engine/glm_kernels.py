@@ -259,12 +259,12 @@ def elementwise_segment(
             elif method == MOMENTUM:
                 _momentum(x, g, s1, alpha, params[0], params[1] != 0.0)
             elif method == DIAGONAL:
-                _diagonal(x, g, s1, alpha, params[0], params[1], params[2] != 0.0, params[3] != 0.0)
+                _diagonal(x, g, s1, alpha, params[0], 1.0 - params[0], params[1], params[2] != 0.0, params[3] != 0.0)
             elif method == ADADELTA:
-                _adadelta(x, g, s1, s2, alpha, params[0], params[1], params[2])
+                _adadelta(x, g, s1, s2, alpha, params[0], 1.0 - params[0], params[1], 1.0 - params[1], params[2])
             else:
-                _adam(x, g, s1, s2, s3, alpha, params[0], params[1], params[2], bc1[t], bc2[t], params[3],
-                      params[4], params[5] != 0.0, params[6] != 0.0)  # fmt: skip
+                _adam(x, g, s1, s2, s3, alpha, params[0], 1.0 - params[0], params[1], 1.0 - params[1], params[2],
+                      1.0 / bc1[t], 1.0 / bc2[t], params[3], params[4], params[5] != 0.0, params[6] != 0.0)  # fmt: skip
             norm2 = _norm2(x)
         evals += hi - lo
         if not np.isfinite(norm2):

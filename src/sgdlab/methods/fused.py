@@ -73,7 +73,10 @@ def _kernel(fn):
             numba = _numba()
             fn.__globals__["prange"] = numba.prange  # the kernels' loops are parallel once compiled
             call.compiled = numba.njit(parallel=True, cache=True, nogil=True)(fn)
-        flat = [a.reshape(-1) if isinstance(a, np.ndarray) else a for a in args]
+        # Scalars take the arrays' float type, so float32 arrays are updated in float32 arithmetic (as NumPy's
+        # reference does) instead of being promoted to float64 by Python-float coefficients.
+        real = args[0].dtype.type
+        flat = [a.reshape(-1) if isinstance(a, np.ndarray) else real(a) if isinstance(a, float) else a for a in args]
         call.compiled(*flat)
 
     call.compiled = None
@@ -94,51 +97,86 @@ def momentum_update(x, g, v, lr, beta, nesterov):
         x[i] -= lr * (g[i] + beta * vi) if nesterov else lr * vi
 
 
-def diagonal_update(x, g, v, lr, gamma, eps, accumulate, lecture):
+def diagonal_update(x, g, v, lr, gamma, one_minus_gamma, eps, accumulate, lecture):
     """Adagrad (``accumulate``: ``v ← v + g²``) and RMSProp (``v ← γv + (1−γ)g²``); ``x ← x − lr·g/√(v + ε)``
     (``lecture``) or ``x ← x − lr·g/(√v + ε)``."""
     for i in prange(x.size):  # noqa: F821
         gi = g[i]
-        vi = v[i] + gi * gi if accumulate else gamma * v[i] + (1.0 - gamma) * (gi * gi)
+        vi = v[i] + gi * gi if accumulate else gamma * v[i] + one_minus_gamma * (gi * gi)
         v[i] = vi
         x[i] -= lr * gi / (np.sqrt(vi + eps) if lecture else np.sqrt(vi) + eps)
 
 
-def adadelta_update(x, g, v, dx, lr, gamma, rho, eps):
+def adadelta_update(x, g, v, dx, lr, gamma, one_minus_gamma, rho, one_minus_rho, eps):
     """Adadelta: ``v ← γv + (1−γ)g²``; ``Δ = √(dx + ε)/√(v + ε)·g``; ``x ← x − lr·Δ``; ``dx ← ρ·dx + (1−ρ)Δ²``."""
     for i in prange(x.size):  # noqa: F821
         gi = g[i]
-        vi = gamma * v[i] + (1.0 - gamma) * (gi * gi)
+        vi = gamma * v[i] + one_minus_gamma * (gi * gi)
         v[i] = vi
         gt = np.sqrt(dx[i] + eps) / np.sqrt(vi + eps) * gi
         x[i] -= lr * gt
-        dx[i] = rho * dx[i] + (1.0 - rho) * (gt * gt)
+        dx[i] = rho * dx[i] + one_minus_rho * (gt * gt)
 
 
-def adam_update(x, g, m, v, vmax, lr, beta1, beta2, eps, bc1, bc2, coupled, decoupled, amsgrad, lecture):
+def adam_update(
+    x,
+    g,
+    m,
+    v,
+    vmax,
+    lr,
+    beta1,
+    one_minus_beta1,
+    beta2,
+    one_minus_beta2,
+    eps,
+    inv_bc1,
+    inv_bc2,
+    coupled,
+    decoupled,
+    amsgrad,
+    lecture,
+):
     """Adam/AMSGrad/AdamW: ``g ← g + coupled·x``; ``m ← β₁m + (1−β₁)g``; ``v ← β₂v + (1−β₂)g²``;
-    ``x ← x − lr·(m/bc1/(√(v̂/bc2) + ε) + decoupled·x)`` with ``v̂ = v`` or its running max (``amsgrad``;
-    the max is taken of ``v/bc2`` under the ``lecture`` convention, of ``v`` under torch's)."""
+    ``x ← x − lr·(m·inv_bc1/(√(v̂·inv_bc2) + ε) + decoupled·x)`` with ``inv_bcᵢ = 1/(1 − βᵢᵏ)`` and ``v̂ = v`` or its
+    running max (``amsgrad``; the max is taken of ``v·inv_bc2`` under the ``lecture`` convention, of ``v`` under
+    torch's)."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
         gi = g[i] + coupled * xi
-        mi = beta1 * m[i] + (1.0 - beta1) * gi
-        vi = beta2 * v[i] + (1.0 - beta2) * (gi * gi)
+        mi = beta1 * m[i] + one_minus_beta1 * gi
+        vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
         m[i] = mi
         v[i] = vi
         if amsgrad == 0:
-            denom = np.sqrt(vi / bc2) + eps
+            denom = np.sqrt(vi * inv_bc2) + eps
         elif lecture:
-            vmax[i] = max(vmax[i], vi / bc2)
+            vmax[i] = max(vmax[i], vi * inv_bc2)
             denom = np.sqrt(vmax[i]) + eps
         else:
             vmax[i] = max(vmax[i], vi)
-            denom = np.sqrt(vmax[i] / bc2) + eps
-        x[i] = xi - lr * (mi / bc1 / denom + decoupled * xi)
+            denom = np.sqrt(vmax[i] * inv_bc2) + eps
+        x[i] = xi - lr * (mi * inv_bc1 / denom + decoupled * xi)
 
 
 sgd = _kernel(sgd_update)
 momentum = _kernel(momentum_update)
-diagonal = _kernel(diagonal_update)
-adadelta = _kernel(adadelta_update)
-adam = _kernel(adam_update)
+_diagonal = _kernel(diagonal_update)
+_adadelta = _kernel(adadelta_update)
+_adam = _kernel(adam_update)
+
+
+def diagonal(x, g, v, lr, gamma, eps, accumulate, lecture) -> None:
+    """:func:`diagonal_update`, in parallel, in place."""
+    _diagonal(x, g, v, lr, gamma, 1.0 - gamma, eps, accumulate, lecture)
+
+
+def adadelta(x, g, v, dx, lr, gamma, rho, eps) -> None:
+    """:func:`adadelta_update`, in parallel, in place."""
+    _adadelta(x, g, v, dx, lr, gamma, 1.0 - gamma, rho, 1.0 - rho, eps)
+
+
+def adam(x, g, m, v, vmax, lr, beta1, beta2, eps, bc1, bc2, coupled, decoupled, amsgrad, lecture) -> None:
+    """:func:`adam_update`, in parallel, in place (``bcᵢ = 1 − βᵢᵏ``, the bias corrections)."""
+    _adam(x, g, m, v, vmax, lr, beta1, 1.0 - beta1, beta2, 1.0 - beta2, eps, 1.0 / bc1, 1.0 / bc2, coupled, decoupled,
+          amsgrad, lecture)  # fmt: skip
