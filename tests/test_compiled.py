@@ -83,7 +83,7 @@ def python_forbidden(monkeypatch):
 
     def checked(*args):
         segment = segment_for(*args)
-        assert segment is not None or not compiled._enabled, "this run would use python_segment"
+        assert segment is not None or not compiled._switch.on, "this run would use python_segment"
         return segment
 
     monkeypatch.setattr(compiled, "segment_for", checked)

@@ -27,9 +27,7 @@ compiled segments off; so does :func:`disabled` within a block.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +35,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from sgdlab._switch import Switch
 from sgdlab.engine.samplers import Sampler
 from sgdlab.methods import (
     SAG,
@@ -57,7 +56,9 @@ from sgdlab.methods.schedules import Constant
 from sgdlab.problems.base import Problem
 from sgdlab.problems.glm import LeastSquares, LogisticRegression, SoftmaxRegression
 
-_enabled = os.environ.get("SGDLAB_COMPILED", "1") != "0"
+_switch = Switch("SGDLAB_COMPILED")
+#: ``with disabled(): …`` — run every segment in Python inside this block.
+disabled = _switch.off
 
 #: Iterations per kernel call are chosen so that a call does about this many multiply-adds (~1 ms): the clock
 #: (``deadline``) is read between calls.
@@ -66,17 +67,6 @@ MAX_CHUNK = 8192
 
 _LOSSES = {LeastSquares: 0, LogisticRegression: 1, SoftmaxRegression: 2}  # glm_kernels.LOSS_LS, …, LOSS_SOFTMAX
 _ELEMENTWISE = (SGD, Momentum, Nesterov, Adagrad, RMSProp, Adadelta, Adam, AMSGrad, AdamW)
-
-
-@contextlib.contextmanager
-def disabled():
-    """Run every segment in Python inside this block."""
-    global _enabled
-    previous, _enabled = _enabled, False
-    try:
-        yield
-    finally:
-        _enabled = previous
 
 
 def _glm_data(problem: Problem) -> dict[str, Any] | None:
@@ -123,7 +113,7 @@ def _is_vector(a: Any, dim: int) -> bool:
 
 def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable | None:
     """A compiled replacement for `python_segment` for this run, or ``None`` when it runs in Python."""
-    if not _enabled or sampler.kind == "full" or type(method) not in (*_ELEMENTWISE, SAG, SAGA, SVRG):
+    if not _switch.on or sampler.kind == "full" or type(method) not in (*_ELEMENTWISE, SAG, SAGA, SVRG):
         return None
     if getattr(method, "lr", None) is None or (type(method) is SVRG and method.inner is None):
         return None  # unresolved: the Python path raises the informative error

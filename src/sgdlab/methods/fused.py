@@ -13,32 +13,23 @@ parallel for ``step``; `sgdlab.engine.glm_kernels` compiles the same loops seria
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
 
 import numpy as np
 
+from sgdlab._switch import Switch
+
 #: Arrays smaller than this use the NumPy reference path (thread start-up would dominate).
 MIN_SIZE = 1 << 16
-_enabled = os.environ.get("SGDLAB_FUSED", "1") != "0"
-
-
-@contextlib.contextmanager
-def disabled():
-    """Use the NumPy reference path inside this block."""
-    global _enabled
-    previous, _enabled = _enabled, False
-    try:
-        yield
-    finally:
-        _enabled = previous
+_switch = Switch("SGDLAB_FUSED")
+#: ``with disabled(): …`` — use the NumPy reference path inside this block.
+disabled = _switch.off
 
 
 def usable(x, *arrays) -> bool:
     """Whether the fused path applies: large, C-contiguous NumPy arrays of one float dtype, numba present."""
     if (
-        not _enabled
+        not _switch.on
         or not isinstance(x, np.ndarray)
         or x.size < MIN_SIZE
         or x.dtype.type not in (np.float32, np.float64)
