@@ -54,6 +54,11 @@ def _flat(level: float):
     return lambda run: np.full(len(run.trace), level)
 
 
+def _linear_travel(run) -> np.ndarray:
+    """Adagrad moving like RMSProp: the same distance every iteration."""
+    return run.column("loss")[0] - 1e-3 * run.column("iters")
+
+
 def _times(factor: float):
     return lambda run: run.column("subopt") * factor
 
@@ -113,6 +118,10 @@ PLANTED = {
         "adam-counterexample": _with_final_x(r["adam-counterexample"], [-1.0], label="Adam"),
     },
     "weight-decay": _adamw_at_the_ridge_minimiser,
+    "adagrad-decay": lambda r: {
+        **r,
+        "adagrad-decay": _with_column(r["adagrad-decay"], "loss", _linear_travel, label="Adagrad"),
+    },
     "networks": _sgd_matches_adam_on_language,
     "heavy-tail": _adam_fixes_the_rare_classes,
     "adaptive": lambda r: {

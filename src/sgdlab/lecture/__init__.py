@@ -1,5 +1,6 @@
 """The lecture's claims, each an experiment with a verdict computed from its measurements; `sgdlab reproduce`."""
 
+from sgdlab.lecture.adagrad_decay import AdagradStepDecay
 from sgdlab.lecture.adam_failure import AdamNonConvergence
 from sgdlab.lecture.adaptive import AdaptiveMethods
 from sgdlab.lecture.bottleneck import VarianceIsTheBottleneck
@@ -22,6 +23,7 @@ CLAIMS: tuple[Claim, ...] = (
     VarianceReduction(),
     VarianceIsTheBottleneck(),
     AdaptiveMethods(),
+    AdagradStepDecay(),
     AdamNonConvergence(),
     CoupledVersusDecoupledDecay(),
     NetworkAdamGap(),

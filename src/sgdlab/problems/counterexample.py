@@ -19,14 +19,17 @@ class AdamCounterexample(Problem):
     steps weigh the rare large gradient ``C`` like the frequent ``−1`` ones — while AMSGrad converges.
     The interval is kept by a smooth penalty ``R(x) = (κ/2)·max(|x| − 1, 0)²`` (``κ = penalty``) instead of a
     projection, so the problem fits the unconstrained oracle; its minimiser is ``x* = −1 − (C − 2)/(3κ)``.
+    ``radius = r`` widens the interval to ``[−r, r]`` (``x* = −r − (C − 2)/(3κ)``): far from its ends the
+    gradients are constant noisy slopes, which shows how far each method's steps carry it.
     Constants: ``L = L_max = κ`` (``R''`` ≤ κ), ``mu = 0`` (f is linear inside the interval).
     """
 
-    def __init__(self, C: float = 3.0, penalty: float = 100.0) -> None:
+    def __init__(self, C: float = 3.0, penalty: float = 100.0, radius: float = 1.0) -> None:
         self.C = _checks.positive("C", C)
         if self.C <= 2.0:
             raise ValueError(f"C must be > 2 (the average slope (C - 2)/3 must be positive), got {C}")
         self.penalty = _checks.positive("penalty", penalty)
+        self.radius = _checks.positive("radius", radius)
         super().__init__(3, 1)
         self.slopes = np.array([self.C, -1.0, -1.0])
         self.name = f"AdamCounterexample(C={self.C:g})"
@@ -44,23 +47,23 @@ class AdamCounterexample(Problem):
         return np.zeros_like(v)
 
     def reg_loss(self, x):
-        outside = np.maximum(np.abs(x) - 1.0, 0.0)
+        outside = np.maximum(np.abs(x) - self.radius, 0.0)
         return 0.5 * self.penalty * float(outside @ outside)
 
     def reg_grad(self, x):
-        return self.penalty * np.sign(x) * np.maximum(np.abs(x) - 1.0, 0.0)
+        return self.penalty * np.sign(x) * np.maximum(np.abs(x) - self.radius, 0.0)
 
     def reg_hvp(self, x, v):
-        return self.penalty * (np.abs(x) > 1.0) * v
+        return self.penalty * (np.abs(x) > self.radius) * v
 
     def _constants(self):
         return self.penalty, 0.0, self.penalty
 
     def _closed_form_optimum(self):
-        return np.array([-1.0 - self.slopes.mean() / self.penalty])
+        return np.array([-self.radius - self.slopes.mean() / self.penalty])
 
     def initial_point(self):
         return np.zeros(1)
 
     def params(self) -> dict[str, Any]:
-        return {"C": self.C, "penalty": self.penalty}
+        return {"C": self.C, "penalty": self.penalty, "radius": self.radius}
