@@ -17,11 +17,12 @@ import pandas as pd
 from sgdlab.analysis import noise_floor
 from sgdlab.lecture import _common
 from sgdlab.lecture.claim import Claim, Verdict
-from sgdlab.lecture.complexity import _sgd_params, cells
+from sgdlab.lecture.complexity import cells, experiment
 from sgdlab.lecture.results import Results
 from sgdlab.viz import plot_convergence, plot_effect
 
-NOISY = next(c.problem for c in cells() if c.assumption == "PL")  # shared with the complexity table
+DECREASING = next(c for c in cells() if c.assumption == "PL" and c.method == "SGD")  # the complexity table's cell
+NOISY = DECREASING.problem
 NOISELESS = _common.data_problem("ls-noiseless", "LeastSquares", "regression", n=1000, dim=20, cond=10.0, noise=0.0)
 STEP_DIVISORS = (1, 4, 16)
 BATCHES = (1, 4, 16)
@@ -54,7 +55,6 @@ class NoiseFloor(Claim):
         iters = 20_000 if quick else 60_000
         seeds = 2 if quick else 4
         record = {"metrics": ["loss", "subopt"], "points_per_decade": 20}
-        pl_sgd = next(c for c in cells() if c.assumption == "PL" and c.method == "SGD")
         return [
             {"name": "floor-steps", "seeds": seeds, "budget": {"iters": iters}, "problems": [NOISY],
              "methods": [{"type": "SGD", "params": {"lr": [lr / d for d in STEP_DIVISORS]}}], "record": record},
@@ -63,9 +63,7 @@ class NoiseFloor(Claim):
             {"name": "floor-noiseless", "seeds": seeds, "budget": {"iters": iters}, "problems": [NOISELESS],
              "methods": [{"type": "SGD", "params": {"lr": lr}}], "record": record},
             # the same runs as the complexity table's SGD/PL cell: stored once, used twice
-            {"name": pl_sgd.name, "seeds": 2 if quick else 5, "budget": {"iters": 30_000 if quick else 200_000},
-             "problems": [NOISY], "methods": [{"type": "SGD", "params": _sgd_params(pl_sgd)}],
-             "record": {"metrics": ["loss", "subopt", "grad_norm2"], "points_per_decade": 12}},
+            experiment(DECREASING, quick),
         ]  # fmt: skip
 
     def judge(self, results: Mapping[str, Results]) -> Verdict:
@@ -90,7 +88,7 @@ class NoiseFloor(Claim):
         relative = float(np.max([abs(r.final("subopt")) / r.column("subopt")[0] for r in noiseless]))
         verdict.check("no floor when σ²* = 0", relative < 1e-12, f"final/initial f − f* ≤ {relative:.2g}",
                       "< 1e-12 (linear convergence to x*)")  # fmt: skip
-        decreasing = next(k for k in results if k.startswith("complexity-sgd"))
+        decreasing = DECREASING.name
         final = float(np.median(results[decreasing].finals("subopt")))
         base_floor = med[int(np.argmax(steps))]
         verdict.check(
@@ -115,7 +113,7 @@ class NoiseFloor(Claim):
         with _common.figure(path, ncols=2, nrows=2, width=5.0, height=3.6) as axes:
             runs = results["floor-steps"]
             curves = {f"α = {v:.2g}": runs.select(lr=v).curves("subopt") for v in steps}
-            decreasing = next(k for k in results if k.startswith("complexity-sgd"))
+            decreasing = DECREASING.name
             curves["α_k ~ 1/k"] = results[decreasing].curves("subopt")
             curves["σ²* = 0"] = results["floor-noiseless"].curves("subopt")
             plot_convergence(axes[0, 0], curves, "iters", "subopt")
