@@ -19,7 +19,7 @@ from sgdlab.methods.base import Method, expected_smoothness
 from sgdlab.methods.sgd import SGD
 from sgdlab.problems.base import Problem
 from sgdlab.problems.glm import LeastSquares
-from sgdlab.viz.trajectories import PALETTE, _check_2d, _pad, _walk, default_bounds, draw_contours
+from sgdlab.viz.trajectories import PALETTE, _check_2d, _pad, _walk, default_bounds, draw_contours, frame_axes
 
 
 def _component_lines(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:
@@ -133,13 +133,7 @@ def animate_paths(
             picked = [ax.plot([], [], "--", color=colour, lw=1.3, alpha=0.9, zorder=2)[0] for _ in range(width)]
             picked[0].set_label(r"sampled lines $a_i^\top x = y_i$" if len(paths) == 1 else f"{name}: sampled lines")
         artists[name] = (path, trail, head, picked)
-    if problem.has_optimum:
-        ax.plot(*problem.x_star, "*", color="black", ms=13, mec="white", mew=0.8, label="x*", zorder=6)
-    ax.set_xlim(bounds[0], bounds[1])
-    ax.set_ylim(bounds[2], bounds[3])
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_xlabel("x₁")
-    ax.set_ylabel("x₂")
+    frame_axes(ax, problem, bounds, zorder=6)
     # Below the axes: a legend inside would have to stay put while the paths move under it.
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3, frameon=False)
     heading = ax.set_title("")

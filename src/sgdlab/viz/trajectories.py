@@ -171,6 +171,17 @@ def draw_contours(ax: Axes, problem: Problem, bounds: tuple[float, ...], levels:
     ax.contour(X, Y, Z, levels=steps, norm=norm, colors="#5a6b7b", linewidths=0.5, alpha=0.55)
 
 
+def frame_axes(ax: Axes, problem: Problem, bounds: tuple[float, ...], zorder: int = 5) -> None:
+    """The frame every 2-D picture shares: ``x*`` marked, the box ``bounds``, equal scales, axis labels."""
+    if problem.has_optimum:
+        ax.plot(*problem.x_star, "*", color="black", ms=13, mec="white", mew=0.8, label="x*", zorder=zorder)
+    ax.set_xlim(bounds[0], bounds[1])
+    ax.set_ylim(bounds[2], bounds[3])
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+
+
 def plot_trajectories(
     ax: Axes,
     problem: Problem,
@@ -195,13 +206,7 @@ def plot_trajectories(
         every = max(1, len(path) // 60)
         ax.plot(*path.T, "-o", color=colour, lw=1.2, ms=3, markevery=every, label=str(name), alpha=0.9, zorder=3)
         ax.scatter(*path[0], s=50, facecolors="white", edgecolors=colour, linewidths=1.5, zorder=4)
-    if problem.has_optimum:
-        ax.plot(*problem.x_star, "*", color="black", ms=13, mec="white", mew=0.8, label="x*", zorder=5)
-    ax.set_xlim(bounds[0], bounds[1])
-    ax.set_ylim(bounds[2], bounds[3])
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_xlabel("x₁")
-    ax.set_ylabel("x₂")
+    frame_axes(ax, problem, bounds)
     if title is not None:
         ax.set_title(title)
     ax.legend(fontsize=8, loc="best", framealpha=0.85)
