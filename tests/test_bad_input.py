@@ -7,6 +7,7 @@ checks that the error is raised by sgdlab itself — not by NumPy, SciPy or pyda
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 import traceback
 from pathlib import Path
@@ -156,6 +157,14 @@ def _catalogue():
         )
     for name, make, error, message in NEW_CASES:
         yield pytest.param(make, error, message, id=name)
+    for module in CATALOGUE_MODULES:  # the catalogue's chapters, one module per area
+        for name, make, error, message in importlib.import_module(module).CASES:
+            yield pytest.param(make, error, message, id=f"{module.removeprefix('catalogue_')}-{name}")
+
+
+#: Further chapters of the catalogue, one module per area (``tests/catalogue_*.py``): each holds ``CASES``, a list
+#: of ``(id, make, error, message)``.
+CATALOGUE_MODULES = tuple(sorted(path.stem for path in Path(__file__).parent.glob("catalogue_*.py")))
 
 
 CATALOGUE = list(_catalogue())

@@ -15,6 +15,7 @@ from typing import Any
 
 from sgdlab.experiments.execute import execute_run
 from sgdlab.experiments.grid import RunConfig
+from sgdlab.experiments.worker import init_worker
 
 #: How many pool breakages a run may be caught in before it is run alone to find out whether it is the culprit.
 WORKER_DEATH_RETRIES = 2
@@ -81,7 +82,9 @@ class ProcessExecutor(Executor):
         self._pool: cf.ProcessPoolExecutor | None = None
 
     def _new_pool(self, workers: int) -> cf.ProcessPoolExecutor:
-        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker
+        )
         return self._pool
 
     def _alone(self, config: RunConfig) -> dict[str, Any]:
