@@ -1,9 +1,9 @@
 """Running one configured run, in whatever process the executor chose.
 
 A run never raises: failures come back as ``status="error"`` with the message, so a sweep goes on.
-BLAS (and torch) run single-threaded inside a run, which makes results bit-identical whatever the
-executor (summation order in a multi-threaded BLAS depends on the thread count) and keeps parallel
-workers from fighting over cores.
+BLAS and torch run single-threaded inside a run, which makes results bit-identical whatever the executor and
+whatever ran before in the process (summation order in a multi-threaded BLAS, and in torch's convolutions and
+matrix products, depends on the thread count) and keeps parallel workers from fighting over cores.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import importlib
 import json
 import os
 import platform
@@ -33,6 +34,8 @@ from sgdlab.methods import METHODS
 
 #: Final iterates up to this many parameters are kept with a run's result (larger ones, e.g. networks, are not).
 MAX_KEPT_X = 10_000
+#: Problem types built by `sgdlab.torch.problems` (they need torch).
+NETWORK_PROBLEMS = ("digits_mlp", "digits_cnn", "char_lm")
 
 
 def _dataset(spec: dict[str, Any]) -> datasets.Dataset:
@@ -63,7 +66,7 @@ def _problem_from_json(problem_json: str):
         if spec["data"].get("test_size"):
             data, test = data.split(spec["data"]["test_size"], seed=spec["data"].get("seed", 0))
         return getattr(problems, kind)(data, **params), test
-    if kind in ("digits_mlp", "digits_cnn", "char_lm"):
+    if kind in NETWORK_PROBLEMS:
         from sgdlab.torch import problems as networks
 
         return getattr(networks, kind)(**params)
@@ -76,8 +79,10 @@ def build_problem(problem: dict[str, Any]):
 
 
 @contextlib.contextmanager
-def _single_threaded():
-    torch = sys.modules.get("torch")
+def _single_threaded(needs_torch: bool = False):
+    """One BLAS thread and one torch thread. A run that needs torch imports it here, first, so that its thread
+    count is set before the run's first operation even in a process where torch was not loaded yet."""
+    torch = importlib.import_module("torch") if needs_torch else sys.modules.get("torch")
     previous = torch.get_num_threads() if torch else None
     with threadpool_limits(limits=1):
         if torch:
@@ -118,7 +123,7 @@ def execute_run(config: RunConfig) -> dict[str, Any]:
         "error": None,
     }
     try:
-        with _single_threaded():
+        with _single_threaded(needs_torch=config.problem["type"] in NETWORK_PROBLEMS):
             problem, test = build_problem(config.problem)
             method = METHODS[config.method](**config.hyperparameters)
             record = config.record

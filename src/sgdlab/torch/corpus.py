@@ -13,12 +13,17 @@ STDLIB_MODULES = (
     "calendar.py", "difflib.py", "argparse.py", "statistics.py", "random.py", "pprint.py", "glob.py",
 )  # fmt: skip
 
+#: The shortest text a language model is trained on.
+MIN_CHARS = 10_000
+
 #: Printable ASCII plus newline; any other character becomes "?" (so the vocabulary is fixed).
 ALPHABET = "\n" + "".join(chr(c) for c in range(32, 127))
 
 
 def stdlib_text(max_chars: int = 200_000) -> str:
-    """The first ``max_chars`` characters of the concatenated standard-library sources."""
+    """The first ``max_chars`` (≥ `MIN_CHARS`) characters of the concatenated standard-library sources."""
+    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < MIN_CHARS:
+        raise ValueError(f"max_chars must be an integer >= {MIN_CHARS:,}, got {max_chars!r}")
     root = Path(sysconfig.get_paths()["stdlib"])
     parts, total = [], 0
     for name in STDLIB_MODULES:
@@ -30,7 +35,7 @@ def stdlib_text(max_chars: int = 200_000) -> str:
             if total >= max_chars:
                 break
     text = "".join(parts)[:max_chars]
-    if len(text) < 10_000:
+    if len(text) < MIN_CHARS:
         raise FileNotFoundError(f"the standard-library sources under {root} are missing or too short")
     return text
 
