@@ -1,4 +1,4 @@
-"""Animated GIFs of paths advancing over the contours of ``f − f*`` (matplotlib's Pillow writer).
+"""Animated GIFs of paths advancing over the contours of ``f − f*`` (drawn once, the moving artists blitted).
 
 For least squares in two parameters each component ``ℓ_i(x) = ½(a_iᵀx − y_i)²`` is minimised on the line
 ``a_iᵀx = y_i``; given the indices each iteration sampled, the animation shows the lines of the components
@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.animation import FuncAnimation, PillowWriter
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
@@ -40,22 +39,23 @@ def _line_points(a: np.ndarray, y: float, reach: float) -> np.ndarray:
     return np.stack([foot - reach * direction, foot + reach * direction])
 
 
-class _SharedPaletteWriter(PillowWriter):
-    """Pillow's GIF writer with one palette for every frame, taken from the last (fullest) frame.
+#: How long the last frame stays up before the GIF loops, in milliseconds.
+HOLD_MS = 1200
+#: Pixels per inch of the GIF: a 6.4 × 6 inch figure becomes 640 × 600 pixels, legible on a projector.
+GIF_DPI = 100
+
+
+def _write_gif(frames: list[Image.Image], out: Path, fps: int) -> None:
+    """One palette for every frame, taken from the last (fullest) frame.
 
     With a palette per frame, antialiasing makes most pixels change colour index from frame to frame, so
     each frame is stored whole; with a shared palette only the pixels that moved are stored.
     """
-
-    #: How long the last frame stays up before the GIF loops, in milliseconds.
-    hold_ms = 1200
-
-    def finish(self) -> None:
-        frames = [frame.convert("RGB") for frame in self._frames]
-        palette = frames[-1].quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-        frames = [frame.quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
-        durations = [int(1000 / self.fps)] * (len(frames) - 1) + [self.hold_ms]
-        frames[0].save(self.outfile, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    frames = [frame.convert("RGB") for frame in frames]
+    palette = frames[-1].quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    frames = [frame.quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
+    durations = [int(1000 / fps)] * (len(frames) - 1) + [HOLD_MS]
+    frames[0].save(out, save_all=True, append_images=frames[1:], duration=durations, loop=0)
 
 
 def _frame_iterates(length: int, max_frames: int) -> np.ndarray:
@@ -110,8 +110,8 @@ def animate_paths(
         bounds = default_bounds(problem, reach_for)
     bounds = tuple(float(b) for b in bounds)
 
-    fig = Figure(figsize=(5.0, 4.8), dpi=80)
-    FigureCanvasAgg(fig)  # render off-screen, without touching pyplot's global backend
+    fig = Figure(figsize=(6.4, 6.0), dpi=GIF_DPI)
+    canvas = FigureCanvasAgg(fig)  # render off-screen, without touching pyplot's global backend
     ax = fig.add_subplot()
     draw_contours(ax, problem, bounds, levels=20, filled=False)  # unfilled: few colours, a small GIF
     reach = 4.0 * float(np.hypot(bounds[1] - bounds[0], bounds[3] - bounds[2])) + float(np.abs(bounds).max())
@@ -135,9 +135,17 @@ def animate_paths(
         artists[name] = (path, trail, head, picked)
     frame_axes(ax, problem, bounds, zorder=6)
     # Below the axes: a legend inside would have to stay put while the paths move under it.
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3, frameon=False)
-    heading = ax.set_title("")
+    ax.legend(fontsize=11, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncols=2, frameon=False)
+    heading = ax.set_title("", fontsize=12)
     fig.tight_layout()
+    # Drawn once: everything that does not move. Each frame restores those pixels and draws only the moving
+    # artists over them — then the x* marker again, so that the paths pass under it as in the still pictures.
+    moving = [artist for path, trail, head, picked in artists.values() for artist in (trail, head, *picked)]
+    on_top = [line for line in ax.lines if line.get_zorder() >= 6]
+    for artist in (*moving, *on_top, heading):
+        artist.set_animated(True)
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
 
     def draw(frame: int):
         k = int(shown[frame])
@@ -154,11 +162,13 @@ def animate_paths(
                     else:
                         line.set_data([], [])
         heading.set_text(f"{title} — iteration {k}" if title else f"iteration {k}")
-        return []
+        canvas.restore_region(background)
+        for artist in (*sorted(moving, key=lambda a: a.get_zorder()), *on_top, heading):
+            ax.draw_artist(artist)
+        return Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).copy()
 
-    animation = FuncAnimation(fig, draw, frames=len(shown), blit=False, cache_frame_data=False)
     out.parent.mkdir(parents=True, exist_ok=True)
-    animation.save(out, writer=_SharedPaletteWriter(fps=int(fps)), dpi=80)
+    _write_gif([draw(frame) for frame in range(len(shown))], out, int(fps))
     return out
 
 
