@@ -207,8 +207,14 @@ def _decode_checkpoint(data: bytes) -> Checkpoint:
             )
     except _Unreadable:
         raise
-    except (zipfile.BadZipFile, ValueError, TypeError, KeyError, AttributeError, EOFError, RecursionError) as exc:
-        raise _Unreadable(f"{type(exc).__name__}: {exc}") from None
+    except zipfile.BadZipFile as exc:
+        raise _Unreadable(f"not a valid archive ({exc})") from None
+    except UnicodeDecodeError:
+        raise _Unreadable("its document is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _Unreadable(f"its document is not valid JSON ({exc})") from None
+    except (ValueError, TypeError, KeyError, AttributeError, EOFError, RecursionError) as exc:
+        raise _Unreadable(f"bad content ({type(exc).__name__}: {exc})") from None
     for name, value in (("signature", checkpoint.signature), ("state", checkpoint.state),
                         ("sampler", checkpoint.sampler), ("counters", checkpoint.counters)):  # fmt: skip
         if not isinstance(value, dict):
