@@ -145,14 +145,21 @@ def _read_verified(path: str | os.PathLike) -> bytes:
         raise _Unreadable("it is not a regular file (a FIFO, device or socket)")
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced since the stat above
+        opened = os.fstat(handle.fileno())
+        if not stat.S_ISREG(opened.st_mode):  # replaced since the stat above
             raise _Unreadable("it is not a regular file")
+        if opened.st_size == 0:
+            raise _Unreadable("the file is empty")
+        if opened.st_size > _TRAILER_SIZE:  # the trailer first: a large foreign file is refused unread
+            handle.seek(-_TRAILER_SIZE, os.SEEK_END)
+            tail = handle.read()
+            handle.seek(0)
+        if opened.st_size <= _TRAILER_SIZE or _TRAILER.fullmatch(tail) is None:
+            raise _Unreadable("no sgdlab checkpoint trailer (truncated, damaged, or not a checkpoint of this format)")
         data = handle.read()
-    if not data:
-        raise _Unreadable("the file is empty")
     match = _TRAILER.fullmatch(data[-_TRAILER_SIZE:])
-    if match is None or len(data) <= _TRAILER_SIZE:
-        raise _Unreadable("no sgdlab checkpoint trailer (truncated, damaged, or not a checkpoint of this format)")
+    if match is None:  # changed while being read
+        raise _Unreadable("no sgdlab checkpoint trailer (the file changed while it was read)")
     version = int(match.group(1))
     if version != FORMAT_VERSION:
         raise _Unreadable(f"it has format version {version}; this sgdlab reads version {FORMAT_VERSION}")
@@ -238,13 +245,13 @@ class _Arrays:
 
 
 def _encode(value: Any, arrays: list[np.ndarray]) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, np.ndarray | np.generic):
+    if isinstance(value, np.ndarray | np.generic):  # first: np.float64 is a float, and must stay an np.float64
         if value.dtype.hasobject or value.dtype.kind not in "biufc":
             raise TypeError(f"a checkpoint stores numeric arrays only, got dtype {value.dtype}")
         arrays.append(np.asarray(value))
         return {"scalar" if isinstance(value, np.generic) else "array": len(arrays) - 1}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
     if isinstance(value, tuple):
         return {"tuple": [_encode(v, arrays) for v in value]}
     if isinstance(value, list):
