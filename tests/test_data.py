@@ -176,3 +176,46 @@ def test_split_intercept_and_dtype():
         data.astype(np.int32)
     ints = Dataset(np.arange(6).reshape(3, 2), [1, 2, 3])
     assert ints.dtype == np.float64
+
+
+def test_values_that_have_an_exact_meaning_are_converted():
+    """Booleans are 0/1, a masked array with nothing masked is its data, labels as large as int64 allows are
+    kept exactly, and duplicate CSR entries mean their sum (column indices come out sorted, on a copy)."""
+    flags = Dataset(np.array([[True, False], [False, True]]), np.array([True, False]))
+    assert flags.A.dtype == np.float64 and flags.y.dtype == np.int64
+    np.testing.assert_array_equal(flags.A, np.eye(2))
+    np.testing.assert_array_equal(flags.y, [1, 0])
+    unmasked = Dataset(np.ma.masked_array(GOOD_A), np.ma.masked_array(GOOD_Y))
+    np.testing.assert_array_equal(unmasked.A, GOOD_A)
+    big = Dataset(np.eye(2), np.array([0, 2**63 - 1], dtype=np.uint64))
+    assert big.y.tolist() == [0, 2**63 - 1]
+    A = sp.csr_matrix((np.array([1.0, 2.0, 4.0]), np.array([2, 0, 2]), np.array([0, 3, 3])), shape=(2, 3))
+    data = Dataset(A, [1.0, 2.0])
+    np.testing.assert_array_equal(data.A.toarray(), [[2.0, 0.0, 5.0], [0.0, 0.0, 0.0]])
+    assert data.A.has_canonical_format and data.A.indices.tolist() == [0, 2]
+    assert A.indices.tolist() == [2, 0, 2]  # the caller's matrix is left as it was
+
+
+def test_an_invalid_csr_structure_is_refused_before_any_kernel_reads_it():
+    A = sp.csr_matrix(np.eye(3))
+    A.indices = np.array([0, 1, 3])  # scipy accepts this; the compiled kernels would read past the iterate
+    with pytest.raises(ValueError, match=r"column index 3 \(row 2\) is outside 0\.\.2"):
+        sl.problems.LeastSquares(Dataset(A, [1.0, 2.0, 3.0]))
+    A = sp.csr_matrix(np.eye(3))
+    A.indptr = np.array([0, 2, 1, 3])
+    with pytest.raises(ValueError, match=r"A\.indptr decreases at row 1"):
+        Dataset(A, [1.0, 2.0, 3.0])
+
+
+def test_libsvm_width(tmp_path):
+    path = tmp_path / "wide.svm"
+    path.write_text("+1 1:0.5\n-1 3000000:1\n")
+    with pytest.raises(ValueError, match=r"line 2: feature index 3000000 would make 3000000 features"):
+        load_libsvm(path)
+    data = load_libsvm(path, n_features=3_000_000)
+    assert data.dim == 3_000_000 and data.A.nnz == 2
+    with pytest.raises(ValueError, match="line 2: feature index 3000000 is beyond n_features=2999999"):
+        load_libsvm(path, n_features=2_999_999)
+    path.write_text("+1 1:0.5\n-1 20000:1\n")
+    assert load_libsvm(path).dim == 20_000  # under the 10**6 features allowed without n_features=
+    assert load_libsvm(path, dtype=np.float32).dtype == np.float32

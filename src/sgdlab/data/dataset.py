@@ -15,6 +15,50 @@ from sgdlab.data.out_of_core import OutOfCoreStorage, default_block_rows, target
 FLOAT_DTYPES = (np.float32, np.float64)
 
 
+def _refuse_masked(name: str, value: object) -> object:
+    """A masked array's mask would be silently dropped by ``np.asarray``: refuse it unless nothing is masked."""
+    if isinstance(value, np.ma.MaskedArray):
+        if np.ma.is_masked(value):
+            raise ValueError(f"{name}: masked arrays are not supported; fill or drop the masked entries")
+        return value.data
+    return value
+
+
+def _kind_error(name: str, dtype: np.dtype, what: str) -> TypeError:
+    why = " (complex values are not supported)" if dtype.kind == "c" else ""
+    return TypeError(f"{name} must hold {what}, got dtype {dtype}{why}")
+
+
+def _check_csr_structure(A: sp.csr_array | sp.csr_matrix) -> None:
+    """The CSR invariants that the compiled kernels rely on, checked in O(nnz) before anything reads ``A``
+    (scipy accepts column indices beyond the shape or a decreasing ``indptr``; the kernels would then read
+    out of bounds)."""
+    n, dim = A.shape
+    indptr, indices, data = A.indptr, A.indices, A.data
+    for part, array in (("indptr", indptr), ("indices", indices)):
+        if not isinstance(array, np.ndarray) or array.ndim != 1 or array.dtype.kind not in "iu":
+            raise ValueError(f"A is not a valid CSR matrix: A.{part} must be a 1-D integer array")
+    if not isinstance(data, np.ndarray) or data.ndim != 1:
+        raise ValueError("A is not a valid CSR matrix: A.data must be a 1-D array")
+    if indices.size != data.size:
+        raise ValueError(f"A is not a valid CSR matrix: {indices.size} column indices for {data.size} values")
+    if indptr.size != n + 1:
+        raise ValueError(f"A is not a valid CSR matrix: A.indptr has {indptr.size} entries, needs n + 1 = {n + 1}")
+    if indptr[0] != 0 or indptr[-1] != data.size:
+        raise ValueError(
+            f"A is not a valid CSR matrix: A.indptr must run from 0 to nnz = {data.size}, got {indptr[0]}..{indptr[-1]}"
+        )
+    drops = np.flatnonzero(np.diff(indptr) < 0)
+    if drops.size:
+        raise ValueError(f"A is not a valid CSR matrix: A.indptr decreases at row {drops[0]}")
+    if indices.size and (indices.min() < 0 or indices.max() >= dim):
+        bad = int(np.flatnonzero((indices < 0) | (indices >= dim))[0])
+        row = int(np.searchsorted(indptr, bad, side="right") - 1)
+        raise ValueError(
+            f"A is not a valid CSR matrix: column index {indices[bad]} (row {row}) is outside 0..{dim - 1}"
+        )
+
+
 def _check_matrix(A: object) -> np.ndarray | sp.csr_array | sp.csr_matrix:
     if sp.issparse(A):
         if A.format != "csr":
@@ -24,16 +68,20 @@ def _check_matrix(A: object) -> np.ndarray | sp.csr_array | sp.csr_matrix:
             )
         if A.ndim != 2:
             raise ValueError(f"A must be 2-D, got shape {A.shape}")
+        _check_csr_structure(A)
+        if A.dtype.kind not in "biuf":
+            raise _kind_error("A", A.dtype, "real numbers")
         A = A.copy() if A.dtype.type in FLOAT_DTYPES else A.astype(np.float64)
-        A.sum_duplicates()
+        A.sum_duplicates()  # on the copy: sorted column indices, duplicates summed
         values = A.data
     else:
+        A = _refuse_masked("A", A)
         try:
             A = np.asarray(A)
         except Exception as exc:  # ragged lists and the like
             raise TypeError(f"A must be a 2-D numeric array: {exc}") from None
         if A.dtype.kind not in "biuf":
-            raise TypeError(f"A must hold real numbers, got dtype {A.dtype}")
+            raise _kind_error("A", A.dtype, "real numbers")
         if A.ndim != 2:
             raise ValueError(f"A must be 2-D (n samples × dim features), got shape {A.shape}")
         A = np.ascontiguousarray(A, dtype=A.dtype if A.dtype.type in FLOAT_DTYPES else np.float64)
@@ -48,18 +96,21 @@ def _check_matrix(A: object) -> np.ndarray | sp.csr_array | sp.csr_matrix:
 
 
 def _check_targets(y: object, n: int) -> np.ndarray:
+    y = _refuse_masked("y", y)
     try:
         y = np.asarray(y)
     except Exception as exc:
         raise TypeError(f"y must be a 1-D numeric array: {exc}") from None
     if y.dtype.kind not in "biuf":
-        raise TypeError(f"y must hold numbers, got dtype {y.dtype}")
+        raise _kind_error("y", y.dtype, "numbers")
     if y.ndim == 2 and 1 in y.shape:
         y = y.ravel()
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, got shape {y.shape}")
     if y.shape[0] != n:
         raise ValueError(f"shape mismatch: A has {n} rows but y has {y.shape[0]} entries")
+    if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"y holds unsigned integers up to {y.max()}, beyond int64: labels must be below 2**63")
     y = y.astype(np.float64) if y.dtype.kind == "f" else y.astype(np.int64)
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError(f"y contains NaN or Inf (at index {int(np.argmax(~np.isfinite(y)))})")
@@ -70,10 +121,15 @@ def _check_targets(y: object, n: int) -> np.ndarray:
 class Dataset:
     """Samples ``a_i`` (rows of ``A``) with targets ``y_i``, i = 1..n.
 
-    ``A`` is a dense NumPy array or a ``scipy.sparse`` CSR matrix of float32/float64 (integers are
-    converted to float64); ``y`` is 1-D: real targets for regression, class labels for classification.
-    Construction validates the data and raises ``ValueError`` for NaN/Inf, empty data or mismatched sizes,
-    and ``TypeError`` for a wrong kind of object.
+    ``A`` is a dense NumPy array or a ``scipy.sparse`` CSR matrix of float32/float64 (integers and booleans
+    are converted to float64); ``y`` is 1-D: real targets for regression, class labels for classification
+    (integer labels are stored as int64, booleans as 0/1). Construction validates the data and raises
+    ``ValueError`` for NaN/Inf, empty data, mismatched sizes, masked entries, unsigned labels beyond int64 or a
+    CSR matrix with an inconsistent structure (column indices outside ``0..dim−1``, an ``indptr`` that is not
+    ``n + 1`` non-decreasing offsets from 0 to nnz), and ``TypeError`` for a wrong kind of object or values
+    that are not real numbers (complex, objects, strings, dates). A CSR matrix is copied; in the copy, column
+    indices are sorted and duplicate entries summed (``sum_duplicates``), so duplicates mean their sum.
+    A masked array is accepted only when nothing is masked.
 
     :meth:`from_npy` opens a dataset that stays on disk (*out of core*): ``A`` and ``y`` are then read-only
     ``np.memmap`` arrays (``y`` in its on-disk dtype), and the problems read the files in row blocks

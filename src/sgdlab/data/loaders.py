@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
-from sgdlab.data.dataset import Dataset
+from sgdlab import _checks
+from sgdlab.data.dataset import FLOAT_DTYPES, Dataset
 from sgdlab.data.preprocessing import standardize as _standardize
 
 _BUNDLED = {
@@ -38,35 +42,113 @@ def load_bundled(name: str, standardize: bool = False) -> Dataset:
     return _standardize(data) if standardize else data
 
 
+#: Without ``n_features=``, :func:`load_libsvm` refuses files wider than ``max(MAX_AUTO_FEATURES, 100 · nnz)``
+#: features: one stray huge index would otherwise make every dense iterate that wide.
+MAX_AUTO_FEATURES = 1_000_000
+_SNIFF_BYTES = 1 << 16
+
+
+def _regular_file(path: Path, what: str) -> None:
+    """Refuse what is not a regular file before opening it (a FIFO would block the process until a writer
+    appears)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} file not found: {path}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} file {path}: {exc}") from None
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"{what} file {path} is a directory")
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{what} file {path} is not a regular file (a FIFO, device or socket)")
+
+
+def _libsvm_line(path: Path, row: int, width: int) -> tuple[str, int]:
+    """Where sample ``row`` is (lines left empty once comments are cut hold no sample) and the largest feature
+    index written on it, for error messages."""
+    with open(path, "rb") as handle:
+        sample = -1
+        for number, line in enumerate(handle, start=1):
+            content = line.split(b"#", 1)[0].split()
+            sample += bool(content)
+            if content and sample == row:
+                indices = [token.split(b":")[0] for token in content[1:] if not token.startswith(b"qid:")]
+                return f"line {number}", max(int(index) for index in indices)
+    return f"sample {row + 1}", width
+
+
 def load_libsvm(
     path: str | os.PathLike,
     n_features: int | None = None,
     dtype: type = np.float64,
     name: str | None = None,
 ) -> Dataset:
-    """A LIBSVM/svmlight file as a CSR dataset (parsed by scikit-learn's ``load_svmlight_file``)."""
+    """A LIBSVM/svmlight file as a CSR dataset (parsed by scikit-learn's ``load_svmlight_file``; indices are
+    1-based unless the file uses index 0).
+
+    ``n_features`` fixes the width; a feature index beyond it is a ``ValueError`` naming its line. Without it
+    the width is the largest index, and a width above ``max(MAX_AUTO_FEATURES, 100 · nnz)`` (10⁶ features, or
+    100 per stored value) is refused: a stray huge index would make every iterate that wide — pass
+    ``n_features=`` for truly wide data. ``dtype`` is float32 or float64. A missing file raises
+    ``FileNotFoundError``; a directory, special, binary or malformed file ``ValueError`` naming it.
+    """
     from sklearn.datasets import load_svmlight_file
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"LIBSVM file not found: {path}")
     try:
-        A, y = load_svmlight_file(str(path), n_features=n_features, dtype=dtype)
-    except ValueError as exc:
+        valid_dtype = np.dtype(dtype).type in FLOAT_DTYPES
+    except TypeError:
+        valid_dtype = False
+    if not valid_dtype:
+        raise ValueError(f"dtype must be float32 or float64, got {getattr(dtype, '__name__', repr(dtype))}")
+    if n_features is not None:
+        n_features = _checks.positive_int("n_features", n_features)
+    _regular_file(path, "LIBSVM")
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    try:
+        if b"\0" in head:
+            raise UnicodeDecodeError("utf-8", head, 0, 1, "NUL byte")
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a LIBSVM text file: it holds binary data") from None
+    try:
+        A, y = load_svmlight_file(str(path), dtype=dtype)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"malformed LIBSVM file {path}: {exc}") from None
-    return Dataset(A.tocsr(), y, name=name or path.stem)
+    A = A.tocsr()
+    width = A.shape[1]
+    limit = n_features if n_features is not None else max(MAX_AUTO_FEATURES, 100 * A.nnz)
+    if A.nnz and width > limit:
+        row = int(np.searchsorted(A.indptr, int(np.argmax(A.indices)), side="right") - 1)
+        where, index = _libsvm_line(path, row, width)
+        if n_features is not None:
+            raise ValueError(f"{path}, {where}: feature index {index} is beyond n_features={n_features}")
+        raise ValueError(
+            f"{path}, {where}: feature index {index} would make {width} features, more than the "
+            f"{limit} allowed without n_features= (max(10**6, 100 per stored value)); pass n_features= "
+            "to load data this wide"
+        )
+    if A.shape[0] == 0:
+        raise ValueError(f"LIBSVM file {path} holds no samples")
+    if n_features is not None:
+        A = sp.csr_matrix((A.data, A.indices, A.indptr), shape=(A.shape[0], n_features))
+    try:
+        return Dataset(A, y, name=name or path.stem)
+    except ValueError as exc:
+        raise ValueError(f"LIBSVM file {path}: {exc}") from None
 
 
 def _load_array(path: Path, what: str) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} file not found: {path}")
+    _regular_file(path, what)
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as exc:  # bad header, object arrays, truncated data
         raise ValueError(f"malformed .npy file {path}: {exc}") from None
-    except OSError as exc:
+    except (OSError, EOFError) as exc:
         raise ValueError(f"cannot read {path} as a .npy file: {exc}") from None
     if not isinstance(array, np.ndarray):
+        array.close()
         raise ValueError(f"{path} holds several arrays (an .npz archive?); give one .npy file per array")
     return array
 

@@ -71,8 +71,11 @@ class NpyArray:
     def __init__(self, path: str | os.PathLike, what: str = "array") -> None:
         self.path = Path(path)
         self.what = what
-        if not self.path.is_file():
+        if not self.path.exists():
             raise FileNotFoundError(f"{what} file not found: {self.path}")
+        if not self.path.is_file():  # checked before opening: a FIFO would block until a writer appears
+            kind = "a directory" if self.path.is_dir() else "not a regular file (a FIFO, device or socket)"
+            raise ValueError(f"{what} file {self.path} is {kind}")
         with open(self.path, "rb") as f:
             if f.read(4) == b"PK\x03\x04":
                 raise ValueError(f"{self.path} holds several arrays (an .npz archive?); give one .npy file per array")
@@ -422,6 +425,8 @@ class OutOfCoreStorage:
                 raise ValueError(f"A contains NaN or Inf (at row {first + r}, column {c})")
             if y.dtype.kind == "f" and not np.isfinite(y).all():
                 raise ValueError(f"y contains NaN or Inf (at index {first + int(np.argmax(~np.isfinite(y)))})")
+            if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:  # would wrap in int64
+                raise ValueError(f"y holds unsigned integers up to {y.max()}, beyond int64: labels must be below 2**63")
             if labels is not None:
                 labels = np.union1d(labels, target_values(y))
                 if labels.size > self.MAX_LABELS:

@@ -2,7 +2,9 @@
 
 A point is *certified* when ``‖∇f(x)‖ ≤ 1e-10 · max(1, ‖∇f(x0)‖)``. Results are stored under
 ``$SGDLAB_CACHE_DIR`` (default ``~/.cache/sgdlab``) keyed by a hash of the problem's class, parameters
-and data, and the certificate is checked again on every load, so a stale or corrupt file is recomputed.
+and data, and the certificate is checked again on every load, so a stale, corrupt, truncated or foreign file
+is recomputed and rewritten; a directory, FIFO or other special file in an entry's place is neither read nor
+replaced.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,25 +109,50 @@ def _solve(problem: Problem) -> np.ndarray:
     return x
 
 
+def _cached(path: Path, problem: Problem, tol: float) -> np.ndarray | None:
+    """The cached ``x_star`` if ``path`` is a regular file holding a certified one of the right shape, else
+    ``None``: any unreadable, truncated, foreign or stale entry only means recomputing."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open; a directory cannot be read
+            return None
+        with np.load(path, allow_pickle=False) as stored:
+            if stored.zip.getinfo("x_star.npy").file_size > 8 * problem.dim + 4096:  # no huge arrays
+                return None
+            x = stored["x_star"]
+    except Exception:  # a truncated zip, garbage, a bare .npy, a missing key: each only means recomputing
+        return None
+    if x.shape != (problem.dim,) or x.dtype != np.float64 or not np.isfinite(x).all():
+        return None
+    return x if _grad_norm(problem, x) <= tol else None
+
+
+def _store(path: Path, x: np.ndarray, f: float) -> None:
+    """Write the entry atomically (concurrent readers never see half a file); a read-only cache, or a special
+    file in the entry's place (left as it is), only costs recomputation."""
+    try:
+        if path.exists() and not path.is_file():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
+            try:
+                np.savez(tmp, x_star=x, f_star=f)
+            except BaseException:
+                tmp.close()
+                os.unlink(tmp.name)
+                raise
+        os.replace(tmp.name, path)
+    except OSError:
+        pass
+
+
 def certified_optimum(problem: Problem) -> tuple[np.ndarray, float]:
     """``(x_star, f_star)`` for ``problem``, from the disk cache when a valid entry exists."""
     path = cache_dir() / f"{_cache_key(problem)}.npz"
     tol = tolerance(problem)
-    if path.exists():
-        try:
-            with np.load(path) as stored:
-                x = stored["x_star"]
-            if x.shape == (problem.dim,) and _grad_norm(problem, x) <= tol:
-                return x, problem.loss(x)
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable entry: recompute and overwrite
+    x = _cached(path, problem, tol)
+    if x is not None:
+        return x, problem.loss(x)
     x = _solve(problem)
     f = problem.loss(x)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
-            np.savez(tmp, x_star=x, f_star=f)
-        os.replace(tmp.name, path)  # atomic: concurrent readers never see half a file
-    except OSError:
-        pass  # a read-only cache only costs recomputation
+    _store(path, x, f)
     return x, f
