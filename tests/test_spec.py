@@ -65,8 +65,8 @@ INVALID = [
     ("problems.0.nmae", "x", "problems[0].nmae: unknown field"),
     ("methods", [], "methods: List should have at least 1 item"),
     ("methods.0.type", "Adamax", "methods[0].type: Input should be 'GD', 'SGD'"),
-    ("methods.0.params", {"lr": -0.1}, "methods[0].params: lr must be > 0"),
-    ("methods.0.params", {"lr": [0.1, 0.0]}, "methods[0].params: lr must be > 0"),
+    ("methods.0.params", {"lr": -0.1}, "methods[0].params.lr: lr must be > 0"),
+    ("methods.0.params", {"lr": [0.1, 0.0]}, "methods[0].params.lr: lr must be > 0"),
     ("methods.0.params", {"momentum": 0.9}, "unknown hyperparameter 'momentum' for SGD; allowed: lr, schedule"),
     ("methods.0.params", {"lr": []}, "params.lr: a grid needs at least one value"),
     ("methods.0.tune", {"param": "lr"}, "tune.param 'lr' must be a list in params"),
@@ -141,10 +141,15 @@ def test_tuning_plan_picks_the_best_value_and_reuses_seed_runs():
     assert {r.hyperparameters["lr"] for r in plan.main_runs(missing)} != {0.1}  # a failed run never wins
 
 
+CLASSIFIER = {"name": "lr", "type": "LogisticRegression", "params": {"l2": 1e-3},
+              "data": {"source": "classification", "n": 50, "dim": 5, "test_size": 0.2}}  # fmt: skip
+
+
 def test_accuracy_is_maximised_when_tuning():
     doc = changed(
         "methods",
         [{"type": "SGD", "params": {"lr": [0.01, 0.1]}, "tune": {"param": "lr", "metric": "final_test_accuracy"}}],
+        changed("problems", [CLASSIFIER]),
     )
     plan = Plan(parse_spec(doc))
     scores = {r.key: r.hyperparameters["lr"] for r in plan.tuning_runs}  # higher lr, higher accuracy
