@@ -34,8 +34,8 @@ Limits: seeds are integers in ``0 .. 2**63 - 1`` (NumPy's ``default_rng`` takes 
 SQLite's INTEGER column is signed 64-bit); a budget is at most ``MAX_EPOCHS`` epochs, ``MAX_COUNT``
 gradient evaluations or iterations (counters stay exact in float64) and ``MAX_SECONDS`` seconds;
 ``record.every`` is at least ``MIN_RECORD_EVERY`` epochs (each record costs a full pass over the data);
-``record.points_per_decade`` is at most ``MAX_POINTS_PER_DECADE`` (beyond it every iteration is recorded
-anyway for the first thousand).
+``record.points_per_decade`` is at most ``MAX_POINTS_PER_DECADE`` (which already records each of the first
+~400 iterations).
 """
 
 from __future__ import annotations
@@ -96,10 +96,10 @@ def _seed_in_range(value: int) -> int:
 Seed = Annotated[int, AfterValidator(_seed_in_range)]
 
 
-def _distinct(values: list, what: str, shown: Any = repr) -> list:
+def _distinct(values: list, what: str, shown: Any = repr, why: str = " (the same runs twice)") -> list:
     repeated = sorted(shown(v) for v, count in Counter(values).items() if count > 1)
     if repeated:
-        raise ValueError(f"{what} lists {', '.join(repeated)} more than once (the same runs twice)")
+        raise ValueError(f"{what} lists {', '.join(repeated)} more than once{why}")
     return values
 
 
@@ -250,7 +250,7 @@ class RecordSpec(_Strict):
             raise ValueError(
                 f"metrics must list at least one of: {', '.join(METRICS)} (leave it out for all the problem supports)"
             )
-        return value if value is None else _distinct(value, "metrics")
+        return value if value is None else _distinct(value, "metrics", why="")
 
 
 class Spec(_Strict):
