@@ -2,7 +2,12 @@
 
 A run's key hashes everything that determines its result (problem, method type and hyperparameters,
 batch size, sampler, seed, budget, recording) and nothing else, so the same run requested twice — by
-a tuning phase and a main phase, or by two specs — is computed once.
+a tuning phase and a main phase, or by two specs — is computed once. A method's name (its label) is not
+part of a run's identity, which is why a spec may not ask for one run under two names (see
+:mod:`sgdlab.experiments.validate`).
+
+A spec's size is computed from the lengths of its lists before anything is expanded (:func:`run_count`), and
+a spec of more than :data:`MAX_RUNS` runs is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +21,25 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sgdlab.experiments.spec import MethodSpec, Spec
+
+#: The most runs one spec may ask for (tuning and main phases together): a sweep stores a row per run, and
+#: expanding, planning and reporting hold every run's configuration in memory.
+MAX_RUNS = 100_000
+
+
+def run_count(spec: Spec) -> int:
+    """The number of runs ``spec`` asks for — tuning runs plus main runs, a run requested twice counted twice —
+    from the lengths of its lists alone (nothing is expanded, so this is instant for any size)."""
+    seeds = spec.seeds if isinstance(spec.seeds, int) else len(spec.seeds)
+    per_setting = 0
+    for method in spec.methods:
+        lengths = {key: len(values) for key, values in method.grid_axes().items()}
+        points = math.prod(lengths.values())
+        if method.tune is None:
+            per_setting += points * seeds
+        else:  # every value on the tuning seeds, then the chosen one on every seed
+            per_setting += points * len(method.tune.seeds) + points // lengths[method.tune.param] * seeds
+    return per_setting * len(spec.batch_sizes) * len(spec.problems)
 
 
 def grid_points(params: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -25,20 +25,30 @@
     tune = { param = "lr", metric = "final_subopt", seeds = [0] }   # pick the best lr, then run every seed
 
 Mistakes are reported together, one line each, naming the field and the allowed values
-(:class:`SpecError`).
+(:class:`SpecError`). Values are never coerced: ``"3"`` is not a number, ``true`` is not an integer, and an
+integer is a float only where a float is expected. Besides each field's type and range, a spec is checked
+against the library before any run starts (:mod:`sgdlab.experiments.validate`): problem parameters against
+the problem's own checks, data files, batch sizes, tuning metrics, repeated runs, and the grid's size.
+
+Limits: seeds are integers in ``0 .. 2**63 - 1`` (NumPy's ``default_rng`` takes any non-negative integer;
+SQLite's INTEGER column is signed 64-bit); a budget is at most ``MAX_EPOCHS`` epochs, ``MAX_COUNT``
+gradient evaluations or iterations (counters stay exact in float64) and ``MAX_SECONDS`` seconds;
+``record.every`` is at least ``MIN_RECORD_EVERY`` epochs (each record costs a full pass over the data);
+``record.points_per_decade`` is at most ``MAX_POINTS_PER_DECADE`` (which already records each of the first
+~400 iterations).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from sgdlab.data.loaders import BUNDLED_NAMES
 from sgdlab.engine.samplers import SAMPLERS
@@ -52,6 +62,8 @@ PROBLEM_TYPES: tuple[str, ...] = (
 )  # fmt: skip
 #: Problem types that are built from a ``data`` table; the others take parameters only.
 DATA_PROBLEMS: tuple[str, ...] = PROBLEM_TYPES[:5]
+#: Problem types built by `sgdlab.torch.problems` (they need PyTorch).
+NETWORK_PROBLEMS: tuple[str, ...] = PROBLEM_TYPES[9:]
 TUNE_METRICS: tuple[str, ...] = (
     "final_subopt",
     "final_loss",
@@ -60,8 +72,43 @@ TUNE_METRICS: tuple[str, ...] = (
     "final_test_accuracy",
 )
 
+#: The largest seed: SQLite stores seeds as signed 64-bit integers (NumPy's generators take any size >= 0).
+MAX_SEED = 2**63 - 1
+MAX_EPOCHS = 1e6
+#: Gradient evaluations and iterations are counted in float64 columns, exact up to 2**53.
+MAX_COUNT = 2**53
+MAX_SECONDS = 30 * 24 * 3600.0
+#: Records are spaced at least this many epochs apart; the engine would otherwise spend its time recording
+#: (or, for spacings below float resolution, never advance past a record).
+MIN_RECORD_EVERY = 1e-3
+MAX_POINTS_PER_DECADE = 1000
+
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 PositiveInt = Annotated[int, Field(ge=1)]
+
+
+def _seed_in_range(value: int) -> int:
+    if not 0 <= value <= MAX_SEED:
+        raise ValueError(f"a seed must be an integer in 0 .. 2**63 - 1, got {value}")
+    return value
+
+
+Seed = Annotated[int, AfterValidator(_seed_in_range)]
+
+
+def _distinct(values: list, what: str, shown: Any = repr, why: str = " (the same runs twice)") -> list:
+    repeated = sorted(shown(v) for v, count in Counter(values).items() if count > 1)
+    if repeated:
+        raise ValueError(f"{what} lists {', '.join(repeated)} more than once{why}")
+    return values
+
+
+def _one_or_list(one: Any, each: Any) -> Any:
+    """A scalar or a list of them, validated as exactly one of the two (one error message, not one per branch)."""
+    return Annotated[
+        Annotated[one, Tag("tag-one")] | Annotated[list[each], Tag("tag-list")],
+        Discriminator(lambda v: "tag-list" if isinstance(v, list) else "tag-one"),
+    ]
 
 
 class SpecError(ValueError):
@@ -73,7 +120,8 @@ class SpecError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no silent coercion ("1" is not a number, true is not 1); an int is still accepted as a float
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DataSpec(_Strict):
@@ -82,18 +130,18 @@ class DataSpec(_Strict):
     dim: PositiveInt | None = None
     cond: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None
     noise: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    density: Annotated[float, Field(gt=0, le=1)] | None = None
+    density: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
     n_classes: Annotated[int, Field(ge=2)] | None = None
     #: Zipf exponent of the class frequencies (classification only; 0 = exactly uniform; see make_classification).
     #: Left out of dumps when unset, so adding the field changed no existing run's key.
     imbalance: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(None, exclude_if=lambda v: v is None)
     #: Power-law exponent of the feature frequencies (source "rare_features" only; see make_rare_features).
     exponent: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(None, exclude_if=lambda v: v is None)
-    seed: int = 0
+    seed: Seed = 0
     name: Literal[BUNDLED_NAMES] | None = None  # type: ignore[valid-type]
-    path: str | None = None
+    path: str | None = Field(None, min_length=1)
     standardize: bool = False
-    test_size: Annotated[float, Field(gt=0, lt=1)] | None = None
+    test_size: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _fields_fit_the_source(self) -> DataSpec:
@@ -143,12 +191,17 @@ class ProblemSpec(_Strict):
 class TuneSpec(_Strict):
     param: str
     metric: Literal[TUNE_METRICS] = "final_subopt"  # type: ignore[valid-type]
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_distinct(cls, value: list[int]) -> list[int]:
+        return _distinct(value, "seeds")
 
 
 class MethodSpec(_Strict):
     type: Literal[tuple(METHODS)]  # type: ignore[valid-type]
-    name: str | None = None
+    name: str | None = Field(None, min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
     tune: TuneSpec | None = None
 
@@ -164,16 +217,18 @@ class MethodSpec(_Strict):
         for key, value in self.params.items():
             if isinstance(value, list) and not value:
                 raise ValueError(f"params.{key}: a grid needs at least one value")
+            if isinstance(value, list):
+                _distinct([json.dumps(v, sort_keys=True) for v in value], f"params.{key}", shown=str)
         if self.tune is not None and self.tune.param not in self.grid_axes():
             raise ValueError(f"tune.param {self.tune.param!r} must be a list in params (a grid to pick from)")
         return self
 
 
 class BudgetSpec(_Strict):
-    epochs: PositiveFloat | None = None
-    grad_evals: PositiveFloat | None = None
-    iters: PositiveInt | None = None
-    seconds: PositiveFloat | None = None
+    epochs: Annotated[PositiveFloat, Field(le=MAX_EPOCHS)] | None = None
+    grad_evals: Annotated[PositiveFloat, Field(le=MAX_COUNT)] | None = None
+    iters: Annotated[PositiveInt, Field(le=MAX_COUNT)] | None = None
+    seconds: Annotated[PositiveFloat, Field(le=MAX_SECONDS)] | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> BudgetSpec:
@@ -184,15 +239,24 @@ class BudgetSpec(_Strict):
 
 class RecordSpec(_Strict):
     metrics: list[Literal[METRICS]] | None = None  # type: ignore[valid-type]
-    points_per_decade: PositiveInt | None = 20
-    every: PositiveFloat | None = None
+    points_per_decade: Annotated[PositiveInt, Field(le=MAX_POINTS_PER_DECADE)] | None = 20
+    every: Annotated[float, Field(ge=MIN_RECORD_EVERY, allow_inf_nan=False)] | None = None
     target_subopt: PositiveFloat | None = None
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_listed(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError(
+                f"metrics must list at least one of: {', '.join(METRICS)} (leave it out for all the problem supports)"
+            )
+        return value if value is None else _distinct(value, "metrics", why="")
 
 
 class Spec(_Strict):
     name: str = Field(min_length=1)
-    seeds: PositiveInt | list[int] = 1
-    batch_size: PositiveInt | list[PositiveInt] = 1
+    seeds: _one_or_list(PositiveInt, Seed) = 1
+    batch_size: _one_or_list(PositiveInt, PositiveInt) = 1
     sampler: Literal[SAMPLERS] = "uniform"  # type: ignore[valid-type]
     budget: BudgetSpec
     record: RecordSpec = RecordSpec()
@@ -204,7 +268,14 @@ class Spec(_Strict):
     def _seeds_not_empty(cls, value):
         if isinstance(value, list) and not value:
             raise ValueError("seeds must be a positive count or a non-empty list")
-        return value
+        return _distinct(value, "seeds") if isinstance(value, list) else value
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch_sizes_distinct(cls, value):
+        if isinstance(value, list) and not value:
+            raise ValueError("batch_size must be a size >= 1 or a non-empty list of sizes")
+        return _distinct(value, "batch_size") if isinstance(value, list) else value
 
     @model_validator(mode="after")
     def _unique_names(self) -> Spec:
@@ -233,9 +304,14 @@ def _location(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not str(part).startswith(("function-", "constrained-", "literal[", "list[", "int", "float")):
+        elif not str(part).startswith(("function-", "constrained-", "literal[", "list[", "int", "float", "tag-")):
             out += f".{part}" if out else str(part)
     return out or "spec"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _messages(error: pydantic.ValidationError) -> list[str]:
@@ -246,39 +322,25 @@ def _messages(error: pydantic.ValidationError) -> list[str]:
             message = "unknown field (check its spelling)"
         elif item["type"] == "missing":
             message = "required field is missing"
+        elif item["type"] in ("int_type", "float_type") and isinstance(item.get("input"), bool):
+            message += f", not a boolean (got {_shown(item['input'])})"
+        elif item["type"] != "value_error" and "input" in item and not isinstance(item["input"], dict | list):
+            message += f" (got {_shown(item['input'])})"  # the value, so a coercion that did not happen is visible
         line = f"{_location(item['loc'])}: {message}"
         if line not in lines:
             lines.append(line)
     return lines
 
 
-def _check_method_params(spec: Spec) -> list[str]:
-    """Build every grid point of every method once, so bad hyperparameters fail before any run."""
-    from sgdlab.experiments.grid import grid_points
-
-    problems = []
-    for i, method in enumerate(spec.methods):
-        for point in grid_points(method.params):
-            try:
-                METHODS[method.type](**point)
-            except (TypeError, ValueError) as exc:
-                text = str(exc)
-                if "unexpected keyword argument" in text:
-                    allowed = ", ".join(f.name for f in dataclasses.fields(METHODS[method.type]))
-                    bad = text.split("'")[1] if "'" in text else text
-                    text = f"unknown hyperparameter {bad!r} for {method.type}; allowed: {allowed}"
-                problems.append(f"methods[{i}].params: {text}")
-                break
-    return problems
-
-
 def parse_spec(document: dict[str, Any], source: str = "spec") -> Spec:
-    """Validate a spec given as a dict (e.g. parsed TOML)."""
+    """Validate a spec given as a dict (e.g. parsed TOML): its schema, then its fit with the library."""
+    from sgdlab.experiments.validate import check_spec
+
     try:
         spec = Spec.model_validate(document)
     except pydantic.ValidationError as exc:
         raise SpecError(_messages(exc), source) from None
-    problems = _check_method_params(spec)
+    problems = check_spec(spec)
     if problems:
         raise SpecError(problems, source)
     return spec
