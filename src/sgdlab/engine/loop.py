@@ -175,8 +175,10 @@ def run(
     disk: see `sgdlab.engine.samplers`), ``"full"``, with ``batch_size`` indices per
     iteration; full-gradient methods (GD) always use every index. Checkpoints: log-spaced in iterations
     (``points_per_decade``), plus every ``record_every`` epochs if given, plus the last iterate; their
-    cost is excluded from ``time_s``. ``record`` picks among ``loss, subopt, grad_norm2, dist2`` (default: all
-    that the problem supports — ``subopt`` and ``dist2`` need a certified optimum); ``test`` (held-out data
+    cost is excluded from ``time_s``; ``record_every`` is at least one component gradient (``1/n`` epochs) and a
+    run asks for at most :data:`MAX_CHECKPOINTS`. ``record`` picks among ``loss, subopt, grad_norm2, dist2`` (one
+    name, or a tuple; default: all that the problem supports — ``subopt`` and ``dist2`` need a certified optimum);
+    ``seed`` is a non-negative integer; ``test`` (held-out data
     of the kind the problem evaluates, e.g. a `Dataset` for linear models) adds ``test_*`` metrics.
 
     Stops early with ``status="ok"`` when ``subopt ≤ target_subopt``, and with ``status="diverged"``
