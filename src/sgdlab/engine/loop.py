@@ -20,7 +20,7 @@ import numpy as np
 from sgdlab import _checks
 from sgdlab.engine import compiled
 from sgdlab.engine.checkpoint import Checkpoint
-from sgdlab.engine.samplers import Sampler
+from sgdlab.engine.samplers import SAMPLERS, Sampler
 from sgdlab.engine.trace import COUNTERS, METRICS, Trace
 from sgdlab.methods import METHODS
 from sgdlab.methods.base import Method, State
@@ -58,6 +58,11 @@ def python_segment(
     return SegmentResult(iters, evals, False)
 
 
+#: Most checkpoints a run may ask for (``points_per_decade`` at most, and ``record_every`` over a budget of
+#: evaluations): every checkpoint costs a full loss evaluation and a row of the trace.
+MAX_CHECKPOINTS = 10**6
+
+
 def _log_checkpoints(points_per_decade: int | None) -> Callable[[int], float]:
     """The first log-spaced checkpoint after iteration ``k`` (1, 2, …, then ~``points_per_decade`` per decade);
     ``None`` turns log-spaced checkpoints off."""
@@ -89,6 +94,8 @@ def _budgets(problem, epochs, grad_evals, iters, seconds) -> tuple[float, float,
     max_evals = math.inf
     if epochs is not None:
         max_evals = _checks.positive("epochs", epochs) * problem.n
+        if max_evals == math.inf:  # no budget at all, silently
+            raise ValueError(f"epochs={epochs:g} is too large: epochs·n overflows float64")
     if grad_evals is not None:
         max_evals = min(max_evals, _checks.positive("grad_evals", grad_evals))
     max_iters = _checks.positive_int("iters", iters) if iters is not None else math.inf
@@ -96,12 +103,38 @@ def _budgets(problem, epochs, grad_evals, iters, seconds) -> tuple[float, float,
     return max_evals, max_iters, max_seconds
 
 
+def _record_every(problem: Problem, record_every: object, max_evals: float) -> float:
+    """``record_every`` (epochs), checked: at least one component gradient apart, and not more than
+    :data:`MAX_CHECKPOINTS` over a budget of evaluations — otherwise the schedule could not advance."""
+    record_every = _checks.positive("record_every", record_every)
+    if record_every * problem.n < 1:
+        raise ValueError(
+            f"record_every must be at least 1/n = {1 / problem.n:.3g} epochs (one component gradient) for "
+            f"{problem.name}, got {record_every:g}"
+        )
+    count = max_evals / (record_every * problem.n)  # inf without a budget of evaluations: bounded by the iterations
+    if math.isfinite(count) and count > MAX_CHECKPOINTS:
+        raise ValueError(
+            f"record_every={record_every:g} epochs asks for {count:.3g} checkpoints over the budget of "
+            f"{max_evals / problem.n:g} epochs, more than {MAX_CHECKPOINTS:,}: pass a larger record_every"
+        )
+    return record_every
+
+
 def _starting_point(problem: Problem, x0, dtype) -> np.ndarray:
+    if dtype is not None:
+        dtype = _checks.float_dtype("dtype", dtype)
     if x0 is None:
         start = problem.initial_point()
         x = start.astype(dtype or start.dtype, copy=True)
     else:
-        x = np.array(x0, dtype=dtype or getattr(x0, "dtype", np.float64), copy=True)
+        try:
+            given = np.asarray(x0)
+        except ValueError as exc:  # ragged nested lists
+            raise TypeError(f"x0 must be a 1-D array of real numbers: {exc}") from None
+        if given.dtype.kind not in "fiu":  # complex, bool, strings, objects: no silent conversion
+            raise TypeError(f"x0 must hold real numbers, got dtype {given.dtype}")
+        x = np.array(given, dtype=dtype or getattr(x0, "dtype", np.float64), copy=True)
         if x.dtype.type not in (np.float32, np.float64):
             raise TypeError(f"x0 must be float32 or float64, got {x.dtype}")
     if x.shape != (problem.dim,):
@@ -142,8 +175,10 @@ def run(
     disk: see `sgdlab.engine.samplers`), ``"full"``, with ``batch_size`` indices per
     iteration; full-gradient methods (GD) always use every index. Checkpoints: log-spaced in iterations
     (``points_per_decade``), plus every ``record_every`` epochs if given, plus the last iterate; their
-    cost is excluded from ``time_s``. ``record`` picks among ``loss, subopt, grad_norm2, dist2`` (default: all
-    that the problem supports — ``subopt`` and ``dist2`` need a certified optimum); ``test`` (held-out data
+    cost is excluded from ``time_s``; ``record_every`` is at least one component gradient (``1/n`` epochs) and a
+    run asks for at most :data:`MAX_CHECKPOINTS`. ``record`` picks among ``loss, subopt, grad_norm2, dist2`` (one
+    name, or a tuple; default: all that the problem supports — ``subopt`` and ``dist2`` need a certified optimum);
+    ``seed`` is a non-negative integer; ``test`` (held-out data
     of the kind the problem evaluates, e.g. a `Dataset` for linear models) adds ``test_*`` metrics.
 
     Stops early with ``status="ok"`` when ``subopt ≤ target_subopt``, and with ``status="diverged"``
@@ -162,18 +197,29 @@ def run(
     method = _resolve_method(method)
     if record is None:
         record = METRICS if problem.has_optimum else ("loss", "grad_norm2")
-    for name in record:
-        _checks.choice("record entry", name, METRICS)
+    record = _checks.choices("record", record, METRICS)
     max_evals, max_iters, max_seconds = _budgets(problem, epochs, grad_evals, iters, seconds)
     if points_per_decade is not None:
-        points_per_decade = _checks.positive_int("points_per_decade", points_per_decade)
-    record_every = None if record_every is None else _checks.positive("record_every", record_every)
+        points_per_decade = _checks.positive_int("points_per_decade", points_per_decade, at_most=MAX_CHECKPOINTS)
+    if record_every is not None:
+        record_every = _record_every(problem, record_every, max_evals)
     divergence_factor = _checks.positive("divergence_factor", divergence_factor)
+    seed = _checks.seed("seed", seed)
+    _checks.choice("sampler", sampler, SAMPLERS)
+    batch_size = _checks.positive_int("batch_size", batch_size)
     if method.full_batch:
         sampler, batch_size = "full", problem.n
-    batch_size = _checks.positive_int("batch_size", batch_size)
+    if target_subopt is not None:
+        target_subopt = _checks.nonnegative("target_subopt", target_subopt)
+        if not problem.has_optimum:
+            raise ValueError(f"target_subopt needs a certified optimum, which {problem.name} does not have")
+    if not problem.has_optimum and any(name in record for name in ("subopt", "dist2")):
+        raise ValueError(f"record: subopt and dist2 need a certified optimum, which {problem.name} does not have")
     if test is not None:
         problem.check_test_data(test)
+    if checkpoint_path is not None and not isinstance(checkpoint_path, str | os.PathLike):
+        kind = type(checkpoint_path).__name__
+        raise TypeError(f"checkpoint_path must be a file path, got {kind} {checkpoint_path!r}")
     checkpoint_every = _checks.nonnegative("checkpoint_every", checkpoint_every)
     index_stream = Sampler.for_problem(sampler, problem, batch_size, np.random.default_rng(seed))
 

@@ -26,6 +26,11 @@ def maximum_into(out, other) -> None:
         out.copy_(out.maximum(other))
 
 
+def rounds_to_zero(value: float, x) -> bool:
+    """Whether ``value`` is 0 in ``x``'s floating-point type (e.g. ``eps = 1e-50`` in float32)."""
+    return bool((x.dtype.type(value) if isinstance(x, np.ndarray) else x.new_tensor(value)) == 0)
+
+
 def check_iterate(x) -> None:
     """``x`` must be a writeable, finite float32/float64 array, or a floating-point tensor."""
     if isinstance(x, np.ndarray):

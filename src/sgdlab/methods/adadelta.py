@@ -37,7 +37,9 @@ class Adadelta(SteppedMethod):
         self.eps = _checks.positive("eps", self.eps)  # ε = 0 would freeze Δx at 0 forever
 
     def init(self, x: np.ndarray) -> State:
-        return {**super().init(x), "v": _ops.zeros_like(x), "dx": _ops.zeros_like(x)}
+        state = {**super().init(x), "v": _ops.zeros_like(x), "dx": _ops.zeros_like(x)}
+        self._check_eps(x)
+        return state
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state, x, g)

@@ -23,6 +23,9 @@ class Adam(SteppedMethod):
     Same convention as torch.optim.Adam. ``weight_decay = λ > 0`` adds the coupled L2 gradient ``λx`` to
     ``g`` before the moments (torch's ``weight_decay``; contrast :class:`AdamW`). Defaults from the paper:
     ``lr = 1e-3``, ``beta1 = 0.9``, ``beta2 = 0.999``, ``eps = 1e-8``.
+
+    ``eps`` must be > 0: with ``ε = 0`` a coordinate whose gradients have all been zero (a zero gradient, an
+    all-zero feature) has ``m̂ = v̂ = 0`` and the update ``0/0``. torch.optim accepts ``eps=0`` and returns NaN there.
     """
 
     lr: float | None = 1e-3
@@ -37,11 +40,13 @@ class Adam(SteppedMethod):
         super()._validate()
         self.beta1 = _checks.unit_interval("beta1", self.beta1)
         self.beta2 = _checks.unit_interval("beta2", self.beta2)
-        self.eps = _checks.nonnegative("eps", self.eps)
+        self.eps = _checks.positive("eps", self.eps)  # a zero gradient would give m̂/√v̂ = 0/0
         self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
 
     def init(self, x: np.ndarray) -> State:
-        return {**super().init(x), "m": _ops.zeros_like(x), "v": _ops.zeros_like(x)}
+        state = {**super().init(x), "m": _ops.zeros_like(x), "v": _ops.zeros_like(x)}
+        self._check_eps(x)
+        return state
 
     def _denominator(self, state: State) -> np.ndarray:
         """``√v̂ + ε``."""

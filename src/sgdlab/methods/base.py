@@ -14,6 +14,7 @@ A step size left as ``None`` is derived from the problem's constants by ``resolv
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -104,6 +105,28 @@ class SteppedMethod(Method):
         """The step size used when ``lr`` is unset (each subclass documents its rule and paper)."""
         raise TypeError(f"{self.name} has no default step size rule; pass lr=")
 
+    def _inverse(
+        self, rule: str, constant: str, value: float, numerator: float = 1.0, scale: float = 1.0, remedy: str = ""
+    ) -> float:
+        """``numerator / (scale · value)`` for a default derived from a problem constant (``rule`` is its formula, e.g.
+        ``"1/(2 L_b)"``): undefined, and refused naming the constant, when the constant is 0, negative, not finite,
+        or so small that its inverse overflows."""
+        what, remedy = f"{self.name}'s default {rule}", remedy or "pass lr="
+        if not math.isfinite(value):
+            raise ValueError(f"{what} is undefined because {constant} = {value}; {remedy}")
+        if value <= 0:
+            raise ValueError(
+                f"{what} is undefined because {constant} = {value:g} (all-zero data, or a problem without "
+                f"curvature); {remedy}"
+            )
+        inverse = numerator / (scale * value)
+        if not math.isfinite(inverse):
+            raise ValueError(
+                f"{what} is undefined because {constant} = {value:.3g} is so small that its inverse overflows "
+                f"float64; {remedy}, or rescale the data (sl.data.standardize)"
+            )
+        return inverse
+
     def resolve(self, problem: Problem, batch_size: int = 1, total_iters: int | None = None) -> Method:
         lr = self.lr if self.lr is not None else self.default_lr(problem, batch_size)
         return dataclasses.replace(self, lr=lr, schedule=self.schedule.with_total(total_iters))
@@ -115,6 +138,11 @@ class SteppedMethod(Method):
                 f"{self.name}.lr is unset: pass lr=, or run through sgdlab.run, which derives it from the problem"
             )
         return self.lr * self.schedule(state["k"])
+
+    def _check_eps(self, x) -> None:
+        """``eps`` keeps a denominator away from 0 only if it is not 0 in the iterate's type."""
+        if _ops.rounds_to_zero(self.eps, x):
+            raise ValueError(f"eps={self.eps:g} is 0 in {x.dtype}, the iterate's type: pass a larger eps, or float64")
 
     def _advance(self, state: State, x=None, g=None) -> float:
         """Advance the step counter and return ``α_k`` (checking, when given, that ``g`` matches ``x``)."""

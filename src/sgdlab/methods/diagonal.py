@@ -19,7 +19,10 @@ from sgdlab.methods.base import CONVENTIONS, State, SteppedMethod
 @dataclasses.dataclass(kw_only=True)
 class DiagonallyScaled(SteppedMethod):
     """``x ← x − α_k g / d(v)`` with ``d(v) = √(v + ε)`` (``convention="lecture"``) or ``√v + ε`` (``"torch"``);
-    subclasses define how the squared-gradient statistic ``v`` accumulates (:meth:`accumulate`)."""
+    subclasses define how the squared-gradient statistic ``v`` accumulates (:meth:`accumulate`).
+
+    ``eps`` must be > 0: with ``ε = 0`` a coordinate whose gradients have all been zero has ``v = 0`` and the
+    update ``0/0`` (torch.optim accepts ``eps=0`` and returns NaN there)."""
 
     eps: float = 1e-8
     convention: str = "lecture"
@@ -28,11 +31,13 @@ class DiagonallyScaled(SteppedMethod):
 
     def _validate(self) -> None:
         super()._validate()
-        self.eps = _checks.nonnegative("eps", self.eps)
+        self.eps = _checks.positive("eps", self.eps)  # a coordinate with v = 0 would give g/d(v) = 0/0
         _checks.choice("convention", self.convention, CONVENTIONS)
 
     def init(self, x: np.ndarray) -> State:
-        return {**super().init(x), "v": _ops.zeros_like(x)}
+        state = {**super().init(x), "v": _ops.zeros_like(x)}
+        self._check_eps(x)
+        return state
 
     def accumulate(self, v: np.ndarray, g: np.ndarray) -> None:
         """Update ``v`` in place with the new gradient."""

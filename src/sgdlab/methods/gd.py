@@ -41,7 +41,7 @@ class GD(SteppedMethod):
         return self.line_search is None
 
     def default_lr(self, problem, batch_size) -> float:
-        return 1.0 if self.line_search else 1.0 / problem.L
+        return 1.0 if self.line_search else self._inverse("step size 1/L", "L", problem.L)
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         if self.line_search:

@@ -73,6 +73,8 @@ class SLBFGS(SteppedMethod):
 
     def resolve(self, problem, batch_size=1, total_iters=None):
         resolved = super().resolve(problem, batch_size, total_iters)
+        # the first step's H = I/L_b must exist (the iterations check it again for their own batch size)
+        self._initial_scale(problem, batch_size)
         if self.damping is not None:
             return resolved
         n, b = problem.n, min(max(int(batch_size), 1), problem.n)
@@ -83,6 +85,11 @@ class SLBFGS(SteppedMethod):
         # pairs oldest first; gamma is set from the problem at the first iteration (before any pair)
         return {**super().init(x), "s": [], "y": [], "rho": [], "gamma": None}
 
+    def _initial_scale(self, problem, batch_size: int) -> float:
+        """``1/L_b``, the scale of ``H`` before the first curvature pair."""
+        L_b = expected_smoothness(problem, batch_size)
+        return self._inverse("inverse-Hessian scale 1/L_b", "L_b", L_b, remedy="SLBFGS cannot start on this problem")
+
     def direction(self, g: np.ndarray, state: State) -> np.ndarray:
         """``H_k g``: the two-loop product with the stored pairs."""
         return two_loop(g, state["s"], state["y"], state["rho"], state["gamma"])
@@ -91,7 +98,7 @@ class SLBFGS(SteppedMethod):
         if self.damping is None:
             raise ValueError("SLBFGS.damping is unset: pass damping=, or run through sgdlab.run")
         if state["gamma"] is None:
-            state["gamma"] = 1.0 / expected_smoothness(problem, len(idx))
+            state["gamma"] = self._initial_scale(problem, len(idx))
         alpha = self._advance(state)
         g = problem.grad_batch(x, idx).astype(x.dtype, copy=False)
         previous = x.copy()

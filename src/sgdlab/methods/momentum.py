@@ -28,7 +28,8 @@ class Momentum(SteppedMethod):
         self.beta = _checks.unit_interval("beta", self.beta)
 
     def default_lr(self, problem, batch_size) -> float:
-        return (1.0 - self.beta) * 0.5 / expected_smoothness(problem, batch_size)
+        L_b = expected_smoothness(problem, batch_size)
+        return self._inverse("step size (1 − beta)/(2 L_b)", "L_b", L_b, (1.0 - self.beta) * 0.5)
 
     def init(self, x: np.ndarray) -> State:
         return {**super().init(x), "v": _ops.zeros_like(x)}

@@ -9,6 +9,7 @@ text, e.g. ``"InverseTime(k0=400)"`` — what a record shows is what an experime
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 from dataclasses import dataclass, replace
 
@@ -92,7 +93,7 @@ class Cosine(Schedule):
     def __post_init__(self) -> None:
         if self.total is not None:
             _checks.positive_int("total", self.total)
-        _checks.nonnegative("final", self.final)
+        _checks.closed_unit_interval("final", self.final)
 
     def with_total(self, total: int | None) -> Schedule:
         return self if self.total is not None or total is None else replace(self, total=max(int(total), 1))
@@ -113,7 +114,7 @@ class Warmup(Schedule):
 
     def __post_init__(self) -> None:
         _checks.positive_int("steps", self.steps)
-        object.__setattr__(self, "then", as_schedule(self.then))
+        object.__setattr__(self, "then", as_schedule(self.then, "then"))
 
     def with_total(self, total: int | None) -> Schedule:
         return replace(self, then=self.then.with_total(None if total is None else max(total - self.steps, 1)))
@@ -137,10 +138,17 @@ def _parse_call(text: str) -> Schedule | None:
         return None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in _CLASSES):
         return None
+    cls = _CLASSES[call.func.id]
+    fields = [f.name for f in dataclasses.fields(cls)]
+    known = ", ".join(fields) or "none"
     if call.args or any(k.arg is None for k in call.keywords):
-        return None
+        raise ValueError(f"schedule must be written with {cls.__name__}'s parameters by name ({known}); got {text!r}")
     kwargs = {}
     for keyword in call.keywords:
+        if keyword.arg not in fields:
+            raise ValueError(
+                f"schedule must be written with {cls.__name__}'s parameters ({known}); got {keyword.arg!r} in {text!r}"
+            )
         if keyword.arg == "then" and isinstance(keyword.value, ast.Call):  # a nested schedule
             kwargs["then"] = _parse_call(ast.unparse(keyword.value))
             if kwargs["then"] is None:
@@ -149,12 +157,13 @@ def _parse_call(text: str) -> Schedule | None:
         try:
             kwargs[keyword.arg] = ast.literal_eval(keyword.value)
         except ValueError:
-            return None
-    return _CLASSES[call.func.id](**kwargs)
+            raise ValueError(f"schedule must be written with literal values; got {keyword.arg}= in {text!r}") from None
+    return cls(**kwargs)
 
 
-def as_schedule(spec: str | Schedule | None) -> Schedule:
-    """A schedule from a name, its text (``"StepDecay(every=100, factor=0.5)"``) or an object (``None``: constant)."""
+def as_schedule(spec: str | Schedule | None, name: str = "schedule") -> Schedule:
+    """A schedule from a name, its text (``"StepDecay(every=100, factor=0.5)"``) or an object (``None``: constant);
+    ``name`` is the argument's name in error messages."""
     if spec is None:
         return Constant()
     if isinstance(spec, Schedule):
@@ -165,6 +174,6 @@ def as_schedule(spec: str | Schedule | None) -> Schedule:
     if parsed is not None:
         return parsed
     raise ValueError(
-        f"schedule must be a Schedule, its text such as 'InverseTime(k0=10)', or one of "
+        f"{name} must be a Schedule, its text such as 'InverseTime(k0=10)', or one of "
         f"{', '.join(map(repr, SCHEDULE_NAMES))}; got {spec!r}"
     )

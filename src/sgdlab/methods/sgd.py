@@ -20,7 +20,7 @@ class SGD(SteppedMethod):
     """
 
     def default_lr(self, problem, batch_size) -> float:
-        return 0.5 / expected_smoothness(problem, batch_size)
+        return self._inverse("step size 1/(2 L_b)", "L_b", expected_smoothness(problem, batch_size), 0.5)
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         alpha = self._advance(state, x, g)

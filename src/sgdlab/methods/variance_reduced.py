@@ -84,7 +84,7 @@ class SAG(_TableMethod):
     """
 
     def default_lr(self, problem, batch_size) -> float:
-        return 1.0 / (16.0 * problem.L_max)
+        return self._inverse("step size 1/(16 L_max)", "L_max", problem.L_max, scale=16.0)
 
     def iterate(self, problem, x, idx, state) -> int:
         alpha = self._advance(state)
@@ -104,7 +104,7 @@ class SAGA(_TableMethod):
     """
 
     def default_lr(self, problem, batch_size) -> float:
-        return 1.0 / (3.0 * problem.L_max)
+        return self._inverse("step size 1/(3 L_max)", "L_max", problem.L_max, scale=3.0)
 
     def iterate(self, problem, x, idx, state) -> int:
         alpha = self._advance(state)
@@ -136,7 +136,7 @@ class SVRG(SteppedMethod):
             self.inner = _checks.positive_int("inner", self.inner)
 
     def default_lr(self, problem, batch_size) -> float:
-        return 1.0 / (10.0 * problem.L_max)
+        return self._inverse("step size 1/(10 L_max)", "L_max", problem.L_max, scale=10.0)
 
     def resolve(self, problem, batch_size=1, total_iters=None):
         resolved = super().resolve(problem, batch_size, total_iters)

@@ -22,7 +22,7 @@ from sgdlab.data.dataset import Dataset
 from sgdlab.data.out_of_core import BlockOperator, EncodedTargets
 from sgdlab.problems.base import Problem
 from sgdlab.problems.optimum import CertificationError
-from sgdlab.problems.spectral import gram_spectrum, row_norms2
+from sgdlab.problems.spectral import check_design_scale, gram_spectrum, max_abs, row_norms2
 
 
 class LinearModelProblem(Problem):
@@ -47,6 +47,20 @@ class LinearModelProblem(Problem):
             self.y = y.astype(data.dtype) if y.dtype.kind == "f" else y
         super().__init__(data.n, data.dim * self.n_outputs)
         self.name = f"{type(self).__name__}({data.name})"
+        if not data.is_out_of_core:  # data on disk are checked by the pass that computes the constants
+            self._max_row_norm2()
+
+    def _max_row_norm2(self) -> float:
+        """``max_i ‖a_i‖²``, computed once; a design whose squares leave float64's range is refused here."""
+        if not hasattr(self, "_norms2_cache"):
+            if self.data.is_out_of_core:
+                blocks = [(float(row_norms2(A).max()), max_abs(A)) for _, A, _ in self.data.blocks()]
+                norms2, top = max(n for n, _ in blocks), max(t for _, t in blocks)
+            else:
+                norms2, top = float(row_norms2(self.A).max()), max_abs(self.A)
+            check_design_scale(norms2, top)
+            self._norms2_cache = norms2
+        return self._norms2_cache
 
     # --- the link function, per subclass -------------------------------------------------------------
     def _encode_targets(self, y: np.ndarray) -> np.ndarray:
@@ -156,13 +170,9 @@ class LinearModelProblem(Problem):
         return self._reg_curvature() == 0
 
     def _constants(self) -> tuple[float, float, float]:
-        lam_max = self._spectrum()[0]
+        norms2 = self._max_row_norm2()  # first: it checks the data's scale before the spectrum is attempted
         reg = self._reg_curvature()
-        L = self.curvature * lam_max + reg
-        if self.data.is_out_of_core:
-            norms2 = max(float(row_norms2(A).max()) for _, A, _ in self.data.blocks())
-        else:
-            norms2 = float(row_norms2(self.A).max())
+        L = self.curvature * self._spectrum()[0] + reg
         L_max = self.curvature * norms2 + reg
         return L, self.l2, L_max
 

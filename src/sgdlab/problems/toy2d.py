@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -26,8 +27,8 @@ class Quadratic2D(Problem):
         if self.kappa < 1:
             raise ValueError(f"kappa must be >= 1, got {kappa}")
         self.spread = _checks.nonnegative("spread", spread)
-        self.angle = float(angle)
-        self.seed = int(seed)
+        self.angle = _checks.real("angle", angle)
+        self.seed = _checks.seed("seed", seed)
         super().__init__(_checks.positive_int("n", n), 2)
         c, s = np.cos(self.angle), np.sin(self.angle)
         R = np.array([[c, -s], [s, c]])
@@ -77,9 +78,11 @@ class Rosenbrock(Problem):
     """
 
     def __init__(self, a: float = 1.0, b: float = 100.0):
-        self.a = float(a)
+        self.a = _checks.real("a", a)
         self.b = _checks.positive("b", b)
         super().__init__(2, 2)
+        if not math.isfinite(8.0 * self.b * (self.a * self.a)):  # Python floats: products overflow to inf
+            raise ValueError(f"Rosenbrock(a={self.a:g}, b={self.b:g}): the curvature 8·b·a² at x* overflows float64")
         self.name = f"Rosenbrock(a={self.a:g}, b={self.b:g})"
 
     def _components(self, x):
@@ -134,6 +137,8 @@ class TwoParameterLeastSquares(LeastSquares):
     """
 
     def __init__(self, n: int = 20, cond: float = 10.0, noise: float = 0.5, seed: int = 0):
+        n, seed = _checks.positive_int("n", n), _checks.seed("seed", seed)
+        cond, noise = _checks.positive("cond", cond), _checks.nonnegative("noise", noise)
         data = make_regression(n=n, dim=2, cond=cond, noise=noise, seed=seed)
         super().__init__(Dataset(data.A, data.y, name=f"ls2d(n={n}, cond={cond:g})"))
 
