@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
 
@@ -126,17 +128,49 @@ def nn(networks, optimizers, quick, out) -> None:
 
 
 # --- experiments ------------------------------------------------------------------------------------
-_DB_HELP = "SQLite results file (created if missing)."
+_DB_HELP = "SQLite results file (created if missing; an existing file must be an sgdlab results database)."
 
 
+@contextlib.contextmanager
 def _open_store(db: str):
-    from pathlib import Path
+    """The store at ``db``, read-only (ls, show, export and report never write to it); its problems as one error."""
+    from sgdlab.experiments.store import Store, StoreError
 
-    from sgdlab.experiments import Store
+    try:
+        with Store(db, readonly=True) as store:
+            yield store
+    except StoreError as exc:
+        raise click.BadParameter(str(exc), param_hint="DB") from None
 
-    if not Path(db).is_file():
-        raise click.BadParameter(f"no results database at {db}", param_hint="DB")
-    return Store(db)
+
+def _executor(jobs, scheduler, dask_local, connect_timeout):
+    from sgdlab.experiments.executors import (
+        DaskExecutor,
+        ProcessExecutor,
+        SchedulerUnreachable,
+        SerialExecutor,
+        max_jobs,
+    )
+
+    if scheduler and dask_local:
+        raise click.UsageError("give --scheduler or --dask-local, not both")
+    for option, value in (("--jobs", jobs), ("--dask-local", dask_local)):
+        if value is not None and value > max_jobs():
+            raise click.BadParameter(
+                f"{value} is more than {max_jobs()} (4 worker processes per core on this machine)", param_hint=option
+            )
+    if scheduler or dask_local:
+        if jobs:
+            raise click.UsageError("--jobs applies to local processes; Dask sizes itself")
+        try:
+            return DaskExecutor(address=scheduler, local_workers=dask_local, connect_timeout=connect_timeout)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--scheduler") from None
+        except SchedulerUnreachable as exc:
+            raise click.ClickException(str(exc)) from None
+    if (jobs or os.cpu_count() or 1) == 1:
+        return SerialExecutor()
+    return ProcessExecutor(jobs)
 
 
 @main.command("run")
@@ -146,37 +180,47 @@ def _open_store(db: str):
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes (default: one per core; 1 runs serially in this process).",
+    help="Worker processes (default: one per core; 1 runs serially in this process; at most 4 per core, and "
+    "never more than there are runs to compute).",
 )
 @click.option("--scheduler", default=None, help="Run on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786.")
-@click.option("--dask-local", type=click.IntRange(min=1), default=None, help="Start a local Dask cluster of N workers.")
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the --scheduler to answer.",
+)
+@click.option(
+    "--dask-local", type=click.IntRange(min=1), default=None, help="Start a local Dask cluster of N workers (at most 4 "
+    "per core)."
+)  # fmt: skip
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def run_command(spec, db, jobs, scheduler, dask_local, progress) -> None:
+def run_command(spec, db, jobs, scheduler, connect_timeout, dask_local, progress) -> None:
     """Run the experiment in SPEC (TOML), skipping runs the database already holds.
 
     Safe to interrupt: every finished run is saved at once; run the same command again to complete it.
+    Sweeps started at the same time on one database share the work: each run is computed once.
     """
-    import os
-
-    from sgdlab.experiments import DaskExecutor, ProcessExecutor, SerialExecutor, SpecError, Store, load_spec, run_sweep
+    from sgdlab.experiments import SpecError, load_spec, run_sweep
+    from sgdlab.experiments.store import Store, StoreError
 
     try:
         parsed = load_spec(spec)
     except SpecError as exc:
         raise click.ClickException(str(exc)) from None
-    if scheduler and dask_local:
-        raise click.UsageError("give --scheduler or --dask-local, not both")
-    if scheduler or dask_local:
-        if jobs:
-            raise click.UsageError("--jobs applies to local processes; Dask sizes itself")
-        executor = DaskExecutor(address=scheduler, local_workers=dask_local)
-    elif (jobs or os.cpu_count() or 1) == 1:
-        executor = SerialExecutor()
-    else:
-        executor = ProcessExecutor(jobs)
-    with Store(db) as store, executor:
+    executor = _executor(jobs, scheduler, dask_local, connect_timeout)  # bad options create nothing
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        executor.close()
+        raise click.BadParameter(str(exc), param_hint="--db") from None
+    with store, executor:
         report = run_sweep(parsed, store, executor, progress=progress)
     click.echo(f"{report}; results in {db}")
+    if report.disk_full:
+        click.echo(report.disk_full_message(db), err=True)
+        sys.exit(1)
     if report.interrupted:
         click.echo("interrupted: finished runs are saved; run the same command again to complete the sweep", err=True)
         sys.exit(130)
@@ -235,8 +279,12 @@ def show_command(db, run) -> None:
 def export_command(db, fmt, out) -> None:
     """Export DB's runs and traces to runs.<fmt> and traces.<fmt>."""
     with _open_store(db) as store:
-        for path in store.export(out, fmt):
-            click.echo(path)
+        try:
+            paths = store.export(out, fmt)
+        except OSError as exc:
+            raise click.BadParameter(str(exc), param_hint="--out") from None
+    for path in paths:
+        click.echo(path)
 
 
 @main.command("report")
@@ -251,6 +299,9 @@ def report_command(db, out) -> None:
             paths = write_report(store, out)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.BadParameter(f"cannot write the report into {out}: {exc.strerror or exc}",
+                                     param_hint="--out") from None  # fmt: skip
     for path in paths:
         click.echo(path)
 
@@ -275,9 +326,13 @@ def reproduce_command(out, quick, jobs, only, progress) -> None:
     if unknown:
         raise click.UsageError(f"unknown claim {', '.join(unknown)}; choose from {', '.join(keys)}")
     claims = [c for c in CLAIMS if not only or c.key in only]
+    from sgdlab.experiments.store import StoreError
+
     try:
         result = run_claims(claims, out, quick=quick, jobs=jobs, progress=progress, echo=click.echo,
                             pictures=make_pictures)  # fmt: skip
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         click.echo("interrupted: finished runs are saved; run the same command again to complete it", err=True)
         sys.exit(130)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -19,6 +20,20 @@ from sgdlab.experiments.worker import init_worker
 
 #: How many pool breakages a run may be caught in before it is run alone to find out whether it is the culprit.
 WORKER_DEATH_RETRIES = 2
+#: Seconds to wait for a Dask scheduler to answer before giving up.
+CONNECT_TIMEOUT_S = 10.0
+#: A Dask scheduler address: an optional tcp:// or tls:// scheme, a host (or [IPv6]) and a port.
+_ADDRESS = re.compile(r"^(?:(?:tcp|tls)://)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$")
+
+
+def max_jobs() -> int:
+    """The most worker processes a pool may have: 4 per core. More only add memory and start-up time, since every
+    run is single-threaded."""
+    return 4 * (os.cpu_count() or 1)
+
+
+class SchedulerUnreachable(ConnectionError):
+    """No Dask scheduler answered at the address within the connection timeout."""
 
 
 class Executor:
@@ -65,7 +80,8 @@ def _died(config: RunConfig, error: BaseException) -> dict[str, Any]:
 
 
 class ProcessExecutor(Executor):
-    """A pool of ``jobs`` worker processes on this machine (default: one per core), started with ``spawn``.
+    """A pool of ``jobs`` worker processes on this machine (default: one per core), started with ``spawn``; never
+    more than there are runs, nor than :func:`max_jobs`. Workers exit when this process dies.
 
     A worker that dies (killed, or crashing the interpreter) breaks the whole pool, and every unfinished run
     is resubmitted to a new pool. A run caught in :data:`WORKER_DEATH_RETRIES` breakages becomes a suspect
@@ -83,8 +99,9 @@ class ProcessExecutor(Executor):
 
     def _new_pool(self, workers: int) -> cf.ProcessPoolExecutor:
         self._pool = cf.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker
-        )
+            max_workers=min(workers, max_jobs()), mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker, initargs=(os.getpid(),),
+        )  # fmt: skip
         return self._pool
 
     def _alone(self, config: RunConfig) -> dict[str, Any]:
@@ -104,7 +121,7 @@ class ProcessExecutor(Executor):
                 yield self._alone(pending.pop(key))
             if not pending:
                 break
-            pool = self._new_pool(self.jobs)
+            pool = self._new_pool(min(self.jobs, len(pending)))
             futures = {pool.submit(self.fn, config): key for key, config in pending.items()}
             try:
                 for future in cf.as_completed(futures):
@@ -122,14 +139,20 @@ class ProcessExecutor(Executor):
                 pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
+        """Stop at once: drop pending runs and end the workers (their runs in flight are lost, as on Ctrl-C)."""
         if self._pool is not None:
+            processes = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
 
 
 class DaskExecutor(Executor):
     """Runs on a Dask distributed cluster: an existing scheduler (``address="tcp://host:port"``) or a
     ``LocalCluster`` of ``local_workers`` single-threaded worker processes on loopback. Dask retries a run
-    whose worker died (up to ``retries`` times)."""
+    whose worker died (up to ``retries`` times). A scheduler that does not answer within ``connect_timeout``
+    seconds raises :class:`SchedulerUnreachable`."""
 
     name = "dask"
 
@@ -139,20 +162,34 @@ class DaskExecutor(Executor):
         local_workers: int | None = None,
         retries: int = 2,
         fn: Callable[[RunConfig], dict[str, Any]] = execute_run,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
     ) -> None:
+        if (address is None) == (local_workers is None):
+            raise ValueError("give exactly one of a scheduler address or a number of local workers")
+        if address is not None and not (_ADDRESS.match(address) and 0 < int(_ADDRESS.match(address)[1]) < 65536):
+            raise ValueError(f"{address!r} is not a Dask scheduler address: expected tcp://HOST:PORT (or tls://)")
+        if local_workers is not None and not 1 <= local_workers <= max_jobs():
+            raise ValueError(f"local_workers must be between 1 and {max_jobs()} (4 per core), got {local_workers}")
+        if not connect_timeout > 0:
+            raise ValueError(f"connect_timeout must be a positive number of seconds, got {connect_timeout}")
         try:
             from distributed import Client, LocalCluster
         except ImportError:
             raise ImportError("the Dask executor needs dask.distributed: pip install 'dask[distributed]'") from None
-        if (address is None) == (local_workers is None):
-            raise ValueError("give exactly one of a scheduler address or a number of local workers")
         self._cluster = None
         if local_workers is not None:
             self._cluster = LocalCluster(
                 n_workers=local_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
             )
             address = self._cluster.scheduler_address
-        self.client = Client(address, set_as_default=False)
+        try:
+            self.client = Client(address, set_as_default=False, timeout=connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            if self._cluster is not None:
+                self._cluster.close()
+            raise SchedulerUnreachable(
+                f"could not reach the Dask scheduler at {address} within {connect_timeout:g} s ({exc})"
+            ) from None
         self.retries = retries
         self.fn = fn
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sgdlab.experiments import ProcessExecutor, SerialExecutor, Spec, Store, parse_spec, run_sweep
+from sgdlab.experiments.store import StoreFullError
 from sgdlab.lecture.claim import Claim, Verdict
 from sgdlab.lecture.results import collect
 
@@ -62,6 +63,8 @@ def run_claims(
         sweep = run_sweep(list(unique.values()), store, executor, progress=progress)
         result.runs_executed = sweep.executed
         echo(str(sweep))
+        if sweep.disk_full:
+            raise StoreFullError(sweep.disk_full_message(store.path))
         if sweep.interrupted:
             raise KeyboardInterrupt
         mode = "quick" if quick else "full"
