@@ -152,7 +152,7 @@ CASES = [
     ("lr-infinite", spec("methods.0.params", {"lr": float("inf")}), SpecError,
      "methods[0].params.lr: must be a finite number, got inf"),
     ("lr-huge-integer", spec("methods.0.params", {"lr": 10**400}), SpecError,
-     "methods[0].params.lr: int too large to convert to float"),
+     "methods[0].params.lr: lr must be finite, got an integer of 1329 bits"),
     # metrics and tuning rules
     ("metrics-empty", spec("record.metrics", []), SpecError,
      "record.metrics: metrics must list at least one of: loss, subopt, grad_norm2, dist2"),
