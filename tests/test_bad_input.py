@@ -171,7 +171,7 @@ CATALOGUE = list(_catalogue())
 
 
 def test_the_catalogue_is_large():
-    assert len(CATALOGUE) >= 60
+    assert len(CATALOGUE) >= 300
 
 
 @pytest.mark.parametrize(("make", "error", "message"), CATALOGUE)

@@ -61,3 +61,15 @@ def test_cli_rejects_bad_options_with_a_message():
     assert result.exit_code == 2 and "unknown method" in result.output
     result = runner.invoke(main, ["demo", "--epochs", "0"])
     assert result.exit_code == 2 and "epochs" in result.output
+
+
+def test_reliability_names_only_tests_that_exist_and_states_the_catalogues_size():
+    from test_bad_input import CATALOGUE
+
+    text = (ROOT / "RELIABILITY.md").read_text()
+    sources = "".join(path.read_text() for path in (ROOT / "tests").glob("*.py"))
+    named = set(re.findall(r"`(test_\w+)`", text))
+    assert len(named) > 40 and not [name for name in named if not re.search(rf"def {name}\b", sources)]
+    assert all((ROOT / path).is_file() for path in re.findall(r"`(tests/[\w/]+\.py)`", text))
+    assert int(re.search(r"a catalogue of (\d+) cases", text).group(1)) == len(CATALOGUE)
+    assert f"a {len(CATALOGUE)}-case catalogue" in (ROOT / "README.md").read_text()
