@@ -75,6 +75,11 @@ LOOK_AT = {
 # generated blocks
 
 
+def _md(text: str) -> str:
+    """Plain text for Markdown: ``x*`` and ``σ²*/b`` must not start emphasis, ``|`` must not split a table cell."""
+    return re.sub(r"([\\`*_\[\]|])", r"\\\1", text).replace("<", "&lt;")
+
+
 def _lecture_claims() -> str:
     from sgdlab.lecture import CLAIMS
 
@@ -86,17 +91,17 @@ def _lecture_claims() -> str:
         if key not in keys:
             log.warning("docs/hooks.py: LOOK_AT names %r, which is not a claim of sgdlab.lecture.CLAIMS", key)
     out = ["| key | claim |", "|---|---|"]
-    out += [f"| [`{c.key}`](#{c.key}) | {c.title} |" for c in CLAIMS]
+    out += [f"| [`{c.key}`](#{c.key}) | {_md(c.title)} |" for c in CLAIMS]
     out.append("")
     for claim in CLAIMS:
         module = type(claim).__module__
         out += [
-            f"### {claim.title} {{ #{claim.key} }}",
+            f"### {_md(claim.title)} {{ #{claim.key} }}",
             "",
             f"**Key** `{claim.key}` · `sgdlab reproduce --claim {claim.key}` · defined in "
             f"`{module}.{type(claim).__name__}`",
             "",
-            f"> {claim.statement}",
+            f"> {_md(claim.statement)}",
             "",
             f"**What to look at.** {LOOK_AT.get(claim.key, '')}",
             "",
@@ -410,8 +415,9 @@ def _limit_cell_time() -> None:
 
     def with_timeout(*args, **kwargs):
         app = original(*args, **kwargs)
-        app.config.ExecutePreprocessor.timeout = CELL_TIMEOUT_S
-        app.config.ExecutePreprocessor.allow_errors = False
+        execute = app.config["ExecutePreprocessor"]  # a traitlets Config or, after mkdocs-jupyter's update, a dict
+        execute["timeout"] = CELL_TIMEOUT_S
+        execute["allow_errors"] = False
         return app
 
     with_timeout.__wrapped__ = original
@@ -434,6 +440,10 @@ def on_page_markdown(markdown, page, config, files):
 
 
 _EMPTY_SCRIPT = re.compile(r'<script src="">\s*</script>')
+# nbconvert's lab template loads mermaid from a CDN when a page has mermaid diagrams; ours have none.
+_MERMAID = re.compile(
+    r'<script type="module">(?:(?!</script>).)*?cdnjs\.cloudflare\.com(?:(?!</script>).)*?</script>', re.DOTALL
+)
 _ROLE = re.compile(r":(?:class|func|meth|attr|mod|data|exc):(<(?:code|a)\b)")
 
 
@@ -444,7 +454,7 @@ def on_page_content(html, page, config, files):
             seconds = time.perf_counter() - started
             TIMINGS[page.file.src_uri] = round(seconds, 2)
             log.info("tutorial %s executed and converted in %.1f s", page.file.src_uri, seconds)
-        html = _EMPTY_SCRIPT.sub("", html)
+        html = _MERMAID.sub("", _EMPTY_SCRIPT.sub("", html))
     # Sphinx roles in docstrings (:class:`Trace`) render as ":class:" before the code span; keep the code.
     return _ROLE.sub(r"\1", html)
 

@@ -90,7 +90,7 @@ print(f"log–log slope of the floor against b: {slope:.2f} (theory: −1)")
 #
 # With `noise=0` the model interpolates the data: every `∇f_i(x*) = 0`, so `σ²* = 0` and constant-step SGD
 # converges linearly. On the noisy problem a decreasing step `α_k ≈ 2/(μ k)` (`InverseTime` with
-# `k0 = 4 L_max/μ`, see [Step sizes](../step-sizes.md)) keeps going below the floor.
+# `k0 = 4 L_max/μ`, see [Step sizes](../../step-sizes/)) keeps going below the floor.
 
 # %%
 clean = sl.problems.LeastSquares(sl.data.make_regression(n=1000, dim=20, cond=10.0, noise=0.0, seed=0))

@@ -56,7 +56,8 @@ show(fig)
 # On a linear x-axis a linear rate is a straight line on the log y-axis. SGD stalls at its noise floor; the
 # three variance-reduced methods keep a constant contraction per epoch (SAG and SAGA reach rounding level
 # within 30 epochs; SVRG, with its smaller step and its snapshot cost, contracts more slowly).
-# `fit_rate(kind="linear")` fits `log(f − f*)` against epochs on the tail and reports the per-epoch factor `q = exp(slope)`.
+# `fit_rate(kind="linear")` fits `log(f − f*)` against epochs on the tail and reports the per-epoch factor
+# `q = exp(slope)`.
 #
 # ## The price: memory and full passes
 #

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Neural networks with `sgdlab.torch`
+# # Neural networks with sgdlab.torch
 #
 # `sgdlab.torch` has the methods as `torch.optim` optimizers — same constructor style, parameter groups,
 # `state_dict`, learning-rate schedulers — whose `step` calls the NumPy methods' update rule on tensors. And
@@ -20,13 +20,13 @@ labels = torch.tensor(np.asarray(digits.y), dtype=torch.long)
 print(digits, "| classes:", sorted(set(labels.tolist())))
 
 # %% [markdown]
-# ## A training loop with `sgdlab.torch.Adam`
+# ## A training loop with sgdlab.torch.Adam
 #
 # Exactly a torch loop: `zero_grad`, `backward`, `step`. We train the same small network twice from the same
 # initial weights and minibatches, once with `sgdlab.torch.Adam` and once with `torch.optim.Adam`.
 
 # %%
-def train(make_optimizer, steps=150, batch=64):
+def train(make_optimizer, steps=80, batch=64):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
     optimizer = make_optimizer(model.parameters())
@@ -52,7 +52,8 @@ print(f"largest difference of the loss curves: {max(abs(a - b) for a, b in zip(o
 
 # %% [markdown]
 # The two curves agree to float32 rounding: Adam has the same convention in both libraries. (For Adagrad,
-# RMSProp and AMSGrad pass `convention="torch"` to match torch.optim; see [Methods](../methods.md).)
+# RMSProp and AMSGrad pass `convention="torch"` to match torch.optim; see
+# [Methods](../../methods/#conventions-sgdlab-torchoptim-and-optax).)
 #
 # ## A network as a problem
 #
@@ -64,7 +65,7 @@ print(f"largest difference of the loss curves: {max(abs(a - b) for a, b in zip(o
 prob, test = digits_mlp(hidden=(32,), seed=0)
 print(f"{prob.n} training samples, {prob.dim} parameters")
 for method in (sl.methods.SGD(lr=0.3), sl.methods.Adam(lr=1e-2)):
-    trace = sl.run(prob, method, epochs=2, batch_size=32, seed=0, test=test, record_every=1.0)
+    trace = sl.run(prob, method, epochs=1, batch_size=32, seed=0, test=test, record_every=1.0)
     frame = trace.to_frame()
     print(f"{method.name:4s}", frame[["epochs", "loss", "test_loss", "test_accuracy"]].iloc[-1].round(4).to_dict())
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Step sizes, measured: constant vs 1/k on real data
 #
-# The theory's rules (see [Step sizes and schedules](../step-sizes.md)) on the bundled breast-cancer data
+# The theory's rules (see [Step sizes and schedules](../../step-sizes/)) on the bundled breast-cancer data
 # (569 samples, 30 features, shipped with sgdlab — no download): standardised features, L2-regularised
 # logistic regression. Constant step `1/(2 L_max)`, the plain `"1/k"` schedule from the same step, and
 # `InverseTime` with `k0 = 4 L_max/μ` — the 1/k decay done right.
