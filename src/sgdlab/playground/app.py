@@ -196,13 +196,13 @@ class Playground:
                               sizing_mode="stretch_width")  # fmt: skip
         self.kappa = _log_slider("kappa", "condition number κ (log scale)", 0.0, 3.0, settings.kappa, 0.05)
         self.kappa.format = CustomJSTickFormatter(code="return Number((10 ** tick).toPrecision(3)).toString()")
-        self.angle = _slider("angle", "angle of the long axis (degrees)", 0, 180, round(math.degrees(settings.angle)),
-                             1)  # fmt: skip
+        self.angle = _slider("angle", "angle of the long axis (radians)", 0.0, 3.14, settings.angle, 0.01)
         self.C = _slider("C", "rare slope C (> 2)", 2.1, 10.0, settings.C, 0.1)
         self.steps = _slider("steps", "number of steps", 10, 3000, preset["steps"], 10)
         self.seed = Spinner(title="seed (samples the minibatches)", low=0, high=10_000, step=1, value=0, name="seed",
                             sizing_mode="stretch_width")  # fmt: skip
-        self.caption = Div(text="", name="caption", styles={"font-size": "13px", "color": "#333"})
+        self.caption = Div(text="", name="caption", width=240,
+                           styles={"font-size": "13px", "color": "#333", "overflow-wrap": "anywhere"})
         self.timing = Div(text="", name="timing", styles={"font-size": "12px", "color": "#666"})
         self.slots = [SlotControls(i, preset["slots"][i], n) for i in range(SLOTS)]
 
@@ -283,21 +283,35 @@ class Playground:
         for fig in (self.fig2d, self.fig1d, self.fig_gap, self.fig_grad):
             _style(fig)
 
-    def layout(self):
+    def layout(self) -> list:
+        """The page's roots, top to bottom: the title, the plots with the problem's controls, the three slots.
+
+        Separate roots, so that showing or hiding a slot's controls lays out that row again, not the plots.
+        """
         header = Div(
             text=f"<h1 style='margin:0 0 4px 0;font-size:26px'>sgdlab playground</h1>"
             f"<div style='font-size:14px;color:#333;max-width:1300px'>{EXPLANATION}</div>",
             sizing_mode="stretch_width",
         )
         controls = column(self.problem, self.kappa, self.angle, self.C, self.caption, self.steps, self.seed,
-                          self.timing, width=240)  # fmt: skip
+                          self.timing, width=250)  # fmt: skip
         plots = row(controls, column(self.fig2d, self.fig1d), column(self.fig_gap, self.fig_grad))
         slots = row(*(slot.layout() for slot in self.slots))
-        return column(header, plots, slots, styles={"padding": "6px 12px"})
+        for root in (header, plots, slots):
+            root.styles = {**root.styles, "margin-left": "12px"}
+        return [header, plots, slots]
 
     # --- callbacks -------------------------------------------------------------------------------
     def on_value(self, attr, old, new) -> None:
         self.request()
+
+    def _held(self, action) -> None:
+        """Run ``action`` with the document's changes sent as one message (the browser lays out once)."""
+        self.doc.hold("combine")
+        try:
+            action()
+        finally:
+            self.doc.unhold()
 
     def request(self) -> None:
         """Recompute once on the next tick, however many controls moved in the meantime."""
@@ -306,25 +320,30 @@ class Playground:
             self.doc.add_next_tick_callback(self.refresh)
 
     def on_problem(self, attr, old, new) -> None:
-        preset = model.PRESETS[new]
-        n = model.make_problem(model.ProblemSettings(new)).n
+        # The hold defers the widgets' own callbacks to unhold(); `applying` must cover them too, so that the
+        # preset's methods keep the preset's hyperparameters instead of their defaults.
         self.applying = True
         try:
-            self.steps.value = preset["steps"]
-            for slot, settings in zip(self.slots, preset["slots"], strict=True):
-                slot.widgets["batch_size"].end = n
-                slot.set(settings)
+            self._held(lambda: self._apply_preset(new))
         finally:
             self.applying = False
+
+    def _apply_preset(self, new: str) -> None:
+        preset = model.PRESETS[new]
+        n = model.make_problem(model.ProblemSettings(new)).n
+        self.steps.value = preset["steps"]
+        for slot, settings in zip(self.slots, preset["slots"], strict=True):
+            slot.widgets["batch_size"].end = n
+            slot.set(settings)
         self._problem_visibility()
         self.request()
 
     def on_method(self, slot: SlotControls) -> None:
-        """A new method gets its own defaults for everything but the step size and the batch size."""
+        """A new method gets its own defaults for everything but the step size, its schedule and the batch size."""
         if not self.applying:
             defaults = model.method_defaults(slot.method.value)
             for name, value in defaults.items():
-                if name not in ("lr", "batch_size"):
+                if name not in ("lr", "schedule", "batch_size"):
                     slot.widgets[name].value = math.log10(value) if name == "eps" else value
         slot.update_visibility()
         self.request()
@@ -339,7 +358,7 @@ class Playground:
         return model.ProblemSettings(
             self.problem.value,
             kappa=float(f"{10 ** self.kappa.value:.3g}"),
-            angle=math.radians(float(self.angle.value)),
+            angle=float(self.angle.value),
             C=float(self.C.value),
         )
 
@@ -347,7 +366,7 @@ class Playground:
         info = model.describe(settings)
         start, star = model.x0(settings), info["x_star"]
         self.caption.text = (
-            f"<b>{info['name']}</b><br>n = {info['n']} components, L = {info['L']:.4g}, μ = {info['mu']:.4g}, "
+            f"<b>{info['kind']}</b><br>n = {info['n']} components, L = {info['L']:.4g}, μ = {info['mu']:.4g}, "
             f"L_max = {info['L_max']:.4g}<br>x* = ({', '.join(f'{v:.4g}' for v in star)}), f* = {info['f_star']:.4g}"
         )
         if info["dim"] == 2:
@@ -363,11 +382,14 @@ class Playground:
             self.xstar_span.location = float(star[0])
             for span, sign in zip(self.bound_spans, (-1, 1), strict=True):
                 span.location = sign * problem.radius
-            lo, hi = float(star[0]) - 0.6, problem.radius + 0.6
+            lo, hi = float(star[0]) - 0.5, problem.radius + 1.1  # room above x = r for the legend
             self.fig1d.y_range.update(start=lo, end=hi, reset_start=lo, reset_end=hi)
         self.shown_problem = settings
 
     def refresh(self) -> None:
+        self._held(self._refresh)
+
+    def _refresh(self) -> None:
         self.pending = False
         started = time.perf_counter()
         settings = self.problem_settings()
@@ -419,5 +441,6 @@ def build(doc, problem: str = "quadratic") -> Playground:
     """Fill ``doc`` with the playground (what the server's handler calls for every new page)."""
     playground = Playground(doc, problem)
     doc.title = "sgdlab playground"
-    doc.add_root(playground.layout())
+    for root in playground.layout():
+        doc.add_root(root)
     return playground

@@ -32,7 +32,7 @@ from sgdlab.viz.trajectories import iterate_path, loss_grid
 PROBLEMS: dict[str, str] = {
     "quadratic": "ill-conditioned quadratic",
     "rosenbrock": "Rosenbrock",
-    "least-squares": 'least squares, 2 parameters ("batch = 2")',
+    "least-squares": "least squares, 2 parameters",
     "reddi": "Reddi et al.'s counterexample (1-D)",
 }
 
@@ -290,8 +290,8 @@ def _contours(settings: ProblemSettings, resolution: int, levels: int) -> Contou
 def describe(settings: ProblemSettings) -> dict[str, Any]:
     """The problem's name and exact constants, for the page's caption."""
     problem = make_problem(settings)
-    return {"name": problem.name, "n": problem.n, "dim": problem.dim, "L": problem.L, "mu": problem.mu,
-            "L_max": problem.L_max, "f_star": problem.f_star, "x_star": x_star(settings)}  # fmt: skip
+    return {"name": problem.name, "kind": type(problem).__name__, "n": problem.n, "dim": problem.dim, "L": problem.L,
+            "mu": problem.mu, "L_max": problem.L_max, "f_star": problem.f_star, "x_star": x_star(settings)}  # fmt: skip
 
 
 #: What each problem starts with: the three slots' settings, the steps and whether slots 2 and 3 show.
