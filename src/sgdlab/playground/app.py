@@ -238,9 +238,9 @@ class Playground:
                             x_axis_label="iteration k", y_axis_label="x_k", y_range=Range1d(-1.6, 1.6),
                             x_range=Range1d(0, 1), visible=False)  # fmt: skip
         self.fig_gap = figure(title="suboptimality f(x_k) − f*", name="gap", tools=tools, y_axis_type="log",
-                              width=520, height=300, x_axis_label="iteration k", y_axis_label="f(x_k) − f*")
+                              width=512, height=300, x_axis_label="iteration k", y_axis_label="f(x_k) − f*")
         self.fig_grad = figure(title="squared gradient norm ‖∇f(x_k)‖²", name="grad-norm", tools=tools,
-                               y_axis_type="log", width=520, height=300, x_axis_label="iteration k",
+                               y_axis_type="log", width=512, height=300, x_axis_label="iteration k",
                                y_axis_label="‖∇f(x_k)‖²", x_range=self.fig_gap.x_range)  # fmt: skip
         fills = [Blues256[int(j)] for j in np.linspace(40, 250, LEVELS - 1)]
         self.contour = self.fig2d.contour(
@@ -290,8 +290,8 @@ class Playground:
         """
         header = Div(
             text=f"<h1 style='margin:0 0 4px 0;font-size:26px'>sgdlab playground</h1>"
-            f"<div style='font-size:14px;color:#333;max-width:1300px'>{EXPLANATION}</div>",
-            sizing_mode="stretch_width",
+            f"<div style='font-size:14px;color:#333'>{EXPLANATION}</div>",
+            width=1300,
         )
         controls = column(self.problem, self.kappa, self.angle, self.C, self.caption, self.steps, self.seed,
                           self.timing, width=250)  # fmt: skip
@@ -427,7 +427,7 @@ class Playground:
                 slot.status.text = (f"after {steps} steps: f − f* = {result.gap[-1]:.3g}, "
                                     f"‖∇f‖² = {result.grad_norm2[-1]:.3g}")  # fmt: skip
         self.last_ms = (time.perf_counter() - started) * 1000
-        self.timing.text = f"updated in {self.last_ms:.0f} ms"
+        self.timing.text = f"updated in {self.last_ms:.0f} ms (server side; runs already seen are cached)"
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
