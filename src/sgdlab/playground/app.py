@@ -13,6 +13,7 @@ batch-i, beta-i, gamma-i, rho-i, beta1-i, beta2-i, eps-i, weight_decay-i, show-i
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from typing import Any
@@ -408,7 +409,14 @@ class Playground:
             if not on:
                 slot.status.text = "<span style='color:#888'>hidden</span>"
                 continue
-            result = model.compute(settings, slot.settings(), steps, seed)
+            try:
+                result = model.compute(settings, slot.settings(), steps, seed)
+            except Exception as exc:  # a bug, not a setting (every slider range is valid): say it, keep the page
+                self.path_sources[i].data = {"k": [], "x1": [], "x2": []}
+                self.curve_sources[i].data = {"k": [], "gap": [], "grad_norm2": []}
+                self.end_sources[i].data = {"x1": [], "x2": [], "k": []}
+                slot.status.text = f"<span style='color:#c0392b'>error: {html.escape(str(exc))}</span>"
+                continue
             path = result.path
             self.path_sources[i].data = {"k": result.k, "x1": path[:, 0],
                                          "x2": path[:, 1] if path.shape[1] > 1 else np.zeros(len(path))}  # fmt: skip
