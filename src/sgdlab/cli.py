@@ -340,3 +340,17 @@ def reproduce_command(out, quick, jobs, only, progress) -> None:
     click.echo(f"{passed} of {len(result.verdicts)} claims hold ({result.wall_s:.0f} s); report: {result.report}")
     if not result.passed:
         sys.exit(1)
+
+
+@main.command("playground")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True,
+              help="Port on 127.0.0.1 (0: a free one).")  # fmt: skip
+@click.option("--no-browser", is_flag=True, help="Print the address but do not open a browser.")
+def playground_command(port, no_browser) -> None:
+    """A live page on 127.0.0.1: 2-D problems, up to three methods, their sliders, paths and curves."""
+    try:
+        from sgdlab.playground import server
+        server.require_bokeh()
+    except ImportError as exc:
+        raise click.ClickException(str(exc)) from None
+    server.serve(port, open_browser=not no_browser, echo=lambda line: click.echo(line))
