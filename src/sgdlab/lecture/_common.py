@@ -20,16 +20,39 @@ def data_problem(name: str, kind: str, source: str, params: dict | None = None, 
     return {"name": name, "type": kind, "params": params or {}, "data": {"source": source, **data}}
 
 
+#: Resolution of the PNGs (slides want ≥ 200 dpi); an SVG is written beside each.
+DPI = 200
+#: Text sizes in points: a figure is shown at its drawn size (at most the page's ~11 inches), so these are
+#: the sizes a reader sees.
+STYLE = {
+    "font.size": 11, "axes.titlesize": 11.5, "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10,
+    "legend.fontsize": 9.5, "legend.framealpha": 0.85, "figure.titlesize": 12.5, "lines.linewidth": 1.7,
+    "svg.fonttype": "none", "svg.hashsalt": "sgdlab",
+}  # fmt: skip
+#: The widest figure the report shows at its drawn size (inches).
+MAX_WIDTH = 11.0
+
+
 @contextmanager
 def figure(path: Path, ncols: int = 1, nrows: int = 1, width: float = 5.2, height: float = 3.9):
-    """A figure of ``nrows × ncols`` axes saved to ``path`` (PNG) on exit."""
+    """A figure of ``nrows × ncols`` axes (each ``width × height`` inches, the whole at most 11 inches wide)
+    saved on exit to ``path`` (PNG, 200 dpi) and beside it as SVG, with legible text sizes (`STYLE`)."""
+    import matplotlib
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    yield axes
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    scale = min(1.0, MAX_WIDTH / (width * ncols))
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(width * ncols * scale, height * nrows * scale), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        yield axes
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=DPI)
+        fig.savefig(path.with_suffix(".svg"), metadata={"Date": None})
+
+
+def svg_of(path: Path) -> Path:
+    """The SVG written beside a figure's PNG."""
+    return path.with_suffix(".svg")
 
 
 def fmt(value: float, digits: int = 3) -> str:
@@ -38,3 +61,31 @@ def fmt(value: float, digits: int = 3) -> str:
     if math.isinf(value):
         return "never" if value > 0 else "-inf"
     return f"{value:.{digits}g}"
+
+
+def number(value: float, digits: int = 3) -> str:
+    """A number for a table or a sentence (see `sgdlab.viz.html.format_number`)."""
+    from sgdlab.viz.html import format_number
+
+    return format_number(value, digits)
+
+
+#: Below this, f − f* is rounding: what float64 can resolve relative to f* of order one.
+MACHINE_PRECISION = 1e-16
+
+
+def gap(value: float, digits: int = 3) -> str:
+    """f − f* for people: values under 1e-16 — negative ones included, which are rounding in f(x) − f* — are
+    "< 1e-16" (machine precision)."""
+    if value is not None and math.isfinite(value) and value < MACHINE_PRECISION:
+        return "< 1e−16"
+    return number(value, digits)
+
+
+def evaluations(value: float, unit: str = "evaluations") -> str:
+    """A count to reach a target, or "not reached" (infinite: the run never got there)."""
+    if value is None or math.isnan(value):
+        return "—"
+    if math.isinf(value):
+        return "not reached"
+    return f"{number(round(value))} {unit}".strip()

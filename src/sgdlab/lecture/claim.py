@@ -29,6 +29,8 @@ class Verdict:
     checks: list[Check] = field(default_factory=list)
     table: pd.DataFrame | None = None
     notes: str = ""
+    #: False when ``table`` already shows every check with its verdict (the report then shows it once)
+    show_checks: bool = True
 
     def check(self, name: str, passed: bool, measured: str, expected: str) -> bool:
         self.checks.append(Check(name, bool(passed), measured, expected))
@@ -56,6 +58,10 @@ class Claim:
     key: ClassVar[str]
     title: ClassVar[str]
     statement: ClassVar[str]
+    #: What to look at in each figure, by file name (the report's captions).
+    captions: ClassVar[dict[str, str]] = {}
+    #: A caption for the claim's own table (what its columns are).
+    table_caption: ClassVar[str] = ""
 
     def experiments(self, quick: bool) -> list[dict[str, Any]]:
         raise TypeError(f"{type(self).__name__} must define its experiments")

@@ -34,6 +34,25 @@ class Reproduction:
         return all(v.passed for v in self.verdicts.values())
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A section of pictures without a verdict, shown right after the claim (``after``, its key) it illustrates;
+    ``figures`` are ``(file, caption)`` pairs."""
+
+    after: str
+    title: str
+    text: str
+    figures: list[tuple[Path, str]]
+
+
+def _add_picture(report, picture: Picture, result: Reproduction) -> None:
+    report.add_section(picture.title, text=picture.text, figures=picture.figures)
+    for path, _ in picture.figures:
+        result.files.append(path)
+        if path.with_suffix(".svg").is_file() and path.suffix == ".png":
+            result.files.append(path.with_suffix(".svg"))
+
+
 def run_claims(
     claims: Sequence[Claim],
     out: str | Path,
@@ -41,7 +60,7 @@ def run_claims(
     jobs: int | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
-    pictures: Callable[[Path], list[tuple[str, str, list[Path]]]] | None = None,
+    pictures: Callable[[Path], list[Picture]] | None = None,
 ) -> Reproduction:
     """Run ``claims`` into ``out`` (store ``out/results.db``, figures, ``out/report.html``)."""
     from sgdlab.viz import HtmlReport
@@ -71,26 +90,38 @@ def run_claims(
         report = HtmlReport(
             f"sgdlab reproduce ({mode})",
             intro="Each claim of the lecture on SGD, adaptive methods and neural-network optimisation, tested by "
-            "an experiment; every verdict is computed from the stored measurements.",
+            "an experiment; every verdict is computed from the stored measurements. Each section shows the claim "
+            "in the lecture's words, its checks (what was expected, what was measured), the measurements and the "
+            "figures, with what to look at in each. A section's key reruns it alone: "
+            "`sgdlab reproduce --claim KEY` (`sgdlab reproduce --list` prints the keys). Every figure is also in "
+            "`figures/` as a 200-dpi PNG and an SVG. Bands and error bars are the inter-quartile range (IQR: "
+            "the middle half of the seeds) around the median.",
         )
+        drawn = pictures(figures) if pictures is not None else []
         for claim in claims:
             results = {spec.name: collect(spec, store) for spec in specs[claim.key]}
             verdict = claim.judge(results)
             files = claim.figures(results, figures)
             result.verdicts[claim.key] = verdict
-            result.files += files
+            result.files += files + [f.with_suffix(".svg") for f in files if f.with_suffix(".svg").is_file()]
             text = f"Lecture: {claim.statement}"
             if verdict.notes:
                 text += "\n\n" + verdict.notes
-            tables = verdict.checks_frame().to_html(index=False, border=0)
+            tables = []
+            if verdict.show_checks:
+                tables.append(("The checks: each passes when the measurement meets the expectation.",
+                               verdict.checks_frame()))  # fmt: skip
             if verdict.table is not None:
-                tables += verdict.table.to_html(border=0, float_format=lambda v: f"{v:.3g}")
-            report.add_section(claim.title, text=text, verdict=verdict.passed, table=tables, figures=files)
+                tables.append((claim.table_caption, verdict.table))
+            shown = [(f, claim.captions.get(f.name, "")) for f in files]
+            report.add_section(claim.title, text=text, verdict=verdict.passed, tables=tables, figures=shown,
+                               key=claim.key)  # fmt: skip
             echo(f"{'PASS' if verdict.passed else 'FAIL'}  {claim.title}")
-        if pictures is not None:
-            for title, text, files in pictures(figures):
-                report.add_section(title, text=text, figures=files)
-                result.files += files
+            for picture in [p for p in drawn if p.after == claim.key]:
+                _add_picture(report, picture, result)
+        keys = {claim.key for claim in claims}
+        for picture in [p for p in drawn if p.after not in keys]:
+            _add_picture(report, picture, result)
     result.report = report.write(out / "report.html")
     result.wall_s = time.perf_counter() - started
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,20 +54,25 @@ nav.summary ol { margin: 0; padding-left: 1.4rem; }
 nav.summary li { margin: .2rem 0; }
 nav.summary .badge { margin-left: .4rem; }
 section { border-top: 1px solid var(--line); padding: 1.6rem 0 .6rem; }
-.table-wrap { overflow-x: auto; margin: .8rem 0; }
-table { border-collapse: collapse; font-size: .9rem; font-variant-numeric: tabular-nums; }
-th, td { border-bottom: 1px solid var(--line); padding: .35rem .7rem; text-align: right; white-space: nowrap; }
+.key { color: var(--muted); font-size: .85rem; margin: -.2rem 0 .6rem; }
+.table-wrap { overflow-x: auto; margin: .8rem 0; max-width: 100%; }
+table { border-collapse: collapse; font-size: .88rem; font-variant-numeric: tabular-nums; max-width: 100%; }
+caption { caption-side: top; text-align: left; color: var(--muted); font-size: .85rem; padding: 0 0 .3rem; }
+th, td { border-bottom: 1px solid var(--line); padding: .35rem .6rem; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { background: var(--bg-soft); font-weight: 600; }
-thead th { border-bottom: 2px solid #b8c2cc; }
+th.num, td.num { text-align: right; }
+td.num { white-space: nowrap; }
+thead th { border-bottom: 2px solid #b8c2cc; vertical-align: bottom; }
 tbody tr:nth-child(even) td { background: #fafbfc; }
-td:first-child, th:first-child { text-align: left; }
 details { margin: .6rem 0; }
 summary { cursor: pointer; color: var(--muted); }
 .figures { display: flex; flex-wrap: wrap; gap: 1.2rem; margin: 1rem 0; }
-figure { margin: 0; flex: 0 1 auto; max-width: 100%; }
+figure { margin: 0; flex: 1 1 auto; max-width: 100%; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; border: 1px solid var(--line);
              border-radius: 4px; }
-figcaption { color: var(--muted); font-size: .85rem; text-align: center; margin-top: .3rem; }
+figcaption { color: var(--muted); font-size: .88rem; margin: .4rem auto 0; max-width: 60rem; }
+figcaption .file { display: block; font-size: .78rem; margin-top: .2rem; }
 footer { color: var(--muted); font-size: .8rem; margin-top: 3rem; }
 """
 
@@ -90,27 +96,93 @@ def _badge(verdict: bool | None) -> str:
     return '<span class="badge pass">PASS</span>' if verdict else '<span class="badge fail">FAIL</span>'
 
 
-def _compact(value: float) -> str:
-    """Floats in tables: 4 significant digits, scientific only when the magnitude asks for it."""
-    if value != value:  # NaN
-        return "–"
-    if value == 0 or 1e-3 <= abs(value) < 1e5:
-        return f"{value:.4g}"
-    return f"{value:.3e}"
+def format_number(value: object, digits: int = 3) -> str:
+    """A number for people: ``digits`` significant digits, thousands separators for large magnitudes, a
+    compact exponent (``1.2e-9``) only for very small or very large ones, a true minus sign, ``—`` for a
+    missing value and ``∞`` for an infinite one; integers are printed whole. Anything else is ``str``."""
+    import numbers
+
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    v = float(value)
+    if math.isnan(v):
+        return "—"
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    if isinstance(value, numbers.Integral) or (v.is_integer() and 1 <= abs(v) < 1e15):
+        text = f"{int(v):,}"
+    elif v == 0:
+        text = "0"
+    elif 1e-3 <= abs(v) < 1e3:
+        text = f"{v:.{digits}g}"
+    elif 1e3 <= abs(v) < 1e7:
+        text = f"{v:,.0f}"
+    else:
+        text = re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2),
+                      f"{v:.{digits}g}")  # fmt: skip
+    return text.replace("-", "−")
 
 
-def _table(table: pd.DataFrame | str) -> str:
-    """A DataFrame as an HTML table: a named index becomes ordinary leading columns (pandas would give its
-    names a header row of their own), an unnamed 0, 1, 2, … index is left out."""
+def _flat_label(label: object) -> str:
+    if isinstance(label, tuple):
+        return ": ".join(str(part) for part in label if str(part))
+    return "" if label is None else str(label)
+
+
+def _table(table: pd.DataFrame | str, caption: str = "") -> str:
+    """A DataFrame as an HTML table for people: a named index becomes ordinary leading columns, an unnamed
+    0, 1, 2, … index is left out, nested column labels are joined ("theory: GD") into one header row, numbers
+    are formatted by :func:`format_number` and right-aligned, and a ``verdict`` column of PASS/FAIL shows
+    badges. A string is HTML the caller rendered, used as it is."""
     if isinstance(table, str):
         return table  # pre-rendered by the caller
     import pandas as pd
 
     named = any(name is not None for name in table.index.names)
-    if named:
+    if named or not (isinstance(table.index, pd.RangeIndex) and table.index.start == 0):
         table = table.reset_index()
-    index = not named and not (isinstance(table.index, pd.RangeIndex) and table.index.start == 0)
-    return table.to_html(float_format=_compact, border=0, escape=True, na_rep="–", index=index)
+    headers = [_flat_label(c) for c in table.columns]
+    numeric = [pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+               for c in table.columns]  # fmt: skip
+    head = "".join(f'<th{" class=num" if num else ""}>{html.escape(h)}</th>'
+                   for h, num in zip(headers, numeric, strict=True))  # fmt: skip
+    rows = []
+    for values in table.itertuples(index=False, name=None):
+        cells = []
+        for h, num, value in zip(headers, numeric, values, strict=True):
+            if h == "verdict" and value in ("PASS", "FAIL"):
+                cells.append(f"<td>{_badge(value == 'PASS')}</td>")
+            elif num:
+                cells.append(f'<td class="num">{html.escape(format_number(value))}</td>')
+            else:
+                cells.append(f"<td>{html.escape('—' if value is None else str(value))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _css_width(path: Path) -> int | None:
+    """The width in CSS pixels (96 per inch) of a PNG that records its resolution (matplotlib's do), so a
+    figure drawn at 200 dpi is shown at the size it was designed for, its text at its point size."""
+    data = path.read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    pos, width, per_metre = 8, None, None
+    while pos + 8 <= len(data):
+        length, kind = int.from_bytes(data[pos : pos + 4], "big"), data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR" and len(body) >= 4:
+            width = int.from_bytes(body[:4], "big")
+        elif kind == b"pHYs" and len(body) == 9 and body[8] == 1:
+            per_metre = int.from_bytes(body[:4], "big")
+        elif kind == b"IDAT":
+            break
+        pos += 12 + length
+    if not width or not per_metre:
+        return None
+    return round(width / (per_metre * 0.0254) * 96)
 
 
 def data_uri(path: str | Path) -> str:
@@ -130,7 +202,8 @@ class _Section:
     verdict: bool | None
     details: str
     table: str
-    figures: list[tuple[str, str]] = field(default_factory=list)  # (data URI, file name)
+    figures: list[tuple[str, str, str, int | None]] = field(default_factory=list)  # (URI, name, caption, width)
+    key: str = ""
 
 
 class HtmlReport:
@@ -159,18 +232,32 @@ class HtmlReport:
         verdict: bool | None = None,
         details: str = "",
         table: pd.DataFrame | str | None = None,
-        figures: Sequence[str | Path] = (),
+        figures: Sequence[str | Path | tuple[str | Path, str]] = (),
+        key: str = "",
+        tables: Sequence[pd.DataFrame | str | tuple[str, pd.DataFrame | str]] = (),
     ) -> None:
         """Append a section.
 
         ``verdict``: ``True`` shows a green PASS badge, ``False`` a red FAIL one, ``None`` none. ``text``
         is plain text (escaped; blank lines start paragraphs, ```code``` in backticks); ``details`` is
-        shown verbatim in a collapsed block. ``table``: a DataFrame (floats to 4 significant digits) or
-        HTML the caller rendered. ``figures``: PNG, GIF, SVG or JPEG files, read now and embedded.
+        shown verbatim in a collapsed block. ``table`` and ``tables`` (each a DataFrame, HTML the caller
+        rendered, or a ``(caption, table)`` pair): DataFrames are formatted for people (see
+        :func:`format_number`). ``figures``: PNG, GIF, SVG or JPEG files, each alone or as a
+        ``(file, caption)`` pair, read now and embedded; a PNG that records its dpi is shown at its drawn
+        size. ``key``: a short identifier shown under the title (e.g. the claim's key for ``--claim``).
         """
         if verdict is not None and not isinstance(verdict, bool):
             verdict = bool(verdict)  # numpy booleans from checks
-        figures = [(data_uri(f), Path(f).name) for f in figures]
+        shown = []
+        for item in figures:
+            path, caption = (item if isinstance(item, tuple) else (item, ""))
+            path = Path(path)
+            width = _css_width(path) if path.suffix.lower() == ".png" else None
+            shown.append((data_uri(path), path.name, str(caption), width))
+        rendered = []
+        for item in ([table] if table is not None else []) + list(tables):
+            caption, part = item if isinstance(item, tuple) else ("", item)
+            rendered.append(_table(part, caption) if not isinstance(part, str) else part)
         self.sections.append(
             _Section(
                 anchor=self._anchor(str(title)),
@@ -178,8 +265,9 @@ class HtmlReport:
                 text=str(text),
                 verdict=verdict,
                 details=str(details),
-                table="" if table is None else _table(table),
-                figures=figures,
+                table="".join(f'<div class="table-wrap">{t}</div>' for t in rendered),
+                figures=shown,
+                key=str(key),
             )
         )
 
@@ -195,17 +283,21 @@ class HtmlReport:
 
     def _section(self, s: _Section) -> str:
         parts = [f'<section id="{s.anchor}">', f"<h2>{html.escape(s.title)}{_badge(s.verdict)}</h2>"]
+        if s.key:
+            parts.append(f'<p class="key">key <code>{html.escape(s.key)}</code></p>')
         if s.text:
             parts.append(_prose(s.text))
         if s.table:
-            parts.append(f'<div class="table-wrap">{s.table}</div>')
+            parts.append(s.table)
         if s.figures:
-            figures = "".join(
-                f'<figure><img src="{uri}" alt="{html.escape(s.title)}: {html.escape(name)}">'
-                f"<figcaption>{html.escape(name)}</figcaption></figure>"
-                for uri, name in s.figures
-            )
-            parts.append(f'<div class="figures">{figures}</div>')
+            items = []
+            for uri, name, caption, width in s.figures:
+                size = f' width="{width}"' if width else ""
+                text = html.escape(caption) + f'<span class="file">{html.escape(name)}</span>' if caption else \
+                    html.escape(name)  # fmt: skip
+                items.append(f'<figure><img src="{uri}" alt="{html.escape(s.title)}: {html.escape(name)}"{size}>'
+                             f"<figcaption>{text}</figcaption></figure>")  # fmt: skip
+            parts.append(f'<div class="figures">{"".join(items)}</div>')
         if s.details:
             parts.append(f"<details><summary>Details</summary><pre>{html.escape(s.details)}</pre></details>")
         parts.append("</section>")
