@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -80,26 +80,42 @@ class VarianceIsTheBottleneck(Claim):
         rates = {label: bootstrap_rate(noisy.one(label=label).curves("subopt"), "sublinear", n_boot=500)
                  for label in LABELS}  # fmt: skip
         finals = {label: float(np.median(noisy.one(label=label).finals("subopt"))) for label in LABELS}
+        ill_budget = max(r.final("iters") for r in ill)
         for label in LABELS[1:]:
             speedup = reach["SGD"] / reach[label]
-            verdict.check(f"ill-conditioned, small noise: {label} is faster", speedup >= SPEEDUP,
-                          f"{_common.fmt(reach[label])} vs SGD {_common.fmt(reach['SGD'])} iterations to "
-                          f"{TARGET:g}·gap ({speedup:.1f}×)", f"≥ {SPEEDUP:g}× fewer iterations")  # fmt: skip
+            mine = f"{label} {_common.evaluations(reach[label], 'iterations')} to 1e-6 of the initial gap"
+            measured = (f"{mine}, SGD {_common.number(reach['SGD'])} ({speedup:.1f}× fewer)" if np.isfinite(speedup)
+                        else f"{mine}; SGD does not get there in its {_common.number(ill_budget)}")  # fmt: skip
+            verdict.check(f"ill-conditioned, small noise: {label} is faster", speedup >= SPEEDUP, measured,
+                          f"≥ {SPEEDUP:g}× fewer iterations")  # fmt: skip
         slopes = [rates[label].slope for label in LABELS]
         spread = max(slopes) - min(slopes)
         verdict.check("noise-dominated: the same O(1/k) rate", spread <= 0.25 and max(slopes) <= -0.75,
-                      ", ".join(f"{label} {rates[label]}" for label in LABELS),
+                      ", ".join(f"{label} {rates[label]}".replace("-", "−") for label in LABELS),
                       "log–log slopes within 0.25 of each other, each ≤ −0.75")  # fmt: skip
-        rows = [{"method": label, f"iterations to {TARGET:g}·gap (ill-conditioned)": reach[label],
-                 "slope of f − f* (noisy, α_k ~ 1/k)": str(rates[label]),
-                 "final f − f* (noisy)": finals[label]} for label in LABELS]  # fmt: skip
+        rows = [{"method": label,
+                 "ill-conditioned: iterations to 1e-6 of the initial gap": _common.evaluations(reach[label], ""),
+                 "noisy: log–log slope of f − f* [95 % interval]": str(rates[label]).replace("-", "−"),
+                 "noisy: final f − f*": finals[label]} for label in LABELS]  # fmt: skip
         verdict.table = pd.DataFrame(rows).set_index("method")
         ill_p, noisy_p = _common.problem(ILL), _common.problem(NOISY)
         verdict.notes = (
+            "σ²* is the variance of the stochastic gradient at the optimum, (1/n) Σ ‖∇f_i(x*)‖². "
             f"Ill-conditioned: L/μ = {ill_p.L / ill_p.mu:.3g}, σ²* = {ill_p.sigma2_star:.2g}, batch {ILL_BATCH}. "
             f"Noisy: L/μ = {noisy_p.L / noisy_p.mu:.3g}, σ²* = {noisy_p.sigma2_star:.3g}, batch {NOISY_BATCH}."
         )
         return verdict
+
+    table_caption = (
+        "\"not reached\": the method did not get to the target within the budget. Slopes are fitted on the last "
+        "half of the run in log k, median over seeds, with a 95 % bootstrap interval over seeds."
+    )
+    captions: ClassVar[dict[str, str]] = {
+        "bottleneck.png": "Left: with little noise on an ill-conditioned problem (L/μ = 1000), heavy-ball momentum "
+        "and stochastic L-BFGS reach 1e-6 of the initial gap in a few hundred iterations while SGD crawls. "
+        "Right: with large noise and decreasing steps α_k ~ 1/k, the three curves are parallel on log–log "
+        "axes — the same O(1/k) rate, different constants. Bands: IQR over seeds."
+    }
 
     def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:
         path = folder / "bottleneck.png"

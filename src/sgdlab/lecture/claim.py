@@ -31,6 +31,8 @@ class Verdict:
     notes: str = ""
     #: False when ``table`` already shows every check with its verdict (the report then shows it once)
     show_checks: bool = True
+    #: More ``(caption, table)`` pairs shown after ``table``
+    extra_tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
 
     def check(self, name: str, passed: bool, measured: str, expected: str) -> bool:
         self.checks.append(Check(name, bool(passed), measured, expected))

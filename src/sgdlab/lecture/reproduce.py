@@ -113,6 +113,7 @@ def run_claims(
                                verdict.checks_frame()))  # fmt: skip
             if verdict.table is not None:
                 tables.append((claim.table_caption, verdict.table))
+            tables += list(verdict.extra_tables)
             shown = [(f, claim.captions.get(f.name, "")) for f in files]
             report.add_section(claim.title, text=text, verdict=verdict.passed, tables=tables, figures=shown,
                                key=claim.key)  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -69,48 +69,76 @@ class SgdVersusGd(Claim):
             and table.loc["SGD", "gradient evaluations per iteration"] == 1,
             f"GD {table.loc['GD', 'gradient evaluations per iteration']:g}, SGD "
             f"{table.loc['SGD', 'gradient evaluations per iteration']:g} component gradients; "
-            f"wall time ratio {ratio:.0f}",
+            f"an iteration of GD takes {ratio:.0f}× the wall time of one of SGD",
             f"GD n = {n}, SGD 1",
         )
         verdict.check(
-            f"low accuracy ({LOW:g}·gap)",
+            f"low accuracy: ε = {LOW:g} of the initial gap",
             reach["SGD"][LOW] < reach["GD"][LOW],
-            f"SGD {_common.fmt(reach['SGD'][LOW])}, GD {_common.fmt(reach['GD'][LOW])} evaluations",
+            f"SGD {_common.evaluations(reach['SGD'][LOW])}, GD {_common.evaluations(reach['GD'][LOW])}",
             "SGD needs fewer gradient evaluations",
         )
         verdict.check(
-            f"high accuracy ({HIGH:g}·gap)",
+            "high accuracy: ε = 1e-6 of the initial gap",
             reach["GD"][HIGH] < reach["SGD"][HIGH],
-            f"GD {_common.fmt(reach['GD'][HIGH])}, SGD {_common.fmt(reach['SGD'][HIGH])} evaluations",
+            f"GD {_common.evaluations(reach['GD'][HIGH])}, SGD {_common.evaluations(reach['SGD'][HIGH])}"
+            + (" (it stalls at its noise floor)" if not np.isfinite(reach["SGD"][HIGH]) else ""),
             "GD needs fewer gradient evaluations",
         )
-        verdict.table = table
+        verdict.table = pd.DataFrame({
+            "component gradients per iteration": table["gradient evaluations per iteration"].round().astype(int),
+            "wall time per iteration (µs)": [_common.number(v * 1e6) for v in table["seconds per iteration"]],
+            "gradient evaluations to 0.1 of the initial gap": [_common.evaluations(v, "") for v in
+                                                               table[f"evaluations to {LOW:g}·gap"]],
+            "gradient evaluations to 1e-6 of the initial gap": [_common.evaluations(v, "") for v in
+                                                                table[f"evaluations to {HIGH:g}·gap"]],
+            "final f − f*": [_common.gap(v) for v in table["final f − f*"]],
+        }, index=table.index)  # fmt: skip
+        verdict.notes = (
+            f"Accuracies are relative to the initial gap f(x₀) − f*. Wall time: GD's full gradient is one matrix "
+            f"product over all n = {n} rows, SGD's step one row, so on this machine an iteration of GD costs "
+            f"{ratio:.0f}× one of SGD, not n = {n}×: per second GD is ahead at every time (the figure's middle "
+            "panel). The claim is about the oracle count — gradient evaluations — which is what decides when a "
+            "component gradient is the expensive part (large n, data streamed from disk, models larger than a "
+            "matrix row)."
+        )
         return verdict
+
+    captions: ClassVar[dict[str, str]] = {
+        "sgd-vs-gd.png": "Left: f − f* per gradient evaluation (1 epoch = n component gradients): SGD is far "
+        "ahead at first, then stalls at its noise floor (constant step), while GD's linear rate takes it to "
+        "machine precision. Middle: the same runs against wall-clock seconds on this machine — GD is below SGD "
+        "at every time, because a full gradient as one matrix product costs less than n single-row steps (see "
+        "the notes): the claim counts gradient evaluations, not seconds; a flat stretch in a wall-clock curve "
+        "is the process waiting for the CPU (these runs last milliseconds), not a stall. Right: the gradient "
+        "evaluations needed to reach each accuracy ε (further right = smaller ε = harder): SGD is cheaper "
+        "down to about ε = 0.1, GD below; SGD's curve ends at its floor."
+    }
 
     def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:
         path = folder / "sgd-vs-gd.png"
         runs = _merged(results)
-        with _common.figure(path, ncols=3, width=4.6) as axes:
+        with _common.figure(path, ncols=3, width=3.7, height=3.5) as axes:
             for ax, x in zip(axes[0, :2], ("epochs", "time_s"), strict=True):
                 plot_convergence(ax, {label: runs.one(label=label).curves("subopt", x) for label in ("GD", "SGD")},
                                  x, "subopt")  # fmt: skip
-            axes[0, 0].set_title("per gradient evaluation (epochs)")
-            axes[0, 1].set_title("per second")
+            axes[0, 0].set_title("per gradient evaluation")
+            axes[0, 0].set_xlabel("epochs (n component gradients)")
+            axes[0, 1].set_title("per second (this machine)")
             ax = axes[0, 2]
             accuracies = np.geomspace(1e-8, 0.5, 60)
             for label in ("GD", "SGD"):
                 evals = [[iterations_to(r.column("grad_evals"), r.column("subopt"), eps * r.column("subopt")[0])
                           for eps in accuracies] for r in runs.one(label=label)]  # fmt: skip
                 median = np.median(np.array(evals), axis=0)
-                ax.plot(accuracies, np.where(np.isfinite(median), median, np.nan), label=label)
+                ax.plot(1.0 / accuracies, np.where(np.isfinite(median), median, np.nan), label=label)
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.invert_xaxis()
-            ax.set_xlabel("accuracy ε (fraction of the initial gap)")
+            ax.set_xlabel("1/ε (ε: fraction of the initial gap)")
             ax.set_ylabel("gradient evaluations to reach ε")
-            ax.set_title("cost of an accuracy (SGD: until its floor)")
+            ax.set_title("cost of an accuracy")
             ax.grid(True, which="major", alpha=0.35)
-            ax.legend(fontsize=8)
+            ax.legend()
         return [path]
 
 
