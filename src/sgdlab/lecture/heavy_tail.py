@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -97,13 +97,15 @@ class HeavyTailImbalance(Claim):
             for label in METHODS:
                 chosen = runs.one(problem=f"softmax-{setting}", label=label)
                 rows.append(
-                    {"classes": setting, "method": label, "tuned lr": chosen.values("lr")[0],
+                    {"class frequencies": "Zipf (π_k ∝ 1/k)" if setting == "zipf" else "uniform", "method": label,
+                     "tuned lr": chosen.values("lr")[0],
                      "training loss": _final(runs, setting, label, "loss"),
                      "test loss": _final(runs, setting, label, "test_loss"),
-                     "frequent half": _final(runs, setting, label, "test_loss_frequent"),
-                     "rare half": _final(runs, setting, label, "test_loss_rare"),
-                     "rare − frequent": _lag(runs, setting, label),
-                     "test accuracy": _final(runs, setting, label, "test_accuracy"), "seeds": len(chosen)}
+                     "test loss, frequent half": _final(runs, setting, label, "test_loss_frequent"),
+                     "test loss, rare half": _final(runs, setting, label, "test_loss_rare"),
+                     "lag: rare − frequent": _lag(runs, setting, label),
+                     "test accuracy (%)": round(100 * _final(runs, setting, label, "test_accuracy"), 1),
+                     "seeds": len(chosen)}
                 )  # fmt: skip
         lag = {(s, m): _lag(runs, s, m) for s in SETTINGS for m in ("SGD", "Adam")}
         verdict.check(
@@ -128,7 +130,7 @@ class HeavyTailImbalance(Claim):
             f"SGD − Adam training loss: Zipf {gap['zipf']:.3f}, uniform {gap['uniform']:.3f} nats",
             f"|gap| ≤ {GAP:g} in both settings, and Zipf's at most {GAP:g} above uniform's",
         )
-        verdict.table = pd.DataFrame(rows).set_index(["classes", "method"])
+        verdict.table = pd.DataFrame(rows)
         edge = {part: _final(runs, "zipf", "SGD", f"test_loss_{part}") - _final(runs, "zipf", "Adam",
                 f"test_loss_{part}") for part in ("rare", "frequent")}  # fmt: skip
         verdict.notes = (
@@ -145,24 +147,44 @@ class HeavyTailImbalance(Claim):
         )
         return verdict
 
+    table_caption = (
+        "Losses in nats (held-out data unless marked training), medians over seeds; the halves split the classes "
+        "by frequency in the training data."
+    )
+    captions: ClassVar[dict[str, str]] = {
+        "heavy-tail.png": "Held-out loss on the frequent half of the classes (solid) and the rare half (dashed) "
+        "for each method at its tuned rate, with Zipf (left) and uniform (right) class frequencies, on the same "
+        "loss scale. With Zipf classes the dashed curves sit far above the solid ones for SGD and Adam alike — "
+        "the rare classes lag, but Adam's nearly as much as SGD's; with uniform classes the halves coincide. "
+        "Bands: IQR over seeds."
+    }
+
     def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:
+        from matplotlib.lines import Line2D
+
         runs = results[EXPERIMENT]
         path = folder / "heavy-tail.png"
         colors = dict(zip(METHODS, ("tab:blue", "tab:orange", "tab:green"), strict=True))
-        with _common.figure(path, ncols=2, width=5.4, height=4.2) as axes:
+        top = 0.0
+        with _common.figure(path, ncols=2, width=5.0, height=4.0) as axes:
             for ax, setting in zip(axes[0], SETTINGS, strict=True):
                 for label in METHODS:
                     chosen = runs.one(problem=f"softmax-{setting}", label=label)
                     for part, style in (("frequent", "-"), ("rare", "--")):
                         grid, q25, median, q75 = seed_bands(chosen.curves(f"test_loss_{part}", "epochs"))
-                        ax.plot(grid, median, style, color=colors[label], label=f"{label}, {part} half")
+                        ax.plot(grid, median, style, color=colors[label])
                         ax.fill_between(grid, q25, q75, color=colors[label], alpha=0.15, linewidth=0)
+                        top = max(top, float(np.nanquantile(median, 0.9)))  # not the first steps' spike
                 ax.set_xscale("log")  # the rare classes' delay spans decades of time; the losses only one
-                ax.set_ylim(bottom=0)
                 ax.set_xlabel("epochs")
                 ax.set_ylabel("held-out loss (nats)")
                 ax.grid(True, which="both", alpha=0.3)
                 kind = "Zipf class frequencies (π_k ∝ 1/k)" if setting == "zipf" else "uniform class frequencies"
-                ax.set_title(f"{kind}, K = {N_CLASSES}, tuned lr", fontsize=10)
-            axes[0, 0].legend(fontsize=7, ncol=1)
+                ax.set_title(f"{kind}, K = {N_CLASSES}", fontsize=10.5)
+            for ax in axes[0]:
+                ax.set_ylim(0, top * 1.1)  # one scale for both panels, set by the curves' bulk
+            handles = [Line2D([], [], color=c, lw=2) for c in colors.values()]
+            handles += [Line2D([], [], color="black", ls="-"), Line2D([], [], color="black", ls="--")]
+            names = [*(f"{m} (tuned lr)" for m in METHODS), "frequent half of the classes", "rare half"]
+            axes[0, 0].figure.legend(handles, names, loc="outside lower center", ncol=5, frameon=False)
         return [path]

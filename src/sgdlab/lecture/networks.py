@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,9 @@ GRIDS: dict[str, dict[str, list[float]]] = {
 #: Smaller than `char_lm`'s defaults (≈ 60 k characters, 64 hidden units), so that a run takes seconds.
 LANGUAGE = {"max_chars": 60_000, "hidden": 64}
 MARGIN = 0.1  # nats: how much larger the gap must be on language than on vision
+
+
+TASK_NAMES = {"vision": "digits CNN (vision)", "language": "character LSTM (language)"}
 
 
 def _problem(task: str, quick: bool) -> dict[str, Any]:
@@ -99,13 +102,14 @@ class NetworkAdamGap(Claim):
                 chosen = runs.one(label=label)
                 train = chosen.finals("loss")
                 rows.append(
-                    {"task": task, "optimizer": label, "tuned lr": chosen.values("lr")[0],
-                     "train loss": float(np.median(train)), "− Adam's": float(np.median(train)) - adam,
-                     "test loss": float(np.median(chosen.finals("test_loss"))),
-                     "test accuracy": float(np.median(chosen.finals("test_accuracy"))),
-                     "diverged": sum(r.status == "diverged" for r in chosen), "seeds": len(chosen)}
+                    {"task": TASK_NAMES[task], "optimizer": label, "tuned lr": chosen.values("lr")[0],
+                     "training loss (nats)": float(np.median(train)),
+                     "training loss minus Adam's (nats)": float(np.median(train)) - adam,
+                     "test loss (nats)": float(np.median(chosen.finals("test_loss"))),
+                     "test accuracy (%)": round(100 * float(np.median(chosen.finals("test_accuracy"))), 1),
+                     "diverged runs": sum(r.status == "diverged" for r in chosen), "seeds": len(chosen)}
                 )  # fmt: skip
-        table = pd.DataFrame(rows).set_index(["task", "optimizer"])
+        table = pd.DataFrame(rows)
         gap = gaps(results)
         runs = results[_experiment("language")]
         sgd, adam = _finals(runs, "SGD", "loss"), _finals(runs, "Adam", "loss")
@@ -123,7 +127,8 @@ class NetworkAdamGap(Claim):
             f"language − vision ≥ {MARGIN:g} nats",
         )
         test_gap = gaps(results, "test_loss")
-        momentum = float(table.loc[("language", "Momentum"), "− Adam's"])
+        momentum = float(table.set_index(["task", "optimizer"]).loc[(TASK_NAMES["language"], "Momentum"),
+                                                                     "training loss minus Adam's (nats)"])
         verdict.table = table
         verdict.notes = (
             "Gap = SGD's median final training loss − Adam's (nats per prediction). On held-out data the gap is "
@@ -134,6 +139,21 @@ class NetworkAdamGap(Claim):
             "minibatch order from the same initial weights."
         )
         return verdict
+
+    table_caption = (
+        "Each optimizer at its tuned learning rate; losses are cross-entropy in nats per prediction (per image, "
+        "per character), medians over seeds."
+    )
+    captions: ClassVar[dict[str, str]] = {
+        "networks-curves.png": "Training (top) and held-out (bottom) loss of each optimizer at its tuned learning "
+        "rate (in the legend), median over seeds, on the digits CNN (left) and the character LSTM (right). On the "
+        "CNN the curves end close together; on the LSTM plain SGD ends well above the others.",
+        "networks-gap.png": "What the claim is really about: plain SGD against Adam. Each bar is an optimizer's "
+        "final training loss minus Adam's (below zero: better than Adam), median over seeds with IQR bars. Plain "
+        "SGD (blue) trails Adam far more on the language model than on vision — the Adam gap. The other bars "
+        "qualify it: heavy-ball momentum with its own tuned rate closes most of the language gap, and Adagrad "
+        "ends below Adam there; so what is measured is the gap of plain SGD, not of every non-Adam method.",
+    }
 
     def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:
         curves = folder / "networks-curves.png"
@@ -149,10 +169,10 @@ class NetworkAdamGap(Claim):
                     ax.set_xlim(left=0)
                     if task == "language":  # the losses span less than a decade: plain numbers read better
                         ax.set_yscale("linear")
-                    name = "digits CNN (vision)" if task == "vision" else "character LSTM (language)"
-                    ax.set_title(f"{name}: {'training' if metric == 'loss' else 'held-out'} loss", fontsize=10)
+                    name = TASK_NAMES[task]
+                    ax.set_title(f"{name}: {'training' if metric == 'loss' else 'held-out'} loss", fontsize=10.5)
         gap_path = folder / "networks-gap.png"
-        with _common.figure(gap_path, width=5.6, height=3.8) as axes:
+        with _common.figure(gap_path, width=6.4, height=4.2) as axes:
             ax = axes[0, 0]
             others = [m for m in OPTIMIZERS if m != "Adam"]
             width = 0.8 / len(others)
@@ -170,9 +190,9 @@ class NetworkAdamGap(Claim):
             ax.axhline(0.0, color="black", lw=0.8)
             ax.set_xticks(np.arange(len(GRIDS)), ["digits CNN\n(vision)", "character LSTM\n(language)"])
             ax.set_ylabel("final training loss − Adam's (nats)")
-            ax.set_title("The Adam gap (median over seeds, IQR bars)", fontsize=10)
+            ax.set_title("Plain SGD's gap to Adam, and the other optimizers'", fontsize=10.5)
             ax.grid(True, axis="y", alpha=0.35)
-            ax.legend(fontsize=8)
+            ax.legend()
         return [curves, gap_path]
 
 
