@@ -36,6 +36,7 @@ class PageCheck:
     requests: list[str] = field(default_factory=list)  # every URL fetched (the page itself included)
     text: str = ""  # document.body.innerText
     badges: list[str] = field(default_factory=list)  # texts of the .badge elements
+    overflowing: list[str] = field(default_factory=list)  # elements wider than their box (they scroll sideways)
 
 
 def chromium_path() -> str:
@@ -47,8 +48,15 @@ def chromium_path() -> str:
     pytest.fail(f"headless Chromium is needed for the report test and was not found on PATH: {INSTALL_HINT}")
 
 
-def open_report(path: str | Path, timeout_ms: int = 20_000) -> PageCheck:
-    """Load ``path`` in headless Chromium, wait for the ``load`` event, and collect a :class:`PageCheck`."""
+_OVERFLOW_JS = """() => Array.from(document.querySelectorAll('body, main, section, .table-wrap, table, figure, pre'))
+    .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).display !== 'inline')
+    .map(e => `${e.tagName.toLowerCase()}.${e.className} in ${(e.closest('section') || {}).id || 'page'}: `
+              + `${e.scrollWidth} > ${e.clientWidth} px`)"""
+
+
+def open_report(path: str | Path, timeout_ms: int = 20_000, width: int = 1280) -> PageCheck:
+    """Load ``path`` in headless Chromium with a ``width``-pixel viewport, wait for the ``load`` event, and
+    collect a :class:`PageCheck` (``overflowing``: every element whose content is wider than its box)."""
     executable = chromium_path()
     try:
         from playwright.sync_api import sync_playwright
@@ -61,7 +69,7 @@ def open_report(path: str | Path, timeout_ms: int = 20_000) -> PageCheck:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True)
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": width, "height": 900})
             page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
             page.on("requestfailed", lambda r: failed.append(f"{r.url[:80]}: {r.failure}"))
@@ -78,6 +86,7 @@ def open_report(path: str | Path, timeout_ms: int = 20_000) -> PageCheck:
                 requests=requests,
                 text=page.inner_text("body"),
                 badges=page.locator(".badge").all_inner_texts(),
+                overflowing=page.evaluate(_OVERFLOW_JS),
             )
         finally:
             browser.close()

@@ -63,3 +63,17 @@ def test_a_missing_browser_fails_with_the_install_command(tmp_path, monkeypatch)
     monkeypatch.setattr(browser.shutil, "which", lambda name: None)
     with pytest.raises(pytest.fail.Exception, match=r"apt-get install -y chromium"):
         open_report(tmp_path / "absent.html")
+
+
+@pytest.mark.parametrize("width", [1400, 1920])
+def test_wide_tables_wrap_instead_of_scrolling_sideways(tmp_path, width):
+    """Tables with many columns and long cells fit the page: no table, its container or the body scrolls."""
+    long = "a measured value with a long explanation, " * 3
+    wide = pd.DataFrame({f"a long column header number {j}": [long, 1.23456e-17, 123456.0] for j in range(9)})
+    checks = pd.DataFrame({"check": ["c"], "expected": [long], "measured": [long * 2], "verdict": ["PASS"]})
+    report = HtmlReport("wide")
+    report.add_section("Wide", verdict=True, tables=[("checks", checks), ("measurements", wide)], key="wide")
+    report.add_section("Coordinates", table=pd.DataFrame([{f"x{j}": 0.123456 * j for j in range(1, 16)}]))
+    page = open_report(report.write(tmp_path / "wide.html"), width=width)
+    assert page.overflowing == []
+    assert page.badges.count("PASS") == 3  # the summary's, the section's and the verdict column's

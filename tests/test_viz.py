@@ -255,11 +255,11 @@ def test_html_report_is_self_contained_and_escapes(tmp_path):
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>Claims &lt;&amp;&gt; checks</title>" in page
     assert "a &lt; b" in page and "<code>code</code>" in page and "stderr: &lt;boom&gt;" in page
-    assert "&lt;y&gt;" in page and "1.235" in page and "1.000e-09" in page
+    assert "&lt;y&gt;" in page and ">1.23<" in page and ">1e−9<" in page  # 3 significant digits, compact exponent
     assert "<table><tr><td>raw</td></tr></table>" in page
-    assert "<th>method</th>\n      <th>rate</th>" in page and "<td>SGD</td>" in page  # the index as a column
-    assert "<th>0</th>" not in page  # an unnamed 0, 1, … index is left out
-    uris = re.findall(r'<img src="(data:[^"]+)" alt="([^"]+)">', page)
+    assert "<th>method</th><th class=num>rate</th>" in page and "<td>SGD</td>" in page  # the index as a column
+    assert "<th>0</th>" not in page and "<th></th>" not in page  # no unnamed index, no empty header row
+    uris = re.findall(r'<img src="(data:[^"]+)" alt="([^"]+)"[^>]*>', page)
     assert [u.split(";")[0] for u, _ in uris] == ["data:image/png", "data:image/svg+xml"]
     assert base64.b64decode(uris[0][0].split(",", 1)[1]) == png.read_bytes()
     assert "curve.png</figcaption>" in page
@@ -275,3 +275,21 @@ def test_html_report_rejects_unknown_figure_types(tmp_path):
     (tmp_path / "x.pdf").write_bytes(b"%PDF")
     with pytest.raises(ValueError, match=r"x\.pdf"):
         HtmlReport("t").add_section("s", figures=[tmp_path / "x.pdf"])
+
+
+def test_html_tables_are_formatted_for_people(tmp_path):
+    from sgdlab.viz.html import format_number
+
+    assert [format_number(v) for v in (4480.0, 57300.0, 0.00303, 12.0, -5.55e-17, float("inf"), float("nan"))] == [
+        "4,480", "57,300", "0.00303", "12", "−5.55e−17", "∞", "—"]
+    nested = pd.DataFrame({("theory", "GD"): ["O(1/ε)"], ("theory", "SGD"): ["O(1/ε²)"]},
+                          index=pd.Index(["convex"], name="assumption"))
+    report = HtmlReport("t")
+    report.add_section("s", tables=[("what the columns are", nested)], key="claim-key",
+                       figures=[(_png(tmp_path / "c.png"), "What to look at.")])
+    page = report.render()
+    assert "<th>assumption</th><th>theory: GD</th><th>theory: SGD</th>" in page  # one header row
+    assert "<caption>what the columns are</caption>" in page
+    assert "<code>claim-key</code>" in page
+    assert "What to look at.<span class=\"file\">c.png</span></figcaption>" in page
+    assert 'width="192"' in page  # 2 inches at 50 dpi, shown at its drawn size (96 CSS px per inch)

@@ -18,14 +18,42 @@ def main() -> None:
     """sgdlab — stochastic and adaptive gradient methods on finite-sum problems."""
 
 
+def _summary(doc: str) -> str:
+    """A docstring's first sentence (its whole first paragraph up to the first full stop), RST markup removed."""
+    import re
+
+    paragraph = " ".join(line.strip() for line in (doc or "").strip().split("\n\n")[0].splitlines())
+    paragraph = re.sub(r":\w+:`~?([^`]+)`", r"\1", paragraph).replace("``", "").replace("`", "")
+    found = re.match(r"(.+?[.!?])(\s|$)", paragraph)
+    return found.group(1) if found else paragraph.rstrip(":")
+
+
+def _defaults(cls) -> str:
+    import dataclasses
+
+    if not dataclasses.is_dataclass(cls):
+        return ""
+    shown = []
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name.startswith("_"):
+            continue
+        value = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # fmt: skip
+        derived = value is None and f.name == "lr"
+        shown.append(f"{f.name}=derived from the problem" if derived else f"{f.name}={value!r}")
+    return ", ".join(shown)
+
+
 @main.command()
 def methods() -> None:
-    """List the methods and their default hyperparameters."""
+    """List the methods, what each does and its default hyperparameters (lr=derived: from the problem)."""
     from sgdlab.methods import METHODS
 
     for name, cls in METHODS.items():
-        doc = (cls.__doc__ or "").strip().splitlines()[0]
-        click.echo(f"{name:10s} {doc}")
+        click.echo(f"{name:10s} {_summary(cls.__doc__)}")
+        defaults = _defaults(cls)
+        if defaults:
+            click.echo(f"{'':10s} defaults: {defaults}")
 
 
 _PROBLEMS = ("logistic", "least_squares", "softmax")
@@ -310,9 +338,10 @@ def report_command(db, out) -> None:
 @click.option("--out", type=click.Path(file_okay=False), default="sgdlab-out/lecture", show_default=True)
 @click.option("--quick", is_flag=True, help="Smaller budgets and fewer seeds (about 2 minutes on 2 cores).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
-@click.option("--claim", "only", multiple=True, help="Reproduce only this claim (repeatable); see the report's keys.")
+@click.option("--claim", "only", multiple=True, help="Reproduce only this claim (repeatable); --list prints the keys.")
+@click.option("--list", "list_claims", is_flag=True, help="Print every claim's key and title, and exit.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def reproduce_command(out, quick, jobs, only, progress) -> None:
+def reproduce_command(out, quick, jobs, only, list_claims, progress) -> None:
     """Regenerate every claim of the lecture from measurements: verdicts, figures and OUT/report.html.
 
     Runs are stored in OUT/results.db as they finish, so a second call recomputes nothing and an
@@ -322,6 +351,11 @@ def reproduce_command(out, quick, jobs, only, progress) -> None:
     from sgdlab.lecture.pictures import make_pictures
 
     keys = [c.key for c in CLAIMS]
+    if list_claims:
+        width = max(len(k) for k in keys)
+        for claim in CLAIMS:
+            click.echo(f"{claim.key:{width}s}  {claim.title}")
+        return
     unknown = [k for k in only if k not in keys]
     if unknown:
         raise click.UsageError(f"unknown claim {', '.join(unknown)}; choose from {', '.join(keys)}")

@@ -96,7 +96,7 @@ def make_pictures(folder: Path) -> list[Picture]:
                  "x* — the noise floor — and the region shrinks as the batch grows (b = 1 > 4 > 16); GD sits at "
                  "x*. Hollow circles mark the start of each (part of a) path."),
                 (gif,
-                 "SGD with b = 2 step by step: the two sampled components' minimiser lines (grey) and the step "
+                 "SGD with b = 2 step by step: the two sampled components' minimiser lines (dashed) and the step "
                  "towards them; the path jumps between the lines and never settles."),
             ],
         ),
