@@ -180,3 +180,24 @@ def test_a_second_call_recomputes_nothing_and_failures_set_the_exit_status(repro
     assert "0 runs executed" in done.stdout and "1 of 1 claims hold" in done.stdout
     bad = subprocess.run([*command[:-1], "no-such-claim"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "unknown claim no-such-claim" in bad.stderr
+
+
+@pytest.mark.parametrize("width", [1400, 1920])
+def test_the_report_fits_the_page_and_says_what_to_look_at(reproduction, width):
+    """No table (or anything else) scrolls sideways; each claim shows its key; figures have captions, an SVG
+    beside every PNG and 200 dpi; the complexity results appear once."""
+    from PIL import Image
+
+    result, _ = reproduction
+    page = open_report(result.report, width=width)
+    assert page.overflowing == []
+    assert all(f"key {claim.key}" in page.text for claim in CLAIMS)
+    pngs = [p for p in result.files if p.suffix == ".png"]
+    assert pngs and all(p.with_suffix(".svg").is_file() for p in pngs)
+    assert all(min(Image.open(p).info["dpi"]) >= 199 for p in pngs)
+    html = result.report.read_text(encoding="utf-8")
+    assert html.count("<figcaption>") == len(page.images)
+    assert html.count('<span class="file">') == len(page.images)  # every figure has a caption besides its name
+    assert html.count("<th>assumption</th>") == 1  # the complexity table, once
+    for unwanted in ("<th></th>", " never evaluations", ">inf<", "reached 0", "−5.5", "-5.5"):
+        assert unwanted not in html, unwanted

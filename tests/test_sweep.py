@@ -240,8 +240,20 @@ def test_cli_commands_end_to_end(tmp_path):
         assert {"run_key", "iters", "loss", "label", "seed"} <= set(reader(tmp_path / fmt / f"traces.{fmt}"))
     report = runner.invoke(main, ["report", db, "--out", str(tmp_path / "report")])
     assert report.exit_code == 0, report.output
-    assert (tmp_path / "report" / "logistic.png").stat().st_size > 10_000
+    (figure,) = (tmp_path / "report").glob("*--logistic-*.png")  # keyed by experiment and problem
+    assert figure.stat().st_size > 10_000
     assert "<img" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_report_figures_are_keyed_by_experiment_and_problem(tmp_path):
+    """Problems sharing a name in two experiments get a figure each; names a/b and a_b do not collide."""
+    from sgdlab.experiments.report import _curve_names, figure_name
+
+    names = {figure_name("e1", "h1", "logistic-l2"), figure_name("e2", "h2", "logistic-l2"),
+             figure_name("e1", "h1", "a/b"), figure_name("e1", "h1", "a_b")}  # fmt: skip
+    assert len(names) == 4 and all(n.endswith(".png") and "/" not in n for n in names)
+    runs = pd.DataFrame({"label": ["SGD", "SGD"], "hyperparameters": [{}, {}], "batch_size": [1, 4]})
+    assert list(_curve_names(runs)) == ["SGD (b=1)", "SGD (b=4)"]
 
 
 @pytest.mark.parametrize(

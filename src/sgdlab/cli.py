@@ -257,10 +257,17 @@ def run_command(spec, db, jobs, scheduler, connect_timeout, dask_local, progress
 @main.command("ls")
 @click.argument("db", type=click.Path(dir_okay=False))
 @click.option("--all", "show_all", is_flag=True, help="Include tuning runs.")
-def ls_command(db, show_all) -> None:
-    """List the runs in DB: key, problem, method, settings, status, final values."""
+@click.option("--experiment", "experiments", multiple=True, help="Only this experiment's runs (repeatable).")
+def ls_command(db, show_all, experiments) -> None:
+    """List the runs in DB: key, experiment, problem, method, settings, status, final values."""
     with _open_store(db) as store:
         runs = store.runs("" if show_all else "WHERE phase = 'main'")
+    if experiments and not runs.empty:
+        unknown = sorted(set(experiments) - set(runs["sweep"]))
+        if unknown:
+            raise click.BadParameter(f"no experiment named {', '.join(unknown)} in {db}; it holds "
+                                     f"{', '.join(sorted(set(runs['sweep'])))}", param_hint="--experiment")  # fmt: skip
+        runs = runs[runs["sweep"].isin(experiments)]
     if runs.empty:
         click.echo("no runs")
         return
@@ -270,12 +277,32 @@ def ls_command(db, show_all) -> None:
     click.echo(f"\n{len(runs)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
 
 
+#: How a step size left unset is derived when the run starts (README, "A step size left unset …").
+DERIVED_STEP = {
+    "GD": "1/L", "SGD": "1/(2 L_b)", "Momentum": "(1−β)/(2 L_b)", "Nesterov": "(1−β)/(2 L_b)",
+    "SAG": "1/(16 L_max)", "SAGA": "1/(3 L_max)", "SVRG": "1/(10 L_max)", "SLBFGS": "1/(2 L_b)",
+}  # fmt: skip
+
+
+def _settings(method: str, hyperparameters: dict) -> str:
+    """The run's settings; a step size left unset shows how it is derived (the derived number is not stored)."""
+    from sgdlab.methods import METHODS
+
+    shown = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in hyperparameters.items()]
+    if "lr" not in hyperparameters:
+        if method in DERIVED_STEP:
+            shown.insert(0, f"lr derived: {DERIVED_STEP[method]}")
+        elif method in METHODS and getattr(METHODS[method], "lr", None) is not None:
+            shown.insert(0, f"lr={METHODS[method].lr:g} (default)")
+    return ", ".join(shown) or "defaults"
+
+
 def _runs_table(runs):
-    settings = runs["hyperparameters"].map(lambda h: ", ".join(f"{k}={v}" for k, v in h.items()) or "defaults")
-    columns = ["key", "problem", "label", "settings", "batch_size", "seed", "status", "final_subopt", "final_loss",
-               "time_s"]  # fmt: skip
-    table = runs.assign(key=runs["run_key"].str[:10], settings=settings)[columns]
-    return table.sort_values(["problem", "label", "settings", "batch_size", "seed"], kind="stable")
+    settings = [_settings(m, h) for m, h in zip(runs["method"], runs["hyperparameters"], strict=True)]
+    columns = ["key", "experiment", "problem", "label", "settings", "batch_size", "seed", "status", "final_subopt",
+               "final_loss", "time_s"]  # fmt: skip
+    table = runs.assign(key=runs["run_key"].str[:10], settings=settings, experiment=runs["sweep"])[columns]
+    return table.sort_values(["experiment", "problem", "label", "settings", "batch_size", "seed"], kind="stable")
 
 
 @main.command("show")
@@ -292,6 +319,7 @@ def show_command(db, run) -> None:
             raise click.BadParameter(str(exc.args[0]), param_hint="RUN") from None
         row = store.runs("WHERE run_key = ?", (key,)).iloc[0]
         click.echo(json.dumps(store.config(key), indent=2, sort_keys=True))
+        click.echo(f"experiment: {row['sweep']}; settings: {_settings(row['method'], row['hyperparameters'])}")
         click.echo(
             f"status: {row['status']}"
             + (f" ({row['error'] or row['message']})" if row["error"] or row["message"] else "")

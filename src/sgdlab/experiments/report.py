@@ -1,9 +1,15 @@
-"""`sgdlab report`: one convergence figure per problem in a store, plus an index page."""
+"""`sgdlab report`: one convergence figure per experiment and problem in a store, plus an index page.
+
+A figure is keyed by the experiment (its name and spec hash) and the problem's name within it, so two
+experiments whose problems share a name get a figure each, and file names (a readable slug plus a short hash
+of that identity) never collide — ``a/b`` and ``a_b`` included. The index is an :class:`~sgdlab.viz.HtmlReport`.
+"""
 
 from __future__ import annotations
 
-import html
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,27 +17,42 @@ import pandas as pd
 from sgdlab.experiments.store import Store
 
 
+def _value(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def _curve_names(runs: pd.DataFrame) -> pd.Series:
-    """A run's curve: its method label, plus its hyperparameters where one label has several settings."""
+    """A run's curve: its method label, plus its hyperparameters where one label has several settings, plus
+    ``(b=…)`` where the runs have several batch sizes — words separated by single spaces."""
     settings = runs["hyperparameters"].map(lambda h: json.dumps(h, sort_keys=True))
-    names = runs["label"].copy()
-    for label, part in runs.groupby("label"):
-        if settings[part.index].nunique() > 1:
-            names[part.index] = [
-                f"{label} " + ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in h.items())
-                for h in part["hyperparameters"]
-            ]
-    return names + runs["batch_size"].map(lambda b: "" if runs["batch_size"].nunique() == 1 else f" (b={b})")
+    several = {label for label, part in runs.groupby("label") if settings[part.index].nunique() > 1}
+    batches = runs["batch_size"].nunique() > 1
+    names = []
+    for label, h, b in zip(runs["label"], runs["hyperparameters"], runs["batch_size"], strict=True):
+        parts = [str(label)]
+        if label in several and h:
+            parts.append(", ".join(f"{k}={_value(v)}" for k, v in h.items()))
+        if batches:
+            parts.append(f"(b={b})")
+        names.append(" ".join(parts))
+    return pd.Series(names, index=runs.index)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-").lower()[:40] or "x"
+
+
+def figure_name(sweep: str, spec_hash: str, problem: str) -> str:
+    """``<experiment>--<problem>-<hash>.png``: readable, and unique for each (experiment, spec, problem)."""
+    identity = hashlib.sha1(json.dumps([sweep, spec_hash, problem]).encode()).hexdigest()[:8]
+    return f"{_slug(sweep)}--{_slug(problem)}-{identity}.png"
 
 
 def write_report(store: Store, folder: str | Path) -> list[Path]:
-    """Write ``<problem>.png`` for every problem of the store's main-phase runs, and ``index.html``."""
-    import matplotlib
+    """Write a figure for every (experiment, problem) of the store's main-phase runs, and ``index.html``."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sgdlab.viz import convergence_axes
+    from sgdlab.viz import HtmlReport, convergence_axes
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -39,30 +60,32 @@ def write_report(store: Store, folder: str | Path) -> list[Path]:
     if runs.empty:
         raise ValueError(f"{store.path} holds no finished runs to report")
     runs = runs.assign(curve=_curve_names(runs))
-    traces = store.traces().merge(runs[["run_key", "curve"]], on="run_key")
+    traces = store.traces().merge(runs[["run_key", "curve", "sweep", "spec_hash"]], on="run_key")
+    report = HtmlReport(
+        f"sgdlab report: {Path(str(store.path)).name}",
+        intro="Convergence of every experiment's main runs, one figure per experiment and problem: the median "
+        "over seeds as a line and the inter-quartile range (IQR: the middle half of the seeds) as a band.",
+    )
     images = []
-    for problem, part in traces.groupby("problem", sort=False):
+    for (sweep, spec_hash, problem), part in traces.groupby(["sweep", "spec_hash", "problem"], sort=False):
         metrics = [m for m in ("subopt", "grad_norm2", "loss", "test_accuracy") if m in part and part[m].notna().any()]
         shown = metrics[:2]
-        fig, axes = plt.subplots(1, len(shown), figsize=(6.4 * len(shown), 4.6), squeeze=False)
+        fig = Figure(figsize=(5.4 * len(shown), 4.2), layout="constrained")
+        axes = fig.subplots(1, len(shown), squeeze=False)
         for ax, metric in zip(axes[0], shown, strict=True):
             convergence_axes(ax, part.dropna(subset=[metric]), metric, group="curve")
-        fig.suptitle(str(problem))
-        fig.tight_layout()
-        path = folder / f"{''.join(c if c.isalnum() or c in '-_' else '_' for c in str(problem))}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        fig.suptitle(f"{problem} — experiment {sweep}")
+        path = folder / figure_name(sweep, spec_hash, problem)
+        fig.savefig(path, dpi=150)
         images.append(path)
-    table = runs.groupby(["problem", "curve"], sort=False).agg(
-        runs=("run_key", "count"), median_final_subopt=("final_subopt", "median"),
-        median_final_loss=("final_loss", "median"), diverged=("status", lambda s: int((s == "diverged").sum())),
-    )  # fmt: skip
-    body = "".join(
-        f'<h2>{html.escape(p.stem)}</h2><img src="{html.escape(p.name)}" alt="{html.escape(p.stem)}">' for p in images
-    )
-    page = (
-        f"<!doctype html><meta charset='utf-8'><title>sgdlab report</title><h1>{html.escape(str(store.path))}</h1>"
-        f"{table.to_html(float_format=lambda v: f'{v:.3e}')}{body}"
-    )
-    (folder / "index.html").write_text(page, encoding="utf-8")
-    return [*images, folder / "index.html"]
+        chosen = runs[(runs["sweep"] == sweep) & (runs["spec_hash"] == spec_hash) & (runs["problem"] == problem)]
+        table = chosen.groupby("curve", sort=False).agg(
+            runs=("run_key", "count"), final_subopt=("final_subopt", "median"), final_loss=("final_loss", "median"),
+            diverged=("status", lambda s: int((s == "diverged").sum())),
+        ).reset_index()  # fmt: skip
+        table.columns = ["method", "runs", "median final f − f*", "median final f(x)", "diverged runs"]
+        caption = f"{problem} in experiment {sweep}: median and IQR over seeds."
+        report.add_section(f"{problem} ({sweep})", table=table, key=f"experiment {sweep}, spec {spec_hash[:8]}",
+                           figures=[(path, caption)])  # fmt: skip
+    index = report.write(folder / "index.html")
+    return [*images, index]
