@@ -170,21 +170,11 @@ def test_the_report_renders_with_every_image_and_no_errors(reproduction):
     assert all(p.is_file() and p.stat().st_size > 0 for p in result.files)
 
 
-def test_a_second_call_recomputes_nothing_and_failures_set_the_exit_status(reproduction, tmp_path):
-    result, _ = reproduction
-    out = result.report.parent
-    command = [sys.executable, "-m", "sgdlab", "reproduce", "--quick", "--out", str(out), "--no-progress",
-               "--claim", "variance-reduction"]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert "0 runs executed" in done.stdout and "1 of 1 claims hold" in done.stdout
-    bad = subprocess.run([*command[:-1], "no-such-claim"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "unknown claim no-such-claim" in bad.stderr
-
 
 @pytest.mark.parametrize("width", [1400, 1920])
 def test_the_report_fits_the_page_and_says_what_to_look_at(reproduction, width):
-    """No table (or anything else) scrolls sideways; each claim shows its key; figures have captions, an SVG
+    """(Runs before the next test, which rewrites the report for one claim.) No table (or anything else) scrolls
+    sideways; each claim shows its key; figures have captions, an SVG
     beside every PNG and 200 dpi; the complexity results appear once."""
     from PIL import Image
 
@@ -201,3 +191,15 @@ def test_the_report_fits_the_page_and_says_what_to_look_at(reproduction, width):
     assert html.count("<th>assumption</th>") == 1  # the complexity table, once
     for unwanted in ("<th></th>", " never evaluations", ">inf<", "reached 0", "−5.5", "-5.5"):
         assert unwanted not in html, unwanted
+
+
+def test_a_second_call_recomputes_nothing_and_failures_set_the_exit_status(reproduction, tmp_path):
+    result, _ = reproduction
+    out = result.report.parent
+    command = [sys.executable, "-m", "sgdlab", "reproduce", "--quick", "--out", str(out), "--no-progress",
+               "--claim", "variance-reduction"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "0 runs executed" in done.stdout and "1 of 1 claims hold" in done.stdout
+    bad = subprocess.run([*command[:-1], "no-such-claim"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown claim no-such-claim" in bad.stderr

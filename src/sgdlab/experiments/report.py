@@ -59,7 +59,8 @@ def write_report(store: Store, folder: str | Path) -> list[Path]:
     runs = store.runs("WHERE phase = 'main' AND status != 'error'")
     if runs.empty:
         raise ValueError(f"{store.path} holds no finished runs to report")
-    runs = runs.assign(curve=_curve_names(runs))
+    groups = ["sweep", "spec_hash", "problem"]  # curves are named within their figure
+    runs = runs.assign(curve=pd.concat([_curve_names(part) for _, part in runs.groupby(groups, sort=False)]))
     traces = store.traces().merge(runs[["run_key", "curve", "sweep", "spec_hash"]], on="run_key")
     report = HtmlReport(
         f"sgdlab report: {Path(str(store.path)).name}",

@@ -43,7 +43,8 @@ code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospac
 code { background: var(--bg-soft); padding: .05em .3em; border-radius: 4px; }
 pre { background: var(--bg-soft); padding: .8rem 1rem; border-radius: 6px; overflow-x: auto; margin: .4rem 0; }
 .intro { color: var(--muted); }
-.badge { display: inline-block; font-size: .75rem; font-weight: 700; letter-spacing: .05em; padding: .15em .6em;
+.badge { display: inline-block; white-space: nowrap; overflow-wrap: normal; font-size: .75rem; font-weight: 700;
+         letter-spacing: .05em; padding: .15em .6em;
          border-radius: 999px; border: 1px solid currentColor; vertical-align: middle; }
 .badge.pass { color: var(--pass); background: var(--pass-bg); }
 .badge.fail { color: var(--fail); background: var(--fail-bg); }
@@ -60,7 +61,7 @@ table { border-collapse: collapse; font-size: .88rem; font-variant-numeric: tabu
 caption { caption-side: top; text-align: left; color: var(--muted); font-size: .85rem; padding: 0 0 .3rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .35rem .6rem; text-align: left; vertical-align: top;
          overflow-wrap: anywhere; }
-th { background: var(--bg-soft); font-weight: 600; }
+th { background: var(--bg-soft); font-weight: 600; overflow-wrap: normal; }
 th.num, td.num { text-align: right; }
 td.num { white-space: nowrap; }
 thead th { border-bottom: 2px solid #b8c2cc; vertical-align: bottom; }
