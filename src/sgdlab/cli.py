@@ -151,8 +151,34 @@ def nn(networks, optimizers, quick, out) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     curves.to_csv(folder / "curves.csv", index=False)
     summary.to_csv(folder / "summary.csv", index=False)
-    click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    click.echo(f"\nwall time {time.perf_counter() - started:.1f} s; curves and summary in {folder}/")
+    plot = _nn_plot(curves, folder / "curves.png")
+    shown = summary.drop(columns=[c for c in summary if c.endswith("_std") and summary[c].isna().all()])
+    click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if len(shown.columns) < len(summary.columns):
+        click.echo("(one seed: no standard deviation over seeds)")
+    click.echo(f"\nwall time {time.perf_counter() - started:.1f} s; curves, summary and {plot.name} in {folder}/")
+
+
+def _nn_plot(curves, path):
+    """Training and test loss against epochs, one panel per network and a line per optimizer (seed median)."""
+    from matplotlib.figure import Figure
+
+    networks = list(dict.fromkeys(curves["network"]))
+    fig = Figure(figsize=(4.6 * len(networks), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(networks), squeeze=False)[0]
+    for ax, network in zip(axes, networks, strict=True):
+        part = curves[curves["network"] == network]
+        for optimizer, runs in part.groupby("optimizer", sort=False):
+            median = runs.groupby("epochs")[["loss", "test_loss"]].median()
+            (line,) = ax.plot(median.index, median["loss"], label=f"{optimizer} (train)")
+            ax.plot(median.index, median["test_loss"], "--", color=line.get_color())
+        ax.set_title(f"{network} (dashed: test loss)")
+        ax.set_xlabel("epochs")
+        ax.set_ylabel("cross-entropy (nats)")
+        ax.grid(True, alpha=0.35)
+        ax.legend(fontsize=8)
+    fig.savefig(path, dpi=150)
+    return path
 
 
 # --- experiments ------------------------------------------------------------------------------------
