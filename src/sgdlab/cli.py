@@ -390,7 +390,8 @@ def report_command(db, out) -> None:
 
 @main.command("reproduce")
 @click.option("--out", type=click.Path(file_okay=False), default="sgdlab-out/lecture", show_default=True)
-@click.option("--quick", is_flag=True, help="Smaller budgets and fewer seeds (about 2 minutes on 2 cores).")
+@click.option("--quick", is_flag=True,
+              help="Smaller budgets and fewer seeds (the report states the runs' measured time).")  # fmt: skip
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
 @click.option("--claim", "only", multiple=True, help="Reproduce only this claim (repeatable); --list prints the keys.")
 @click.option("--list", "list_claims", is_flag=True, help="Print every claim's key and title, and exit.")

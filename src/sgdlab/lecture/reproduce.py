@@ -87,6 +87,11 @@ def run_claims(
         if sweep.interrupted:
             raise KeyboardInterrupt
         mode = "quick" if quick else "full"
+        stored = store.runs()
+        timing = ""
+        if len(stored):
+            timing = (f" This reproduction: {len(stored)} runs in `results.db`, {stored['wall_s'].sum():.0f} s of "
+                      "run time in all (summed over workers, as the store records each run).")
         report = HtmlReport(
             f"sgdlab reproduce ({mode})",
             intro="Each claim of the lecture on SGD, adaptive methods and neural-network optimisation, tested by "
@@ -95,7 +100,7 @@ def run_claims(
             "figures, with what to look at in each. A section's key reruns it alone: "
             "`sgdlab reproduce --claim KEY` (`sgdlab reproduce --list` prints the keys). Every figure is also in "
             "`figures/` as a 200-dpi PNG and an SVG. Bands and error bars are the inter-quartile range (IQR: "
-            "the middle half of the seeds) around the median.",
+            "the middle half of the seeds) around the median." + timing,
         )
         drawn = pictures(figures) if pictures is not None else []
         for claim in claims:
