@@ -255,7 +255,7 @@ def test_html_report_is_self_contained_and_escapes(tmp_path):
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>Claims &lt;&amp;&gt; checks</title>" in page
     assert "a &lt; b" in page and "<code>code</code>" in page and "stderr: &lt;boom&gt;" in page
-    assert "&lt;y&gt;" in page and ">1.23<" in page and ">1e−9<" in page  # 3 significant digits, compact exponent
+    assert "&lt;y&gt;" in page and ">1.235<" in page and ">1e−9<" in page  # 4 significant digits, compact exponent
     assert "<table><tr><td>raw</td></tr></table>" in page
     assert "<th>method</th><th class=num>rate</th>" in page and "<td>SGD</td>" in page  # the index as a column
     assert "<th>0</th>" not in page and "<th></th>" not in page  # no unnamed index, no empty header row

@@ -97,10 +97,11 @@ def _badge(verdict: bool | None) -> str:
     return '<span class="badge pass">PASS</span>' if verdict else '<span class="badge fail">FAIL</span>'
 
 
-def format_number(value: object, digits: int = 3) -> str:
-    """A number for people: ``digits`` significant digits, thousands separators for large magnitudes, a
-    compact exponent (``1.2e-9``) only for very small or very large ones, a true minus sign, ``—`` for a
-    missing value and ``∞`` for an infinite one; integers are printed whole. Anything else is ``str``."""
+def format_number(value: object, digits: int = 4) -> str:
+    """A number for people: ``digits`` significant digits (4: −1.003 stays −1.003), thousands separators for
+    large magnitudes, a compact exponent (``1.2e-9``) only for very small or very large ones, a true minus
+    sign, ``—`` for a missing value and ``∞`` for an infinite one; integers are printed whole.
+    Anything else is ``str``."""
     import numbers
 
     if value is None:
