@@ -57,12 +57,13 @@ print(f"largest difference of the loss curves: {max(abs(a - b) for a, b in zip(o
 #
 # ## A network as a problem
 #
-# `digits_mlp` returns a problem (the cross-entropy of an MLP on the digits' training split) and the test
-# split. `sl.run` then trains it with any method, records the training loss, and with `test=` the test
+# `digits_mlp` returns a problem (the cross-entropy of an MLP on the digits' training split) that carries the test
+# split as `.test`. `sl.run` trains it with any method, records the training loss, and with `test=` the test
 # metrics. Networks have no certified optimum, so there is no `subopt`.
 
 # %%
-prob, test = digits_mlp(hidden=(32,), seed=0)
+prob = digits_mlp(hidden=(32,), seed=0)
+test = prob.test
 print(f"{prob.n} training samples, {prob.dim} parameters")
 for method in (sl.methods.SGD(lr=0.3), sl.methods.Adam(lr=1e-2)):
     trace = sl.run(prob, method, epochs=1, batch_size=32, seed=0, test=test, record_every=1.0)

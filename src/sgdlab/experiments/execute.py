@@ -69,7 +69,8 @@ def _problem_from_json(problem_json: str):
     if kind in NETWORK_PROBLEMS:
         from sgdlab.torch import problems as networks
 
-        return getattr(networks, kind)(**params)
+        network = getattr(networks, kind)(**params)
+        return network, network.test
     return getattr(problems, kind)(**params), None
 
 

@@ -46,7 +46,8 @@ class Settings:
 
 
 def _train(network: str, optimizer: str, lr: float, seed: int, epochs: float, batch_size: int) -> pd.DataFrame:
-    problem, test = NETWORKS[network](seed=seed)
+    problem = NETWORKS[network](seed=seed)
+    test = problem.test
     trace = run(
         problem,
         METHODS[optimizer](lr=lr),

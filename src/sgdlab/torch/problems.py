@@ -40,7 +40,9 @@ class TensorData:
 
 class NetworkProblem(Problem):
     """Cross-entropy of a classifier (one label per sample) or of a language model (one label per position;
-    a sample's loss is the mean over its positions). ``seed`` fixes the initial weights (``initial_point``)."""
+    a sample's loss is the mean over its positions). ``seed`` fixes the initial weights (``initial_point``);
+    ``test``, when given, is the held-out split that belongs to the training data (``sl.run(..., test=p.test)``
+    records metrics on it)."""
 
     has_optimum = False
     task = "classification"
@@ -52,9 +54,13 @@ class NetworkProblem(Problem):
         name: str,
         seed: int = 0,
         eval_batch: int = 512,
+        test: TensorData | None = None,
     ) -> None:
         if not isinstance(train, TensorData):
             raise TypeError(f"train must be TensorData, got {type(train).__name__}")
+        if test is not None and not isinstance(test, TensorData):
+            raise TypeError(f"test must be TensorData or None, got {type(test).__name__}")
+        self.test = test
         torch.manual_seed(seed)
         self.network = make_network().float()
         self._params = list(self.network.parameters())
@@ -153,22 +159,22 @@ def digits_split(test_size: float = 0.25, seed: int = 0) -> tuple[TensorData, Te
     )
 
 
-def digits_mlp(hidden: tuple[int, ...] = (64,), seed: int = 0) -> tuple[NetworkProblem, TensorData]:
-    """An MLP on the digits (64 → hidden → 10); returns the problem and its test split."""
+def digits_mlp(hidden: tuple[int, ...] = (64,), seed: int = 0) -> NetworkProblem:
+    """An MLP on the digits (64 → hidden → 10); its held-out split is ``.test``."""
     train, test = digits_split(seed=0)
-    return NetworkProblem(lambda: MLP(64, 10, hidden), train, name="digits-MLP", seed=seed), test
+    return NetworkProblem(lambda: MLP(64, 10, hidden), train, name="digits-MLP", seed=seed, test=test)
 
 
-def digits_cnn(seed: int = 0) -> tuple[NetworkProblem, TensorData]:
-    """A small CNN on the digits; returns the problem and its test split."""
+def digits_cnn(seed: int = 0) -> NetworkProblem:
+    """A small CNN on the digits; its held-out split is ``.test``."""
     train, test = digits_split(seed=0)
-    return NetworkProblem(lambda: SmallCNN(10), train, name="digits-CNN", seed=seed), test
+    return NetworkProblem(lambda: SmallCNN(10), train, name="digits-CNN", seed=seed, test=test)
 
 
 def char_lm(
     seq_len: int = 64, max_chars: int = 100_000, test_fraction: float = 0.1, hidden: int = 128, seed: int = 0
-) -> tuple[NetworkProblem, TensorData]:
-    """A character-level LSTM language model on Python's standard-library sources.
+) -> NetworkProblem:
+    """A character-level LSTM language model on Python's standard-library sources; its held-out text is ``.test``.
 
     The text is cut into non-overlapping windows of ``seq_len + 1`` characters; each window is one sample
     (predict characters 2..T+1 from 1..T). The last ``test_fraction`` of the text is held out.
@@ -179,5 +185,5 @@ def char_lm(
     train, test = (
         TensorData(w[:, :-1].contiguous(), w[:, 1:].contiguous()) for w in (windows[:-n_test], windows[-n_test:])
     )
-    problem = NetworkProblem(lambda: CharLSTM(len(ALPHABET), hidden=hidden), train, name="stdlib-charLSTM", seed=seed)
-    return problem, test
+    return NetworkProblem(lambda: CharLSTM(len(ALPHABET), hidden=hidden), train, name="stdlib-charLSTM", seed=seed,
+                          test=test)  # fmt: skip
