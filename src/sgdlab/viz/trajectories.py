@@ -1,8 +1,9 @@
 """Two-dimensional pictures: every iterate of a run, drawn over the contours of ``f − f*``.
 
-:func:`iterate_path` replays a run with the engine's own pieces (the :class:`~sgdlab.engine.samplers.Sampler`
-seeded as ``sl.run`` seeds it, ``resolve``, ``init``, and the segment function ``sl.run`` picks — compiled or
-``python_segment``), so a path ends exactly where ``sl.run`` with the same arguments ends.
+:func:`iterate_path` replays a run with the engine's own set-up, :func:`sgdlab.engine.prepare.prepare` (the
+sampler seeded as ``sl.run`` seeds it, the method resolved for the run's length, its state, and the segment
+function ``sl.run`` picks — compiled or ``python_segment``), so a path ends exactly where ``sl.run`` with the same
+arguments ends.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sgdlab.engine import compiled
-from sgdlab.engine.loop import _resolve_method, _starting_point, python_segment
+from sgdlab.engine.prepare import prepare, starting_point
 from sgdlab.engine.samplers import Sampler
 from sgdlab.methods.base import Method
 from sgdlab.problems.base import Problem
@@ -40,18 +40,14 @@ def _walk(
     iters = int(iters)
     if iters < 1:
         raise ValueError(f"iters must be a positive integer, got {iters}")
-    method = _resolve_method(method)
-    if method.full_batch:
-        sampler, batch_size = "full", problem.n
-    stream = Sampler.for_problem(sampler, problem, int(batch_size), np.random.default_rng(seed))
-    replay = Sampler.for_problem(sampler, problem, int(batch_size), np.random.default_rng(seed))  # same indices
-    # sl.run(iters=k) resolves the method for a run of exactly k iterations (schedules may depend on it).
-    method = method.resolve(problem, stream.batch_size, iters)
-    x = _starting_point(problem, x0, None)
-    state = method.init(x)
+    start = prepare(problem, method, sampler=sampler, batch_size=int(batch_size), seed=seed,
+                    x=starting_point(problem, x0, None), max_iters=iters)  # fmt: skip
+    # The same indices again, to report them: a second stream seeded like the run's.
+    replay = Sampler.for_problem(start.stream.kind, problem, start.stream.batch_size, np.random.default_rng(seed))
+    method, x, state, stream = start.method, start.x, start.state, start.stream
     # The segment sl.run would use (a compiled one where the engine has it), one iteration per call: the
     # kernels give the same result however a run is cut into segments, so the path matches sl.run bit for bit.
-    segment = compiled.segment_for(method, problem, stream) or python_segment
+    segment = start.segment
     path = np.empty((iters + 1, problem.dim), dtype=x.dtype)
     path[0] = x
     picked = []
