@@ -87,7 +87,12 @@ def _save(run: RunDescription, start: Start, schedule: Schedule, recorder: Recor
                 "checkpoint_evals": schedule.next_evals, "blow_up": p.blow_up,
                 "measure_s": recorder.measure_s}  # fmt: skip
     Checkpoint(
-        run.signature(), start.method, start.x.copy(), start.state, start.stream.get_state(), counters,
+        run.signature(),
+        start.method,
+        start.x.copy(),
+        start.state,
+        start.stream.get_state(),
+        counters,
         recorder.columns,
     ).save(run.checkpoint_path)
 

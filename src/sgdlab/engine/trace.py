@@ -22,8 +22,8 @@ class Trace:
     (``grad_evals / n``), ``time_s`` (optimisation time only — checkpoints are not counted), ``loss``
     ``f(x)``, ``subopt`` ``f(x) − f*``, ``grad_norm2`` ``‖∇f(x)‖²``, ``dist2`` ``‖x − x*‖²`` and any ``test_*``
     metrics. ``measure_s`` is the wall time the measurements took (all checkpoints together), beside the
-    optimisation's ``time_s[-1]``. ``status`` is ``"budget"`` when the budget ran out, ``"ok"`` when a target was met, and
-    ``"diverged"`` when the loss became non-finite or exploded (``diverged_at`` gives the iteration).
+    optimisation's ``time_s[-1]``. ``status`` is ``"budget"`` when the budget ran out, ``"ok"`` when a target
+    was met, and ``"diverged"`` when the loss became non-finite or exploded (``diverged_at`` gives the iteration).
     """
 
     problem: str
