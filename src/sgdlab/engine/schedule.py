@@ -21,12 +21,13 @@ MAX_CHECKPOINTS = 10**6
 #: The default ``points_per_decade``: chosen from the budget (module docstring).
 AUTO = "auto"
 MIN_POINTS = 20
-POINTS_PER_EPOCH = 4
+POINTS_PER_EPOCH = 2
+AUTO_STEP = 0.5
 MAX_AUTO_PER_DECADE = 20
 UNKNOWN_LENGTH_PER_DECADE = 10
 
 
-def log_checkpoints(points_per_decade: int | None) -> Callable[[int], float]:
+def log_checkpoints(points_per_decade: float | None) -> Callable[[int], float]:
     """The first log-spaced checkpoint after iteration ``k`` (1, 2, …, then ~``points_per_decade`` per decade);
     ``None`` turns log-spaced checkpoints off."""
     if points_per_decade is None:
@@ -39,7 +40,7 @@ def log_checkpoints(points_per_decade: int | None) -> Callable[[int], float]:
     return after
 
 
-def count_checkpoints(points_per_decade: int, total_iters: int) -> int:
+def count_checkpoints(points_per_decade: float, total_iters: int) -> int:
     """How many checkpoints a run of ``total_iters`` iterations records with ``points_per_decade`` (``x0``, the
     log-spaced iterations below ``total_iters``, the last iterate)."""
     after, k, count = log_checkpoints(points_per_decade), 0, 1
@@ -48,13 +49,13 @@ def count_checkpoints(points_per_decade: int, total_iters: int) -> int:
     return count + 1
 
 
-def auto_points_per_decade(total_iters: float, evals_per_iter: float, n: int) -> int:
+def auto_points_per_decade(total_iters: float, evals_per_iter: float, n: int) -> float:
     """The default ``points_per_decade`` for a run of ``total_iters`` iterations (module docstring)."""
     if not math.isfinite(total_iters):
         return UNKNOWN_LENGTH_PER_DECADE
-    epochs = total_iters * evals_per_iter / n
-    wanted = MIN_POINTS + POINTS_PER_EPOCH * epochs
-    for points in range(1, MAX_AUTO_PER_DECADE):
+    wanted = max(MIN_POINTS, POINTS_PER_EPOCH * total_iters * evals_per_iter / n)
+    steps = round(MAX_AUTO_PER_DECADE / AUTO_STEP)
+    for points in (AUTO_STEP * k for k in range(round(1 / AUTO_STEP), steps)):
         if count_checkpoints(points, int(total_iters)) >= wanted:
             return points
     return MAX_AUTO_PER_DECADE
@@ -64,7 +65,7 @@ def auto_points_per_decade(total_iters: float, evals_per_iter: float, n: int) ->
 class Schedule:
     """The next checkpoint, in iterations (log-spaced) and in evaluations (every ``every_evals``)."""
 
-    points_per_decade: int | None
+    points_per_decade: float | None
     every_evals: float
     next_iter: float = 0
     next_evals: float = 0

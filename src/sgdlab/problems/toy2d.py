@@ -44,6 +44,15 @@ class Quadratic2D(Problem):
     def _data_grad(self, x):
         return self.D @ x  # the centres average to zero
 
+    def loss_many(self, points):
+        points = self._points(points)
+        out = np.empty(len(points))
+        step = max(1, (1 << 18) // self.n)  # points per chunk: (step, n, 2) differences at a time
+        for start in range(0, len(points), step):
+            d = points[start : start + step, None, :] - self.centres[None, :, :]
+            out[start : start + step] = 0.5 * np.mean(np.einsum("pij,jk,pik->pi", d, self.D, d), axis=1)
+        return out
+
     def component_grads(self, x, idx):
         return (x - self.centres[idx]) @ self.D
 
@@ -90,6 +99,10 @@ class Rosenbrock(Problem):
 
     def _data_loss(self, x):
         return float(self._components(x).mean())
+
+    def loss_many(self, points):
+        x1, x2 = self._points(points).T
+        return (2.0 * (self.a - x1) ** 2 + 2.0 * self.b * (x2 - x1**2) ** 2) / 2.0
 
     def component_grads(self, x, idx):
         g1 = np.array([-4.0 * (self.a - x[0]), 0.0])
@@ -144,3 +157,16 @@ class TwoParameterLeastSquares(LeastSquares):
 
     def initial_point(self):
         return np.zeros(2)
+
+    def loss_many(self, points):
+        """``f`` at each row of ``points``: one product ``A Pᵀ`` for all of them."""
+        points = self._points(points)
+        A = self.A.toarray() if hasattr(self.A, "toarray") else np.asarray(self.A)
+        out = np.empty(len(points))
+        step = max(1, (1 << 20) // self.n)
+        for start in range(0, len(points), step):
+            chunk = points[start : start + step]
+            r = A @ chunk.T - self.y[:, None]
+            reg = 0.5 * self.l2 * np.einsum("pi,pi->p", chunk, chunk)
+            out[start : start + step] = np.mean(0.5 * r**2, axis=0) + reg
+        return out

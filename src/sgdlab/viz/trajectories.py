@@ -120,7 +120,7 @@ def default_bounds(
     points = [p for p in points if len(p)]
     f_star = problem.f_star if problem.has_optimum else 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        gaps = [np.array([problem.loss(x) for x in p]) - f_star for p in points]
+        gaps = [problem.loss_many(p) - f_star for p in points]
         start = max((float(g[0]) for g in gaps if np.isfinite(g[0])), default=np.inf)
         if start > 0:
             points = [p[np.isfinite(g) & (g <= blow_up * start)] for p, g in zip(points, gaps, strict=True)]
@@ -137,12 +137,12 @@ def default_bounds(
 
 
 def loss_grid(problem: Problem, bounds: tuple[float, ...], resolution: int = 121):
-    """``X, Y, f − f*`` on a ``resolution × resolution`` grid (``f* = min`` of the grid when no optimum)."""
+    """``X, Y, f − f*`` on a ``resolution × resolution`` grid (``f* = min`` of the grid when no optimum), from one
+    call of the problem's batched oracle ``loss_many``."""
     xmin, xmax, ymin, ymax = bounds
     X, Y = np.meshgrid(np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution))
     with np.errstate(over="ignore", invalid="ignore"):
-        Z = np.array([problem.loss(np.array([a, b])) for a, b in zip(X.ravel(), Y.ravel(), strict=True)])
-    Z = Z.reshape(X.shape)
+        Z = problem.loss_many(np.column_stack([X.ravel(), Y.ravel()])).reshape(X.shape)
     f_star = problem.f_star if problem.has_optimum else float(np.nanmin(Z))
     return X, Y, Z - f_star
 
