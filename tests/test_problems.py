@@ -247,3 +247,9 @@ def test_loss_many_equals_the_loop_over_loss(name):
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
     with pytest.raises(ValueError, match="points must have shape"):
         problem.loss_many(points[:, :1] if problem.dim > 1 else points.ravel())
+
+
+def test_loss_many_without_gradient_noise():
+    problem = sl.problems.Quadratic2D(kappa=50.0, spread=0.0)
+    points = np.array([[0.0, 0.0], [1e-9, -2e-9], [3.0, -1.0]])
+    np.testing.assert_allclose(problem.loss_many(points), [problem.loss(p) for p in points], rtol=1e-12, atol=0)
