@@ -29,10 +29,10 @@ def _walk(
     problem: Problem,
     method: Method | str,
     iters: int,
-    batch_size: int,
-    seed: int,
-    x0: np.ndarray | None,
-    sampler: str,
+    batch_size: int = 1,
+    seed: int = 0,
+    x0: np.ndarray | None = None,
+    sampler: str = "uniform",
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The iterates and the sampled indices of ``iters`` iterations, set up exactly as ``sl.run`` sets them up."""
     if not isinstance(problem, Problem):
@@ -79,18 +79,11 @@ def iterate_path(
     return _walk(problem, method, iters, batch_size, seed, x0, sampler)[0]
 
 
-def sampled_indices(
-    problem: Problem,
-    method: Method | str,
-    iters: int,
-    batch_size: int = 1,
-    seed: int = 0,
-    x0: np.ndarray | None = None,
-    sampler: str = "uniform",
-) -> np.ndarray:
+def sampled_indices(problem: Problem, method: Method | str, iters: int, **settings) -> np.ndarray:
     """The component indices each iteration of :func:`iterate_path` used, shape ``(iterations, batch)``
-    (``-1`` pads a short last batch of a reshuffled epoch)."""
-    return _pad(_walk(problem, method, iters, batch_size, seed, x0, sampler)[1])
+    (``-1`` pads a short last batch of a reshuffled epoch); ``settings`` are iterate_path's ``batch_size``,
+    ``seed``, ``x0`` and ``sampler``."""
+    return _pad(_walk(problem, method, iters, **settings)[1])
 
 
 def _pad(picked: list[np.ndarray]) -> np.ndarray:
