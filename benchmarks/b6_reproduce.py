@@ -10,7 +10,8 @@ outside (nothing in sgdlab is changed): **runs** (the sweep: every experiment in
 timed one by one, and the lecture's pictures: trajectories and the "batch = 2" GIF), and the rest (start-up,
 imports, the report). Then the same command again on the filled folder (no run recomputed: verdicts, figures
 and report only). *Cold*: empty numba and certified-optimum caches (``NUMBA_CACHE_DIR``, ``SGDLAB_CACHE_DIR``);
-*warm*: the caches the cold run filled. Part 2 is the default-run overhead of `b6_overhead.py`.
+*warm*: the caches the cold run filled. Part 2 is `b6_overhead.py`: the default-run overhead and the
+checkpoint pass's bandwidth.
 Results: benchmarks/results/b6_reproduce.json.
 """
 
@@ -114,9 +115,10 @@ def main() -> None:
                 rows.append({"mode": mode, "cache": cache, "empty_folder": first, "filled_folder": again})
     extra = {}
     if not args.no_overhead:
-        from b6_overhead import overhead
+        from b6_overhead import overhead, pass_bandwidth
 
         extra["default_run_overhead"] = overhead()
+        extra["checkpoint_pass"] = pass_bandwidth()
     path = save("b6_reproduce", "sgdlab reproduce: wall time by stage, full and quick, cold and warm caches", rows,
                 cpus=os.cpu_count(), **extra)  # fmt: skip
     print(path, machine()["cpus"], "cpus")
