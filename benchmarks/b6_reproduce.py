@@ -94,6 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", nargs="+", default=["quick", "full"], choices=["quick", "full"])
     parser.add_argument("--no-overhead", action="store_true", help="skip part 2 (the default-run overhead)")
+    parser.add_argument("--name", default="b6_reproduce", help="results file name (default: %(default)s)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "OUT", "REPORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -119,7 +120,7 @@ def main() -> None:
 
         extra["default_run_overhead"] = overhead()
         extra["checkpoint_pass"] = pass_bandwidth()
-    path = save("b6_reproduce", "sgdlab reproduce: wall time by stage, full and quick, cold and warm caches", rows,
+    path = save(args.name, "sgdlab reproduce: wall time by stage, full and quick, cold and warm caches", rows,
                 cpus=os.cpu_count(), **extra)  # fmt: skip
     print(path, machine()["cpus"], "cpus")
 

@@ -59,6 +59,14 @@ def test_large_data_both_layouts():
             np.testing.assert_allclose(grad, want_grad, rtol=1e-12, atol=1e-12 * np.abs(want_grad).max())
 
 
+def test_csr_designs_measure_through_shared_scores():
+    problem = make_problem("logistic_sparse_01")
+    x = random_point(problem)
+    loss, grad = metrics.loss_and_grad(problem, x)
+    assert loss == problem.loss(x)
+    np.testing.assert_array_equal(grad, problem.grad(x))
+
+
 def test_fallbacks_respect_the_problem_oracle(monkeypatch):
     problem = make_problem("logistic_l2")
     x = random_point(problem)

@@ -6,7 +6,10 @@ times (``Ax``; ``Ax`` and ``Aᵀs``). Here:
 
 * :func:`fused_pass` — a numba kernel reads each row once (dense or CSR, float64, in memory): ``z_i``, then
   ``φ(z_i, y_i)`` and ``φ'(z_i, y_i)``, then ``∇ += a_i ⊗ φ'`` while the row is still in cache. Used for
-  `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links).
+  `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links) on
+  dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). On CSR designs its
+  gathers and scatters run slower than scipy's two sparse products (B6: 22 vs 11.5 ms for 4·10⁶ nonzeros), so
+  CSR designs use :func:`shared_scores`.
   Its sums run in another order than BLAS's, so its values agree with ``problem.loss``/``problem.grad`` to
   rounding (``rtol 1e-12`` in the tests), not bit for bit; on one machine they are bit-identical run to run.
 * :func:`shared_scores` — NumPy, for any other in-memory linear problem: one ``A @ x`` shared by the loss and
@@ -101,10 +104,11 @@ def shared_scores(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np
 
 
 def loss_and_grad(problem: Problem, x: np.ndarray, want_grad: bool = True) -> tuple[float, np.ndarray | None]:
-    """``f(x)`` and, with ``want_grad``, ``∇f(x)``, by the cheapest exact pass available (module docstring)."""
+    """``f(x)`` and, with ``want_grad``, ``∇f(x)``, by the fastest pass available (module docstring): the fused
+    kernel on dense designs, shared scores on CSR ones (scipy's two sparse products, measured faster there)."""
     if not want_grad:
         return problem.loss(x), None
-    if _arrays(problem, x) is not None:
+    if _arrays(problem, x) is not None and not sp.issparse(problem.A):
         return fused_pass(problem, x)
     if isinstance(problem, LinearModelProblem) and not problem.data.is_out_of_core and _own_oracle(problem):
         return shared_scores(problem, x)
