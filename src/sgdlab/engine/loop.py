@@ -130,12 +130,12 @@ def run(
 
     Checkpoints: log-spaced in iterations (``points_per_decade``: 1, 2, …, then that many per decade), plus every
     ``record_every`` epochs if given, plus the last iterate; their cost is excluded from ``time_s`` and reported
-    in ``Trace.measure_s``. The default ``points_per_decade="auto"`` records ``max(20, 3·epochs)``
+    in ``Trace.measure_s``. The default ``points_per_decade="auto"`` records ``max(20, 2·epochs)``
     checkpoints (``epochs``: the run's length in gradient evaluations over ``n``), log-spaced with the fewest
-    points per decade (in steps of 0.5, at most 20) that give that many: at least 20 per run, and about three
-    per epoch, while a checkpoint (loss and gradient from one pass over the data) costs about a third of an
-    epoch of per-sample steps — measuring costs about as much as optimising for runs of ten epochs and more,
-    a few times as much for a one-epoch run. A run bounded only by ``seconds`` gets 10 per decade. Pass
+    points per decade (in steps of 0.5, at most 20) that give that many: at least 20 per run, two per epoch
+    for long runs. A checkpoint (loss and gradient from one pass over the data) costs about a third of an epoch
+    of per-sample steps on a dense GLM, so measuring costs about as much as optimising at ten epochs, less
+    beyond, and ~6× a one-epoch run (B6). A run bounded only by ``seconds`` gets 10 per decade. Pass
     ``points_per_decade=20`` (the former default) or ``record_every`` for denser curves, ``None`` for
     none but the first and last. ``record_every`` is at least one component gradient (``1/n`` epochs) and a
     run asks for at most :data:`MAX_CHECKPOINTS`. ``record`` picks among ``loss, subopt, grad_norm2, dist2``
