@@ -75,7 +75,9 @@ def b6_rows(b6: dict) -> list[tuple[str, str, float, float]]:
             out.append(("B6", f"default sl.run, {key.split('_')[0]} epoch(s): measuring within {allowed:g} x time_s "
                         f"({ratio:.2g} x)", allowed / ratio, 1.0))  # fmt: skip
     for r in b6.get("checkpoint_pass", {}).get("rows", []):
-        out.append(("B6", f"checkpoint pass, {r['problem']}: fraction of triad bandwidth", r["fraction_of_triad"], 0.5))
+        path = r.get("engine_path", "fused")
+        out.append(("B6", f"checkpoint pass ({path}), {r['problem']}: fraction of triad bandwidth",
+                    r["fraction_of_triad"], 0.5))  # fmt: skip
     return out
 
 

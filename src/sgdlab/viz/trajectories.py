@@ -25,16 +25,9 @@ if TYPE_CHECKING:
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
-def _walk(
-    problem: Problem,
-    method: Method | str,
-    iters: int,
-    batch_size: int = 1,
-    seed: int = 0,
-    x0: np.ndarray | None = None,
-    sampler: str = "uniform",
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The iterates and the sampled indices of ``iters`` iterations, set up exactly as ``sl.run`` sets them up."""
+def _walk(problem: Problem, method, iters: int, batch_size=1, seed=0, x0=None, sampler="uniform") -> tuple:
+    """The iterates and the sampled indices (a list of arrays) of ``iters`` iterations, set up exactly as
+    ``sl.run`` sets them up."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an sgdlab problem, got {type(problem).__name__}")
     iters = int(iters)
