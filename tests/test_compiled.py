@@ -23,7 +23,7 @@ import pytest
 
 import sgdlab as sl
 from sgdlab.data import Dataset, make_classification, make_regression
-from sgdlab.engine import Checkpoint, compiled
+from sgdlab.engine import Checkpoint, compiled, recorder
 from sgdlab.engine.samplers import Sampler
 from sgdlab.methods import StepDecay, Warmup
 
@@ -192,26 +192,26 @@ def test_resume_across_a_checkpoint(tmp_path, monkeypatch, method, batch_size, n
     """Interrupted (at a checkpoint's measurement) and resumed: the compiled run is bit-identical to its
     uninterrupted self, and a run interrupted in Python and resumed compiled matches the Python run (lazy CSR
     updates included: the state holds the same table whichever path wrote it)."""
-    prob = PROBLEMS[name]()  # a fresh instance: its loss gets patched below
+    prob = PROBLEMS[name]()
     kwargs = {"epochs": 4, "seed": 3, "batch_size": batch_size, "points_per_decade": 10, "record_every": 1.0}
     full = sl.run(prob, METHODS[method](), **kwargs)
     full_python = python_run(prob, METHODS[method](), **kwargs)
-    loss = type(prob).loss
+    measure = recorder.loss_and_grad  # what every checkpoint calls: patched below to interrupt the run
     for interrupted_in_python, reference, exact in ((False, full, True), (True, full_python, False)):
         calls = {"n": 0}
 
-        def interrupting(x, calls=calls):
+        def interrupting(*args, calls=calls, **kwargs):
             calls["n"] += 1
             if calls["n"] > len(full.iters) // 2:
                 raise KeyboardInterrupt
-            return loss(prob, x)
+            return measure(*args, **kwargs)
 
         path = tmp_path / f"{interrupted_in_python}.ckpt"
-        monkeypatch.setattr(prob, "loss", interrupting, raising=False)
+        monkeypatch.setattr(recorder, "loss_and_grad", interrupting)
         where = compiled.disabled() if interrupted_in_python else contextlib.nullcontext()
         with pytest.raises(KeyboardInterrupt), where:
             sl.run(prob, METHODS[method](), checkpoint_path=path, checkpoint_every=0.0, **kwargs)
-        monkeypatch.delattr(prob, "loss")
+        monkeypatch.setattr(recorder, "loss_and_grad", measure)
         saved = Checkpoint.load(path)
         assert 0 < saved.counters["it"] < full.iters[-1]
         resumed = sl.run(prob, METHODS[method](), resume=path, **kwargs)

@@ -309,3 +309,59 @@ def test_logistic_overflow_is_caught_as_an_exploding_loss(capfd):
     trace = sl.run(problem, sl.methods.Momentum(lr=1e3, beta=0.99), epochs=50, divergence_factor=1e3)
     assert trace.status == "diverged" and trace.diverged_at > 0
     assert np.isfinite(trace.loss).all() and capfd.readouterr() == ("", "")
+
+
+# --- the run's named parts ------------------------------------------------------------------------------------
+
+
+def test_compiled_imports_the_segment_module_at_top_level_and_never_the_loop():
+    """The former circle compiled ↔ loop: compiled now imports `engine.segment`, which imports no engine module
+    that imports compiled."""
+    import ast
+    from pathlib import Path
+
+    from sgdlab.engine import compiled, segment
+
+    def imports(module):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        top = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+        anywhere = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        return top, anywhere
+
+    top, anywhere = imports(compiled)
+    assert "sgdlab.engine.segment" in top and "sgdlab.engine.loop" not in anywhere
+    _, anywhere = imports(segment)
+    assert not {m for m in anywhere if m and m.startswith("sgdlab.engine")} - {"sgdlab.engine.samplers"}
+
+
+def test_describe_checks_everything_before_a_run(logistic):
+    from sgdlab.engine.description import describe
+
+    run = describe(logistic, "SGD", epochs=2, batch_size=3, record="loss")
+    assert (run.max_evals, run.max_iters, run.max_seconds) == (2 * logistic.n, math.inf, math.inf)
+    assert run.record == ("loss",) and run.points_per_decade == "auto" and not run.needs_optimum
+    assert run.signature() is None  # neither saved nor resumed
+    assert describe(logistic, "GD", iters=3).sampler == "full"
+    with pytest.raises(ValueError, match="points_per_decade"):
+        describe(logistic, "SGD", epochs=1, points_per_decade=0)
+    with pytest.raises(ValueError, match="give a budget"):
+        describe(logistic, "SGD")
+
+
+def test_prepare_is_the_set_up_run_and_iterate_path_share(logistic):
+    from sgdlab.engine.prepare import prepare, starting_point
+    from sgdlab.viz import iterate_path
+
+    x = starting_point(logistic, None, None)
+    start = prepare(logistic, SGD(lr=0.1), sampler="uniform", batch_size=2, seed=3, x=x, max_iters=7)
+    assert start.total_iters == 7 and start.x is x and start.stream.batch_size == 2
+    for _ in range(7):
+        start.segment(start.method, logistic, x, start.state, start.stream, 1, math.inf, math.inf)
+    np.testing.assert_array_equal(x, iterate_path(logistic, SGD(lr=0.1), 7, batch_size=2, seed=3)[-1])
+    np.testing.assert_array_equal(x, sl.run(logistic, SGD(lr=0.1), iters=7, batch_size=2, seed=3).x)
+
+
+def test_trace_reports_the_time_spent_measuring(logistic):
+    trace = sl.run(logistic, SGD(), epochs=2, points_per_decade=20)
+    assert trace.measure_s > 0
+    assert "measure_s" not in trace.columns  # an attribute beside the time_s column, not a column

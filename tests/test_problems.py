@@ -233,3 +233,23 @@ def test_adam_counterexample_minimiser_and_arguments():
     for bad, message in (({"C": 2.0}, "C must be > 2"), ({"penalty": 0.0}, "penalty must be > 0")):
         with pytest.raises(ValueError, match=message):
             AdamCounterexample(**bad)
+
+
+@pytest.mark.parametrize("name", ["quadratic2d", "rosenbrock", "ls2d", "adam_counterexample", "ls_dense", "softmax_l2"])
+def test_loss_many_equals_the_loop_over_loss(name):
+    """The batched oracle (vectorised on the 2-D problems, a loop elsewhere) gives ``loss`` at every point."""
+    problem = make_problem(name)
+    points = np.random.default_rng(3).uniform(-3, 3, size=(257, problem.dim))
+    points[0] = problem.x_star
+    want = np.array([problem.loss(p) for p in points])
+    got = problem.loss_many(points)
+    assert got.shape == (257,) and got.dtype == np.float64
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
+    with pytest.raises(ValueError, match="points must have shape"):
+        problem.loss_many(points[:, :1] if problem.dim > 1 else points.ravel())
+
+
+def test_loss_many_without_gradient_noise():
+    problem = sl.problems.Quadratic2D(kappa=50.0, spread=0.0)
+    points = np.array([[0.0, 0.0], [1e-9, -2e-9], [3.0, -1.0]])
+    np.testing.assert_allclose(problem.loss_many(points), [problem.loss(p) for p in points], rtol=1e-12, atol=0)

@@ -63,7 +63,10 @@ def test_resumed_run_equals_the_uninterrupted_run(tmp_path, make, sampler, batch
         )  # fmt: skip
     saved = Checkpoint.load(path)
     assert 0 < saved.counters["it"] < full.iters[-1]
-    resumed = sl.run(problem, make(), sampler=sampler, batch_size=batch_size, resume=path, **KWARGS)
+    # counted too, so that its checkpoints measure through the same (patched) oracle as the runs above
+    resumed, _ = run_counting_oracle_calls(
+        problem, lambda: sl.run(problem, make(), sampler=sampler, batch_size=batch_size, resume=path, **KWARGS)
+    )
     np.testing.assert_array_equal(resumed.x, full.x)
     assert resumed.status == full.status
     for name, column in full.columns.items():

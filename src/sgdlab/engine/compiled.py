@@ -37,6 +37,7 @@ import scipy.sparse as sp
 
 from sgdlab._switch import Switch
 from sgdlab.engine.samplers import Sampler
+from sgdlab.engine.segment import SegmentResult, python_segment
 from sgdlab.methods import (
     SAG,
     SAGA,
@@ -124,7 +125,6 @@ def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable 
         from sgdlab.engine import glm_kernels
     except ImportError:  # numba missing
         return None
-    from sgdlab.engine.loop import SegmentResult, python_segment
 
     dim, n, b = problem.dim, problem.n, sampler.batch_size
     arrays = glm["arrays"]

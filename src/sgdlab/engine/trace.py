@@ -21,8 +21,9 @@ class Trace:
     Per checkpoint: ``iters``, ``grad_evals`` (component-gradient evaluations), ``epochs``
     (``grad_evals / n``), ``time_s`` (optimisation time only — checkpoints are not counted), ``loss``
     ``f(x)``, ``subopt`` ``f(x) − f*``, ``grad_norm2`` ``‖∇f(x)‖²``, ``dist2`` ``‖x − x*‖²`` and any ``test_*``
-    metrics. ``status`` is ``"budget"`` when the budget ran out, ``"ok"`` when a target was met, and
-    ``"diverged"`` when the loss became non-finite or exploded (``diverged_at`` gives the iteration).
+    metrics. ``measure_s`` is the wall time the measurements took (all checkpoints together), beside the
+    optimisation's ``time_s[-1]``. ``status`` is ``"budget"`` when the budget ran out, ``"ok"`` when a target
+    was met, and ``"diverged"`` when the loss became non-finite or exploded (``diverged_at`` gives the iteration).
     """
 
     problem: str
@@ -36,6 +37,8 @@ class Trace:
     status: str
     diverged_at: int | None = None
     message: str = ""
+    #: Wall time of every checkpoint's measurement together, in seconds (not part of ``time_s``).
+    measure_s: float = 0.0
 
     def __getattr__(self, name: str) -> np.ndarray:
         columns = self.__dict__.get("columns", {})

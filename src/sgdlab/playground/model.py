@@ -2,8 +2,8 @@
 
 Nothing here draws or needs Bokeh, and nothing here computes an update: a path is
 :func:`sgdlab.viz.trajectories.iterate_path` (the engine's sampler, ``resolve``, ``init`` and segment function,
-so it ends where ``sl.run`` with the same arguments ends), the curves are the problem's own ``loss`` and
-``grad`` at each iterate, and the contours are :func:`sgdlab.viz.trajectories.loss_grid`.
+so it ends where ``sl.run`` with the same arguments ends), the curves are the problem's own ``loss`` (batched:
+``loss_many``) and ``grad`` at each iterate, and the contours are :func:`sgdlab.viz.trajectories.loss_grid`.
 
 Divergence is a result, never an exception: a path stops where ``iterate_path`` stops (``‖x‖²`` overflowed)
 or at the first iterate whose loss is not finite or exceeds ``f* + D·max(f(x0) − f*, 1)``, with ``D`` the
@@ -205,7 +205,9 @@ def _compute(settings: ProblemSettings, slot: SlotSettings, steps: int, seed: in
     path = iterate_path(problem, method, steps, batch_size=batch or 1, seed=seed)
     f_star = problem.f_star
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        losses = np.array([problem.loss(x) if np.isfinite(x).all() else math.inf for x in path])
+        finite = np.isfinite(path).all(axis=1)
+        losses = np.full(len(path), math.inf)
+        losses[finite] = problem.loss_many(path[finite])
         blow_up = f_star + DIVERGENCE_FACTOR * max(losses[0] - f_star, 1.0)
         bad = ~np.isfinite(losses) | (losses > blow_up)
         if bad.any():

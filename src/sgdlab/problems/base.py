@@ -91,6 +91,20 @@ class Problem(ABC):
         x = self._point(x)
         return float(self._data_loss(x) + self.reg_loss(x))
 
+    def loss_many(self, points: np.ndarray) -> np.ndarray:
+        """``f`` at each row of ``points`` (shape ``(m, dim)``): an array of ``m`` losses.
+
+        The default calls :meth:`loss` once per point; problems that draw contour pictures (the 2-D ones)
+        override it with one vectorised evaluation, equal to the loop up to rounding."""
+        points = self._points(points)
+        return np.array([self.loss(p) for p in points], dtype=np.float64).reshape(len(points))
+
+    def _points(self, points: np.ndarray) -> np.ndarray:
+        points = np.asarray(points, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != self.dim:
+            raise ValueError(f"points must have shape (m, {self.dim}) for {self.name}, got {points.shape}")
+        return points
+
     def grad(self, x: np.ndarray) -> np.ndarray:
         """The full gradient ``∇f(x)``."""
         x = self._point(x)

@@ -46,6 +46,11 @@ class AdamCounterexample(Problem):
     def _data_hvp(self, x, v):
         return np.zeros_like(v)
 
+    def loss_many(self, points):
+        x = self._points(points)[:, 0]
+        outside = np.maximum(np.abs(x) - self.radius, 0.0)
+        return self.slopes.mean() * x + 0.5 * self.penalty * outside**2
+
     def reg_loss(self, x):
         outside = np.maximum(np.abs(x) - self.radius, 0.0)
         return 0.5 * self.penalty * float(outside @ outside)

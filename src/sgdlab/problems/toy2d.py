@@ -44,6 +44,14 @@ class Quadratic2D(Problem):
     def _data_grad(self, x):
         return self.D @ x  # the centres average to zero
 
+    def loss_many(self, points):
+        """``f`` at each row of ``points``, expanded: ``½ (xᵀDx − 2 xᵀD c̄ + mean_i c_iᵀD c_i)`` (``c̄`` ≈ 0)."""
+        points = self._points(points)
+        mean = self.centres.mean(axis=0)
+        spread = float(np.mean(np.sum((self.centres @ self.D) * self.centres, axis=1)))
+        quad = np.sum((points @ self.D) * points, axis=1)
+        return 0.5 * (quad - 2.0 * points @ (self.D @ mean) + spread)
+
     def component_grads(self, x, idx):
         return (x - self.centres[idx]) @ self.D
 
@@ -90,6 +98,10 @@ class Rosenbrock(Problem):
 
     def _data_loss(self, x):
         return float(self._components(x).mean())
+
+    def loss_many(self, points):
+        x1, x2 = self._points(points).T
+        return (2.0 * (self.a - x1) ** 2 + 2.0 * self.b * (x2 - x1**2) ** 2) / 2.0
 
     def component_grads(self, x, idx):
         g1 = np.array([-4.0 * (self.a - x[0]), 0.0])
@@ -144,3 +156,16 @@ class TwoParameterLeastSquares(LeastSquares):
 
     def initial_point(self):
         return np.zeros(2)
+
+    def loss_many(self, points):
+        """``f`` at each row of ``points``: one product ``A Pᵀ`` for all of them."""
+        points = self._points(points)
+        A = self.A.toarray() if hasattr(self.A, "toarray") else np.asarray(self.A)
+        out = np.empty(len(points))
+        step = max(1, (1 << 20) // self.n)
+        for start in range(0, len(points), step):
+            chunk = points[start : start + step]
+            r = A @ chunk.T - self.y[:, None]
+            reg = 0.5 * self.l2 * np.einsum("pi,pi->p", chunk, chunk)
+            out[start : start + step] = np.mean(0.5 * r**2, axis=0) + reg
+        return out

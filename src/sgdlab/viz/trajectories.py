@@ -1,8 +1,9 @@
 """Two-dimensional pictures: every iterate of a run, drawn over the contours of ``f − f*``.
 
-:func:`iterate_path` replays a run with the engine's own pieces (the :class:`~sgdlab.engine.samplers.Sampler`
-seeded as ``sl.run`` seeds it, ``resolve``, ``init``, and the segment function ``sl.run`` picks — compiled or
-``python_segment``), so a path ends exactly where ``sl.run`` with the same arguments ends.
+:func:`iterate_path` replays a run with the engine's own set-up, :func:`sgdlab.engine.prepare.prepare` (the
+sampler seeded as ``sl.run`` seeds it, the method resolved for the run's length, its state, and the segment
+function ``sl.run`` picks — compiled or ``python_segment``), so a path ends exactly where ``sl.run`` with the same
+arguments ends.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sgdlab.engine import compiled
-from sgdlab.engine.loop import _resolve_method, _starting_point, python_segment
+from sgdlab.engine.prepare import prepare, starting_point
 from sgdlab.engine.samplers import Sampler
 from sgdlab.methods.base import Method
 from sgdlab.problems.base import Problem
@@ -25,33 +25,22 @@ if TYPE_CHECKING:
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
-def _walk(
-    problem: Problem,
-    method: Method | str,
-    iters: int,
-    batch_size: int,
-    seed: int,
-    x0: np.ndarray | None,
-    sampler: str,
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The iterates and the sampled indices of ``iters`` iterations, set up exactly as ``sl.run`` sets them up."""
+def _walk(problem: Problem, method, iters: int, batch_size=1, seed=0, x0=None, sampler="uniform") -> tuple:
+    """The iterates and the sampled indices (a list of arrays) of ``iters`` iterations, set up exactly as
+    ``sl.run`` sets them up."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an sgdlab problem, got {type(problem).__name__}")
     iters = int(iters)
     if iters < 1:
         raise ValueError(f"iters must be a positive integer, got {iters}")
-    method = _resolve_method(method)
-    if method.full_batch:
-        sampler, batch_size = "full", problem.n
-    stream = Sampler.for_problem(sampler, problem, int(batch_size), np.random.default_rng(seed))
-    replay = Sampler.for_problem(sampler, problem, int(batch_size), np.random.default_rng(seed))  # same indices
-    # sl.run(iters=k) resolves the method for a run of exactly k iterations (schedules may depend on it).
-    method = method.resolve(problem, stream.batch_size, iters)
-    x = _starting_point(problem, x0, None)
-    state = method.init(x)
+    start = prepare(problem, method, sampler=sampler, batch_size=int(batch_size), seed=seed,
+                    x=starting_point(problem, x0, None), max_iters=iters)  # fmt: skip
+    # The same indices again, to report them: a second stream seeded like the run's.
+    replay = Sampler.for_problem(start.stream.kind, problem, start.stream.batch_size, np.random.default_rng(seed))
+    method, x, state, stream = start.method, start.x, start.state, start.stream
     # The segment sl.run would use (a compiled one where the engine has it), one iteration per call: the
     # kernels give the same result however a run is cut into segments, so the path matches sl.run bit for bit.
-    segment = compiled.segment_for(method, problem, stream) or python_segment
+    segment = start.segment
     path = np.empty((iters + 1, problem.dim), dtype=x.dtype)
     path[0] = x
     picked = []
@@ -83,18 +72,11 @@ def iterate_path(
     return _walk(problem, method, iters, batch_size, seed, x0, sampler)[0]
 
 
-def sampled_indices(
-    problem: Problem,
-    method: Method | str,
-    iters: int,
-    batch_size: int = 1,
-    seed: int = 0,
-    x0: np.ndarray | None = None,
-    sampler: str = "uniform",
-) -> np.ndarray:
+def sampled_indices(problem: Problem, method: Method | str, iters: int, **settings) -> np.ndarray:
     """The component indices each iteration of :func:`iterate_path` used, shape ``(iterations, batch)``
-    (``-1`` pads a short last batch of a reshuffled epoch)."""
-    return _pad(_walk(problem, method, iters, batch_size, seed, x0, sampler)[1])
+    (``-1`` pads a short last batch of a reshuffled epoch); ``settings`` are iterate_path's ``batch_size``,
+    ``seed``, ``x0`` and ``sampler``."""
+    return _pad(_walk(problem, method, iters, **settings)[1])
 
 
 def _pad(picked: list[np.ndarray]) -> np.ndarray:
@@ -124,7 +106,7 @@ def default_bounds(
     points = [p for p in points if len(p)]
     f_star = problem.f_star if problem.has_optimum else 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        gaps = [np.array([problem.loss(x) for x in p]) - f_star for p in points]
+        gaps = [problem.loss_many(p) - f_star for p in points]
         start = max((float(g[0]) for g in gaps if np.isfinite(g[0])), default=np.inf)
         if start > 0:
             points = [p[np.isfinite(g) & (g <= blow_up * start)] for p, g in zip(points, gaps, strict=True)]
@@ -141,12 +123,12 @@ def default_bounds(
 
 
 def loss_grid(problem: Problem, bounds: tuple[float, ...], resolution: int = 121):
-    """``X, Y, f − f*`` on a ``resolution × resolution`` grid (``f* = min`` of the grid when no optimum)."""
+    """``X, Y, f − f*`` on a ``resolution × resolution`` grid (``f* = min`` of the grid when no optimum), from one
+    call of the problem's batched oracle ``loss_many``."""
     xmin, xmax, ymin, ymax = bounds
     X, Y = np.meshgrid(np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution))
     with np.errstate(over="ignore", invalid="ignore"):
-        Z = np.array([problem.loss(np.array([a, b])) for a, b in zip(X.ravel(), Y.ravel(), strict=True)])
-    Z = Z.reshape(X.shape)
+        Z = problem.loss_many(np.column_stack([X.ravel(), Y.ravel()])).reshape(X.shape)
     f_star = problem.f_star if problem.has_optimum else float(np.nanmin(Z))
     return X, Y, Z - f_star
 

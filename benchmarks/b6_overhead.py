@@ -1,0 +1,127 @@
+"""B6, part 2: what measuring costs in a default run — wall time over ``time_s`` (the optimisation's time) —
+and the bandwidth of the checkpoint pass.
+
+    python benchmarks/b6_overhead.py [--pairs 5]
+
+``sl.run(prob, SGD(lr=0.01), epochs=E)`` on logistic regression, n = 100,000, dim = 100, per-sample steps,
+every other argument left at its default, for E = 1 and 10; the certified optimum and the numba kernels are
+warmed first, so the figures are the steady state a user meets from the second run on.
+
+The checkpoint pass (`sgdlab.engine.metrics`): loss and gradient from the separate passes (``problem.loss``
+then ``problem.grad``), from shared scores (NumPy) and from the fused numba pass, timed alternately; its
+bandwidth is the bytes of the design over the time of the pass `sl.run` uses (fused on dense designs, shared
+scores on CSR ones), against a STREAM triad ``a = b + s·c``
+(float64, 3 arrays of 160 MB, serial numba — the pass is serial —, counted 3 × 8 bytes per element) measured
+in the same run; every time there is the best of its repeats. Prints one JSON object (the overheads: medians
+over ``--pairs`` repetitions); `b6_reproduce.py` stores it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+import sgdlab as sl
+from sgdlab.data import Dataset
+from sgdlab.engine import metrics
+
+
+@numba.njit(cache=True)
+def _triad(a, b, c, s):
+    for i in range(a.size):
+        a[i] = b[i] + s * c[i]
+
+
+def triad_bandwidth(n: int = 20_000_000, repeats: int = 7) -> float:
+    a, b, c = (np.full(n, v) for v in (0.0, 1.0, 2.0))
+    return 3 * n * 8 / _best_time(lambda: _triad(a, b, c, 3.0), repeats)
+
+
+def _best_time(fn, repeats: int) -> float:
+    """The fastest of ``repeats`` calls after a warm-up (STREAM's convention: the best rate; these machines are
+    shared, and a slower call measures the neighbours)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def pass_bandwidth(repeats: int = 11) -> dict:
+    """Separate passes, shared scores and the fused pass on four designs; the fused pass's bytes/s vs the triad."""
+    dense = sl.data.make_classification(n=100_000, dim=100, cond=10.0, seed=0)
+    sparse = sl.data.make_classification(n=100_000, dim=2000, density=0.02, seed=1)
+    classes = sl.data.make_classification(n=100_000, dim=50, n_classes=10, seed=2)
+    problems = {
+        "logistic dense 1e5 x 100": sl.problems.LogisticRegression(dense, l2=1e-3),
+        "least squares dense 1e5 x 100": sl.problems.LeastSquares(Dataset(dense.A, dense.y.astype(float))),
+        "logistic CSR 1e5 x 2000, 2 %": sl.problems.LogisticRegression(sparse, l2=1e-3),
+        "softmax dense 1e5 x 50, K = 10": sl.problems.SoftmaxRegression(classes, l2=1e-3),
+    }
+    triad_before = triad_bandwidth()
+    rows = []
+    for name, prob in problems.items():
+        x = 0.1 * np.random.default_rng(3).standard_normal(prob.dim)
+        sides = {"separate": lambda prob=prob, x=x: (prob.loss(x), prob.grad(x)),
+                 "shared_scores": lambda prob=prob, x=x: metrics.shared_scores(prob, x),
+                 "fused": lambda prob=prob, x=x: metrics.fused_pass(prob, x),
+                 "engine": lambda prob=prob, x=x: metrics.loss_and_grad(prob, x)}  # fmt: skip
+        times = {k: [] for k in sides}
+        for _ in range(3):  # alternated rounds
+            for key, fn in sides.items():
+                times[key].append(_best_time(fn, repeats))
+        t = {k: statistics.median(v) for k, v in times.items()}
+        nbytes = metrics.design_bytes(prob)
+        rows.append({"problem": name, "design_bytes": nbytes, **{f"{k}_s": v for k, v in t.items()},
+                     "speedup_fused_vs_separate": t["separate"] / t["fused"],
+                     "speedup_shared_vs_separate": t["separate"] / t["shared_scores"],
+                     "fused_bytes_per_s": nbytes / t["fused"], "engine_bytes_per_s": nbytes / t["engine"],
+                     "engine_path": "shared_scores" if sp.issparse(prob.A) else "fused"})  # fmt: skip
+    triad = statistics.median([triad_before, triad_bandwidth()])
+    for row in rows:
+        row["fraction_of_triad"] = row["engine_bytes_per_s"] / triad  # the pass sl.run uses
+    return {"triad_bytes_per_s": triad, "rows": rows}
+
+
+def overhead(pairs: int = 5) -> dict:
+    data = sl.data.make_classification(n=100_000, dim=100, cond=10.0, seed=0)
+    prob = sl.problems.LogisticRegression(data, l2=1e-3)
+    prob.f_star  # noqa: B018 - certify the optimum before timing
+    sl.run(prob, sl.methods.SGD(lr=0.01), iters=1000)  # compile
+    rows = {}
+    for epochs in (1, 10):
+        samples = []
+        for _ in range(pairs):
+            started = time.perf_counter()
+            trace = sl.run(prob, sl.methods.SGD(lr=0.01), epochs=epochs)
+            wall = time.perf_counter() - started
+            samples.append((wall, float(trace.time_s[-1]), float(getattr(trace, "measure_s", float("nan"))),
+                            len(trace)))  # fmt: skip
+        rows[f"{epochs}_epochs"] = {
+            "wall_s": statistics.median(s[0] for s in samples),
+            "time_s": statistics.median(s[1] for s in samples),
+            "measure_s": statistics.median(s[2] for s in samples),
+            "checkpoints": samples[0][3],
+            "wall_over_time_s": statistics.median(s[0] / s[1] for s in samples),
+            "measure_over_time_s": statistics.median(s[2] / s[1] for s in samples),
+        }
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--bandwidth", action="store_true", help="also time the checkpoint pass (bandwidth)")
+    args = parser.parse_args()
+    result = {"default_run_overhead": overhead(args.pairs)}
+    if args.bandwidth:
+        result["checkpoint_pass"] = pass_bandwidth()
+    print(json.dumps(result, indent=2))
