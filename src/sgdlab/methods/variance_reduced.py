@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods.base import State, SteppedMethod
+from sgdlab.methods.base import MethodInfo, State, SteppedMethod
 from sgdlab.problems.glm import LinearModelProblem
 
 
@@ -34,8 +34,6 @@ class _TableMethod(SteppedMethod):
 
     ``table_sum = Σ_i ∇ℓ_i(φ_i)`` (``dim``) in both. A state that already holds a table keeps its layout.
     """
-
-    elementwise: ClassVar[bool] = False
 
     def _table_state(self, problem, x: np.ndarray, state: State) -> None:
         if "table" not in state:
@@ -83,6 +81,8 @@ class SAG(_TableMethod):
     step of the paper's convergence theorem (the authors note that ``1/L_max`` often works in practice).
     """
 
+    info: ClassVar[MethodInfo] = MethodInfo(elementwise=False, compiled="sag")
+
     def default_lr(self, problem, batch_size) -> float:
         return self._inverse("step size 1/(16 L_max)", "L_max", problem.L_max, scale=16.0)
 
@@ -102,6 +102,8 @@ class SAGA(_TableMethod):
     An unbiased estimate whose variance vanishes at the optimum: linear convergence for strongly convex
     ``f``. Default ``lr = 1/(3 L_max)``, the step of the paper's Theorem 1.
     """
+
+    info: ClassVar[MethodInfo] = MethodInfo(elementwise=False, compiled="saga")
 
     def default_lr(self, problem, batch_size) -> float:
         return self._inverse("step size 1/(3 L_max)", "L_max", problem.L_max, scale=3.0)
@@ -127,7 +129,7 @@ class SVRG(SteppedMethod):
     ``lr = 1/(10 L_max)`` (inside the theorem's ``η < 1/(4L)`` regime).
     """
 
-    elementwise: ClassVar[bool] = False
+    info: ClassVar[MethodInfo] = MethodInfo(elementwise=False, compiled="svrg")
     inner: int | None = None
 
     def _validate(self) -> None:
