@@ -12,10 +12,10 @@ Covered (everything else, and any run whose arrays are not float64, runs in Pyth
 * problems: `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` (exactly these classes: a subclass may
   change the oracle), dense or CSR float64 data held in memory (out-of-core data run in Python), with their L2 term;
 * samplers ``"uniform"``, ``"reshuffle"`` and ``"blocks"``, any batch size;
-* methods: those whose `MethodInfo.compiled` names a segment — ``"elementwise"`` (`SGD` with every schedule,
-  `Momentum`, `Nesterov`, `Adagrad`, `RMSProp`, `Adadelta`, `Adam`, `AMSGrad`, `AdamW`: their fused kernel, per
-  `MethodInfo.fused`, both conventions), ``"sag"``, ``"saga"``, ``"svrg"`` — exactly the registering classes (a
-  subclass may change the update). A segment or fused kernel this module does not know is an error.
+* methods: those whose `MethodInfo.compiled` names a segment — ``"elementwise"`` (the element-wise methods, SGD
+  with every schedule: the minibatch gradient, then their fused kernel per `MethodInfo.fused`, both conventions),
+  ``"sag"``, ``"saga"``, ``"svrg"`` — exactly the registering classes (a subclass may change the update). A segment
+  or fused kernel this module does not know is an error.
 
 On CSR data with one sample per iteration, SGD, SAG and SAGA update lazily (just in time): the L2 shrinkage and
 the table mean, which touch every coordinate, are applied in closed form when a row next reads a coordinate, so an

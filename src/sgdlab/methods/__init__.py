@@ -3,7 +3,7 @@
 from sgdlab.methods.adadelta import Adadelta
 from sgdlab.methods.adagrad import Adagrad
 from sgdlab.methods.adam import Adam, AdamW, AMSGrad
-from sgdlab.methods.base import Method, State, SteppedMethod, expected_smoothness
+from sgdlab.methods.base import Fused, Method, MethodInfo, State, SteppedMethod, expected_smoothness
 from sgdlab.methods.gd import GD
 from sgdlab.methods.lbfgs import SLBFGS
 from sgdlab.methods.momentum import Momentum, Nesterov
@@ -20,7 +20,8 @@ from sgdlab.methods.schedules import (
 from sgdlab.methods.sgd import SGD
 from sgdlab.methods.variance_reduced import SAG, SAGA, SVRG
 
-#: Every method by its public name.
+#: Every method by its public name: the registry. Each class carries its `MethodInfo` (``cls.info``), which the
+#: fused path, the compiled segments, the torch optimizers, the spec schema, the CLI and the benchmarks read.
 METHODS: dict[str, type[Method]] = {
     cls.__name__: cls
     for cls in (
@@ -42,26 +43,15 @@ METHODS: dict[str, type[Method]] = {
 }
 
 __all__ = [
-    "GD",
+    *METHODS,
     "METHODS",
-    "SAG",
-    "SAGA",
-    "SGD",
-    "SLBFGS",
-    "SVRG",
-    "AMSGrad",
-    "Adadelta",
-    "Adagrad",
-    "Adam",
-    "AdamW",
     "Constant",
     "Cosine",
+    "Fused",
     "InverseSqrt",
     "InverseTime",
     "Method",
-    "Momentum",
-    "Nesterov",
-    "RMSProp",
+    "MethodInfo",
     "Schedule",
     "State",
     "StepDecay",

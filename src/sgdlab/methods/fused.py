@@ -1,16 +1,15 @@
 """Fused, in-place, single-pass update kernels (numba, parallel) for the element-wise methods.
 
-The reference formulas live in each method's ``step``; these kernels compute the same update in one pass
+The reference formulas live in each method's ``_update``; these kernels compute the same update in one pass
 over memory, without temporaries, and ``step`` uses them automatically for large NumPy arrays
-(:func:`usable`). ``tests/test_fused.py`` checks every kernel against its method's reference formula in one
-table (float64 to 1e-12, float32 to 1e-6 relative). Kernels compile on first use and are cached on disk
+(:func:`usable`). ``tests/test_fused.py`` checks every kernel against its method's reference formula over the
+method table (float64 to 1e-12, float32 to 1e-6 relative). Kernels compile on first use and are cached on disk
 (numba ``cache=True``), so later processes do not compile again. ``SGDLAB_FUSED=0`` turns them off.
 
-Each update rule is written once, as a plain loop over ``prange``: ``sgd_update``, ``momentum_update``,
-``diagonal_update``, ``adadelta_update``, ``adam_update``. :data:`KERNELS` holds those loops compiled in parallel
-for ``step`` (:func:`step`: a method names its kernel and state layout in ``info.fused``, and passes its scalars
-through ``fused_args``); `sgdlab.engine.kernels.elementwise` compiles the same loops serially for its
-per-iteration use.
+Each update rule is written once, as a plain loop over ``prange`` named ``<kernel>_update``. :data:`KERNELS`
+holds those loops compiled in parallel for ``step`` (:func:`step`: a method names its kernel and state layout in
+``info.fused`` and passes its scalars through ``fused_args``); `sgdlab.engine.kernels.elementwise` compiles the
+same loops serially for its per-iteration use.
 """
 
 from __future__ import annotations
