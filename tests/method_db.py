@@ -80,6 +80,8 @@ class MethodRow:
     reference: Callable[..., Iterator[tuple[np.ndarray, dict]]] | None = None
     default_lr: Callable[[Any], float] | None = None  # the documented default step size on a problem
     errors: tuple[BadInput, ...] = ()
+    #: Epochs in which the defaults remove 30 % of a well-conditioned logistic problem's suboptimality.
+    default_epochs: float = 5
 
     @property
     def name(self) -> str:
