@@ -48,9 +48,8 @@ class _TableMethod(SteppedMethod):
         table, total = state["table"], state["table_sum"]
         unique, first = np.unique(idx, return_index=True)  # a repeated index is stored (and summed) once
         if _linear_model(problem) and table.shape[1] == problem.n_outputs:
-            rows = problem._rows(idx)
-            fresh = problem._dphi(problem._scores(rows, x), problem.y[idx]).reshape(len(idx), -1)
-            fresh = fresh.astype(x.dtype, copy=False)
+            rows, fresh = problem.sample_derivatives(x, idx)
+            fresh = fresh.reshape(len(idx), -1).astype(x.dtype, copy=False)
             diff = fresh - table[idx]  # y_t − table[t] = a_t ⊗ diff_t
             correction = np.asarray(rows.T @ diff).ravel() / len(idx)
             if len(idx) > 1:
