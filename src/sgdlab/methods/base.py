@@ -96,6 +96,9 @@ class Method:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.full_batch = cls.info.full_batch
+        spec = cls.info.fused
+        if "info" in vars(cls) and spec is not None and spec.kernel not in fused.KERNELS:
+            raise ValueError(f"{cls.__name__}: no fused kernel {spec.kernel!r}; known: {', '.join(fused.KERNELS)}")
 
     def __post_init__(self) -> None:
         self._validate()

@@ -147,12 +147,13 @@ KERNELS = {
 def step(method, x, g, state, alpha) -> bool:
     """One step of ``method`` by its fused kernel (`Method.fused_kernel`), when it has one and :func:`usable`
     allows: ``kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())``. Returns
-    whether it ran; a kernel name this module does not have is an error."""
+    whether it ran. (A class that registers a kernel name this module does not have is refused when it is defined.)
+    """
+    if not isinstance(x, np.ndarray) or x.size < MIN_SIZE:  # the common small case, before anything else
+        return False
     spec = type(method).fused_kernel()
     if spec is None:
         return False
-    if spec.kernel not in KERNELS:
-        raise ValueError(f"{method.name}: no fused kernel {spec.kernel!r}; known: {', '.join(KERNELS)}")
     slots = [x if name is None else state[name] for name in spec.state]
     if not usable(x, g, *slots):
         return False
