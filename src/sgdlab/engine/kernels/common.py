@@ -15,6 +15,8 @@ LOSS_SOFTMAX = 2
 AHEAD = 8
 
 jit = numba.njit(cache=True, nogil=True)
+# Small pieces of hot loops: inlined into their callers (numba IR), so that LLVM vectorises the loops around them.
+jit_inline = numba.njit(cache=True, nogil=True, inline="always")
 # Sums whose order BLAS does not fix either: let LLVM vectorise them.
 jit_sum = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 

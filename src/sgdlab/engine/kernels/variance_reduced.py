@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sgdlab.engine.kernels.common import AHEAD, jit, prefetch, prefetch_row
+from sgdlab.engine.kernels.common import AHEAD, jit, jit_inline, prefetch, prefetch_row
 from sgdlab.engine.kernels.oracle import add_outer, batch_grad, dphi, full_grad, norm_sq, sample_dphi, score
 
 
-@jit
+@jit_inline
 def table_step(saga, correction, change, total, x, l2, alpha, nf):
     """One coordinate of a SAGA (``saga``) or SAG step — the one place either is written: with ``total`` the
     coordinate of ``table_sum`` before the step and ``change`` its table change, SAGA steps by
@@ -62,10 +62,14 @@ def table_segment(
                 for p in range(indptr[i], indptr[i + 1]):
                     work[indices[p]] += data[p] * diff
             # (+ l2·x with l2 = 0 adds 0.0, as the reference's scalar reg_grad does)
-            if dense:
+            if dense and saga:  # saga a constant in each loop, so that LLVM vectorises it
                 for j in range(x.size):
-                    c = A[i, j] * diff
-                    x[j], table_sum[j] = table_step(saga, c, c, table_sum[j], x[j], l2, alpha, nf)
+                    x[j], table_sum[j] = table_step(True, A[i, j] * diff, A[i, j] * diff, table_sum[j], x[j], l2,
+                                                    alpha, nf)  # fmt: skip
+            elif dense:
+                for j in range(x.size):
+                    x[j], table_sum[j] = table_step(False, A[i, j] * diff, A[i, j] * diff, table_sum[j], x[j], l2,
+                                                    alpha, nf)  # fmt: skip
             else:
                 for j in range(x.size):
                     x[j], table_sum[j] = table_step(saga, work[j], work[j], table_sum[j], x[j], l2, alpha, nf)
