@@ -6,6 +6,6 @@ are those of `sgdlab.torch.optim.OPTIMIZERS`, one per element-wise method of the
 
 from sgdlab.torch.optim import OPTIMIZERS, SgdlabOptimizer
 
-globals().update(OPTIMIZERS)
+globals().update(OPTIMIZERS)  # sgdlab.torch.Adam, …: built from the registry, so not listed by name here
 
-__all__ = ["OPTIMIZERS", "SgdlabOptimizer", *OPTIMIZERS]
+__all__ = ["OPTIMIZERS", "SgdlabOptimizer"]
