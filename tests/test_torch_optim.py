@@ -10,7 +10,7 @@ import torch
 
 import sgdlab.methods as npm
 import sgdlab.torch as st
-from method_db import ROWS, STEP, cases
+from method_db import BY_NAME, ROWS, STEP, cases
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -180,8 +180,7 @@ def test_training_a_small_network_decreases_the_loss():
     for name in st.OPTIMIZERS:
         torch.manual_seed(2)
         model = torch.nn.Sequential(torch.nn.Linear(4, 32), torch.nn.Tanh(), torch.nn.Linear(32, 1))
-        kwargs = {"lr": 0.05} if name in ("SGD", "Momentum", "Nesterov") else {}
-        opt = st.OPTIMIZERS[name](model.parameters(), **kwargs)
+        opt = st.OPTIMIZERS[name](model.parameters(), **BY_NAME[name].train_kwargs)
         first = None
         for _ in range(150):
             opt.zero_grad()
