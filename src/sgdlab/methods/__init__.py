@@ -6,6 +6,7 @@ from sgdlab.methods.adam import Adam, AdamW, AMSGrad
 from sgdlab.methods.base import Fused, Method, MethodInfo, State, SteppedMethod, expected_smoothness
 from sgdlab.methods.gd import GD
 from sgdlab.methods.lbfgs import SLBFGS
+from sgdlab.methods.lion import Lion
 from sgdlab.methods.momentum import Momentum, Nesterov
 from sgdlab.methods.rmsprop import RMSProp
 from sgdlab.methods.schedules import (
@@ -35,6 +36,7 @@ METHODS: dict[str, type[Method]] = {
         Adam,
         AMSGrad,
         AdamW,
+        Lion,
         SAG,
         SAGA,
         SVRG,
@@ -60,6 +62,7 @@ __all__ = [
     "Fused",
     "InverseSqrt",
     "InverseTime",
+    "Lion",
     "Method",
     "MethodInfo",
     "Momentum",

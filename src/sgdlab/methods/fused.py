@@ -137,10 +137,18 @@ def adam_update(
 
 
 
+def lion_update(x, g, m, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, decay):
+    """Lion: ``c = β₁m + (1−β₁)g``; ``x ← x − lr·(sign(c) + decay·x)``; ``m ← β₂m + (1−β₂)g`` (``sign(0) = 0``)."""
+    for i in prange(x.size):  # noqa: F821
+        xi, gi = x[i], g[i]
+        x[i] = xi - lr * (np.sign(beta1 * m[i] + one_minus_beta1 * gi) + decay * xi)
+        m[i] = beta2 * m[i] + one_minus_beta2 * gi
+
+
 #: The parallel kernels by name (`Fused.kernel`): each loop above, compiled for ``step``.
 KERNELS = {
     fn.__name__.removesuffix("_update"): _kernel(fn)
-    for fn in (sgd_update, momentum_update, diagonal_update, adadelta_update, adam_update)
+    for fn in (sgd_update, momentum_update, diagonal_update, adadelta_update, adam_update, lion_update)
 }
 
 

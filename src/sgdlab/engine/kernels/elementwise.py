@@ -29,9 +29,10 @@ _momentum = serial(fused.momentum_update)
 _diagonal = serial(fused.diagonal_update)
 _adadelta = serial(fused.adadelta_update)
 _adam = serial(fused.adam_update)
+_lion = serial(fused.lion_update)
 #: The serial kernels' codes, by the names of `sgdlab.methods.fused.KERNELS` (`Fused.kernel`).
-CODES = {"sgd": 0, "momentum": 1, "diagonal": 2, "adadelta": 3, "adam": 4}
-SGD, MOMENTUM, DIAGONAL, ADADELTA, ADAM = CODES.values()
+CODES = {"sgd": 0, "momentum": 1, "diagonal": 2, "adadelta": 3, "adam": 4, "lion": 5}
+SGD, MOMENTUM, DIAGONAL, ADADELTA, ADAM, LION = CODES.values()
 
 
 @jit
@@ -82,6 +83,8 @@ def elementwise_segment(
                 q = step_params[t]
                 _adam(x, g, s1, s2, s3, alpha, q[0], q[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7] != 0.0,
                       p[8] != 0.0)  # fmt: skip
+            elif kernel == LION:
+                _lion(x, g, s1, alpha, p[0], p[1], p[2], p[3], p[4])
             else:
                 raise ValueError("elementwise_segment: unknown kernel code")
         evals += hi - lo
