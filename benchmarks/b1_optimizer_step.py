@@ -27,14 +27,29 @@ import torch
 import sgdlab.methods as M
 from sgdlab.methods import fused
 
-# method -> (sgdlab method, torch.optim factory kwargs, arrays read + written per element)
-METHODS = {
-    "Adam": (lambda: M.Adam(lr=1e-3), (torch.optim.Adam, {"lr": 1e-3}), 4 + 3),
-    "AdamW": (lambda: M.AdamW(lr=1e-3, weight_decay=0.01), (torch.optim.AdamW, {"lr": 1e-3, "weight_decay": 0.01}), 7),
-    "Adagrad": (lambda: M.Adagrad(lr=1e-2, convention="torch"), (torch.optim.Adagrad, {"lr": 1e-2}), 3 + 2),
-    "RMSProp": (lambda: M.RMSProp(lr=1e-3, convention="torch"), (torch.optim.RMSprop, {"lr": 1e-3, "alpha": 0.9}), 5),
-    "SGD+momentum": (lambda: M.Momentum(lr=1e-2, beta=0.9), (torch.optim.SGD, {"lr": 1e-2, "momentum": 0.9}), 5),
+# label -> (registry name, sgdlab kwargs, torch.optim kwargs); the classes come from the registry (the method and
+# its ``info.torch`` counterpart), the bytes moved from its fused kernel's state layout (``info.fused.state``).
+CONFIGS = {
+    "Adam": ("Adam", {"lr": 1e-3}, {"lr": 1e-3}),
+    "AdamW": ("AdamW", {"lr": 1e-3, "weight_decay": 0.01}, {"lr": 1e-3, "weight_decay": 0.01}),
+    "Adagrad": ("Adagrad", {"lr": 1e-2, "convention": "torch"}, {"lr": 1e-2}),
+    "RMSProp": ("RMSProp", {"lr": 1e-3, "convention": "torch"}, {"lr": 1e-3, "alpha": 0.9}),
+    "SGD+momentum": ("Momentum", {"lr": 1e-2, "beta": 0.9}, {"lr": 1e-2, "momentum": 0.9}),
 }
+
+
+def benchmarked(name: str, ours: dict, theirs: dict):
+    """(sgdlab factory, (torch.optim class, kwargs), arrays read + written per element) for a registry entry."""
+    cls = M.METHODS[name]
+    info = cls.info
+    if info.fused is None or info.torch is None:
+        raise ValueError(f"{name} has no fused kernel or no torch.optim counterpart: nothing to compare")
+    states = sum(slot is not None for slot in info.fused.state)
+    arrays = 3 + 2 * states  # x read and written, g read, each state array read and written
+    return (lambda: cls(**ours)), (getattr(torch.optim, info.torch.rpartition(".")[2]), theirs), arrays
+
+
+METHODS = {label: benchmarked(*config) for label, config in CONFIGS.items()}
 
 
 @numba.njit(parallel=True, cache=True)

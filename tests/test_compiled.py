@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 import sgdlab as sl
+from method_db import COMPILED, factories
 from sgdlab.data import Dataset, make_classification, make_regression
 from sgdlab.engine import Checkpoint, compiled, recorder
 from sgdlab.engine.samplers import Sampler
-from sgdlab.methods import StepDecay, Warmup
 
 M = sl.methods
 RTOL = 1e-10
@@ -54,25 +54,8 @@ def problem(name):
     return _cache[name]
 
 
-METHODS = {
-    "SGD": lambda: M.SGD(),
-    "SGD-1/k": lambda: M.SGD(lr=0.2, schedule="1/k"),
-    "SGD-step-warmup": lambda: M.SGD(lr=0.1, schedule=Warmup(steps=20, then=StepDecay(every=50, factor=0.5))),
-    "SGD-cosine": lambda: M.SGD(lr=0.1, schedule="cosine"),
-    "SAGA": lambda: M.SAGA(),
-    "SAG": lambda: M.SAG(),
-    "SVRG": lambda: M.SVRG(),
-    "Momentum": lambda: M.Momentum(),
-    "Nesterov": lambda: M.Nesterov(),
-    "Adagrad": lambda: M.Adagrad(lr=0.1),
-    "Adagrad-torch": lambda: M.Adagrad(lr=0.1, convention="torch"),
-    "RMSProp": lambda: M.RMSProp(lr=0.01),
-    "Adadelta": lambda: M.Adadelta(),
-    "Adam": lambda: M.Adam(lr=0.02, weight_decay=1e-3),
-    "AMSGrad": lambda: M.AMSGrad(lr=0.02),
-    "AMSGrad-torch": lambda: M.AMSGrad(lr=0.02, convention="torch"),
-    "AdamW": lambda: M.AdamW(lr=0.02),
-}
+# every COMPILED configuration of the method table, by id (the tests below name some of them)
+METHODS = factories(COMPILED, needs="compiled")
 BATCHES = {"b1-uniform": (1, "uniform"), "b5-uniform": (5, "uniform"), "b4-reshuffle": (4, "reshuffle")}
 
 
@@ -285,3 +268,33 @@ def test_sampler_take_equals_repeated_next(kind, n, b):
             next(reference)
         assert ours.get_state()["rng"] == reference.get_state()["rng"]
         np.testing.assert_array_equal(ours.take(9)[0], np.concatenate([next(reference) for _ in range(9)]))
+
+
+def test_unknown_segments_and_kernels_are_errors(monkeypatch):
+    """A registered method naming a compiled segment or kernel this engine lacks fails loudly (it used to take Adam's
+    path); the compiled element-wise loop refuses an unknown kernel code."""
+    import dataclasses
+
+    from sgdlab.engine import glm_kernels
+
+    prob, sampler = problem("ls-dense"), Sampler("uniform", 120, 1, None)
+
+    class Segmentless(M.Adam):
+        info = dataclasses.replace(M.Adam.info, compiled="adam-segment")
+
+    with pytest.raises(ValueError, match="no compiled segment 'adam-segment'"):
+        compiled.segment_for(Segmentless(lr=0.1), prob, sampler)
+    monkeypatch.delitem(glm_kernels.CODES, "adam")  # a fused kernel without its compiled counterpart
+    with pytest.raises(ValueError, match="fused kernel"):
+        compiled.segment_for(M.Adam(lr=0.1), prob, sampler)
+
+    class Subclass(M.Adam):  # inherits Adam's info without registering it: not compiled (exact classes only)
+        pass
+
+    assert compiled.segment_for(Subclass(lr=0.1), prob, sampler) is None
+    x, g = np.zeros(prob.dim), np.empty(prob.dim)
+    dense_A, indptr, indices, data, dense, y, loss, K, l2 = compiled._glm_data(prob)["arrays"]
+    idx, offsets = np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64)
+    with pytest.raises(ValueError, match="unknown kernel code"):
+        glm_kernels.elementwise_segment(99, dense_A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets,
+                                        10.0, np.ones(1), np.zeros(9), np.zeros((1, 2)), x, x, x, g)  # fmt: skip

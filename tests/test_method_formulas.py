@@ -1,24 +1,8 @@
 """Every element-wise method against an independent NumPy transcription of the lecture's formula.
 
-The references below are written from the update rules as stated in the lecture (one function per
-method, in float64), not from the implementation. Each one is a generator: given the initial iterate,
-the gradient sequence and the step sizes ``α_k`` (computed by hand from the schedule), it yields the
-iterate and the moment states after every step. One table, ``CASES``, pairs a method's constructor
-arguments with its reference and drives every test in this file.
-
-Notation (k counts steps from 1, all operations element-wise):
-
-* SGD / GD:   x ← x − α g
-* Momentum:   v ← β v + g;  x ← x − α v
-* Nesterov:   v ← β v + g;  x ← x − α (g + β v)
-* Adagrad:    v ← v + g²;  x ← x − α g / sqrt(v + ε)        (torch: sqrt(v) + ε)
-* RMSProp:    v ← γ v + (1−γ) g²;  x ← x − α g / sqrt(v + ε)  (torch: sqrt(v) + ε)
-* Adadelta:   v ← γ v + (1−γ) g²;  g̃ = sqrt(Δx + ε)/sqrt(v + ε)·g;  x ← x − α g̃;  Δx ← ρ Δx + (1−ρ) g̃²
-* Adam:       g ← g + λ x (if λ > 0);  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
-              x ← x − α m̂/(sqrt(v̂) + ε)  with  m̂ = m/(1−β1^k),  v̂ = v/(1−β2^k)
-* AMSGrad:    as Adam with v̂max ← max(v̂max, v̂) in the denominator
-              (torch: vmax ← max(vmax, v) of the raw v, denominator sqrt(vmax/(1−β2^k)) + ε)
-* AdamW:      moments of the plain g;  x ← x − α (m̂/(sqrt(v̂) + ε) + λ x_prev)
+The references and the configurations come from the method table (`method_db`: each row's ``reference`` and its
+``STEP`` configurations, the table's notation in its docstring); the schedules are below. Every test in this file
+runs over that table.
 """
 
 from __future__ import annotations
@@ -33,21 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 
-from sgdlab.methods import (
-    GD,
-    SGD,
-    Adadelta,
-    Adagrad,
-    Adam,
-    AdamW,
-    AMSGrad,
-    Cosine,
-    Momentum,
-    Nesterov,
-    RMSProp,
-    StepDecay,
-    Warmup,
-)
+from method_db import references
+from sgdlab.methods import AdamW, Cosine, StepDecay, Warmup
 
 Reference = Callable[[dict, np.ndarray, list[np.ndarray], list[float]], Iterator[tuple[np.ndarray, dict]]]
 
@@ -55,150 +26,7 @@ N_DIM = 37
 N_STEPS = 200
 N_SCHEDULE_STEPS = 40
 
-
-# --- independent references (float64) ---------------------------------------------------------------
-
-
-def ref_sgd(hp, x, grads, alphas):
-    x = np.array(x, dtype=np.float64)
-    for g, a in zip(grads, alphas, strict=True):
-        x = x - a * g
-        yield x, {}
-
-
-def ref_momentum(hp, x, grads, alphas):
-    beta = hp["beta"]
-    x = np.array(x, dtype=np.float64)
-    v = np.zeros_like(x)
-    for g, a in zip(grads, alphas, strict=True):
-        v = beta * v + g
-        x = x - a * v
-        yield x, {"v": v}
-
-
-def ref_nesterov(hp, x, grads, alphas):
-    beta = hp["beta"]
-    x = np.array(x, dtype=np.float64)
-    v = np.zeros_like(x)
-    for g, a in zip(grads, alphas, strict=True):
-        v = beta * v + g
-        x = x - a * (g + beta * v)
-        yield x, {"v": v}
-
-
-def ref_adagrad(hp, x, grads, alphas):
-    eps, torch = hp["eps"], hp["convention"] == "torch"
-    x = np.array(x, dtype=np.float64)
-    v = np.zeros_like(x)
-    for g, a in zip(grads, alphas, strict=True):
-        v = v + g * g
-        denom = np.sqrt(v) + eps if torch else np.sqrt(v + eps)
-        x = x - a * g / denom
-        yield x, {"v": v}
-
-
-def ref_rmsprop(hp, x, grads, alphas):
-    gamma, eps, torch = hp["gamma"], hp["eps"], hp["convention"] == "torch"
-    x = np.array(x, dtype=np.float64)
-    v = np.zeros_like(x)
-    for g, a in zip(grads, alphas, strict=True):
-        v = gamma * v + (1.0 - gamma) * g * g
-        denom = np.sqrt(v) + eps if torch else np.sqrt(v + eps)
-        x = x - a * g / denom
-        yield x, {"v": v}
-
-
-def ref_adadelta(hp, x, grads, alphas):
-    gamma, rho, eps = hp["gamma"], hp["rho"], hp["eps"]
-    x = np.array(x, dtype=np.float64)
-    v = np.zeros_like(x)
-    dx = np.zeros_like(x)
-    for g, a in zip(grads, alphas, strict=True):
-        v = gamma * v + (1.0 - gamma) * g * g
-        g_tilde = np.sqrt(dx + eps) / np.sqrt(v + eps) * g
-        x = x - a * g_tilde
-        dx = rho * dx + (1.0 - rho) * g_tilde * g_tilde
-        yield x, {"v": v, "dx": dx}
-
-
-def _adam_family(hp, x, grads, alphas, *, amsgrad=False, decoupled=False):
-    beta1, beta2, eps, lam = hp["beta1"], hp["beta2"], hp["eps"], hp["weight_decay"]
-    torch = hp.get("convention") == "torch"
-    x = np.array(x, dtype=np.float64)
-    m = np.zeros_like(x)
-    v = np.zeros_like(x)
-    vmax = np.zeros_like(x)
-    for k, (g, a) in enumerate(zip(grads, alphas, strict=True), start=1):
-        x_prev = x
-        if lam > 0 and not decoupled:
-            g = g + lam * x_prev
-        m = beta1 * m + (1.0 - beta1) * g
-        v = beta2 * v + (1.0 - beta2) * g * g
-        m_hat = m / (1.0 - beta1**k)
-        v_hat = v / (1.0 - beta2**k)
-        if amsgrad and torch:
-            vmax = np.maximum(vmax, v)
-            denom = np.sqrt(vmax / (1.0 - beta2**k)) + eps
-        elif amsgrad:
-            vmax = np.maximum(vmax, v_hat)
-            denom = np.sqrt(vmax) + eps
-        else:
-            denom = np.sqrt(v_hat) + eps
-        direction = m_hat / denom
-        if decoupled:
-            direction = direction + lam * x_prev
-        x = x_prev - a * direction
-        yield x, ({"m": m, "v": v, "vmax": vmax} if amsgrad else {"m": m, "v": v})
-
-
-def ref_adam(hp, x, grads, alphas):
-    return _adam_family(hp, x, grads, alphas)
-
-
-def ref_amsgrad(hp, x, grads, alphas):
-    return _adam_family(hp, x, grads, alphas, amsgrad=True)
-
-
-def ref_adamw(hp, x, grads, alphas):
-    return _adam_family(hp, x, grads, alphas, decoupled=True)
-
-
-# --- the table --------------------------------------------------------------------------------------
-
-ADAM_HP = {"lr": 0.05, "beta1": 0.85, "beta2": 0.99, "eps": 1e-7}
-
-CASES = [
-    pytest.param(SGD, {"lr": 0.05}, ref_sgd, id="SGD"),
-    pytest.param(GD, {"lr": 0.05, "line_search": None}, ref_sgd, id="GD-constant"),
-    pytest.param(Momentum, {"lr": 0.05, "beta": 0.8}, ref_momentum, id="Momentum"),
-    pytest.param(Momentum, {"lr": 0.05}, ref_momentum, id="Momentum-default-beta"),
-    pytest.param(Nesterov, {"lr": 0.05, "beta": 0.8}, ref_nesterov, id="Nesterov"),
-    pytest.param(Nesterov, {"lr": 0.05}, ref_nesterov, id="Nesterov-default-beta"),
-    pytest.param(Adagrad, {"lr": 0.05, "eps": 1e-7}, ref_adagrad, id="Adagrad-lecture"),
-    pytest.param(Adagrad, {"lr": 0.05, "eps": 1e-7, "convention": "torch"}, ref_adagrad, id="Adagrad-torch"),
-    pytest.param(Adagrad, {}, ref_adagrad, id="Adagrad-default"),
-    pytest.param(RMSProp, {"lr": 0.05, "gamma": 0.85, "eps": 1e-7}, ref_rmsprop, id="RMSProp-lecture"),
-    pytest.param(
-        RMSProp,
-        {"lr": 0.05, "gamma": 0.85, "eps": 1e-7, "convention": "torch"},
-        ref_rmsprop,
-        id="RMSProp-torch",
-    ),
-    pytest.param(RMSProp, {}, ref_rmsprop, id="RMSProp-default"),
-    pytest.param(Adadelta, {"gamma": 0.85, "rho": 0.9, "eps": 1e-7}, ref_adadelta, id="Adadelta"),
-    pytest.param(Adadelta, {"lr": 0.5, "gamma": 0.85, "rho": 0.9, "eps": 1e-7}, ref_adadelta, id="Adadelta-lr"),
-    pytest.param(Adadelta, {}, ref_adadelta, id="Adadelta-default"),
-    pytest.param(Adam, ADAM_HP, ref_adam, id="Adam"),
-    pytest.param(Adam, {**ADAM_HP, "weight_decay": 0.03}, ref_adam, id="Adam-L2"),
-    pytest.param(Adam, {}, ref_adam, id="Adam-default"),
-    pytest.param(AMSGrad, ADAM_HP, ref_amsgrad, id="AMSGrad-lecture"),
-    pytest.param(AMSGrad, {**ADAM_HP, "convention": "torch"}, ref_amsgrad, id="AMSGrad-torch"),
-    pytest.param(AMSGrad, {**ADAM_HP, "weight_decay": 0.03}, ref_amsgrad, id="AMSGrad-L2"),
-    pytest.param(AMSGrad, {}, ref_amsgrad, id="AMSGrad-default"),
-    pytest.param(AdamW, {**ADAM_HP, "weight_decay": 0.03}, ref_adamw, id="AdamW"),
-    pytest.param(AdamW, {**ADAM_HP, "weight_decay": 0.0}, ref_adamw, id="AdamW-no-decay"),
-    pytest.param(AdamW, {}, ref_adamw, id="AdamW-default"),
-]
+CASES = references()
 
 # Schedules: the method's argument (built fresh per test) and the factor α_k / lr written out by hand.
 SCHEDULES = [

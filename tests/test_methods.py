@@ -7,31 +7,28 @@ import pytest
 
 import sgdlab as sl
 from conftest import make_problem, well_conditioned_logistic
-from sgdlab.methods import (
-    GD,
-    METHODS,
-    SAG,
-    SAGA,
-    SGD,
-    SLBFGS,
-    SVRG,
-    Adadelta,
-    Adagrad,
-    Adam,
-    AdamW,
-    AMSGrad,
-    Momentum,
-    Nesterov,
-    RMSProp,
-    StepDecay,
-)
+from method_db import ROWS, bad_hyperparameters
+from sgdlab.engine import Checkpoint
+from sgdlab.methods import GD, METHODS, SAG, SAGA, SGD, SVRG, StepDecay
 
 ALL_METHODS = [pytest.param(name, id=name) for name in METHODS]
+ROW_PARAMS = [pytest.param(row, id=row.name) for row in ROWS]
 
 
 @pytest.fixture(scope="module")
 def logistic():
     return well_conditioned_logistic()
+
+
+def test_the_table_has_one_row_per_registered_method():
+    assert [row.cls for row in ROWS] == list(METHODS.values())
+    for row in ROWS:
+        info = row.cls.info
+        assert "info" in vars(row.cls), f"{row.name} registers no MethodInfo"
+        assert row.cls.full_batch == info.full_batch
+        assert (row.reference is not None) == info.elementwise, f"{row.name}: an element-wise row needs a reference"
+        assert info.fused is None or info.elementwise, f"{row.name}: a fused kernel needs a bare step"
+        assert row.default_lr is not None and row.configs
 
 
 @pytest.mark.parametrize("name", ALL_METHODS)
@@ -42,11 +39,12 @@ def test_every_method_is_constructible_without_arguments(name):
     assert set(method.hyperparameters()) >= {"lr", "schedule"}
 
 
-@pytest.mark.parametrize("name", ALL_METHODS)
-def test_default_settings_decrease_the_loss_of_a_well_conditioned_logistic_problem(logistic, name):
+@pytest.mark.parametrize("row", ROW_PARAMS)
+def test_default_settings_decrease_the_loss_of_a_well_conditioned_logistic_problem(logistic, row):
     """A clear, sustained decrease: the slowest defaults (Adagrad's lr = 0.01, AMSGrad) still remove ~40 %
-    of the suboptimality in 5 epochs; single noisy steps cannot fake the last five checkpoints."""
-    trace = sl.run(logistic, name, epochs=5, seed=0)
+    of the suboptimality in 5 epochs (a row may ask for more: ``default_epochs``); single noisy steps cannot fake
+    the last five checkpoints."""
+    trace = sl.run(logistic, row.name, epochs=row.default_epochs, seed=0)
     assert trace.status == "budget"
     assert trace.subopt[-1] < 0.7 * trace.subopt[0]
     assert np.all(trace.subopt[-5:] < trace.subopt[0])
@@ -59,22 +57,38 @@ def test_every_method_runs_in_float32_and_float64(logistic, name, dtype):
     assert trace.x.dtype == dtype and np.isfinite(trace.x).all()
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("GD", lambda p: 1 / p.L),
-        ("SGD", lambda p: 1 / (2 * p.L_max)),
-        ("Momentum", lambda p: 0.1 / (2 * p.L_max)),
-        ("Nesterov", lambda p: 0.1 / (2 * p.L_max)),
-        ("SAG", lambda p: 1 / (16 * p.L_max)),
-        ("SAGA", lambda p: 1 / (3 * p.L_max)),
-        ("SVRG", lambda p: 1 / (10 * p.L_max)),
-        ("SLBFGS", lambda p: 0.5),
-    ],
-)
-def test_default_step_sizes_follow_the_documented_rules(logistic, name, expected):
-    resolved = METHODS[name]().resolve(logistic, batch_size=1)
-    assert resolved.lr == pytest.approx(expected(logistic), rel=1e-12)
+@pytest.mark.parametrize("row", ROW_PARAMS)
+def test_default_step_sizes_follow_the_documented_rules(logistic, row):
+    resolved = row.cls().resolve(logistic, batch_size=1)
+    assert resolved.lr == pytest.approx(row.default_lr(logistic), rel=1e-12)
+
+
+@pytest.mark.parametrize("row", ROW_PARAMS)
+def test_every_method_resumes_from_a_checkpoint_bit_for_bit(tmp_path, monkeypatch, row):
+    """Interrupted at a checkpoint's measurement and resumed: the same trace as the uninterrupted run (the compiled
+    segments included, where the method has one)."""
+    prob = well_conditioned_logistic()  # a fresh instance: its loss is patched below
+    kwargs = {"epochs": 3, "seed": 4, "batch_size": 4, "points_per_decade": 8, "record_every": 1.0}
+    full = sl.run(prob, row.cls(), **kwargs)
+    loss, calls = type(prob).loss, {"n": 0}
+
+    def interrupting(x):
+        calls["n"] += 1
+        if calls["n"] > len(full.iters) // 2:
+            raise KeyboardInterrupt
+        return loss(prob, x)
+
+    path = tmp_path / "run.ckpt"
+    monkeypatch.setattr(prob, "loss", interrupting, raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        sl.run(prob, row.cls(), checkpoint_path=path, checkpoint_every=0.0, **kwargs)
+    monkeypatch.delattr(prob, "loss")
+    assert 0 < Checkpoint.load(path).counters["it"] < full.iters[-1]
+    resumed = sl.run(prob, row.cls(), resume=path, **kwargs)
+    np.testing.assert_array_equal(resumed.x, full.x)
+    for name, column in full.columns.items():
+        if name != "time_s":
+            np.testing.assert_array_equal(resumed.columns[name], column, err_msg=name)
 
 
 def test_minibatch_default_uses_the_expected_smoothness(logistic):
@@ -147,7 +161,7 @@ def test_unresolved_step_size_is_a_clear_error():
         method.step(x, np.ones(3), method.init(x))
 
 
-@pytest.mark.parametrize("cls", [SAG, SAGA, SVRG, SLBFGS])
+@pytest.mark.parametrize("cls", [row.cls for row in ROWS if not row.cls.info.elementwise])
 def test_oracle_methods_refuse_a_bare_step(cls):
     x = np.zeros(3)
     method = cls(lr=0.1)
@@ -161,41 +175,18 @@ def test_armijo_gd_refuses_a_bare_step():
         GD(line_search="armijo").step(x, np.ones(3), {"k": 0})
 
 
+# every row's bad inputs (the method table), and the schedules'
 BAD_HYPERPARAMETERS = [
-    (lambda: SGD(lr=0.0), ValueError, "lr must be > 0"),
-    (lambda: SGD(lr=-1e-3), ValueError, "lr must be > 0"),
-    (lambda: Adam(lr=float("nan")), ValueError, "lr must be finite"),
-    (lambda: Adam(lr="0.1"), TypeError, "lr must be a real number"),
-    (lambda: Momentum(beta=1.0), ValueError, r"beta must be in \[0, 1\)"),
-    (lambda: Nesterov(beta=-0.1), ValueError, "beta must be in"),
-    (lambda: Adam(beta1=1.0), ValueError, "beta1 must be in"),
-    (lambda: AMSGrad(beta2=1.5), ValueError, "beta2 must be in"),
-    (lambda: AdamW(beta2=-0.5), ValueError, "beta2 must be in"),
-    (lambda: Adam(eps=-1e-8), ValueError, "eps must be > 0"),
-    (lambda: Adagrad(eps=-1.0), ValueError, "eps must be > 0"),
-    (lambda: RMSProp(gamma=1.0), ValueError, "gamma must be in"),
-    (lambda: Adadelta(rho=1.2), ValueError, "rho must be in"),
-    (lambda: Adadelta(gamma=-0.1), ValueError, "gamma must be in"),
-    (lambda: Adadelta(eps=0.0), ValueError, "eps must be > 0"),
-    (lambda: AdamW(weight_decay=-0.01), ValueError, "weight_decay must be >= 0"),
-    (lambda: Adam(weight_decay=float("inf")), ValueError, "weight_decay must be finite"),
-    (lambda: Adagrad(convention="pytorch"), ValueError, "convention must be one of"),
-    (lambda: AMSGrad(convention=None), ValueError, "convention must be one of"),
-    (lambda: SGD(schedule="exponential"), ValueError, "schedule must be"),
-    (lambda: GD(line_search="wolfe"), ValueError, "line_search must be one of"),
-    (lambda: GD(c=0.0), ValueError, r"c must be in \(0, 1\)"),
-    (lambda: GD(shrink=1.0), ValueError, "shrink must be in"),
-    (lambda: SVRG(inner=0), ValueError, "inner must be >= 1"),
-    (lambda: SLBFGS(memory=0), ValueError, "memory must be >= 1"),
-    (lambda: SLBFGS(memory=2.5), TypeError, "memory must be an integer"),
-    (lambda: SLBFGS(eps=-1e-8), ValueError, "eps must be >= 0"),
-    (lambda: SLBFGS(damping=-0.1), ValueError, "damping must be >= 0"),
-    (lambda: SLBFGS(damping=float("nan")), ValueError, "damping must be finite"),
-    (lambda: SLBFGS(lr=0.0), ValueError, "lr must be > 0"),
+    *bad_hyperparameters(),
     (lambda: StepDecay(every=0), ValueError, "every must be >= 1"),
     (lambda: StepDecay(factor=1.5), ValueError, "factor must be in"),
-    (lambda: Momentum(beta=True), TypeError, "beta must be a real number"),
 ]
+
+
+@pytest.mark.parametrize(("make", "error", "message"), BAD_HYPERPARAMETERS)
+def test_bad_hyperparameters_are_refused_naming_the_parameter(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
 
 
 BAD_ITERATES = [

@@ -10,75 +10,34 @@ import torch
 
 import sgdlab.methods as npm
 import sgdlab.torch as st
+from method_db import BY_NAME, ROWS, STEP, cases
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
-# sgdlab optimizer + kwargs, and the torch.optim optimizer that implements the same convention.
-AGREEMENT = [
-    pytest.param(st.SGD, {"lr": 0.05}, torch.optim.SGD, {"lr": 0.05}, id="SGD"),
-    pytest.param(st.Momentum, {"lr": 0.05, "beta": 0.8}, torch.optim.SGD, {"lr": 0.05, "momentum": 0.8}, id="Momentum"),
-    pytest.param(
-        st.Nesterov,
-        {"lr": 0.05, "beta": 0.8},
-        torch.optim.SGD,
-        {"lr": 0.05, "momentum": 0.8, "nesterov": True},
-        id="Nesterov",
-    ),
-    pytest.param(
-        st.Adagrad,
-        {"lr": 0.05, "eps": 1e-7, "convention": "torch"},
-        torch.optim.Adagrad,
-        {"lr": 0.05, "eps": 1e-7},
-        id="Adagrad-torch",
-    ),
-    pytest.param(
-        st.RMSProp,
-        {"lr": 0.01, "gamma": 0.85, "eps": 1e-7, "convention": "torch"},
-        torch.optim.RMSprop,
-        {"lr": 0.01, "alpha": 0.85, "eps": 1e-7},
-        id="RMSProp-torch",
-    ),
-    pytest.param(
-        st.Adadelta,
-        {"lr": 0.7, "gamma": 0.9, "rho": 0.9, "eps": 1e-6},
-        torch.optim.Adadelta,
-        {"lr": 0.7, "rho": 0.9, "eps": 1e-6},
-        id="Adadelta",
-    ),
-    pytest.param(
-        st.Adam,
-        {"lr": 0.01, "beta1": 0.85, "beta2": 0.99, "eps": 1e-7},
-        torch.optim.Adam,
-        {"lr": 0.01, "betas": (0.85, 0.99), "eps": 1e-7},
-        id="Adam",
-    ),
-    pytest.param(
-        st.Adam, {"lr": 0.01, "weight_decay": 0.03}, torch.optim.Adam, {"lr": 0.01, "weight_decay": 0.03}, id="Adam-L2"
-    ),
-    pytest.param(
-        st.AMSGrad,
-        {"lr": 0.01, "beta2": 0.99, "convention": "torch"},
-        torch.optim.Adam,
-        {"lr": 0.01, "betas": (0.9, 0.99), "amsgrad": True},
-        id="AMSGrad-torch",
-    ),
-    pytest.param(
-        st.AdamW, {"lr": 0.01, "weight_decay": 0.05}, torch.optim.AdamW, {"lr": 0.01, "weight_decay": 0.05}, id="AdamW"
-    ),
-]
 
-# Every sgdlab.torch optimizer with non-default hyperparameters, against its NumPy twin.
-ALL = [
-    pytest.param("SGD", {"lr": 0.05}, id="SGD"),
-    pytest.param("Momentum", {"lr": 0.05, "beta": 0.8}, id="Momentum"),
-    pytest.param("Nesterov", {"lr": 0.05, "beta": 0.8}, id="Nesterov"),
-    pytest.param("Adagrad", {"lr": 0.05}, id="Adagrad"),
-    pytest.param("RMSProp", {"lr": 0.01, "gamma": 0.85}, id="RMSProp"),
-    pytest.param("Adadelta", {"gamma": 0.9, "rho": 0.85}, id="Adadelta"),
-    pytest.param("Adam", {"lr": 0.01, "beta1": 0.85}, id="Adam"),
-    pytest.param("AMSGrad", {"lr": 0.01}, id="AMSGrad"),
-    pytest.param("AdamW", {"lr": 0.01, "weight_decay": 0.05}, id="AdamW"),
+def _counterpart(name: str):
+    """The torch.optim class a registry entry names (``info.torch``, e.g. ``"torch.optim.Adam"``)."""
+    module, _, attr = name.rpartition(".")
+    assert module == "torch.optim", name
+    return getattr(torch.optim, attr)
+
+
+# sgdlab optimizer + kwargs, and the torch.optim optimizer that implements the same configuration (from the table).
+AGREEMENT = [
+    pytest.param(st.OPTIMIZERS[row.name], config.kwargs, _counterpart(row.cls.info.torch), config.torch_optim, id=p.id)
+    for p in cases(STEP, needs="torch", torch_optim=True)
+    for row, config in [p.values]
 ]
+# Every sgdlab.torch optimizer, in every STEP configuration of the table, against its NumPy twin.
+ALL = [pytest.param(p.values[0].name, p.values[1].kwargs, id=p.id) for p in cases(STEP, needs="torch")]
+
+
+def test_the_optimizers_are_the_registrys_elementwise_methods():
+    assert list(st.OPTIMIZERS) == [row.name for row in ROWS if "torch" in row.capabilities]
+    for name, optimizer in st.OPTIMIZERS.items():
+        assert getattr(st, name) is optimizer and optimizer.method_class is npm.METHODS[name]
+    for row in ROWS:  # every counterpart the registry names exists
+        assert row.cls.info.torch is None or _counterpart(row.cls.info.torch)
 
 
 def gradient_sequence(steps: int, size: int, seed: int = 0) -> np.ndarray:
@@ -221,8 +180,7 @@ def test_training_a_small_network_decreases_the_loss():
     for name in st.OPTIMIZERS:
         torch.manual_seed(2)
         model = torch.nn.Sequential(torch.nn.Linear(4, 32), torch.nn.Tanh(), torch.nn.Linear(32, 1))
-        kwargs = {"lr": 0.05} if name in ("SGD", "Momentum", "Nesterov") else {}
-        opt = st.OPTIMIZERS[name](model.parameters(), **kwargs)
+        opt = st.OPTIMIZERS[name](model.parameters(), **BY_NAME[name].train_kwargs)
         first = None
         for _ in range(150):
             opt.zero_grad()
@@ -233,19 +191,24 @@ def test_training_a_small_network_decreases_the_loss():
         assert float(loss.detach()) < 0.8 * first, name
 
 
-@pytest.mark.parametrize(
-    ("make", "message"),
-    [
-        (lambda p: st.SGD(p), "needs lr="),
-        (lambda p: st.Adam(p, lr=-1.0), "lr must be > 0"),
-        (lambda p: st.Adam(p, beta2=1.0), "beta2 must be in"),
-        (lambda p: st.RMSProp(p, convention="keras"), "convention must be one of"),
-        (lambda p: st.Adadelta(p, eps=0.0), "eps must be > 0"),
-    ],
-)
-def test_invalid_hyperparameters(make, message):
-    with pytest.raises(ValueError, match=message):
-        make([torch.nn.Parameter(torch.ones(2))])
+INVALID = [
+    pytest.param(row.name, bad.kwargs, bad.error, bad.match, id=f"{row.name}-{'-'.join(map(str, bad.kwargs.values()))}")
+    for row in ROWS
+    if "torch" in row.capabilities
+    for bad in row.errors
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "error", "message"), INVALID)
+def test_invalid_hyperparameters(name, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        st.OPTIMIZERS[name]([torch.nn.Parameter(torch.ones(2))], **{"lr": 0.1, **kwargs})
+
+
+@pytest.mark.parametrize("name", [n for n, o in st.OPTIMIZERS.items() if o.method_class().lr is None])
+def test_a_method_without_a_default_step_needs_lr(name):
+    with pytest.raises(ValueError, match="needs lr="):
+        st.OPTIMIZERS[name]([torch.nn.Parameter(torch.ones(2))])
 
 
 def test_changing_a_group_to_an_invalid_value_is_caught_at_the_next_step():

@@ -12,8 +12,10 @@ Covered (everything else, and any run whose arrays are not float64, runs in Pyth
 * problems: `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` (exactly these classes: a subclass may
   change the oracle), dense or CSR float64 data held in memory (out-of-core data run in Python), with their L2 term;
 * samplers ``"uniform"``, ``"reshuffle"`` and ``"blocks"``, any batch size;
-* methods: `SGD` (every schedule), `SAGA`, `SAG`, `SVRG`, `Momentum`, `Nesterov`, `Adagrad`, `RMSProp`,
-  `Adadelta`, `Adam`, `AMSGrad`, `AdamW` (exactly these classes; both conventions).
+* methods: those whose `MethodInfo.compiled` names a segment — ``"elementwise"`` (the element-wise methods, SGD
+  with every schedule: the minibatch gradient, then their fused kernel per `MethodInfo.fused`, both conventions),
+  ``"sag"``, ``"saga"``, ``"svrg"`` — exactly the registering classes (a subclass may change the update). A segment
+  or fused kernel this module does not know is an error.
 
 On CSR data with one sample per iteration, SGD, SAG and SAGA update lazily (just in time): the L2 shrinkage and
 the table mean, which touch every coordinate, are applied in closed form when a row next reads a coordinate, so an
@@ -38,21 +40,8 @@ import scipy.sparse as sp
 from sgdlab._switch import Switch
 from sgdlab.engine.samplers import Sampler
 from sgdlab.engine.segment import SegmentResult, python_segment
-from sgdlab.methods import (
-    SAG,
-    SAGA,
-    SGD,
-    SVRG,
-    Adadelta,
-    Adagrad,
-    Adam,
-    AdamW,
-    AMSGrad,
-    Method,
-    Momentum,
-    Nesterov,
-    RMSProp,
-)
+from sgdlab.methods import Method
+from sgdlab.methods.base import registering_class
 from sgdlab.methods.schedules import Constant
 from sgdlab.problems.base import Problem
 from sgdlab.problems.glm import LeastSquares, LogisticRegression, SoftmaxRegression
@@ -67,7 +56,17 @@ CHUNK_WORK = 1 << 20
 MAX_CHUNK = 8192
 
 _LOSSES = {LeastSquares: 0, LogisticRegression: 1, SoftmaxRegression: 2}  # glm_kernels.LOSS_LS, …, LOSS_SOFTMAX
-_ELEMENTWISE = (SGD, Momentum, Nesterov, Adagrad, RMSProp, Adadelta, Adam, AMSGrad, AdamW)
+#: The segments `MethodInfo.compiled` may name.
+SEGMENTS = ("elementwise", "sag", "saga", "svrg")
+
+
+def _segment_kind(method: Method) -> str | None:
+    """The method's compiled segment: its class's ``info.compiled`` if the class registers that info itself."""
+    cls = type(method)
+    kind = cls.info.compiled if registering_class(cls) is cls else None
+    if kind is not None and kind not in SEGMENTS:
+        raise ValueError(f"{method.name}: no compiled segment {kind!r}; known: {', '.join(SEGMENTS)}")
+    return kind
 
 
 def _glm_data(problem: Problem) -> dict[str, Any] | None:
@@ -114,9 +113,10 @@ def _is_vector(a: Any, dim: int) -> bool:
 
 def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable | None:
     """A compiled replacement for `python_segment` for this run, or ``None`` when it runs in Python."""
-    if not _switch.on or sampler.kind == "full" or type(method) not in (*_ELEMENTWISE, SAG, SAGA, SVRG):
+    kind = _segment_kind(method)
+    if not _switch.on or sampler.kind == "full" or kind is None:
         return None
-    if getattr(method, "lr", None) is None or (type(method) is SVRG and method.inner is None):
+    if getattr(method, "lr", None) is None or (kind == "svrg" and method.inner is None):
         return None  # unresolved: the Python path raises the informative error
     glm = _glm_data(problem)
     if glm is None:
@@ -129,14 +129,14 @@ def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable 
     dim, n, b = problem.dim, problem.n, sampler.batch_size
     arrays = glm["arrays"]
     # lazy updates: one CSR row per iteration, for SGD and SAG/SAGA (the others change every coordinate anyway)
-    lazy = b == 1 and glm["canonical_csr"] and type(method) in (SGD, SAG, SAGA)
+    lazy = b == 1 and glm["canonical_csr"] and (kind in ("sag", "saga") or _is_sgd(method, kind))
     if lazy:  # an iteration costs O(nnz(a_i)); the O(dim) catch-up at each call's end is spread over many
         chunk = max(1, min(MAX_CHUNK, max(CHUNK_WORK // glm["row_cost"], 4 * dim // glm["row_cost"])))
     else:
         chunk = max(1, min(MAX_CHUNK, CHUNK_WORK // (b * glm["row_cost"] + dim)))
-    kernel = _kernel_for(method, glm_kernels, n, dim, b, problem.n_outputs, arrays)
+    kernel = _kernel_for(method, kind, glm_kernels, n, dim, b, problem.n_outputs, arrays)
     if lazy:
-        kernel = _lazy(kernel, method, glm_kernels, dim, chunk, problem.n_outputs, arrays)
+        kernel = _lazy(kernel, kind, glm_kernels, dim, chunk, problem.n_outputs, arrays)
 
     def compiled_segment(method, problem, x, state, sampler, max_iters, max_evals, deadline):
         if not (_is_vector(x, dim) and kernel.ready(state)):
@@ -177,9 +177,13 @@ class _Kernel:
         return int(done), int(evals), bool(diverged)
 
 
-def _kernel_for(method: Method, glm_kernels, n: int, dim: int, b: int, K: int, arrays: tuple) -> _Kernel:
-    cls = type(method)
-    if cls is SVRG:
+def _is_sgd(method: Method, kind: str | None) -> bool:
+    """Plain SGD steps (``x ← x − α g``): what the lazy CSR kernel for SGD computes."""
+    return kind == "elementwise" and method.info.fused.kernel == "sgd"
+
+
+def _kernel_for(method: Method, kind: str, glm_kernels, n: int, dim: int, b: int, K: int, arrays: tuple) -> _Kernel:
+    if kind == "svrg":
         g, g_snap = np.empty(dim), np.empty(dim)
         inner = int(method.inner)
 
@@ -193,15 +197,16 @@ def _kernel_for(method: Method, glm_kernels, n: int, dim: int, b: int, K: int, a
             return "snapshot" not in state or all(_is_vector(state[k], dim) for k in ("snapshot", "snapshot_grad"))
 
         return _Kernel(svrg, svrg_ready)
-    if cls in (SAG, SAGA):
+    if kind in ("sag", "saga"):
         fresh, diffs, order = np.empty((b, K)), np.empty((b, K)), np.empty(b, dtype=np.int64)
         correction, work = np.empty(dim), np.zeros(dim)
+        saga = kind == "saga"
 
         def table(x, state, idx, offsets, max_evals, alphas):
             if "table" not in state:  # as _TableMethod._table_state: a GLM's table holds K numbers φ' per sample
                 state["table"] = np.zeros((n, K), dtype=x.dtype)
                 state["table_sum"] = np.zeros_like(x)
-            return glm_kernels.table_segment(cls is SAGA, *arrays, x, idx, offsets, max_evals, alphas, state["table"],
+            return glm_kernels.table_segment(saga, *arrays, x, idx, offsets, max_evals, alphas, state["table"],
                                              state["table_sum"], fresh, diffs, order, correction, work)  # fmt: skip
 
         def table_ready(state):
@@ -212,33 +217,34 @@ def _kernel_for(method: Method, glm_kernels, n: int, dim: int, b: int, K: int, a
             return ok and _is_vector(state["table_sum"], dim)
 
         return _Kernel(table, table_ready)
-    code, params, names = _elementwise_plan(method, glm_kernels)
-    g, placeholder = np.empty(dim), np.zeros(0)
-    params = np.asarray(params, dtype=np.float64)
-    adam = code == glm_kernels.ADAM
+    spec = method.info.fused
+    if kind != "elementwise" or spec is None or spec.kernel not in glm_kernels.CODES:
+        known = ", ".join(glm_kernels.CODES)
+        raise ValueError(f"{method.name}: no compiled segment {kind!r} with fused kernel {spec}; kernels: {known}")
+    code, names = glm_kernels.CODES[spec.kernel], spec.state
+    g = np.empty(dim)
+    params = np.asarray(method.fused_args(), dtype=np.float64)
+    per_step = len(method.fused_step_args(1))
 
     def elementwise(x, state, idx, offsets, max_evals, alphas):
         k0, count = state["k"], len(alphas)
-        if adam:  # bias corrections 1 − β^k, exactly as Adam.step computes them
-            ks = range(k0 + 1, k0 + count + 1)
-            bc1 = np.array([1.0 - method.beta1**k for k in ks])
-            bc2 = np.array([1.0 - method.beta2**k for k in ks])
-        else:
-            bc1 = bc2 = placeholder
+        step_params = np.empty((count, per_step))  # exactly as step computes them, for k = k0+1 … k0+count
+        for t in range(count if per_step else 0):
+            step_params[t] = method.fused_step_args(k0 + 1 + t)
         s = [state[name] if name else x for name in names] + [x] * (3 - len(names))
-        return glm_kernels.elementwise_segment(code, *arrays, x, idx, offsets, max_evals, alphas, params, bc1, bc2,
+        return glm_kernels.elementwise_segment(code, *arrays, x, idx, offsets, max_evals, alphas, params, step_params,
                                                s[0], s[1], s[2], g)  # fmt: skip
 
     return _Kernel(elementwise, lambda state: all(_is_vector(state.get(name), dim) for name in names if name))
 
 
-def _lazy(exact: _Kernel, method: Method, glm_kernels, dim: int, chunk: int, K: int, arrays: tuple) -> _Kernel:
+def _lazy(exact: _Kernel, kind: str, glm_kernels, dim: int, chunk: int, K: int, arrays: tuple) -> _Kernel:
     """Just-in-time updates for one CSR row per iteration (`glm_kernels.sgd_lazy_segment`,
     `glm_kernels.table_lazy_segment`), falling back to the step-by-step ``exact`` kernel for a chunk that the lazy
     one marks unsafe (near overflow): the chunk's starting state is restored first."""
     _, indptr, indices, data, _, y, loss, _, l2 = arrays  # K comes separately
     x_start = np.empty(dim)
-    if type(method) is SGD:
+    if kind == "elementwise":  # plain SGD (_is_sgd)
 
         def sgd(x, state, idx, offsets, max_evals, alphas):
             x_start[:] = x
@@ -252,7 +258,7 @@ def _lazy(exact: _Kernel, method: Method, glm_kernels, dim: int, chunk: int, K: 
         return _Kernel(sgd, exact.ready)
     sum_start, last = np.empty(dim), np.zeros(dim // K, dtype=np.int64)
     P, S, undo = np.empty(chunk + 1), np.empty(chunk + 1), np.empty((chunk, K))
-    saga = type(method) is SAGA
+    saga = kind == "saga"
 
     def table(x, state, idx, offsets, max_evals, alphas):
         if "table" not in state:  # as _TableMethod._table_state
@@ -273,24 +279,3 @@ def _lazy(exact: _Kernel, method: Method, glm_kernels, dim: int, chunk: int, K: 
         return done, evals, False
 
     return _Kernel(table, exact.ready)
-
-
-def _elementwise_plan(method: Method, glm_kernels) -> tuple[int, list[float], list[str | None]]:
-    """(kernel code, hyperparameters, state arrays) — the arguments each method's ``step`` passes to its fused
-    kernel; ``None`` stands for an unused array slot (``x`` is passed, as ``Adam._fused_step`` does)."""
-    cls = type(method)
-    if cls is SGD:
-        return glm_kernels.SGD, [], []
-    if cls in (Momentum, Nesterov):
-        return glm_kernels.MOMENTUM, [method.beta, float(cls.nesterov)], ["v"]
-    if cls in (Adagrad, RMSProp):
-        lecture = float(method.convention == "lecture")
-        return glm_kernels.DIAGONAL, [getattr(method, "gamma", 0.0), method.eps, float(cls.accumulates), lecture], ["v"]
-    if cls is Adadelta:
-        return glm_kernels.ADADELTA, [method.gamma, method.rho, method.eps], ["v", "dx"]
-    decoupled = method.weight_decay if cls.decoupled_decay else 0.0
-    amsgrad = cls is AMSGrad
-    lecture = float(getattr(method, "convention", "lecture") == "lecture")
-    coupled = method.weight_decay - decoupled
-    params = [method.beta1, method.beta2, method.eps, coupled, decoupled, float(amsgrad), lecture]
-    return glm_kernels.ADAM, params, ["m", "v", "vmax" if amsgrad else None]

@@ -2,9 +2,10 @@
 
 from sgdlab.experiments.executors import DaskExecutor, Executor, ProcessExecutor, SerialExecutor
 from sgdlab.experiments.grid import Plan, RunConfig
-from sgdlab.experiments.spec import Spec, SpecError, load_spec, parse_spec
+from sgdlab.experiments.spec import Spec, SpecError
 from sgdlab.experiments.store import Store
 from sgdlab.experiments.sweep import SweepReport, run_sweep
+from sgdlab.experiments.validate import load_spec, parse_spec
 
 __all__ = [
     "DaskExecutor", "Executor", "Plan", "ProcessExecutor", "RunConfig", "SerialExecutor", "Spec", "SpecError",

@@ -42,9 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from collections import Counter
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -332,27 +330,10 @@ def _messages(error: pydantic.ValidationError) -> list[str]:
     return lines
 
 
-def parse_spec(document: dict[str, Any], source: str = "spec") -> Spec:
-    """Validate a spec given as a dict (e.g. parsed TOML): its schema, then its fit with the library."""
-    from sgdlab.experiments.validate import check_spec
-
+def parse_schema(document: dict[str, Any], source: str = "spec") -> Spec:
+    """Validate a spec given as a dict against the schema alone (each field's type and range): the first half of
+    `sgdlab.experiments.parse_spec`, which then checks its fit with the library (`sgdlab.experiments.validate`)."""
     try:
-        spec = Spec.model_validate(document)
+        return Spec.model_validate(document)
     except pydantic.ValidationError as exc:
         raise SpecError(_messages(exc), source) from None
-    problems = check_spec(spec)
-    if problems:
-        raise SpecError(problems, source)
-    return spec
-
-
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate an experiment file (TOML)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError([f"file not found: {path}"], str(path))
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError([f"not valid TOML: {exc}"], str(path)) from None
-    return parse_spec(document, str(path))

@@ -14,7 +14,8 @@ method and data code is checked here, by that code's own checks wherever it has 
 - two methods asking for the same run: a run's key holds its settings, not the method's name, so the store
   and the report would keep one of the two names. Such a spec is refused, naming both methods.
 
-Each check returns one line per mistake, starting with the field's path.
+Each check returns one line per mistake, starting with the field's path. :func:`parse_spec` and :func:`load_spec`
+(the schema, then these checks) live here, so that the schema imports none of its checks.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import inspect
 import json
 import math
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,15 @@ from sgdlab import problems as numpy_problems
 from sgdlab.data import make_classification, make_rare_features, make_regression
 from sgdlab.data.dataset import Dataset
 from sgdlab.experiments.grid import MAX_RUNS, grid_points, run_count
-from sgdlab.experiments.spec import DATA_PROBLEMS, NETWORK_PROBLEMS, MethodSpec, ProblemSpec, Spec
+from sgdlab.experiments.spec import (
+    DATA_PROBLEMS,
+    NETWORK_PROBLEMS,
+    MethodSpec,
+    ProblemSpec,
+    Spec,
+    SpecError,
+    parse_schema,
+)
 from sgdlab.methods import METHODS
 from sgdlab.problems.base import Problem
 
@@ -193,7 +203,7 @@ def data_errors(i: int, problem: ProblemSpec) -> tuple[list[str], int | None]:
 
 def batch_size_errors(spec: Spec, samples: dict[int, int]) -> list[str]:
     """Batch sizes beyond a problem's (training) samples, where some method samples minibatches."""
-    if spec.sampler == "full" or all(METHODS[m.type].full_batch for m in spec.methods):
+    if spec.sampler == "full" or all(METHODS[m.type].info.full_batch for m in spec.methods):
         return []  # full-batch methods and the "full" sampler use every sample whatever the batch size
     largest = max(spec.batch_sizes)
     return [
@@ -315,3 +325,24 @@ def check_spec(spec: Spec) -> list[str]:
     for j, method in enumerate(spec.methods):
         errors += _method_errors(j, method)
     return errors + shared_run_errors(spec)
+
+
+def parse_spec(document: dict[str, Any], source: str = "spec") -> Spec:
+    """Validate a spec given as a dict (e.g. parsed TOML): its schema, then its fit with the library."""
+    spec = parse_schema(document, source)
+    problems = check_spec(spec)
+    if problems:
+        raise SpecError(problems, source)
+    return spec
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate an experiment file (TOML)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError([f"file not found: {path}"], str(path))
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError([f"not valid TOML: {exc}"], str(path)) from None
+    return parse_spec(document, str(path))

@@ -3,9 +3,10 @@
 from sgdlab.methods.adadelta import Adadelta
 from sgdlab.methods.adagrad import Adagrad
 from sgdlab.methods.adam import Adam, AdamW, AMSGrad
-from sgdlab.methods.base import Method, State, SteppedMethod, expected_smoothness
+from sgdlab.methods.base import Fused, Method, MethodInfo, State, SteppedMethod, expected_smoothness
 from sgdlab.methods.gd import GD
 from sgdlab.methods.lbfgs import SLBFGS
+from sgdlab.methods.lion import Lion
 from sgdlab.methods.momentum import Momentum, Nesterov
 from sgdlab.methods.rmsprop import RMSProp
 from sgdlab.methods.schedules import (
@@ -20,7 +21,8 @@ from sgdlab.methods.schedules import (
 from sgdlab.methods.sgd import SGD
 from sgdlab.methods.variance_reduced import SAG, SAGA, SVRG
 
-#: Every method by its public name.
+#: Every method by its public name: the registry. Each class carries its `MethodInfo` (``cls.info``), which the
+#: fused path, the compiled segments, the torch optimizers, the spec schema, the CLI and the benchmarks read.
 METHODS: dict[str, type[Method]] = {
     cls.__name__: cls
     for cls in (
@@ -34,6 +36,7 @@ METHODS: dict[str, type[Method]] = {
         Adam,
         AMSGrad,
         AdamW,
+        Lion,
         SAG,
         SAGA,
         SVRG,
@@ -56,9 +59,12 @@ __all__ = [
     "AdamW",
     "Constant",
     "Cosine",
+    "Fused",
     "InverseSqrt",
     "InverseTime",
+    "Lion",
     "Method",
+    "MethodInfo",
     "Momentum",
     "Nesterov",
     "RMSProp",

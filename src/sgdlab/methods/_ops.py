@@ -18,6 +18,11 @@ def sqrt(a):
     return a.sqrt() if hasattr(a, "sqrt") else np.sqrt(a)  # tensors have .sqrt; arrays and scalars do not
 
 
+def sign(a):
+    """``sign(a)`` element-wise, with ``sign(0) = 0`` (NumPy's and torch's convention)."""
+    return a.sign() if hasattr(a, "sign") else np.sign(a)  # tensors have .sign; arrays do not
+
+
 def maximum_into(out, other) -> None:
     """``out ← max(out, other)`` element-wise, in place."""
     if isinstance(out, np.ndarray):

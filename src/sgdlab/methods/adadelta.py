@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops, fused
-from sgdlab.methods.base import State, SteppedMethod
+from sgdlab.methods import _ops
+from sgdlab.methods.base import Fused, MethodInfo, State, SteppedMethod
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -25,6 +26,9 @@ class Adadelta(SteppedMethod):
     Defaults from the paper: ``gamma = rho = 0.95``, ``eps = 1e-6``.
     """
 
+    info: ClassVar[MethodInfo] = MethodInfo(
+        fused=Fused("adadelta", ("v", "dx")), compiled="elementwise", torch="torch.optim.Adadelta"
+    )
     lr: float | None = 1.0
     gamma: float = 0.95
     rho: float = 0.95
@@ -41,12 +45,11 @@ class Adadelta(SteppedMethod):
         self._check_eps(x)
         return state
 
-    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state, x, g)
+    def fused_args(self) -> tuple:
+        return self.gamma, 1.0 - self.gamma, self.rho, 1.0 - self.rho, self.eps
+
+    def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
         v, dx = state["v"], state["dx"]
-        if fused.usable(x, g, v, dx):
-            fused.adadelta(x, g, v, dx, alpha, self.gamma, self.rho, self.eps)
-            return
         v *= self.gamma
         v += (1.0 - self.gamma) * g * g
         g_tilde = _ops.sqrt(dx + self.eps) / _ops.sqrt(v + self.eps) * g

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from sgdlab.methods.base import MethodInfo
 from sgdlab.methods.diagonal import DiagonallyScaled
 
 
@@ -20,6 +21,9 @@ class Adagrad(DiagonallyScaled):
     torch.optim.Adagrad does. Defaults: ``lr = 0.01`` (torch.optim's), ``eps = 1e-6`` (the lecture's).
     """
 
+    info: ClassVar[MethodInfo] = MethodInfo(
+        fused=DiagonallyScaled.fused_diagonal, compiled="elementwise", torch="torch.optim.Adagrad"
+    )
     accumulates: ClassVar[bool] = True
     lr: float | None = 0.01
     eps: float = 1e-6

@@ -8,8 +8,10 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops, fused
-from sgdlab.methods.base import CONVENTIONS, State, SteppedMethod
+from sgdlab.methods import _ops
+from sgdlab.methods.base import CONVENTIONS, Fused, MethodInfo, State, SteppedMethod
+
+_HOOKS = ("_direction", "_denominator", "decoupled_decay")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -28,6 +30,9 @@ class Adam(SteppedMethod):
     all-zero feature) has ``m̂ = v̂ = 0`` and the update ``0/0``. torch.optim accepts ``eps=0`` and returns NaN there.
     """
 
+    info: ClassVar[MethodInfo] = MethodInfo(
+        fused=Fused("adam", ("m", "v", None), _HOOKS), compiled="elementwise", torch="torch.optim.Adam"
+    )
     lr: float | None = 1e-3
     beta1: float = 0.9
     beta2: float = 0.999
@@ -63,22 +68,16 @@ class Adam(SteppedMethod):
         v += (1.0 - self.beta2) * g * g
         return m / (1.0 - self.beta1 ** state["k"]) / self._denominator(state)
 
-    def _fused_step(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> bool:
-        """The whole step in one compiled pass, when :func:`fused.usable` allows it."""
-        vmax = state.get("vmax")
-        if not fused.usable(x, g, state["m"], state["v"], *(() if vmax is None else (vmax,))):
-            return False
-        k = state["k"]
-        decoupled = self.weight_decay if self.decoupled_decay else 0.0
-        fused.adam(x, g, state["m"], state["v"], x if vmax is None else vmax, alpha, self.beta1, self.beta2, self.eps,
-                   1.0 - self.beta1**k, 1.0 - self.beta2**k, self.weight_decay - decoupled, decoupled,
-                   vmax is not None, getattr(self, "convention", "lecture") == "lecture")  # fmt: skip
-        return True
+    def fused_step_args(self, k: int) -> tuple:
+        return 1.0 / (1.0 - self.beta1**k), 1.0 / (1.0 - self.beta2**k)  # the bias corrections' reciprocals
 
-    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state, x, g)
-        if self._fused_step(x, g, state, alpha):
-            return
+    def fused_args(self) -> tuple:
+        decoupled = self.weight_decay if self.decoupled_decay else 0.0
+        amsgrad, lecture = self.info.fused.state[2] is not None, getattr(self, "convention", "lecture") == "lecture"
+        b1, b2, coupled = self.beta1, self.beta2, self.weight_decay - decoupled
+        return b1, 1.0 - b1, b2, 1.0 - b2, self.eps, coupled, decoupled, amsgrad, lecture
+
+    def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
         direction = self._direction(x, g, state)
         if self.decoupled_decay:
             direction = direction + self.weight_decay * x  # x is still the previous iterate here
@@ -96,6 +95,9 @@ class AMSGrad(Adam):
     bias-corrected afterwards, ``vmax ← max(vmax, v)``, denominator ``√(vmax/(1 − β2^k)) + ε``.
     """
 
+    info: ClassVar[MethodInfo] = MethodInfo(
+        fused=Fused("adam", ("m", "v", "vmax"), _HOOKS), compiled="elementwise", torch="torch.optim.Adam"
+    )
     convention: str = "lecture"
 
     def _validate(self) -> None:
@@ -124,5 +126,8 @@ class AdamW(Adam):
     torch.optim.AdamW; default ``weight_decay = 0.01`` (torch's).
     """
 
+    info: ClassVar[MethodInfo] = MethodInfo(
+        fused=Fused("adam", ("m", "v", None), _HOOKS), compiled="elementwise", torch="torch.optim.AdamW"
+    )
     weight_decay: float = 0.01
     decoupled_decay: ClassVar[bool] = True

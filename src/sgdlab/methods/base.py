@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops
+from sgdlab.methods import _ops, fused
 from sgdlab.methods.schedules import Schedule, as_schedule
 
 if TYPE_CHECKING:
@@ -29,6 +29,52 @@ if TYPE_CHECKING:
 State = dict[str, Any]
 
 CONVENTIONS = ("lecture", "torch")
+
+
+@dataclasses.dataclass(frozen=True)
+class Fused:
+    """A fused kernel of `sgdlab.methods.fused` and how a method's state feeds it.
+
+    ``kernel`` names it in ``fused.KERNELS``; ``state`` lists the state arrays it updates in its argument order
+    (``None``: an unused slot, passed ``x``); ``hooks`` are the attributes of the registering class whose formulas
+    the kernel implements besides ``_update`` (e.g. ``accumulate``): a subclass that overrides ``_update`` or one of
+    them has no kernel unless it registers its own `MethodInfo`.
+    """
+
+    kernel: str
+    state: tuple[str | None, ...] = ()
+    hooks: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodInfo:
+    """What a method is and which implementations it has: the one record every dispatcher reads.
+
+    * ``elementwise`` — ``step(x, g, state)`` alone implements it (otherwise it needs the problem's oracle and
+      ``step`` refuses): `SteppedMethod.step`, the torch adapter (`sgdlab.torch.optim`);
+    * ``full_batch`` — every iteration uses the full gradient, the engine samples nothing (`sgdlab.run`, the spec
+      checks, the playground);
+    * ``fused`` — its fused kernel and state layout (`Fused`), or ``None``: `sgdlab.methods.fused.step` and the
+      compiled element-wise segments;
+    * ``compiled`` — its compiled GLM segment (``"elementwise"``, ``"sag"``, ``"saga"``, ``"svrg"``) or ``None``:
+      `sgdlab.engine.compiled`;
+    * ``torch`` — the torch.optim optimizer with the same update (under ``convention="torch"`` where the method
+      has one), e.g. ``"torch.optim.Adam"``, or ``None``: B1 and the torch tests.
+
+    A class registers its info by defining ``info`` in its own body; a subclass that does not inherits it, but
+    neither the compiled segments (exact classes only) nor, if it overrides a hook, the fused kernel.
+    """
+
+    elementwise: bool = True
+    full_batch: bool = False
+    fused: Fused | None = None
+    compiled: str | None = None
+    torch: str | None = None
+
+
+def registering_class(cls: type) -> type:
+    """The class in ``cls``'s MRO that defines the `MethodInfo` it has (``cls`` itself if it registers one)."""
+    return next(k for k in cls.__mro__ if "info" in vars(k))
 
 
 def expected_smoothness(problem: Problem, batch_size: int) -> float:
@@ -42,13 +88,30 @@ def expected_smoothness(problem: Problem, batch_size: int) -> float:
 class Method:
     """Base class of all methods; subclasses are dataclasses whose fields are the hyperparameters."""
 
-    #: ``True`` when ``step(x, g, state)`` alone implements the method (no oracle needed).
-    elementwise: ClassVar[bool] = True
-    #: ``True`` when every iteration uses the full gradient (the engine then samples nothing).
+    #: What the method is and which implementations it has (each registered method defines its own).
+    info: ClassVar[MethodInfo] = MethodInfo(elementwise=False)
+    #: ``info.full_batch``, kept as a class attribute for the engine and the playground.
     full_batch: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.full_batch = cls.info.full_batch
+        spec = cls.info.fused
+        if "info" in vars(cls) and spec is not None and spec.kernel not in fused.KERNELS:
+            raise ValueError(f"{cls.__name__}: no fused kernel {spec.kernel!r}; known: {', '.join(fused.KERNELS)}")
 
     def __post_init__(self) -> None:
         self._validate()
+
+    @classmethod
+    def fused_kernel(cls) -> Fused | None:
+        """``info.fused`` where that kernel computes this class's update: the registering class's own, or a
+        subclass's that overrides neither ``_update`` nor any of the kernel's ``hooks``; else ``None``."""
+        spec, owner = cls.info.fused, registering_class(cls)
+        if spec is None or owner is cls:
+            return spec
+        same = all(getattr(cls, hook) is getattr(owner, hook) for hook in ("_update", *spec.hooks))
+        return spec if same else None
 
     def _validate(self) -> None:
         """Check hyperparameters; subclasses extend this and raise ``ValueError`` naming the parameter."""
@@ -74,6 +137,14 @@ class Method:
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         """Update ``x`` in place with gradient ``g``."""
         raise TypeError(f"{self.name} needs the problem's oracle; run it through sgdlab.run")
+
+    def fused_args(self) -> tuple:
+        """The fused kernel's arguments after the step size and the per-step ones (`info.fused`)."""
+        return ()
+
+    def fused_step_args(self, k: int) -> tuple:
+        """The fused kernel's arguments that change with the step counter ``k`` (right after the step size)."""
+        return ()
 
     # --- the oracle protocol ----------------------------------------------------------------------
     def resolve(self, problem: Problem, batch_size: int = 1, total_iters: int | None = None) -> Method:
@@ -130,6 +201,19 @@ class SteppedMethod(Method):
     def resolve(self, problem: Problem, batch_size: int = 1, total_iters: int | None = None) -> Method:
         lr = self.lr if self.lr is not None else self.default_lr(problem, batch_size)
         return dataclasses.replace(self, lr=lr, schedule=self.schedule.with_total(total_iters))
+
+    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
+        """Element-wise methods: advance the counter, then the fused kernel (`fused.step`) or the reference
+        ``_update``."""
+        if not self.info.elementwise:
+            return super().step(x, g, state)  # refuses
+        alpha = self._advance(state, x, g)
+        if not fused.step(self, x, g, state, alpha):
+            self._update(x, g, state, alpha)
+
+    def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
+        """The reference update rule with step size ``alpha`` (``state["k"]`` already advanced)."""
+        raise TypeError(f"{self.name} defines no update rule")
 
     def step_size(self, state: State) -> float:
         """``α_k`` for the iteration in progress (``state["k"]`` already advanced)."""

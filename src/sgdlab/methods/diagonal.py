@@ -12,8 +12,8 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops, fused
-from sgdlab.methods.base import CONVENTIONS, State, SteppedMethod
+from sgdlab.methods import _ops
+from sgdlab.methods.base import CONVENTIONS, Fused, State, SteppedMethod
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -28,6 +28,8 @@ class DiagonallyScaled(SteppedMethod):
     convention: str = "lecture"
     #: ``True``: ``v`` is a running sum (Adagrad); ``False``: an exponential average with ``gamma`` (RMSProp).
     accumulates: ClassVar[bool] = False
+    #: The fused kernel implements ``accumulate`` as the subclass's ``accumulates`` says (see ``Fused.hooks``).
+    fused_diagonal: ClassVar[Fused] = Fused("diagonal", ("v",), hooks=("accumulate", "accumulates"))
 
     def _validate(self) -> None:
         super()._validate()
@@ -43,13 +45,12 @@ class DiagonallyScaled(SteppedMethod):
         """Update ``v`` in place with the new gradient."""
         raise TypeError(f"{type(self).__name__} must define accumulate")
 
-    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state, x, g)
+    def fused_args(self) -> tuple:
+        gamma = getattr(self, "gamma", 0.0)
+        return gamma, 1.0 - gamma, self.eps, self.accumulates, self.convention == "lecture"
+
+    def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
         v = state["v"]
-        if fused.usable(x, g, v):
-            gamma = getattr(self, "gamma", 0.0)
-            fused.diagonal(x, g, v, alpha, gamma, self.eps, self.accumulates, self.convention == "lecture")
-            return
         self.accumulate(v, g)
         denom = _ops.sqrt(v + self.eps) if self.convention == "lecture" else _ops.sqrt(v) + self.eps
         x -= alpha * g / denom

@@ -1,14 +1,15 @@
 """Fused, in-place, single-pass update kernels (numba, parallel) for the element-wise methods.
 
-The reference formulas live in each method's ``step``; these kernels compute the same update in one pass
+The reference formulas live in each method's ``_update``; these kernels compute the same update in one pass
 over memory, without temporaries, and ``step`` uses them automatically for large NumPy arrays
-(:func:`usable`). ``tests/test_fused.py`` checks every kernel against its method's reference formula in one
-table (float64 to 1e-12, float32 to 1e-6 relative). Kernels compile on first use and are cached on disk
+(:func:`usable`). ``tests/test_fused.py`` checks every kernel against its method's reference formula over the
+method table (float64 to 1e-12, float32 to 1e-6 relative). Kernels compile on first use and are cached on disk
 (numba ``cache=True``), so later processes do not compile again. ``SGDLAB_FUSED=0`` turns them off.
 
-Each update rule is written once, as a plain loop over ``prange``: ``sgd_update``, ``momentum_update``,
-``diagonal_update``, ``adadelta_update``, ``adam_update``. ``sgd``, ``momentum``, … are those loops compiled in
-parallel for ``step``; `sgdlab.engine.glm_kernels` compiles the same loops serially for its per-iteration use.
+Each update rule is written once, as a plain loop over ``prange`` named ``<kernel>_update``. :data:`KERNELS`
+holds those loops compiled in parallel for ``step`` (:func:`step`: a method names its kernel and state layout in
+``info.fused`` and passes its scalars through ``fused_args``); `sgdlab.engine.kernels.elementwise` compiles the
+same loops serially for its per-iteration use.
 """
 
 from __future__ import annotations
@@ -110,24 +111,9 @@ def adadelta_update(x, g, v, dx, lr, gamma, one_minus_gamma, rho, one_minus_rho,
 
 
 def adam_update(
-    x,
-    g,
-    m,
-    v,
-    vmax,
-    lr,
-    beta1,
-    one_minus_beta1,
-    beta2,
-    one_minus_beta2,
-    eps,
-    inv_bc1,
-    inv_bc2,
-    coupled,
-    decoupled,
-    amsgrad,
-    lecture,
-):
+    x, g, m, v, vmax, lr, inv_bc1, inv_bc2, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, coupled, decoupled,
+    amsgrad, lecture,
+):  # fmt: skip
     """Adam/AMSGrad/AdamW: ``g ← g + coupled·x``; ``m ← β₁m + (1−β₁)g``; ``v ← β₂v + (1−β₂)g²``;
     ``x ← x − lr·(m·inv_bc1/(√(v̂·inv_bc2) + ε) + decoupled·x)`` with ``inv_bcᵢ = 1/(1 − βᵢᵏ)`` and ``v̂ = v`` or its
     running max (``amsgrad``; the max is taken of ``v·inv_bc2`` under the ``lecture`` convention, of ``v`` under
@@ -150,24 +136,34 @@ def adam_update(
         x[i] = xi - lr * (mi * inv_bc1 / denom + decoupled * xi)
 
 
-sgd = _kernel(sgd_update)
-momentum = _kernel(momentum_update)
-_diagonal = _kernel(diagonal_update)
-_adadelta = _kernel(adadelta_update)
-_adam = _kernel(adam_update)
+
+def lion_update(x, g, m, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, decay):
+    """Lion: ``c = β₁m + (1−β₁)g``; ``x ← x − lr·(sign(c) + decay·x)``; ``m ← β₂m + (1−β₂)g`` (``sign(0) = 0``)."""
+    for i in prange(x.size):  # noqa: F821
+        xi, gi = x[i], g[i]
+        x[i] = xi - lr * (np.sign(beta1 * m[i] + one_minus_beta1 * gi) + decay * xi)
+        m[i] = beta2 * m[i] + one_minus_beta2 * gi
 
 
-def diagonal(x, g, v, lr, gamma, eps, accumulate, lecture) -> None:
-    """:func:`diagonal_update`, in parallel, in place."""
-    _diagonal(x, g, v, lr, gamma, 1.0 - gamma, eps, accumulate, lecture)
+#: The parallel kernels by name (`Fused.kernel`): each loop above, compiled for ``step``.
+KERNELS = {
+    fn.__name__.removesuffix("_update"): _kernel(fn)
+    for fn in (sgd_update, momentum_update, diagonal_update, adadelta_update, adam_update, lion_update)
+}
 
 
-def adadelta(x, g, v, dx, lr, gamma, rho, eps) -> None:
-    """:func:`adadelta_update`, in parallel, in place."""
-    _adadelta(x, g, v, dx, lr, gamma, 1.0 - gamma, rho, 1.0 - rho, eps)
-
-
-def adam(x, g, m, v, vmax, lr, beta1, beta2, eps, bc1, bc2, coupled, decoupled, amsgrad, lecture) -> None:
-    """:func:`adam_update`, in parallel, in place (``bcᵢ = 1 − βᵢᵏ``, the bias corrections)."""
-    _adam(x, g, m, v, vmax, lr, beta1, 1.0 - beta1, beta2, 1.0 - beta2, eps, 1.0 / bc1, 1.0 / bc2, coupled, decoupled,
-          amsgrad, lecture)  # fmt: skip
+def step(method, x, g, state, alpha) -> bool:
+    """One step of ``method`` by its fused kernel (`Method.fused_kernel`), when it has one and :func:`usable`
+    allows: ``kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())``. Returns
+    whether it ran. (A class that registers a kernel name this module does not have is refused when it is defined.)
+    """
+    if not isinstance(x, np.ndarray) or x.size < MIN_SIZE:  # the common small case, before anything else
+        return False
+    spec = type(method).fused_kernel()
+    if spec is None:
+        return False
+    slots = [x if name is None else state[name] for name in spec.state]
+    if not usable(x, g, *slots):
+        return False
+    KERNELS[spec.kernel](x, g, *slots, alpha, *method.fused_step_args(state["k"]), *method.fused_args())
+    return True

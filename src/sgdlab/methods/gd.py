@@ -8,12 +8,12 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import fused
-from sgdlab.methods.base import State, SteppedMethod
+from sgdlab.methods.base import Fused, MethodInfo, State
+from sgdlab.methods.sgd import SGD
 
 
 @dataclasses.dataclass(kw_only=True)
-class GD(SteppedMethod):
+class GD(SGD):
     """Gradient descent: ``x ← x − α ∇f(x)`` with ``∇f = (1/n) Σ ∇f_i``.
 
     ``line_search=None``: constant step ``α`` (default ``1/L``, the classical choice that guarantees
@@ -25,7 +25,8 @@ class GD(SteppedMethod):
     oracle count, like a full gradient.
     """
 
-    full_batch: ClassVar[bool] = True
+    #: element-wise with a constant step (``line_search=None``); the line search needs f, and ``step`` refuses it.
+    info: ClassVar[MethodInfo] = MethodInfo(full_batch=True, fused=Fused("sgd"))
     line_search: str | None = None
     c: float = 1e-4
     shrink: float = 0.5
@@ -36,21 +37,13 @@ class GD(SteppedMethod):
         self.c = _checks.open_unit_interval("c", self.c)
         self.shrink = _checks.open_unit_interval("shrink", self.shrink)
 
-    @property
-    def elementwise(self) -> bool:  # the line search needs f
-        return self.line_search is None
-
     def default_lr(self, problem, batch_size) -> float:
         return 1.0 if self.line_search else self._inverse("step size 1/L", "L", problem.L)
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         if self.line_search:
             raise TypeError("GD with a line search needs f: run it through sgdlab.run")
-        alpha = self._advance(state, x, g)
-        if fused.usable(x, g):
-            fused.sgd(x, g, alpha)
-        else:
-            x -= alpha * g
+        super().step(x, g, state)
 
     def iterate(self, problem, x, idx, state) -> int:
         if not self.line_search:

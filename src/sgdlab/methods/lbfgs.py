@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods.base import State, SteppedMethod, expected_smoothness
+from sgdlab.methods.base import MethodInfo, State, SteppedMethod, expected_smoothness
 
 
 def two_loop(g: np.ndarray, s: list[np.ndarray], y: list[np.ndarray], rho: list[float], gamma: float) -> np.ndarray:
@@ -58,7 +58,7 @@ class SLBFGS(SteppedMethod):
     not rates.
     """
 
-    elementwise: ClassVar[bool] = False
+    info: ClassVar[MethodInfo] = MethodInfo(elementwise=False)
     lr: float | None = 0.5
     memory: int = 10
     eps: float = 1e-8

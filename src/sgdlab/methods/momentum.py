@@ -8,8 +8,8 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops, fused
-from sgdlab.methods.base import State, SteppedMethod, expected_smoothness
+from sgdlab.methods import _ops
+from sgdlab.methods.base import Fused, MethodInfo, State, SteppedMethod, expected_smoothness
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -21,6 +21,9 @@ class Momentum(SteppedMethod):
     (a heuristic that keeps the long-run step of SGD; see :func:`expected_smoothness`).
     """
 
+    info: ClassVar[MethodInfo] = MethodInfo(
+        fused=Fused("momentum", ("v",), hooks=("nesterov",)), compiled="elementwise", torch="torch.optim.SGD"
+    )
     beta: float = 0.9
 
     def _validate(self) -> None:
@@ -37,12 +40,11 @@ class Momentum(SteppedMethod):
     #: ``True`` for the look-ahead step of :class:`Nesterov`.
     nesterov: ClassVar[bool] = False
 
-    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state, x, g)
+    def fused_args(self) -> tuple:
+        return self.beta, self.nesterov
+
+    def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
         v = state["v"]
-        if fused.usable(x, g, v):
-            fused.momentum(x, g, v, alpha, self.beta, self.nesterov)
-            return
         v *= self.beta
         v += g
         x -= alpha * (g + self.beta * v) if self.nesterov else alpha * v
@@ -54,5 +56,7 @@ class Nesterov(Momentum):
 
     The look-ahead form of torch.optim.SGD(nesterov=True). Default ``lr`` as :class:`Momentum`.
     """
+
+    info: ClassVar[MethodInfo] = Momentum.info
 
     nesterov: ClassVar[bool] = True

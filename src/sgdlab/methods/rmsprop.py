@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.methods.base import MethodInfo
 from sgdlab.methods.diagonal import DiagonallyScaled
 
 
@@ -20,6 +22,9 @@ class RMSProp(DiagonallyScaled):
     ``alpha`` is our ``gamma``). Defaults from the course notes: ``lr = 1e-3``, ``gamma = 0.9``, ``eps = 1e-8``.
     """
 
+    info: ClassVar[MethodInfo] = MethodInfo(
+        fused=DiagonallyScaled.fused_diagonal, compiled="elementwise", torch="torch.optim.RMSprop"
+    )
     lr: float | None = 1e-3
     gamma: float = 0.9
 

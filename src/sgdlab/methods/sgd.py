@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
 
-from sgdlab.methods import fused
-from sgdlab.methods.base import State, SteppedMethod, expected_smoothness
+from sgdlab.methods.base import Fused, MethodInfo, State, SteppedMethod, expected_smoothness
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -19,12 +19,10 @@ class SGD(SteppedMethod):
     improved rates* (ICML 2019), which is ``1/(2 L_max)`` for ``b = 1``.
     """
 
+    info: ClassVar[MethodInfo] = MethodInfo(fused=Fused("sgd"), compiled="elementwise", torch="torch.optim.SGD")
+
     def default_lr(self, problem, batch_size) -> float:
         return self._inverse("step size 1/(2 L_b)", "L_b", expected_smoothness(problem, batch_size), 0.5)
 
-    def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        alpha = self._advance(state, x, g)
-        if fused.usable(x, g):
-            fused.sgd(x, g, alpha)
-        else:
-            x -= alpha * g
+    def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
+        x -= alpha * g

@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods.base import State, SteppedMethod
+from sgdlab.methods.base import MethodInfo, State, SteppedMethod
 from sgdlab.problems.glm import LinearModelProblem
 
 
@@ -35,8 +35,6 @@ class _TableMethod(SteppedMethod):
     ``table_sum = Σ_i ∇ℓ_i(φ_i)`` (``dim``) in both. A state that already holds a table keeps its layout.
     """
 
-    elementwise: ClassVar[bool] = False
-
     def _table_state(self, problem, x: np.ndarray, state: State) -> None:
         if "table" not in state:
             width = problem.n_outputs if _linear_model(problem) else x.size
@@ -50,9 +48,8 @@ class _TableMethod(SteppedMethod):
         table, total = state["table"], state["table_sum"]
         unique, first = np.unique(idx, return_index=True)  # a repeated index is stored (and summed) once
         if _linear_model(problem) and table.shape[1] == problem.n_outputs:
-            rows = problem._rows(idx)
-            fresh = problem._dphi(problem._scores(rows, x), problem.y[idx]).reshape(len(idx), -1)
-            fresh = fresh.astype(x.dtype, copy=False)
+            rows, fresh = problem.sample_derivatives(x, idx)
+            fresh = fresh.reshape(len(idx), -1).astype(x.dtype, copy=False)
             diff = fresh - table[idx]  # y_t − table[t] = a_t ⊗ diff_t
             correction = np.asarray(rows.T @ diff).ravel() / len(idx)
             if len(idx) > 1:
@@ -83,6 +80,8 @@ class SAG(_TableMethod):
     step of the paper's convergence theorem (the authors note that ``1/L_max`` often works in practice).
     """
 
+    info: ClassVar[MethodInfo] = MethodInfo(elementwise=False, compiled="sag")
+
     def default_lr(self, problem, batch_size) -> float:
         return self._inverse("step size 1/(16 L_max)", "L_max", problem.L_max, scale=16.0)
 
@@ -102,6 +101,8 @@ class SAGA(_TableMethod):
     An unbiased estimate whose variance vanishes at the optimum: linear convergence for strongly convex
     ``f``. Default ``lr = 1/(3 L_max)``, the step of the paper's Theorem 1.
     """
+
+    info: ClassVar[MethodInfo] = MethodInfo(elementwise=False, compiled="saga")
 
     def default_lr(self, problem, batch_size) -> float:
         return self._inverse("step size 1/(3 L_max)", "L_max", problem.L_max, scale=3.0)
@@ -127,7 +128,7 @@ class SVRG(SteppedMethod):
     ``lr = 1/(10 L_max)`` (inside the theorem's ``η < 1/(4L)`` regime).
     """
 
-    elementwise: ClassVar[bool] = False
+    info: ClassVar[MethodInfo] = MethodInfo(elementwise=False, compiled="svrg")
     inner: int | None = None
 
     def _validate(self) -> None:

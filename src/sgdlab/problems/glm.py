@@ -124,14 +124,19 @@ class LinearModelProblem(Problem):
         s = self._dphi(self._scores(self.A, x), self.y)
         return np.asarray(self.A.T @ s).ravel() / self.n
 
-    def _data_grad_batch(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    def sample_derivatives(self, x: np.ndarray, idx: np.ndarray):
+        """``(A_idx, φ'(A_idx X, y_idx))``: the sampled rows and their loss derivatives (``len(idx)`` numbers, or
+        ``len(idx) × K``), whose products ``a_t ⊗ φ'_t`` are the component gradients ``∇ℓ_t(x)`` — the form in which
+        SAG and SAGA store them (`sgdlab.methods.variance_reduced`)."""
         A = self._rows(idx)
-        s = self._dphi(self._scores(A, x), self.y[idx])
+        return A, self._dphi(self._scores(A, x), self.y[idx])
+
+    def _data_grad_batch(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        A, s = self.sample_derivatives(x, idx)
         return np.asarray(A.T @ s).ravel() / len(idx)
 
     def component_grads(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        A = self._rows(idx)
-        s = self._dphi(self._scores(A, x), self.y[idx])
+        A, s = self.sample_derivatives(x, idx)
         A = A.toarray() if sp.issparse(A) else A
         if self.n_outputs == 1:
             return A * s[:, None]

@@ -1,32 +1,11 @@
 """PyTorch side of sgdlab: drop-in optimizers (same update rules as `sgdlab.methods`) and network problems.
 
-Importing this package imports torch; ``import sgdlab`` alone does not.
+Importing this package imports torch; ``import sgdlab`` alone does not. The optimizers (``sgdlab.torch.Adam``, …)
+are those of `sgdlab.torch.optim.OPTIMIZERS`, one per element-wise method of the registry.
 """
 
-from sgdlab.torch.optim import (
-    OPTIMIZERS,
-    SGD,
-    Adadelta,
-    Adagrad,
-    Adam,
-    AdamW,
-    AMSGrad,
-    Momentum,
-    Nesterov,
-    RMSProp,
-    SgdlabOptimizer,
-)
+from sgdlab.torch.optim import OPTIMIZERS, SgdlabOptimizer
 
-__all__ = [
-    "OPTIMIZERS",
-    "SGD",
-    "AMSGrad",
-    "Adadelta",
-    "Adagrad",
-    "Adam",
-    "AdamW",
-    "Momentum",
-    "Nesterov",
-    "RMSProp",
-    "SgdlabOptimizer",
-]
+globals().update(OPTIMIZERS)  # sgdlab.torch.Adam, …: built from the registry, so not listed by name here
+
+__all__ = ["OPTIMIZERS", "SgdlabOptimizer"]

@@ -64,6 +64,8 @@ class SgdlabOptimizer(torch.optim.Optimizer):
 
 
 def _optimizer(method_class: type[SteppedMethod]) -> type[SgdlabOptimizer]:
+    if not method_class.info.elementwise or method_class.info.full_batch:
+        raise TypeError(f"{method_class.__name__} is not an element-wise stochastic method; it has no torch optimizer")
     doc = (
         f"``torch.optim.Optimizer`` running :class:`sgdlab.methods.{method_class.__name__}`'s update rule.\n\n"
         f"Keyword arguments are that method's hyperparameters.\n\n{method_class.__doc__ or ''}"
@@ -75,16 +77,11 @@ def _optimizer(method_class: type[SteppedMethod]) -> type[SgdlabOptimizer]:
     )
 
 
-SGD = _optimizer(methods.SGD)
-Momentum = _optimizer(methods.Momentum)
-Nesterov = _optimizer(methods.Nesterov)
-Adagrad = _optimizer(methods.Adagrad)
-RMSProp = _optimizer(methods.RMSProp)
-Adadelta = _optimizer(methods.Adadelta)
-Adam = _optimizer(methods.Adam)
-AMSGrad = _optimizer(methods.AMSGrad)
-AdamW = _optimizer(methods.AdamW)
-
+#: An optimizer for every element-wise stochastic method of `sgdlab.methods.METHODS` (``info.elementwise`` and not
+#: ``info.full_batch``), by name; each is also an attribute of this module and of `sgdlab.torch`.
 OPTIMIZERS: dict[str, type[SgdlabOptimizer]] = {
-    cls.__name__: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSProp, Adadelta, Adam, AMSGrad, AdamW)
+    name: _optimizer(cls)
+    for name, cls in methods.METHODS.items()
+    if cls.info.elementwise and not cls.info.full_batch
 }
+globals().update(OPTIMIZERS)
