@@ -378,7 +378,25 @@ def _spec_example() -> str:
     return "```toml\n" + "\n".join(example).strip() + "\n```"
 
 
+def _torch_optimizers() -> str:
+    """One entry per optimizer of `sgdlab.torch`, generated from the registry that builds them at import (a
+    source reader cannot see them)."""
+    from sgdlab.torch.optim import OPTIMIZERS
+
+    out = []
+    for name, optimizer in OPTIMIZERS.items():
+        method = optimizer.method_class
+        counterpart = method.info.torch or "none in torch.optim"
+        summary = _md((method.__doc__ or "").strip().split("\n\n")[0].replace("\n", " "))
+        link = f"[`sgdlab.methods.{method.__name__}`](methods.md#sgdlab.methods.{method.__name__})"
+        out += [f'<a id="sgdlab.torch.{name}"></a>', "", f"### `sgdlab.torch.{name}(params, **hyperparameters)`", "",
+                f"`torch.optim.Optimizer` running {link}'s update rule; torch counterpart: `{counterpart}`. {summary}",
+                ""]  # fmt: skip
+    return "\n".join(out)
+
+
 BLOCKS = {
+    "torch-optimizers": lambda arg: _torch_optimizers(),
     "spec-example": lambda arg: _spec_example(),
     "lecture-claims": lambda arg: _lecture_claims(),
     "readme-table": _readme_table,

@@ -355,9 +355,9 @@ ROWS: tuple[MethodRow, ...] = (
          Config("Lion", {"lr": 0.01, "weight_decay": 1e-3}, use=(COMPILED,))),
         ref_lion,
         lambda p: 1e-4,
-        # its bad inputs (beta1=1, beta2<0, weight_decay<0, checked as Adam's) join when the catalogue count in
-        # README.md and RELIABILITY.md (494) can be raised with them
-        (),
+        (BadInput({"beta1": 1.0}, ValueError, "beta1 must be in"),
+         BadInput({"beta2": -0.1}, ValueError, "beta2 must be in"),
+         BadInput({"weight_decay": -1.0}, ValueError, "weight_decay must be >= 0")),
         default_epochs=8,  # the paper's lr = 1e-4 (Adam's / 10) removes 28 % in 5 epochs, 40 % in 8
         train_kwargs={"lr": 1e-3},
     ),

@@ -6,6 +6,7 @@ are those of `sgdlab.torch.optim.OPTIMIZERS`, one per element-wise method of the
 
 from sgdlab.torch.optim import OPTIMIZERS, SgdlabOptimizer
 
-globals().update(OPTIMIZERS)  # sgdlab.torch.Adam, …: built from the registry, so not listed by name here
+globals().update(OPTIMIZERS)  # sgdlab.torch.Adam, …: built from the registry, so not spelled out here
 
 __all__ = ["OPTIMIZERS", "SgdlabOptimizer"]
+__all__.extend(OPTIMIZERS)  # the optimizers' names, made at import (the API page inspects the module)
