@@ -8,7 +8,7 @@ import pytest
 import sgdlab as sl
 from conftest import make_problem, well_conditioned_logistic
 from method_db import ROWS, bad_hyperparameters
-from sgdlab.engine import Checkpoint
+from sgdlab.engine import Checkpoint, recorder
 from sgdlab.methods import GD, METHODS, SAG, SAGA, SGD, SVRG, StepDecay
 
 ALL_METHODS = [pytest.param(name, id=name) for name in METHODS]
@@ -67,22 +67,22 @@ def test_default_step_sizes_follow_the_documented_rules(logistic, row):
 def test_every_method_resumes_from_a_checkpoint_bit_for_bit(tmp_path, monkeypatch, row):
     """Interrupted at a checkpoint's measurement and resumed: the same trace as the uninterrupted run (the compiled
     segments included, where the method has one)."""
-    prob = well_conditioned_logistic()  # a fresh instance: its loss is patched below
+    prob = well_conditioned_logistic()
     kwargs = {"epochs": 3, "seed": 4, "batch_size": 4, "points_per_decade": 8, "record_every": 1.0}
     full = sl.run(prob, row.cls(), **kwargs)
-    loss, calls = type(prob).loss, {"n": 0}
+    measure, calls = recorder.loss_and_grad, {"n": 0}  # what every checkpoint calls: patched to interrupt the run
 
-    def interrupting(x):
+    def interrupting(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] > len(full.iters) // 2:
             raise KeyboardInterrupt
-        return loss(prob, x)
+        return measure(*args, **kwargs)
 
     path = tmp_path / "run.ckpt"
-    monkeypatch.setattr(prob, "loss", interrupting, raising=False)
+    monkeypatch.setattr(recorder, "loss_and_grad", interrupting)
     with pytest.raises(KeyboardInterrupt):
         sl.run(prob, row.cls(), checkpoint_path=path, checkpoint_every=0.0, **kwargs)
-    monkeypatch.delattr(prob, "loss")
+    monkeypatch.setattr(recorder, "loss_and_grad", measure)
     assert 0 < Checkpoint.load(path).counters["it"] < full.iters[-1]
     resumed = sl.run(prob, row.cls(), resume=path, **kwargs)
     np.testing.assert_array_equal(resumed.x, full.x)
