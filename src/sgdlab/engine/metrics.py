@@ -28,13 +28,10 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from sgdlab.engine.kernels.common import jit_inline, jit_sum
+from sgdlab.engine.kernels.oracle import softmax_minus_label
 from sgdlab.problems.base import Problem
 from sgdlab.problems.glm import LeastSquares, LinearModelProblem, LogisticRegression, SoftmaxRegression
-
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is a dependency; without it the NumPy pass is used
-    numba = None
 
 _LINKS = {LeastSquares: 0, LogisticRegression: 1, SoftmaxRegression: 2}
 
@@ -49,7 +46,7 @@ def _own_oracle(problem: Problem) -> bool:
 def _arrays(problem: Problem, x: np.ndarray):
     """``(kind, A, y)`` when the fused kernel applies to ``problem`` at ``x``, else ``None``."""
     kind = _LINKS.get(type(problem))
-    if kind is None or numba is None or problem.data.is_out_of_core or not _own_oracle(problem):
+    if kind is None or problem.data.is_out_of_core or not _own_oracle(problem):
         return None
     if not (isinstance(x, np.ndarray) and x.dtype == np.float64 and x.flags.c_contiguous):
         return None
@@ -133,17 +130,8 @@ def _link(kind, z, y):
 
 def _softmax_row(z, label, s):
     """``s ← softmax(z) − e_label``; returns ``logsumexp(z) − z[label]``."""
-    top = z[0]
-    for k in range(1, z.size):
-        top = max(top, z[k])
-    total = 0.0
-    for k in range(z.size):
-        s[k] = math.exp(z[k] - top)
-        total += s[k]
-    for k in range(z.size):
-        s[k] /= total
-    s[label] -= 1.0
-    return top + math.log(total) - z[label]
+    s[:] = z
+    return softmax_minus_label(s, label) - z[label]
 
 
 def _dense_single(A, y, x, kind, phi, g):
@@ -200,10 +188,7 @@ def _csr_multi(indptr, indices, data, y, X, phi, G, z):
                 G[j, k] += a * s[k]
 
 
-if numba is not None:
-    _inline = numba.njit(cache=True, nogil=True, inline="always")
-    _link, _softmax_row = _inline(_link), _inline(_softmax_row)
-    # Dot products and gradient sums in any order (LLVM vectorises them); the same binary rounds the same way.
-    _kernel = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-    _dense_single, _csr_single = _kernel(_dense_single), _kernel(_csr_single)
-    _dense_multi, _csr_multi = _kernel(_dense_multi), _kernel(_csr_multi)
+_link, _softmax_row = jit_inline(_link), jit_inline(_softmax_row)
+# Dot products and gradient sums in any order (LLVM vectorises them); the same binary rounds the same way.
+_dense_single, _csr_single = jit_sum(_dense_single), jit_sum(_csr_single)
+_dense_multi, _csr_multi = jit_sum(_dense_multi), jit_sum(_csr_multi)

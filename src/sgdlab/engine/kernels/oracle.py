@@ -68,7 +68,7 @@ def softmax_dphi(A, indptr, indices, data, dense, i, x, K, label, z):
 @jit
 def softmax_minus_label(z, label):
     """``z ← softmax(z) − e_label`` as scipy's ``softmax`` then ``p[y] −= 1``: shifted by the largest score,
-    exponentiated, divided by the sum."""
+    exponentiated, divided by the sum. Returns ``logsumexp`` of the scores (the checkpoint pass's loss needs it)."""
     top = z[0]
     for k in range(1, z.size):
         top = max(top, z[k])
@@ -79,6 +79,7 @@ def softmax_minus_label(z, label):
     for k in range(z.size):
         z[k] = z[k] / total
     z[int(label)] -= 1.0
+    return top + np.log(total)
 
 
 @jit
