@@ -45,7 +45,7 @@ def test_the_spec_source_builds_it_and_rejects_foreign_fields():
     problem, _ = build_problem(spec.problems[0].model_dump(mode="json"))
     direct = make_rare_features(n=200, dim=30, exponent=1.5, seed=2)
     assert (problem.A != direct.A).nnz == 0
-    with pytest.raises(SpecError, match="not cond"):
+    with pytest.raises(SpecError, match="does not take cond"):
         parse_spec(_doc({"source": "rare_features", "cond": 10.0}))
     with pytest.raises(SpecError, match="exponent applies to source 'rare_features' only"):
         parse_spec(_doc({"source": "classification", "exponent": 1.0}))

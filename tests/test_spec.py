@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
 
 from sgdlab.experiments import Plan, SpecError, load_spec, parse_spec
+from sgdlab.experiments.spec import parse_schema
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.toml"))
 
@@ -331,3 +333,47 @@ def test_every_mistake_is_listed_together():
     assert [line.split(":")[0] for line in _refused(doc)] == ["seeds[0]"]  # the schema first, on its own
     doc = changed("problems.0.params", {"kapa": 3}, changed("batch_size", 51, changed("record.metrics", ["loss"])))
     assert [line.split(":")[0] for line in _refused(doc)] == ["problems[0].params.kapa", "batch_size"]
+
+
+def test_every_data_field_belongs_to_a_source_and_every_source_field_is_a_data_field():
+    """The data sources' table (`sgdlab.data.sources`) and the schema name the same fields: a field no source
+    takes would be refused for every source, a source field missing from the schema could never be set."""
+    from sgdlab.data.sources import COMMON_FIELDS, SOURCES
+    from sgdlab.experiments.spec import DataSpec
+
+    taken = {field for source in SOURCES.values() for field in source.fields} | set(COMMON_FIELDS)
+    assert taken == set(DataSpec.model_fields)
+    assert set(SOURCES) == set(DataSpec.model_fields["source"].annotation.__args__)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"source": "regression", "n_classes": 3}, "n_classes applies to source 'classification' only"),
+        ({"source": "classification", "exponent": 1.0}, "exponent applies to source 'rare_features' only"),
+        ({"source": "rare_features", "cond": 10.0}, "source 'rare_features' takes n, dim, noise, exponent"),
+        ({"source": "libsvm", "path": "x", "name": "iris"}, "name applies to source 'bundled' only"),
+    ],
+)
+def test_a_field_of_another_source_is_refused_naming_where_it_applies(data, message):
+    with pytest.raises(SpecError, match=re.escape(message)):
+        parse_schema(
+            {"name": "e", "problems": [{"name": "p", "type": "LeastSquares", "data": data}],
+             "methods": [{"type": "SGD"}], "budget": {"epochs": 1}}
+        )  # fmt: skip
+
+
+def test_the_problem_kinds_are_what_their_constructors_take():
+    import inspect
+
+    from sgdlab import problems
+    from sgdlab.experiments.spec import DATA_PROBLEMS, NETWORK_PROBLEMS, OWN_DATA_PROBLEMS, PROBLEM_TYPES
+    from sgdlab.torch import problems as networks
+
+    assert len(set(PROBLEM_TYPES)) == len(PROBLEM_TYPES)
+    for kind in DATA_PROBLEMS:
+        assert next(iter(inspect.signature(getattr(problems, kind)).parameters)) == "data", kind
+    for kind in OWN_DATA_PROBLEMS:
+        assert "data" not in inspect.signature(getattr(problems, kind)).parameters, kind
+    for kind in NETWORK_PROBLEMS:
+        assert callable(getattr(networks, kind)), kind

@@ -25,36 +25,15 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import sgdlab
-from sgdlab import data as datasets
+from sgdlab.data import sources
 from sgdlab import problems
 from sgdlab.engine import run
 from sgdlab.experiments.grid import RunConfig
-from sgdlab.experiments.spec import DATA_PROBLEMS
+from sgdlab.experiments.spec import DATA_PROBLEMS, NETWORK_PROBLEMS
 from sgdlab.methods import METHODS
 
 #: Final iterates up to this many parameters are kept with a run's result (larger ones, e.g. networks, are not).
 MAX_KEPT_X = 10_000
-#: Problem types built by `sgdlab.torch.problems` (they need torch).
-NETWORK_PROBLEMS = ("digits_mlp", "digits_cnn", "char_lm")
-
-
-def _dataset(spec: dict[str, Any]) -> datasets.Dataset:
-    source = spec["source"]
-    options = {k: v for k, v in spec.items() if v is not None and k in ("n", "dim", "cond", "noise", "density", "seed")}
-    if source == "regression":
-        data = datasets.make_regression(**options)
-    elif source == "classification":
-        extra = {k: spec[k] for k in ("n_classes", "imbalance") if spec.get(k) is not None}
-        data = datasets.make_classification(**options, **extra)
-    elif source == "rare_features":
-        extra = {"exponent": spec["exponent"]} if spec.get("exponent") is not None else {}
-        data = datasets.make_rare_features(**{k: v for k, v in options.items() if k in ("n", "dim", "noise", "seed")},
-                                           **extra)  # fmt: skip
-    elif source == "bundled":
-        data = datasets.load_bundled(spec["name"])
-    else:
-        data = datasets.load_libsvm(spec["path"])
-    return datasets.standardize(data) if spec.get("standardize") else data
 
 
 @functools.lru_cache(maxsize=16)
@@ -62,7 +41,7 @@ def _problem_from_json(problem_json: str):
     spec = json.loads(problem_json)
     kind, params = spec["type"], spec.get("params") or {}
     if kind in DATA_PROBLEMS:
-        data, test = _dataset(spec["data"]), None
+        data, test = sources.build(spec["data"]), None
         if spec["data"].get("test_size"):
             data, test = data.split(spec["data"]["test_size"], seed=spec["data"].get("seed", 0))
         return getattr(problems, kind)(data, **params), test

@@ -48,20 +48,21 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from sgdlab.data import sources
 from sgdlab.data.loaders import BUNDLED_NAMES
 from sgdlab.engine.samplers import SAMPLERS
 from sgdlab.engine.trace import METRICS
 from sgdlab.methods import METHODS
 
-PROBLEM_TYPES: tuple[str, ...] = (
+#: Problem types built from a ``data`` table (`sgdlab.data.sources`).
+DATA_PROBLEMS: tuple[str, ...] = (
     "LeastSquares", "LogisticRegression", "SoftmaxRegression", "NonconvexPL", "NonconvexLogistic",
-    "Quadratic2D", "Rosenbrock", "TwoParameterLeastSquares", "AdamCounterexample", "digits_mlp", "digits_cnn",
-    "char_lm",
 )  # fmt: skip
-#: Problem types that are built from a ``data`` table; the others take parameters only.
-DATA_PROBLEMS: tuple[str, ...] = PROBLEM_TYPES[:5]
+#: Problem types that build their own data from parameters (the lecture's two-dimensional pictures and examples).
+OWN_DATA_PROBLEMS: tuple[str, ...] = ("Quadratic2D", "Rosenbrock", "TwoParameterLeastSquares", "AdamCounterexample")
 #: Problem types built by `sgdlab.torch.problems` (they need PyTorch).
-NETWORK_PROBLEMS: tuple[str, ...] = PROBLEM_TYPES[9:]
+NETWORK_PROBLEMS: tuple[str, ...] = ("digits_mlp", "digits_cnn", "char_lm")
+PROBLEM_TYPES: tuple[str, ...] = DATA_PROBLEMS + OWN_DATA_PROBLEMS + NETWORK_PROBLEMS
 TUNE_METRICS: tuple[str, ...] = (
     "final_subopt",
     "final_loss",
@@ -123,7 +124,7 @@ class _Strict(BaseModel):
 
 
 class DataSpec(_Strict):
-    source: Literal["regression", "classification", "rare_features", "bundled", "libsvm"]
+    source: Literal[tuple(sources.SOURCES)]  # type: ignore[valid-type]
     n: PositiveInt | None = None
     dim: PositiveInt | None = None
     cond: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None
@@ -143,31 +144,15 @@ class DataSpec(_Strict):
 
     @model_validator(mode="after")
     def _fields_fit_the_source(self) -> DataSpec:
-        synthetic = ("n", "dim", "cond", "noise", "density", "n_classes", "imbalance", "exponent")
-        if self.exponent is not None and self.source != "rare_features":
-            raise ValueError("exponent applies to source 'rare_features' only")
-        if self.source == "rare_features":
-            extra = [
-                f for f in ("cond", "density", "n_classes", "imbalance", "name", "path") if getattr(self, f) is not None
-            ]
-            if extra:
-                raise ValueError(f"source 'rare_features' takes n, dim, noise, exponent, seed — not {', '.join(extra)}")
-        elif self.source in ("regression", "classification"):
-            if self.name is not None or self.path is not None:
-                raise ValueError(f"source {self.source!r} takes n, dim, cond, noise, density, seed — not name/path")
-            if self.source == "regression" and self.n_classes is not None:
-                raise ValueError("n_classes applies to source 'classification' only")
-            if self.source == "regression" and self.imbalance is not None:
-                raise ValueError("imbalance applies to source 'classification' only")
-            if self.imbalance is not None and ((self.density or 1.0) < 1.0 or self.noise == 0):
-                raise ValueError("imbalance needs a dense design (density = 1) and noise > 0")
-        elif self.source == "bundled":
-            if self.name is None:
-                raise ValueError(f"source 'bundled' needs name = one of {', '.join(map(repr, BUNDLED_NAMES))}")
-        elif self.path is None:
+        misplaced = sources.misplaced_fields(self.source, {name: getattr(self, name) for name in type(self).model_fields})
+        if misplaced:
+            raise ValueError(misplaced)
+        if self.imbalance is not None and ((self.density or 1.0) < 1.0 or self.noise == 0):
+            raise ValueError("imbalance needs a dense design (density = 1) and noise > 0")
+        if self.source == "bundled" and self.name is None:
+            raise ValueError(f"source 'bundled' needs name = one of {', '.join(map(repr, BUNDLED_NAMES))}")
+        if self.source == "libsvm" and self.path is None:
             raise ValueError("source 'libsvm' needs path = the file to read")
-        if self.source in ("bundled", "libsvm") and any(getattr(self, f) is not None for f in synthetic):
-            raise ValueError(f"source {self.source!r} does not take {', '.join(synthetic)}")
         return self
 
 

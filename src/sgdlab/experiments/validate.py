@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from sgdlab import problems as numpy_problems
-from sgdlab.data import make_classification, make_rare_features, make_regression
+from sgdlab.data.sources import SOURCES
 from sgdlab.data.dataset import Dataset
 from sgdlab.experiments.grid import MAX_RUNS, grid_points, run_count
 from sgdlab.experiments.spec import (
@@ -48,9 +48,6 @@ from sgdlab.experiments.spec import (
 from sgdlab.methods import METHODS
 from sgdlab.problems.base import Problem
 
-#: The generator behind each synthetic source (their defaults give ``n`` when the spec leaves it out).
-GENERATORS = {"regression": make_regression, "classification": make_classification,
-              "rare_features": make_rare_features}  # fmt: skip
 #: Errors a problem's or method's own argument checks raise.
 _CHECK_ERRORS = (TypeError, ValueError, OverflowError)
 
@@ -157,9 +154,10 @@ def problem_errors(i: int, problem: ProblemSpec) -> tuple[list[str], int | None]
 
 def _samples(data) -> int | None:
     """The number of samples a synthetic source makes (``None`` for files and bundled sets: known once read)."""
-    if data.source not in GENERATORS:
+    source = SOURCES[data.source]
+    if not source.synthetic:
         return None
-    return data.n if data.n is not None else inspect.signature(GENERATORS[data.source]).parameters["n"].default
+    return data.n if data.n is not None else source.default("n")
 
 
 def _file_errors(where: str, path: str) -> list[str]:
