@@ -25,8 +25,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import sgdlab
-from sgdlab.data import sources
 from sgdlab import problems
+from sgdlab.data import sources
 from sgdlab.engine import run
 from sgdlab.experiments.grid import RunConfig
 from sgdlab.experiments.spec import DATA_PROBLEMS, NETWORK_PROBLEMS

@@ -144,7 +144,8 @@ class DataSpec(_Strict):
 
     @model_validator(mode="after")
     def _fields_fit_the_source(self) -> DataSpec:
-        misplaced = sources.misplaced_fields(self.source, {name: getattr(self, name) for name in type(self).model_fields})
+        given = {name: getattr(self, name) for name in type(self).model_fields}
+        misplaced = sources.misplaced_fields(self.source, given)
         if misplaced:
             raise ValueError(misplaced)
         if self.imbalance is not None and ((self.density or 1.0) < 1.0 or self.noise == 0):

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from sgdlab import problems as numpy_problems
-from sgdlab.data.sources import SOURCES
 from sgdlab.data.dataset import Dataset
+from sgdlab.data.sources import SOURCES
 from sgdlab.experiments.grid import MAX_RUNS, grid_points, run_count
 from sgdlab.experiments.spec import (
     DATA_PROBLEMS,
