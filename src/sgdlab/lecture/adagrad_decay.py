@@ -21,6 +21,9 @@ from sgdlab.lecture import _common
 from sgdlab.lecture.claim import Claim, Verdict
 from sgdlab.lecture.results import Results
 
+#: The experiment's name (its results are looked up by it).
+EXPERIMENT = "adagrad-decay"
+
 PROBLEM = {"name": "noisy-slopes", "type": "AdamCounterexample", "params": {"C": 3.0, "radius": 1e5}}
 METHODS = [
     {"type": "Adagrad", "params": {"lr": 0.1}},
@@ -45,13 +48,13 @@ class AdagradStepDecay(Claim):
 
     def experiments(self, quick: bool) -> list[dict[str, Any]]:
         return [
-            {"name": "adagrad-decay", "seeds": 2 if quick else 4, "budget": {"iters": 10_000 if quick else 50_000},
+            {"name": EXPERIMENT, "seeds": 2 if quick else 4, "budget": {"iters": 10_000 if quick else 50_000},
              "problems": [PROBLEM], "methods": METHODS, "record": {"metrics": ["loss"], "points_per_decade": 12}}
         ]  # fmt: skip
 
     def judge(self, results: Mapping[str, Results]) -> Verdict:
         verdict = Verdict()
-        runs = results["adagrad-decay"]
+        runs = results[EXPERIMENT]
         rates = {label: bootstrap_rate(travelled(runs, label), "sublinear", n_boot=500) for label in LABELS}
         distance = {label: float(np.median([y[-1] for _, y in travelled(runs, label)])) for label in LABELS}
         verdict.check("Adagrad travels like √k: its step decays", rates["Adagrad"].high <= 0.8,
@@ -85,7 +88,7 @@ class AdagradStepDecay(Claim):
         from sgdlab.viz import plot_convergence
 
         path = folder / "adagrad-decay.png"
-        runs = results["adagrad-decay"]
+        runs = results[EXPERIMENT]
         with _common.figure(path, width=6.0, height=4.2) as axes:
             ax = axes[0, 0]
             plot_convergence(ax, {label: travelled(runs, label) for label in LABELS}, "iters",

@@ -14,6 +14,9 @@ from sgdlab.lecture.claim import Claim, Verdict
 from sgdlab.lecture.results import Results
 from sgdlab.viz import plot_convergence
 
+#: The experiment's name (its results are looked up by it).
+EXPERIMENT = "adam-counterexample"
+
 C = 3.0
 PROBLEM = {"name": "reddi", "type": "AdamCounterexample", "params": {"C": C}}
 # Reddi et al.'s Theorem 1 setting: β1 = 0, β2 = 1/(1 + C²), α_k = α/√k
@@ -31,7 +34,7 @@ class AdamNonConvergence(Claim):
 
     def experiments(self, quick: bool) -> list[dict[str, Any]]:
         return [
-            {"name": "adam-counterexample", "seeds": 3 if quick else 5, "sampler": "uniform",
+            {"name": EXPERIMENT, "seeds": 3 if quick else 5, "sampler": "uniform",
              "budget": {"iters": 20_000 if quick else 50_000}, "problems": [PROBLEM],
              "methods": [{"type": "Adam", "params": SETTINGS}, {"type": "AMSGrad", "params": SETTINGS}],
              "record": {"metrics": ["loss", "subopt", "dist2"], "points_per_decade": 15}}
@@ -39,7 +42,7 @@ class AdamNonConvergence(Claim):
 
     def judge(self, results: Mapping[str, Results]) -> Verdict:
         verdict = Verdict()
-        runs = results["adam-counterexample"]
+        runs = results[EXPERIMENT]
         x_star = float(_common.problem(PROBLEM).x_star[0])
         rows = []
         for label in ("Adam", "AMSGrad"):
@@ -47,9 +50,9 @@ class AdamNonConvergence(Claim):
             finals = np.array([r.x[0] for r in chosen])
             rows.append({"method": label, "final x, median over seeds": float(np.median(finals)),
                          "final x, range over seeds": f"{finals.min():.3f} to {finals.max():.3f}".replace("-", "−"),
-                         "x*": x_star, "final f − f*": _common.gap(float(np.median(chosen.finals("subopt"))))})
+                         "x*": x_star, "final f − f*": _common.gap(chosen.median_final("subopt"))})
         frame = pd.DataFrame(rows).set_index("method")
-        finals_subopt = {label: float(np.median(runs.one(label=label).finals("subopt")))
+        finals_subopt = {label: runs.one(label=label).median_final("subopt")
                          for label in ("Adam", "AMSGrad")}  # fmt: skip
         adam = {"final f − f* (median)": finals_subopt["Adam"]}
         ams = {"final f − f* (median)": finals_subopt["AMSGrad"]}
@@ -87,7 +90,7 @@ class AdamNonConvergence(Claim):
 
     def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:
         path = folder / "adam-counterexample.png"
-        runs = results["adam-counterexample"]
+        runs = results[EXPERIMENT]
         x_star = float(_common.problem(PROBLEM).x_star[0])
         with _common.figure(path, ncols=2, width=5.2, height=3.9) as axes:
             ax = axes[0, 0]

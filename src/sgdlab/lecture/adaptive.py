@@ -20,6 +20,10 @@ from sgdlab.lecture.claim import Claim, Verdict
 from sgdlab.lecture.results import Results
 from sgdlab.viz import plot_convergence
 
+#: The experiments' names (each claim's results are looked up by them).
+SPARSE_EXPERIMENT = "adagrad-sparse"
+SCALES_EXPERIMENT = "adadelta-scales"
+
 LR_GRID = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 ADVANTAGE = 1.5
 PROGRESS = 2.0  # the reduction of f − f* over 10 epochs that counts as progress (a diverging run scores 0)
@@ -73,7 +77,7 @@ def _reduction_text(value: float) -> str:
 def _ratios(sparse: Results) -> dict[str, dict[str, float]]:
     out = {}
     for problem in (RARE["name"], FREQUENT["name"]):
-        finals = {m: float(np.median(sparse.one(problem=problem, label=m).finals("subopt")))
+        finals = {m: sparse.one(problem=problem, label=m).median_final("subopt")
                   for m in ("SGD", "Adagrad")}  # fmt: skip
         lrs = {m: sparse.one(problem=problem, label=m).runs[0].hyperparameters["lr"] for m in ("SGD", "Adagrad")}
         out[problem] = {"SGD": finals["SGD"], "Adagrad": finals["Adagrad"], "ratio": finals["SGD"] / finals["Adagrad"],
@@ -93,10 +97,10 @@ class AdaptiveMethods(Claim):
         tuned = {"params": {"lr": LR_GRID}, "tune": {"param": "lr", "metric": "final_subopt", "seeds": [0]}}
         record = {"metrics": ["loss", "subopt"], "points_per_decade": 10}
         return [
-            {"name": "adagrad-sparse", "seeds": 2 if quick else 4, "budget": {"epochs": 3 if quick else 5},
+            {"name": SPARSE_EXPERIMENT, "seeds": 2 if quick else 4, "budget": {"epochs": 3 if quick else 5},
              "problems": [RARE, FREQUENT], "methods": [{"type": "SGD", **tuned}, {"type": "Adagrad", **tuned}],
              "record": record},
-            {"name": "adadelta-scales", "seeds": 1 if quick else 2, "budget": {"epochs": 10}, "problems": SCALES,
+            {"name": SCALES_EXPERIMENT, "seeds": 1 if quick else 2, "budget": {"epochs": 10}, "problems": SCALES,
              "methods": [{"type": "Adadelta"},
                          *({"type": "SGD", "name": f"SGD lr={lr:g}", "params": {"lr": lr}} for lr in FIXED_STEPS)],
              "record": record},
@@ -119,7 +123,7 @@ class AdaptiveMethods(Claim):
 
     def judge(self, results: Mapping[str, Results]) -> Verdict:
         verdict = Verdict()
-        sparse = results["adagrad-sparse"]
+        sparse = results[SPARSE_EXPERIMENT]
         found = _ratios(sparse)
         ratio = {problem: found[problem]["ratio"] for problem in found}
         verdict.check("Adagrad beats tuned SGD on rare features", ratio[RARE["name"]] >= ADVANTAGE,
@@ -127,7 +131,7 @@ class AdaptiveMethods(Claim):
         verdict.check("the advantage comes from the rare features", ratio[RARE["name"]] > ratio[FREQUENT["name"]],
                       f"{ratio[RARE['name']]:.2f} with rare vs {ratio[FREQUENT['name']]:.2f} with frequent features",
                       "larger with rare features")  # fmt: skip
-        scales = results["adadelta-scales"]
+        scales = results[SCALES_EXPERIMENT]
         reduced = reductions(scales)
         worst = min(reduced[t["name"], "Adadelta"] for t in SCALES)
         verdict.check(
@@ -166,7 +170,7 @@ class AdaptiveMethods(Claim):
 
     def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:
         path = folder / "adaptive.png"
-        sparse, scales = results["adagrad-sparse"], results["adadelta-scales"]
+        sparse, scales = results[SPARSE_EXPERIMENT], results[SCALES_EXPERIMENT]
         found = _ratios(sparse)
         with _common.figure(path, ncols=3, width=3.9, height=3.6) as axes:
             for ax, problem in zip(axes[0, :2], (RARE["name"], FREQUENT["name"]), strict=True):

@@ -24,6 +24,10 @@ from sgdlab.lecture.results import Results
 from sgdlab.methods.base import expected_smoothness
 from sgdlab.viz import plot_convergence
 
+#: The experiments' names (each claim's results are looked up by them).
+ILL_EXPERIMENT = "bottleneck-ill-conditioned"
+NOISY_EXPERIMENT = "bottleneck-noisy"
+
 ILL = _common.data_problem("ill-conditioned", "LeastSquares", "regression", n=1000, dim=20, cond=1e3, noise=1e-3)
 NOISY = _common.data_problem("noisy", "LeastSquares", "regression", n=1000, dim=20, cond=2.0, noise=3.0)
 ILL_BATCH, NOISY_BATCH = 200, 16
@@ -61,17 +65,17 @@ class VarianceIsTheBottleneck(Claim):
     def experiments(self, quick: bool) -> list[dict[str, Any]]:
         record = {"metrics": ["loss", "subopt"], "points_per_decade": 15}
         return [
-            {"name": "bottleneck-ill-conditioned", "seeds": 2 if quick else 3, "batch_size": ILL_BATCH,
+            {"name": ILL_EXPERIMENT, "seeds": 2 if quick else 3, "batch_size": ILL_BATCH,
              "budget": {"iters": 2_000 if quick else 4_000}, "problems": [ILL], "methods": _ill_methods(),
              "record": record},
-            {"name": "bottleneck-noisy", "seeds": 2 if quick else 3, "batch_size": NOISY_BATCH,
+            {"name": NOISY_EXPERIMENT, "seeds": 2 if quick else 3, "batch_size": NOISY_BATCH,
              "budget": {"iters": 10_000 if quick else 30_000}, "problems": [NOISY], "methods": _noisy_methods(),
              "record": record},
         ]  # fmt: skip
 
     def judge(self, results: Mapping[str, Results]) -> Verdict:
         verdict = Verdict()
-        ill, noisy = results["bottleneck-ill-conditioned"], results["bottleneck-noisy"]
+        ill, noisy = results[ILL_EXPERIMENT], results[NOISY_EXPERIMENT]
         reach = {}
         for label in LABELS:
             steps = [iterations_to(r.column("iters"), r.column("subopt"), TARGET * r.column("subopt")[0])
@@ -79,7 +83,7 @@ class VarianceIsTheBottleneck(Claim):
             reach[label] = float(np.median(steps))
         rates = {label: bootstrap_rate(noisy.one(label=label).curves("subopt"), "sublinear", n_boot=500)
                  for label in LABELS}  # fmt: skip
-        finals = {label: float(np.median(noisy.one(label=label).finals("subopt"))) for label in LABELS}
+        finals = {label: noisy.one(label=label).median_final("subopt") for label in LABELS}
         ill_budget = max(r.final("iters") for r in ill)
         for label in LABELS[1:]:
             speedup = reach["SGD"] / reach[label]
@@ -120,8 +124,8 @@ class VarianceIsTheBottleneck(Claim):
     def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:
         path = folder / "bottleneck.png"
         with _common.figure(path, ncols=2) as axes:
-            for ax, (name, title) in zip(axes[0], (("bottleneck-ill-conditioned", "ill-conditioned, small noise"),
-                                                  ("bottleneck-noisy", "well-conditioned, large noise (α_k ~ 1/k)")),
+            for ax, (name, title) in zip(axes[0], ((ILL_EXPERIMENT, "ill-conditioned, small noise"),
+                                                  (NOISY_EXPERIMENT, "well-conditioned, large noise (α_k ~ 1/k)")),
                                          strict=True):  # fmt: skip
                 runs = results[name]
                 plot_convergence(ax, {label: runs.one(label=label).curves("subopt") for label in LABELS},

@@ -48,7 +48,7 @@ def problem(setting: str) -> dict[str, Any]:
 
 def _final(runs: Results, setting: str, label: str, metric: str) -> float:
     """Median over seeds of the last recorded ``metric``."""
-    return float(np.median(runs.one(problem=f"softmax-{setting}", label=label).finals(metric)))
+    return runs.one(problem=f"softmax-{setting}", label=label).median_final(metric)
 
 
 def _lag(runs: Results, setting: str, label: str) -> float:

@@ -105,8 +105,8 @@ class NetworkAdamGap(Claim):
                     {"task": TASK_NAMES[task], "optimizer": label, "tuned lr": chosen.values("lr")[0],
                      "training loss (nats)": float(np.median(train)),
                      "training loss minus Adam's (nats)": float(np.median(train)) - adam,
-                     "test loss (nats)": float(np.median(chosen.finals("test_loss"))),
-                     "test accuracy (%)": round(100 * float(np.median(chosen.finals("test_accuracy"))), 1),
+                     "test loss (nats)": chosen.median_final("test_loss"),
+                     "test accuracy (%)": round(100 * chosen.median_final("test_accuracy"), 1),
                      "diverged runs": sum(r.status == "diverged" for r in chosen), "seeds": len(chosen)}
                 )  # fmt: skip
         table = pd.DataFrame(rows)

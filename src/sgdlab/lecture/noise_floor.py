@@ -21,6 +21,11 @@ from sgdlab.lecture.complexity import cells, experiment
 from sgdlab.lecture.results import Results
 from sgdlab.viz import plot_convergence, plot_effect
 
+#: The experiments' names (each claim's results are looked up by them).
+STEPS_EXPERIMENT = "floor-steps"
+BATCH_EXPERIMENT = "floor-batch"
+NOISELESS_EXPERIMENT = "floor-noiseless"
+
 DECREASING = next(c for c in cells() if c.assumption == "PL" and c.method == "SGD")  # the complexity table's cell
 NOISY = DECREASING.problem
 NOISELESS = _common.data_problem("ls-noiseless", "LeastSquares", "regression", n=1000, dim=20, cond=10.0, noise=0.0)
@@ -56,11 +61,11 @@ class NoiseFloor(Claim):
         seeds = 2 if quick else 4
         record = {"metrics": ["loss", "subopt"], "points_per_decade": 20}
         return [
-            {"name": "floor-steps", "seeds": seeds, "budget": {"iters": iters}, "problems": [NOISY],
+            {"name": STEPS_EXPERIMENT, "seeds": seeds, "budget": {"iters": iters}, "problems": [NOISY],
              "methods": [{"type": "SGD", "params": {"lr": [lr / d for d in STEP_DIVISORS]}}], "record": record},
-            {"name": "floor-batch", "seeds": seeds, "budget": {"iters": iters}, "batch_size": list(BATCHES),
+            {"name": BATCH_EXPERIMENT, "seeds": seeds, "budget": {"iters": iters}, "batch_size": list(BATCHES),
              "problems": [NOISY], "methods": [{"type": "SGD", "params": {"lr": lr}}], "record": record},
-            {"name": "floor-noiseless", "seeds": seeds, "budget": {"iters": iters}, "problems": [NOISELESS],
+            {"name": NOISELESS_EXPERIMENT, "seeds": seeds, "budget": {"iters": iters}, "problems": [NOISELESS],
              "methods": [{"type": "SGD", "params": {"lr": lr}}], "record": record},
             # the same runs as the complexity table's SGD/PL cell: stored once, used twice
             experiment(DECREASING, quick),
@@ -68,8 +73,8 @@ class NoiseFloor(Claim):
 
     def judge(self, results: Mapping[str, Results]) -> Verdict:
         verdict = Verdict()
-        steps, step_floors = _floors(results["floor-steps"], "lr")
-        batches, batch_floors = _floors(results["floor-batch"], "batch_size")
+        steps, step_floors = _floors(results[STEPS_EXPERIMENT], "lr")
+        batches, batch_floors = _floors(results[BATCH_EXPERIMENT], "batch_size")
         med = [float(np.median(f)) for f in step_floors]
         order = np.argsort(steps)
         slope = _slope(steps, step_floors)
@@ -85,12 +90,12 @@ class NoiseFloor(Claim):
                       f"{', '.join(str(b) for b in np.array(batches)[border])}; "
                       f"log–log slope {_common.number(bslope, 2)}",
                       "decreasing, slope ≈ −1 (−1.5 to −0.5)")  # fmt: skip
-        noiseless = results["floor-noiseless"]
+        noiseless = results[NOISELESS_EXPERIMENT]
         relative = float(np.max([abs(r.final("subopt")) / r.column("subopt")[0] for r in noiseless]))
         verdict.check("no floor when σ²* = 0", relative < 1e-12, f"final/initial f − f* ≤ {relative:.2g}",
                       "< 1e-12 (linear convergence to x*)")  # fmt: skip
         decreasing = DECREASING.name
-        final = float(np.median(results[decreasing].finals("subopt")))
+        final = results[decreasing].median_final("subopt")
         base_floor = med[int(np.argmax(steps))]
         verdict.check(
             "decreasing steps go below the floor",
@@ -126,17 +131,17 @@ class NoiseFloor(Claim):
 
     def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:
         path = folder / "noise-floor.png"
-        steps, step_floors = _floors(results["floor-steps"], "lr")
-        batches, batch_floors = _floors(results["floor-batch"], "batch_size")
+        steps, step_floors = _floors(results[STEPS_EXPERIMENT], "lr")
+        batches, batch_floors = _floors(results[BATCH_EXPERIMENT], "batch_size")
         with _common.figure(path, ncols=2, nrows=2, width=5.3, height=3.8) as axes:
-            runs = results["floor-steps"]
+            runs = results[STEPS_EXPERIMENT]
             curves = {f"α = {v:.2g}": runs.select(lr=v).curves("subopt") for v in steps}
             decreasing = DECREASING.name
             curves["α_k ~ 1/k"] = results[decreasing].curves("subopt")
-            curves["σ²* = 0"] = results["floor-noiseless"].curves("subopt")
+            curves["σ²* = 0"] = results[NOISELESS_EXPERIMENT].curves("subopt")
             plot_convergence(axes[0, 0], curves, "iters", "subopt")
             axes[0, 0].set_title("step sizes (b = 1)")
-            runs = results["floor-batch"]
+            runs = results[BATCH_EXPERIMENT]
             plot_convergence(axes[0, 1], {f"b = {b}": runs.select(batch_size=b).curves("subopt") for b in batches},
                              "iters", "subopt")  # fmt: skip
             axes[0, 1].set_title(f"batch sizes (α = {_base_lr():.2g})")

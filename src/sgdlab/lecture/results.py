@@ -84,7 +84,12 @@ class Results:
         return out
 
     def finals(self, metric: str) -> np.ndarray:
+        """The last recorded ``metric`` of each run."""
         return np.array([run.final(metric) for run in self.runs])
+
+    def median_final(self, metric: str) -> float:
+        """The median over runs (seeds) of the last recorded ``metric``: what a claim's tables report."""
+        return float(np.median(self.finals(metric)))
 
     def values(self, name: str) -> list[Any]:
         """The distinct values of a hyperparameter (or ``batch_size``), in order of appearance."""
