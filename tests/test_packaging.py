@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import graphlib
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from sgdlab.cli import main
@@ -73,3 +76,42 @@ def test_reliability_names_only_tests_that_exist_and_states_the_catalogues_size(
     assert all((ROOT / path).is_file() for path in re.findall(r"`(tests/[\w/]+\.py)`", text))
     assert int(re.search(r"a catalogue of (\d+) cases", text).group(1)) == len(CATALOGUE)
     assert f"a {len(CATALOGUE)}-case catalogue" in " ".join((ROOT / "README.md").read_text().split())
+
+
+def _imports(src: Path) -> dict[str, set[str]]:
+    """Every module of ``src`` → the modules it imports, deferred and type-checking imports included (an import
+    of a name resolves to the module that defines it: the submodule if there is one, else the package)."""
+    files = {}
+    for file in src.rglob("*.py"):
+        parts = file.relative_to(src).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = file
+    graph: dict[str, set[str]] = {}
+    for module, file in files.items():
+        package = module if file.name == "__init__.py" else module.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(
+                        [*package.split(".")[: len(package.split(".")) - node.level + 1], *filter(None, [base])]
+                    )
+                targets.update(f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names)
+        graph[module] = set()
+        for target in targets:
+            while target and target not in files:
+                target = target.rpartition(".")[0]
+            if target and target != module:
+                graph[module].add(target)
+    return graph
+
+
+def test_no_two_modules_import_each_other_even_through_others_or_deferred():
+    graph = _imports(Path(__file__).parents[1] / "src")
+    assert "sgdlab.engine.loop" in graph["sgdlab.engine"]  # the scan sees the package's imports
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        pytest.fail(f"import circle: {' -> '.join(exc.args[1])}")

@@ -15,14 +15,29 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.optimize
 import scipy.sparse.linalg as spla
 
-if TYPE_CHECKING:
-    from sgdlab.problems.base import Problem
+
+class Certifiable(Protocol):
+    """What certifying an optimum reads of a problem (`sgdlab.problems.base.Problem` has it all; a protocol, so
+    that this module, which the base class uses, does not import it back)."""
+
+    n: int
+    dim: int
+    params: dict[str, Any]
+
+    def loss(self, x: np.ndarray) -> float: ...
+    def grad(self, x: np.ndarray) -> np.ndarray: ...
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray: ...
+    def initial_point(self) -> np.ndarray: ...
+    def fingerprint(self) -> str: ...
+    def check_optimum(self, x: np.ndarray) -> None: ...
+    def _closed_form_optimum(self) -> np.ndarray | None: ...
+
 
 RELATIVE_TOL = 1e-10
 _CACHE_VERSION = 1
@@ -36,7 +51,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SGDLAB_CACHE_DIR") or Path.home() / ".cache" / "sgdlab") / "optima"
 
 
-def _cache_key(problem: Problem) -> str:
+def _cache_key(problem: Certifiable) -> str:
     spec = {
         "version": _CACHE_VERSION,
         "class": f"{type(problem).__module__}.{type(problem).__qualname__}",
@@ -48,16 +63,16 @@ def _cache_key(problem: Problem) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=repr).encode()).hexdigest()[:32]
 
 
-def tolerance(problem: Problem) -> float:
+def tolerance(problem: Certifiable) -> float:
     g0 = problem.grad(problem.initial_point().astype(np.float64))
     return RELATIVE_TOL * max(1.0, float(np.linalg.norm(g0)))
 
 
-def _grad_norm(problem: Problem, x: np.ndarray) -> float:
+def _grad_norm(problem: Certifiable, x: np.ndarray) -> float:
     return float(np.linalg.norm(problem.grad(x)))
 
 
-def _lbfgs(problem: Problem, x: np.ndarray, tol: float) -> np.ndarray:
+def _lbfgs(problem: Certifiable, x: np.ndarray, tol: float) -> np.ndarray:
     def fun(z):
         return problem.loss(z), np.asarray(problem.grad(z), dtype=np.float64)
 
@@ -67,7 +82,7 @@ def _lbfgs(problem: Problem, x: np.ndarray, tol: float) -> np.ndarray:
     return res.x
 
 
-def _newton_polish(problem: Problem, x: np.ndarray, tol: float, max_iter: int = 60) -> np.ndarray:
+def _newton_polish(problem: Certifiable, x: np.ndarray, tol: float, max_iter: int = 60) -> np.ndarray:
     """Newton-CG steps; backtracking on ``f`` while it can tell, then on ``‖∇f‖`` near the optimum."""
     op_shape = (problem.dim, problem.dim)
     for _ in range(max_iter):
@@ -91,7 +106,7 @@ def _newton_polish(problem: Problem, x: np.ndarray, tol: float, max_iter: int = 
     return x
 
 
-def _solve(problem: Problem) -> np.ndarray:
+def _solve(problem: Certifiable) -> np.ndarray:
     tol = tolerance(problem)
     x = problem._closed_form_optimum()
     if x is None:
@@ -109,7 +124,7 @@ def _solve(problem: Problem) -> np.ndarray:
     return x
 
 
-def _cached(path: Path, problem: Problem, tol: float) -> np.ndarray | None:
+def _cached(path: Path, problem: Certifiable, tol: float) -> np.ndarray | None:
     """The cached ``x_star`` if ``path`` is a regular file holding a certified one of the right shape, else
     ``None``: any unreadable, truncated, foreign or stale entry only means recomputing."""
     try:
@@ -145,7 +160,7 @@ def _store(path: Path, x: np.ndarray, f: float) -> None:
         pass
 
 
-def certified_optimum(problem: Problem) -> tuple[np.ndarray, float]:
+def certified_optimum(problem: Certifiable) -> tuple[np.ndarray, float]:
     """``(x_star, f_star)`` for ``problem``, from the disk cache when a valid entry exists."""
     path = cache_dir() / f"{_cache_key(problem)}.npz"
     tol = tolerance(problem)
