@@ -42,7 +42,6 @@ from sgdlab.engine.samplers import Sampler
 from sgdlab.engine.segment import SegmentResult, python_segment
 from sgdlab.methods import Method
 from sgdlab.methods.base import registering_class
-from sgdlab.methods.schedules import Constant
 from sgdlab.problems.base import Problem
 from sgdlab.problems.glm import LeastSquares, LogisticRegression, SoftmaxRegression
 
@@ -104,7 +103,7 @@ def _glm_data(problem: Problem) -> dict[str, Any] | None:
 
 def _step_sizes(method: Method, k0: int, count: int) -> np.ndarray:
     """``α_k`` for ``k = k0+1 … k0+count``, from the method's own ``step_size`` (its schedule)."""
-    if isinstance(method.schedule, Constant):
+    if method.constant_step_size:
         return np.full(count, method.step_size({"k": k0 + 1}))
     return np.array([method.step_size({"k": k}) for k in range(k0 + 1, k0 + count + 1)], dtype=np.float64)
 

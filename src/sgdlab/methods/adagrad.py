@@ -49,6 +49,10 @@ class Adagrad(DiagonallyScaled):
             state["v"] += self.initial_accumulator_value
         return state
 
+    @property
+    def constant_step_size(self) -> bool:
+        return super().constant_step_size and not self.lr_decay
+
     def step_size(self, state: State) -> float:
         alpha = super().step_size(state)
         return alpha / (1.0 + (state["k"] - 1) * self.lr_decay) if self.lr_decay else alpha

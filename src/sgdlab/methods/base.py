@@ -21,7 +21,7 @@ import numpy as np
 
 from sgdlab import _checks
 from sgdlab.methods import _ops, fused
-from sgdlab.methods.schedules import Schedule, as_schedule
+from sgdlab.methods.schedules import Constant, Schedule, as_schedule
 
 if TYPE_CHECKING:
     from sgdlab.problems.base import Problem
@@ -296,6 +296,11 @@ class SteppedMethod(Method):
     def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
         """The reference update rule with step size ``alpha`` (``state["k"]`` already advanced)."""
         raise TypeError(f"{self.name} defines no update rule")
+
+    @property
+    def constant_step_size(self) -> bool:
+        """Whether ``α_k`` is the same at every ``k`` (a constant schedule, and no decay of the method's own)."""
+        return isinstance(self.schedule, Constant)
 
     def step_size(self, state: State) -> float:
         """``α_k`` for the iteration in progress (``state["k"]`` already advanced)."""

@@ -174,8 +174,9 @@ KERNELS = {
 
 def step(method, x, g, state, alpha) -> bool:
     """One step of ``method`` by its fused kernel (`Method.fused_spec`: its class's, with the state arrays this
-    configuration uses), when it has one and :func:`usable` allows: ``kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())``. Returns
-    whether it ran. (A class that registers a kernel name this module does not have is refused when it is defined.)
+    configuration uses), when it has one and :func:`usable` allows:
+    ``kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())``. Returns whether it ran.
+    (A class that registers a kernel name this module does not have is refused when it is defined.)
     """
     if not isinstance(x, np.ndarray) or x.size < MIN_SIZE:  # the common small case, before anything else
         return False

@@ -71,6 +71,8 @@ class Momentum(SteppedMethod):
     nesterov: ClassVar[bool] = False
 
     def sparse_update(self) -> str:
+        if self.weight_decay:  # torch.optim.SGD cannot add the dense λx to a sparse gradient either
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients (as torch.optim.SGD)")
         return "dense"  # every coordinate's velocity decays, whether its gradient entry is there or not
 
     def fused_step_args(self, k: int) -> tuple:

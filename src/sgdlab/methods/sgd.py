@@ -63,7 +63,9 @@ class SGD(SteppedMethod):
         return self._inverse("step size 1/(2 L_b)", "L_b", expected_smoothness(problem, batch_size), 0.5)
 
     def sparse_update(self) -> str:
-        return "dense" if self.weight_decay else "rows"
+        if self.weight_decay:  # torch.optim.SGD cannot add the dense λx to a sparse gradient either
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients (as torch.optim.SGD)")
+        return "rows"
 
     def fused_args(self) -> tuple:
         return -1.0 if self.maximize else 1.0, self.weight_decay

@@ -26,6 +26,7 @@ it is densified; methods that torch refuses sparse gradients for refuse them too
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
@@ -71,13 +72,22 @@ def _check_flags(values: dict[str, Any]) -> None:
         )
 
 
+@functools.cache
+def _torch_defaults(torch_class: type[torch.optim.Optimizer]) -> dict[str, Any]:
+    """The defaults torch's optimizer sets when constructed with its own defaults."""
+    return torch_class([torch.zeros(1, requires_grad=True)]).defaults
+
+
 class TorchInterface:
     """torch.optim's interface for ``method_class``: ``torch_class``'s signature and group keys."""
 
     def __init__(self, method_class: type[SteppedMethod], torch_class: type[torch.optim.Optimizer]) -> None:
         self.method_class, self.torch_class = method_class, torch_class
         self.signature = inspect.signature(torch_class)
-        self.keys = tuple(name for name in self.signature.parameters if name != "params")
+        named = tuple(name for name in self.signature.parameters if name != "params")
+        # what torch's groups hold besides the keywords (AdamW's decoupled_weight_decay=True), as torch sets it
+        self.fixed = {k: v for k, v in _torch_defaults(torch_class).items() if k not in named}
+        self.keys = named + tuple(self.fixed)
 
     def defaults(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The constructor's arguments bound as torch binds them, with torch's defaults."""
@@ -90,7 +100,7 @@ class TorchInterface:
                 "convention='lecture')"
             ) from None
         bound.apply_defaults()
-        values = dict(bound.arguments)
+        values = {**dict(bound.arguments), **self.fixed}
         del values["params"]
         self.method_class.check_torch_call(values)
         return values
