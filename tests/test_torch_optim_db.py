@@ -289,12 +289,12 @@ def test_param_groups_add_param_group_and_lr_zero_agree_with_torch_optim(name):
             if k == 10:
                 opt.add_param_group({"params": [params[2]], "weight_decay": 0.05})
             if k == 20:
-                opt.param_groups[1]["lr"] = 0.01  # unfreeze
+                assert torch.equal(params[1], x0[1])  # frozen so far
+                opt.param_groups[1]["lr"] = 0.01
             for p, g in zip(params, step, strict=True):
                 p.grad = g.clone()
             opt.step()
         results.append([p.detach() for p in params])
-    assert torch.equal(results[0][1], results[1][1]) or relative([results[0][1]], [results[1][1]]) <= 1e-12
     assert relative(*results) <= 1e-12
 
 
@@ -427,9 +427,10 @@ def test_sparse_gradients_agree_with_torch_optim(name, kwargs):
     for cls in pair(name):
         p = torch.nn.Parameter(starts(shapes=((6, 3),))[0])
         opt = cls([p], **kwargs)
-        for g in _sparse():
-            p.grad = g.clone()
-            opt.step()
+        with torch.sparse.check_sparse_tensor_invariants(enable=True):  # (torch's Adagrad builds sparse tensors)
+            for g in _sparse():
+                p.grad = g.clone()
+                opt.step()
         results.append([p.detach()])
     assert relative(*results) <= 1e-12
 

@@ -180,7 +180,9 @@ class SgdlabOptimizer(torch.optim.Optimizer):
 
     def _state(self, p: torch.Tensor, x: torch.Tensor, method: SteppedMethod, layout: frozenset) -> dict[str, Any]:
         """``p``'s state: ``method.init(x)`` at the first step, completed when a changed hyperparameter (amsgrad,
-        momentum) needs a state array it did not have."""
+        momentum) needs a state array it did not have. (Such an array starts as ``init`` makes it: SGD's momentum
+        buffer switched on after the first step starts at 0, where torch copies that step's gradient — the same
+        update unless ``dampening > 0``.)"""
         state = self.state[p]
         if not state.keys() >= layout:
             for name, value in method.init(x).items():
