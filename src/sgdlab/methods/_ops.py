@@ -14,11 +14,6 @@ def zeros_like(x):
     return np.zeros_like(x) if isinstance(x, np.ndarray) else x.new_zeros(x.shape)
 
 
-def full_like(x, value: float):
-    """``value`` everywhere, of ``x``'s shape, dtype and (for tensors) device."""
-    return np.full_like(x, value) if isinstance(x, np.ndarray) else x.new_full(x.shape, value)
-
-
 def sqrt(a):
     return a.sqrt() if hasattr(a, "sqrt") else np.sqrt(a)  # tensors have .sqrt; arrays and scalars do not
 
