@@ -381,7 +381,7 @@ def _spec_example() -> str:
 def _torch_optimizers() -> str:
     """One entry per optimizer of `sgdlab.torch`, generated from the registry that builds them at import (a
     source reader cannot see them)."""
-    from sgdlab.torch.optim import OPTIMIZERS
+    from sgdlab.torch.optim import ALIASES, OPTIMIZERS
 
     out = []
     for name, optimizer in OPTIMIZERS.items():
@@ -391,6 +391,10 @@ def _torch_optimizers() -> str:
         link = f"[`sgdlab.methods.{method.__name__}`](methods.md#sgdlab.methods.{method.__name__})"
         out += [f'<a id="sgdlab.torch.{name}"></a>', "", f"### `sgdlab.torch.{name}(params, **hyperparameters)`", "",
                 f"`torch.optim.Optimizer` running {link}'s update rule; torch counterpart: `{counterpart}`. {summary}",
+                ""]  # fmt: skip
+    for alias, optimizer in ALIASES.items():
+        out += [f'<a id="sgdlab.torch.{alias}"></a>', "", f"### `sgdlab.torch.{alias}`", "",
+                f"torch.optim's spelling of [`sgdlab.torch.{optimizer.__name__}`](#sgdlab.torch.{optimizer.__name__}).",
                 ""]  # fmt: skip
     return "\n".join(out)
 

@@ -51,9 +51,9 @@ print(f"torch.optim.Adam:  last loss {theirs[-1]:.4f}, training accuracy {acc_th
 print(f"largest difference of the loss curves: {max(abs(a - b) for a, b in zip(ours, theirs, strict=True)):.1e}")
 
 # %% [markdown]
-# The two curves agree to float32 rounding: Adam has the same convention in both libraries. (For Adagrad,
-# RMSProp and AMSGrad pass `convention="torch"` to match torch.optim; see
-# [Methods](../../methods/#conventions-sgdlab-torchoptim-and-optax).)
+# The two curves agree to float32 rounding: `st.Adam` takes torch.optim.Adam's arguments and formula (as
+# `st.AdamW`, `st.Adagrad`, `st.RMSprop`, `st.Adadelta` and `st.SGD` do theirs); `convention="lecture"` gives the
+# lecture's instead; see [Methods](../../methods/#conventions-sgdlab-torchoptim-and-optax).
 #
 # ## A network as a problem
 #

@@ -42,7 +42,6 @@ from sgdlab.engine.samplers import Sampler
 from sgdlab.engine.segment import SegmentResult, python_segment
 from sgdlab.methods import Method
 from sgdlab.methods.base import registering_class
-from sgdlab.methods.schedules import Constant
 from sgdlab.problems.base import Problem
 from sgdlab.problems.glm import LeastSquares, LogisticRegression, SoftmaxRegression
 
@@ -64,6 +63,8 @@ def _segment_kind(method: Method) -> str | None:
     """The method's compiled segment: its class's ``info.compiled`` if the class registers that info itself."""
     cls = type(method)
     kind = cls.info.compiled if registering_class(cls) is cls else None
+    if kind == "elementwise" and method.fused_spec() is None:
+        return None  # its kernel does not compute this configuration
     if kind is not None and kind not in SEGMENTS:
         raise ValueError(f"{method.name}: no compiled segment {kind!r}; known: {', '.join(SEGMENTS)}")
     return kind
@@ -102,7 +103,7 @@ def _glm_data(problem: Problem) -> dict[str, Any] | None:
 
 def _step_sizes(method: Method, k0: int, count: int) -> np.ndarray:
     """``α_k`` for ``k = k0+1 … k0+count``, from the method's own ``step_size`` (its schedule)."""
-    if isinstance(method.schedule, Constant):
+    if method.constant_step_size:
         return np.full(count, method.step_size({"k": k0 + 1}))
     return np.array([method.step_size({"k": k}) for k in range(k0 + 1, k0 + count + 1)], dtype=np.float64)
 
@@ -179,7 +180,8 @@ class _Kernel:
 
 def _is_sgd(method: Method, kind: str | None) -> bool:
     """Plain SGD steps (``x ← x − α g``): what the lazy CSR kernel for SGD computes."""
-    return kind == "elementwise" and method.info.fused.kernel == "sgd"
+    plain = not getattr(method, "weight_decay", 0.0) and not getattr(method, "maximize", False)
+    return kind == "elementwise" and method.fused_spec().kernel == "sgd" and plain
 
 
 def _kernel_for(method: Method, kind: str, glm_kernels, n: int, dim: int, b: int, K: int, arrays: tuple) -> _Kernel:
@@ -217,7 +219,7 @@ def _kernel_for(method: Method, kind: str, glm_kernels, n: int, dim: int, b: int
             return ok and _is_vector(state["table_sum"], dim)
 
         return _Kernel(table, table_ready)
-    spec = method.info.fused
+    spec = method.fused_spec()
     if kind != "elementwise" or spec is None or spec.kernel not in glm_kernels.CODES:
         known = ", ".join(glm_kernels.CODES)
         raise ValueError(f"{method.name}: no compiled segment {kind!r} with fused kernel {spec}; kernels: {known}")

@@ -9,7 +9,7 @@ import numpy as np
 
 from sgdlab import _checks
 from sgdlab.methods import _ops
-from sgdlab.methods.base import Fused, MethodInfo, State, SteppedMethod
+from sgdlab.methods.base import CONVENTIONS, Fused, MethodInfo, State, SteppedMethod, flag, torch_gradient
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -24,21 +24,33 @@ class Adadelta(SteppedMethod):
     The lecture's method has no step size: ``lr = 1`` (the default). torch.optim.Adadelta multiplies the
     step by its ``lr`` in the same place, with one decay ``rho`` for both averages (``gamma = rho`` here).
     Defaults from the paper: ``gamma = rho = 0.95``, ``eps = 1e-6``.
+
+    torch.optim.Adadelta's options: ``weight_decay = λ`` adds ``λx`` to the gradient and ``maximize`` ascends
+    (``g ← −g`` first). ``convention="torch"`` admits torch's ranges (``lr = 0``); the rule is the same.
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
-        fused=Fused("adadelta", ("v", "dx")), compiled="elementwise", torch="torch.optim.Adadelta"
+        fused=Fused("adadelta", ("v", "dx")),
+        compiled="elementwise",
+        torch="torch.optim.Adadelta",
+        torch_keywords=(("rho", "gamma"), ("rho", "rho")),
     )
     lr: float | None = 1.0
     gamma: float = 0.95
     rho: float = 0.95
     eps: float = 1e-6
+    weight_decay: float = 0.0
+    maximize: bool = False
+    convention: str = "lecture"
 
     def _validate(self) -> None:
         super()._validate()
         self.gamma = _checks.unit_interval("gamma", self.gamma)
         self.rho = _checks.unit_interval("rho", self.rho)
         self.eps = _checks.positive("eps", self.eps)  # ε = 0 would freeze Δx at 0 forever
+        self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
+        self.maximize = flag("maximize", self.maximize)
+        _checks.choice("convention", self.convention, CONVENTIONS)
 
     def init(self, x: np.ndarray) -> State:
         state = {**super().init(x), "v": _ops.zeros_like(x), "dx": _ops.zeros_like(x)}
@@ -46,9 +58,11 @@ class Adadelta(SteppedMethod):
         return state
 
     def fused_args(self) -> tuple:
-        return self.gamma, 1.0 - self.gamma, self.rho, 1.0 - self.rho, self.eps
+        sign = -1.0 if self.maximize else 1.0
+        return self.gamma, 1.0 - self.gamma, self.rho, 1.0 - self.rho, self.eps, sign, self.weight_decay
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
+        g = torch_gradient(x, g, self.maximize, self.weight_decay)
         v, dx = state["v"], state["dx"]
         v *= self.gamma
         v += (1.0 - self.gamma) * g * g

@@ -7,7 +7,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from sgdlab.methods.base import MethodInfo
+from sgdlab import _checks
+from sgdlab.methods.base import MethodInfo, State
 from sgdlab.methods.diagonal import DiagonallyScaled
 
 
@@ -19,6 +20,11 @@ class Adagrad(DiagonallyScaled):
 
     ``convention="torch"`` puts ε outside the root, ``x_j ← x_j − α g_j / (√v_j + ε)``, as
     torch.optim.Adagrad does. Defaults: ``lr = 0.01`` (torch.optim's), ``eps = 1e-6`` (the lecture's).
+
+    torch.optim.Adagrad's options: ``lr_decay = η`` divides the step, ``α_k = lr·s(k)/(1 + (k − 1) η)``;
+    ``initial_accumulator_value`` is ``v₀`` (0 by default); ``weight_decay`` and ``maximize`` as for
+    :class:`~sgdlab.methods.RMSProp`. A zero gradient entry leaves its coordinate and its ``v`` unchanged, so a
+    sparse gradient steps only its rows (without weight decay, which would move every coordinate).
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
@@ -27,6 +33,34 @@ class Adagrad(DiagonallyScaled):
     accumulates: ClassVar[bool] = True
     lr: float | None = 0.01
     eps: float = 1e-6
+    lr_decay: float = 0.0
+    initial_accumulator_value: float = 0.0
+
+    def _validate(self) -> None:
+        super()._validate()
+        self.lr_decay = _checks.nonnegative("lr_decay", self.lr_decay)
+        self.initial_accumulator_value = _checks.nonnegative(
+            "initial_accumulator_value", self.initial_accumulator_value
+        )
+
+    def init(self, x: np.ndarray) -> State:
+        state = super().init(x)
+        if self.initial_accumulator_value:
+            state["v"] += self.initial_accumulator_value
+        return state
+
+    @property
+    def constant_step_size(self) -> bool:
+        return super().constant_step_size and not self.lr_decay
+
+    def step_size(self, state: State) -> float:
+        alpha = super().step_size(state)
+        return alpha / (1.0 + (state["k"] - 1) * self.lr_decay) if self.lr_decay else alpha
+
+    def sparse_update(self) -> str:
+        if self.weight_decay:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients (as torch.optim.Adagrad)")
+        return "rows"
 
     def accumulate(self, v: np.ndarray, g: np.ndarray) -> None:
         v += g * g

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from sgdlab import _checks
 from sgdlab.methods import _ops
-from sgdlab.methods.base import CONVENTIONS, Fused, MethodInfo, State, SteppedMethod
+from sgdlab.methods.base import CONVENTIONS, Fused, MethodInfo, State, SteppedMethod, flag, torch_gradient
 
-_HOOKS = ("_direction", "_denominator", "decoupled_decay")
+_HOOKS = ("_denominator",)
+_BETAS = (("betas", ("beta1", "beta2")),)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -26,20 +27,30 @@ class Adam(SteppedMethod):
     ``g`` before the moments (torch's ``weight_decay``; contrast :class:`AdamW`). Defaults from the paper:
     ``lr = 1e-3``, ``beta1 = 0.9``, ``beta2 = 0.999``, ``eps = 1e-8``.
 
+    torch.optim.Adam's options: ``amsgrad`` is :class:`AMSGrad`'s denominator (whose two conventions
+    ``convention`` chooses; it also admits torch's ``lr = 0``), ``decoupled_weight_decay`` is :class:`AdamW`'s
+    decay, ``maximize`` ascends (``g ← −g`` before the decay and the moments).
+
     ``eps`` must be > 0: with ``ε = 0`` a coordinate whose gradients have all been zero (a zero gradient, an
     all-zero feature) has ``m̂ = v̂ = 0`` and the update ``0/0``. torch.optim accepts ``eps=0`` and returns NaN there.
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
-        fused=Fused("adam", ("m", "v", None), _HOOKS), compiled="elementwise", torch="torch.optim.Adam"
+        fused=Fused("adam", ("m", "v", None), _HOOKS),
+        compiled="elementwise",
+        torch="torch.optim.Adam",
+        torch_keywords=_BETAS,
     )
     lr: float | None = 1e-3
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
     weight_decay: float = 0.0
+    amsgrad: bool = False
     #: ``True`` (AdamW): ``λx`` is added to the step, not to the gradient that feeds the moments.
-    decoupled_decay: ClassVar[bool] = False
+    decoupled_weight_decay: bool = False
+    maximize: bool = False
+    convention: str = "lecture"
 
     def _validate(self) -> None:
         super()._validate()
@@ -47,39 +58,69 @@ class Adam(SteppedMethod):
         self.beta2 = _checks.unit_interval("beta2", self.beta2)
         self.eps = _checks.positive("eps", self.eps)  # a zero gradient would give m̂/√v̂ = 0/0
         self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
+        self.amsgrad = flag("amsgrad", self.amsgrad)
+        self.decoupled_weight_decay = flag("decoupled_weight_decay", self.decoupled_weight_decay)
+        self.maximize = flag("maximize", self.maximize)
+        _checks.choice("convention", self.convention, CONVENTIONS)
+
+    @classmethod
+    def check_torch_call(cls, keywords: dict[str, Any]) -> None:
+        """As torch.optim.Adam: ``betas`` both floats or both (1-element) tensors, and no tensor ``lr`` or ``betas``
+        with ``foreach=True`` and ``capturable=False`` (torch's multi-tensor path cannot take them)."""
+        betas = keywords.get("betas")
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        tensors = [hasattr(beta, "numel") for beta in betas]
+        if not (all(tensors) or all(isinstance(beta, float) for beta in betas)):
+            raise ValueError(f"betas must be either both floats or both Tensors, got {betas!r}")
+        if keywords.get("foreach") and not keywords.get("capturable"):
+            for name, value in (("lr", keywords.get("lr")), ("betas[0]", betas[0]), ("betas[1]", betas[1])):
+                if hasattr(value, "numel"):
+                    raise ValueError(f"{name} as a Tensor is not supported for capturable=False and foreach=True")
 
     def init(self, x: np.ndarray) -> State:
         state = {**super().init(x), "m": _ops.zeros_like(x), "v": _ops.zeros_like(x)}
+        if self.amsgrad:
+            state["vmax"] = _ops.zeros_like(x)
         self._check_eps(x)
         return state
 
     def _denominator(self, state: State) -> np.ndarray:
-        """``√v̂ + ε``."""
-        return _ops.sqrt(state["v"] / (1.0 - self.beta2 ** state["k"])) + self.eps
+        """``√v̂ + ε``, or AMSGrad's with the running maximum: of ``v̂`` (lecture), of the raw ``v`` bias-corrected
+        afterwards (torch)."""
+        correction = 1.0 - self.beta2 ** state["k"]
+        if not self.amsgrad:
+            return _ops.sqrt(state["v"] / correction) + self.eps
+        vmax = state["vmax"]
+        if self.convention == "lecture":
+            _ops.maximum_into(vmax, state["v"] / correction)
+            return _ops.sqrt(vmax) + self.eps
+        _ops.maximum_into(vmax, state["v"])
+        return _ops.sqrt(vmax / correction) + self.eps
 
-    def _direction(self, x: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
-        """Update the moments and return ``m̂ / (√v̂ + ε)``."""
-        if self.weight_decay and not self.decoupled_decay:
-            g = g + self.weight_decay * x
-        m, v = state["m"], state["v"]
-        m *= self.beta1
-        m += (1.0 - self.beta1) * g
-        v *= self.beta2
-        v += (1.0 - self.beta2) * g * g
-        return m / (1.0 - self.beta1 ** state["k"]) / self._denominator(state)
+    def fused_spec(self) -> Fused | None:
+        spec = super().fused_spec()
+        return dataclasses.replace(spec, state=("m", "v", "vmax")) if spec and self.amsgrad else spec
 
     def fused_step_args(self, k: int) -> tuple:
         return 1.0 / (1.0 - self.beta1**k), 1.0 / (1.0 - self.beta2**k)  # the bias corrections' reciprocals
 
     def fused_args(self) -> tuple:
-        decoupled = self.weight_decay if self.decoupled_decay else 0.0
-        amsgrad, lecture = self.info.fused.state[2] is not None, getattr(self, "convention", "lecture") == "lecture"
-        b1, b2, coupled = self.beta1, self.beta2, self.weight_decay - decoupled
-        return b1, 1.0 - b1, b2, 1.0 - b2, self.eps, coupled, decoupled, amsgrad, lecture
+        decoupled = self.weight_decay if self.decoupled_weight_decay else 0.0
+        b1, b2, coupled, sign = self.beta1, self.beta2, self.weight_decay - decoupled, -1.0 if self.maximize else 1.0
+        return (b1, 1.0 - b1, b2, 1.0 - b2, self.eps, coupled, decoupled, sign, self.amsgrad,
+                self.convention == "lecture")  # fmt: skip
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
-        direction = self._direction(x, g, state)
-        if self.decoupled_decay:
+        decoupled = self.decoupled_weight_decay
+        g = torch_gradient(x, g, self.maximize, 0.0 if decoupled else self.weight_decay)
+        m, v = state["m"], state["v"]
+        m *= self.beta1
+        m += (1.0 - self.beta1) * g
+        v *= self.beta2
+        v += (1.0 - self.beta2) * g * g
+        direction = m / (1.0 - self.beta1 ** state["k"]) / self._denominator(state)
+        if decoupled:
             direction = direction + self.weight_decay * x  # x is still the previous iterate here
         x -= alpha * direction
 
@@ -93,28 +134,21 @@ class AMSGrad(Adam):
     ``x_j ← x_j − α m̂_j / (√v̂max_j + ε)``.
     ``convention="torch"`` (torch.optim.Adam(amsgrad=True)): the maximum is taken of the raw ``v`` and
     bias-corrected afterwards, ``vmax ← max(vmax, v)``, denominator ``√(vmax/(1 − β2^k)) + ε``.
+    ``AMSGrad(...)`` is ``Adam(amsgrad=True, ...)``.
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
-        fused=Fused("adam", ("m", "v", "vmax"), _HOOKS), compiled="elementwise", torch="torch.optim.Adam"
+        fused=Fused("adam", ("m", "v", "vmax"), _HOOKS),
+        compiled="elementwise",
+        torch="torch.optim.Adam",
+        torch_keywords=_BETAS,
     )
-    convention: str = "lecture"
+    amsgrad: bool = True
 
     def _validate(self) -> None:
         super()._validate()
-        _checks.choice("convention", self.convention, CONVENTIONS)
-
-    def init(self, x: np.ndarray) -> State:
-        return {**super().init(x), "vmax": _ops.zeros_like(x)}
-
-    def _denominator(self, state: State) -> np.ndarray:
-        correction = 1.0 - self.beta2 ** state["k"]
-        vmax = state["vmax"]
-        if self.convention == "lecture":
-            _ops.maximum_into(vmax, state["v"] / correction)
-            return _ops.sqrt(vmax) + self.eps
-        _ops.maximum_into(vmax, state["v"])
-        return _ops.sqrt(vmax / correction) + self.eps
+        if not self.amsgrad:
+            raise ValueError("amsgrad must be True for AMSGrad (Adam(amsgrad=False) is Adam)")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -123,11 +157,20 @@ class AdamW(Adam):
 
     Adam's moments from the plain gradient, then ``x_j ← x_j − α (m̂_j / (√v̂_j + ε) + λ x_j^(k−1))`` — the
     decay uses the previous iterate and is not scaled by the adaptive denominator. Same convention as
-    torch.optim.AdamW; default ``weight_decay = 0.01`` (torch's).
+    torch.optim.AdamW; default ``weight_decay = 0.01`` (torch's). ``AdamW(...)`` is
+    ``Adam(decoupled_weight_decay=True, weight_decay=0.01, ...)``, with Adam's other options.
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
-        fused=Fused("adam", ("m", "v", None), _HOOKS), compiled="elementwise", torch="torch.optim.AdamW"
+        fused=Fused("adam", ("m", "v", None), _HOOKS),
+        compiled="elementwise",
+        torch="torch.optim.AdamW",
+        torch_keywords=_BETAS,
     )
     weight_decay: float = 0.01
-    decoupled_decay: ClassVar[bool] = True
+    decoupled_weight_decay: bool = True
+
+    def _validate(self) -> None:
+        super()._validate()
+        if not self.decoupled_weight_decay:
+            raise ValueError("decoupled_weight_decay must be True for AdamW (without it, AdamW is Adam)")

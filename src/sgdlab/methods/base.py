@@ -21,7 +21,7 @@ import numpy as np
 
 from sgdlab import _checks
 from sgdlab.methods import _ops, fused
-from sgdlab.methods.schedules import Schedule, as_schedule
+from sgdlab.methods.schedules import Constant, Schedule, as_schedule
 
 if TYPE_CHECKING:
     from sgdlab.problems.base import Problem
@@ -29,6 +29,16 @@ if TYPE_CHECKING:
 State = dict[str, Any]
 
 CONVENTIONS = ("lecture", "torch")
+
+
+def torch_gradient(x, g, maximize: bool = False, weight_decay: float = 0.0):
+    """The gradient torch.optim's rules use: ``−g`` when maximizing, then plus ``λx`` (coupled weight decay ``λ``),
+    in that order. A new array where either applies; ``g`` itself is never modified."""
+    if maximize:
+        g = -g
+    if weight_decay:
+        g = g + weight_decay * x
+    return g
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +69,12 @@ class MethodInfo:
     * ``compiled`` — its compiled GLM segment (``"elementwise"``, ``"sag"``, ``"saga"``, ``"svrg"``) or ``None``:
       `sgdlab.engine.compiled`;
     * ``torch`` — the torch.optim optimizer with the same update (under ``convention="torch"`` where the method
-      has one), e.g. ``"torch.optim.Adam"``, or ``None``: B1 and the torch tests.
+      has one), e.g. ``"torch.optim.Adam"``, or ``None``: B1, the torch tests, and `sgdlab.torch`, whose optimizer
+      of the same name takes that counterpart's keywords (`Method.from_torch`);
+    * ``torch_keywords`` — the counterpart's keywords that name this method's fields differently, as pairs
+      ``(keyword, field)``: a tuple of fields spreads a sequence (``("betas", ("beta1", "beta2"))``), a keyword
+      listed twice gives its value to both fields (``("rho", "gamma"), ("rho", "rho")``); a keyword not listed is
+      the field of the same name.
 
     A class registers its info by defining ``info`` in its own body; a subclass that does not inherits it, but
     neither the compiled segments (exact classes only) nor, if it overrides a hook, the fused kernel.
@@ -70,6 +85,31 @@ class MethodInfo:
     fused: Fused | None = None
     compiled: str | None = None
     torch: str | None = None
+    torch_keywords: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
+
+
+def flag(name: str, value: object) -> bool:
+    """``value`` as a bool after checking it is one (``True``/``False``, or a NumPy bool)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def _spread(keyword: str, fields: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """``betas=(0.9, 0.999)`` → ``{"beta1": 0.9, "beta2": 0.999}``."""
+    if not isinstance(value, tuple | list) or len(value) != len(fields):
+        raise TypeError(f"{keyword} must be a tuple of {len(fields)} numbers, got {value!r}")
+    return dict(zip(fields, value, strict=True))
+
+
+def _torch_named(message: str, renames: tuple) -> str:
+    """An error message that starts with a field's name, restated with torch's keyword (``beta1`` → ``betas[0]``)."""
+    for keyword, field in renames:
+        for i, name in enumerate(field if isinstance(field, tuple) else (field,)):
+            if message.startswith(f"{name} "):
+                shown = f"{keyword}[{i}]" if isinstance(field, tuple) else keyword
+                return f"{shown}{message[len(name):]}"
+    return message
 
 
 def registering_class(cls: type) -> type:
@@ -112,6 +152,36 @@ class Method:
             return spec
         same = all(getattr(cls, hook) is getattr(owner, hook) for hook in ("_update", *spec.hooks))
         return spec if same else None
+
+    def fused_spec(self) -> Fused | None:
+        """The fused kernel that computes this very configuration, with the state arrays it updates: `fused_kernel`,
+        whose slots a method whose options add state arrays (AMSGrad's maximum, RMSProp's averages) fills in."""
+        return type(self).fused_kernel()
+
+    @classmethod
+    def from_torch(cls, **keywords: Any) -> Method:
+        """The method that ``info.torch`` runs with these keywords (torch's names, ``info.torch_keywords``), under
+        torch's convention; a refused value's error names torch's keyword. Implementation flags (``foreach``, …)
+        are not hyperparameters: the caller removes them."""
+        fields: dict[str, Any] = {}
+        for keyword, value in keywords.items():
+            targets = [field for name, field in cls.info.torch_keywords if name == keyword] or [keyword]
+            for field in targets:
+                if isinstance(field, tuple):
+                    fields.update(_spread(keyword, field, value))
+                else:
+                    fields[field] = value
+        if "convention" in {f.name for f in dataclasses.fields(cls)}:
+            fields["convention"] = "torch"
+        try:
+            return cls(**fields)
+        except (TypeError, ValueError) as error:
+            raise type(error)(_torch_named(str(error), cls.info.torch_keywords)) from None
+
+    @classmethod
+    def check_torch_call(cls, keywords: dict[str, Any]) -> None:
+        """Refuse, with torch's exception type, what ``info.torch``'s constructor refuses besides out-of-range
+        hyperparameters (which `from_torch` refuses): nothing, unless a method says otherwise."""
 
     def _validate(self) -> None:
         """Check hyperparameters; subclasses extend this and raise ``ValueError`` naming the parameter."""
@@ -168,9 +238,21 @@ class SteppedMethod(Method):
     schedule: str | Schedule = "constant"
 
     def _validate(self) -> None:
-        if self.lr is not None:
-            self.lr = _checks.positive("lr", self.lr)
+        if self.lr is not None:  # torch's lr = 0 freezes a group, or ends a schedule; a lab run needs a step
+            self.lr = (_checks.nonnegative if self.torch_ranges else _checks.positive)("lr", self.lr)
         self.schedule = as_schedule(self.schedule)
+
+    @property
+    def torch_ranges(self) -> bool:
+        """Whether hyperparameters may take torch.optim's ranges (``convention="torch"``): ``lr = 0``, and
+        momentum ``≥ 1`` where the method has one."""
+        return getattr(self, "convention", None) == "torch"
+
+    def sparse_update(self) -> str:
+        """How a sparse gradient (`sgdlab.torch`) updates the iterate: ``"rows"`` — a zero gradient entry leaves
+        its coordinate and state unchanged, so only the gradient's rows are stepped — or ``"dense"`` — as the
+        densified gradient. ``RuntimeError`` (torch.optim's type) where the method refuses sparse gradients."""
+        raise RuntimeError(f"{self.name} does not support sparse gradients")
 
     def default_lr(self, problem: Problem, batch_size: int) -> float:
         """The step size used when ``lr`` is unset (each subclass documents its rule and paper)."""
@@ -214,6 +296,11 @@ class SteppedMethod(Method):
     def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
         """The reference update rule with step size ``alpha`` (``state["k"]`` already advanced)."""
         raise TypeError(f"{self.name} defines no update rule")
+
+    @property
+    def constant_step_size(self) -> bool:
+        """Whether ``α_k`` is the same at every ``k`` (a constant schedule, and no decay of the method's own)."""
+        return isinstance(self.schedule, Constant)
 
     def step_size(self, state: State) -> float:
         """``α_k`` for the iteration in progress (``state["k"]`` already advanced)."""

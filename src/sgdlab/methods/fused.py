@@ -75,52 +75,73 @@ def _kernel(fn):
     return call
 
 
-def sgd_update(x, g, lr):
-    """SGD: ``x ← x − lr·g``."""
+def sgd_update(x, g, lr, sign, decay):
+    """SGD: ``x ← x − lr·(sign·g + decay·x)`` (``sign = −1``: maximize; ``decay``: coupled weight decay)."""
     for i in prange(x.size):  # noqa: F821 - bound to numba.prange when compiled
-        x[i] -= lr * g[i]
+        xi = x[i]
+        x[i] = xi - lr * (sign * g[i] + decay * xi)
 
 
-def momentum_update(x, g, v, lr, beta, nesterov):
-    """Heavy ball / Nesterov: ``v ← βv + g``; ``x ← x − lr·v`` (or ``x ← x − lr·(g + βv)`` when ``nesterov``)."""
+def momentum_update(x, g, v, lr, keep, gain, beta, sign, decay, nesterov):
+    """Heavy ball / Nesterov on ``g' = sign·g + decay·x``: ``v ← keep·v + gain·g'``; ``x ← x − lr·v`` (or
+    ``x ← x − lr·(g' + β·v)`` when ``nesterov``). ``keep = β, gain = 1 − dampening``; torch's first step copies
+    the gradient: ``keep = 0, gain = 1``."""
     for i in prange(x.size):  # noqa: F821
-        vi = beta * v[i] + g[i]
+        xi = x[i]
+        gi = sign * g[i] + decay * xi
+        vi = keep * v[i] + gain * gi
         v[i] = vi
-        x[i] -= lr * (g[i] + beta * vi) if nesterov else lr * vi
+        x[i] = xi - lr * (gi + beta * vi) if nesterov else xi - lr * vi
 
 
-def diagonal_update(x, g, v, lr, gamma, one_minus_gamma, eps, accumulate, lecture):
-    """Adagrad (``accumulate``: ``v ← v + g²``) and RMSProp (``v ← γv + (1−γ)g²``); ``x ← x − lr·g/√(v + ε)``
-    (``lecture``) or ``x ← x − lr·g/(√v + ε)``."""
+def diagonal_update(
+    x, g, v, mean, buf, lr, gamma, one_minus_gamma, eps, sign, decay, momentum, accumulate, centered, lecture,
+):  # fmt: skip
+    """Adagrad (``accumulate``: ``v ← v + g²``) and RMSProp (``v ← γv + (1−γ)g²``) on ``g ← sign·g + decay·x``;
+    ``s = v`` or, ``centered``, ``s = v − ḡ²`` with ``ḡ ← ḡ + (1−γ)(g − ḡ)``; ``d = √(s + ε)`` (``lecture``) or
+    ``√s + ε``; ``x ← x − lr·g/d``, or with ``momentum = μ > 0``: ``b ← μb + g/d``, ``x ← x − lr·b``."""
     for i in prange(x.size):  # noqa: F821
-        gi = g[i]
+        xi = x[i]
+        gi = sign * g[i] + decay * xi
         vi = v[i] + gi * gi if accumulate else gamma * v[i] + one_minus_gamma * (gi * gi)
         v[i] = vi
-        x[i] -= lr * gi / (np.sqrt(vi + eps) if lecture else np.sqrt(vi) + eps)
+        if centered:
+            mi = mean[i] + one_minus_gamma * (gi - mean[i])
+            mean[i] = mi
+            vi = vi - mi * mi
+        d = np.sqrt(vi + eps) if lecture else np.sqrt(vi) + eps
+        if momentum > 0:
+            bi = momentum * buf[i] + gi / d
+            buf[i] = bi
+            x[i] = xi - lr * bi
+        else:
+            x[i] = xi - lr * gi / d
 
 
-def adadelta_update(x, g, v, dx, lr, gamma, one_minus_gamma, rho, one_minus_rho, eps):
-    """Adadelta: ``v ← γv + (1−γ)g²``; ``Δ = √(dx + ε)/√(v + ε)·g``; ``x ← x − lr·Δ``; ``dx ← ρ·dx + (1−ρ)Δ²``."""
+def adadelta_update(x, g, v, dx, lr, gamma, one_minus_gamma, rho, one_minus_rho, eps, sign, decay):
+    """Adadelta on ``g ← sign·g + decay·x``: ``v ← γv + (1−γ)g²``; ``Δ = √(dx + ε)/√(v + ε)·g``; ``x ← x − lr·Δ``;
+    ``dx ← ρ·dx + (1−ρ)Δ²``."""
     for i in prange(x.size):  # noqa: F821
-        gi = g[i]
+        xi = x[i]
+        gi = sign * g[i] + decay * xi
         vi = gamma * v[i] + one_minus_gamma * (gi * gi)
         v[i] = vi
         gt = np.sqrt(dx[i] + eps) / np.sqrt(vi + eps) * gi
-        x[i] -= lr * gt
+        x[i] = xi - lr * gt
         dx[i] = rho * dx[i] + one_minus_rho * (gt * gt)
 
 
 def adam_update(
     x, g, m, v, vmax, lr, inv_bc1, inv_bc2, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, coupled, decoupled,
-    amsgrad, lecture,
+    sign, amsgrad, lecture,
 ):  # fmt: skip
-    """Adam/AMSGrad/AdamW: ``g ← g + coupled·x``; ``m ← β₁m + (1−β₁)g``; ``v ← β₂v + (1−β₂)g²``;
+    """Adam/AMSGrad/AdamW: ``g ← sign·g + coupled·x``; ``m ← β₁m + (1−β₁)g``; ``v ← β₂v + (1−β₂)g²``;
     ``x ← x − lr·(m·inv_bc1/(√(v̂·inv_bc2) + ε) + decoupled·x)`` with ``inv_bcᵢ = 1/(1 − βᵢᵏ)`` and ``v̂ = v`` or its
     running max (``amsgrad``; the max is taken of ``v·inv_bc2`` under the ``lecture`` convention, of ``v`` under
     torch's)."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
-        gi = g[i] + coupled * xi
+        gi = sign * g[i] + coupled * xi
         mi = beta1 * m[i] + one_minus_beta1 * gi
         vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
         m[i] = mi
@@ -134,7 +155,6 @@ def adam_update(
             vmax[i] = max(vmax[i], vi)
             denom = np.sqrt(vmax[i] * inv_bc2) + eps
         x[i] = xi - lr * (mi * inv_bc1 / denom + decoupled * xi)
-
 
 
 def lion_update(x, g, m, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, decay):
@@ -153,13 +173,14 @@ KERNELS = {
 
 
 def step(method, x, g, state, alpha) -> bool:
-    """One step of ``method`` by its fused kernel (`Method.fused_kernel`), when it has one and :func:`usable`
-    allows: ``kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())``. Returns
-    whether it ran. (A class that registers a kernel name this module does not have is refused when it is defined.)
+    """One step of ``method`` by its fused kernel (`Method.fused_spec`: its class's, with the state arrays this
+    configuration uses), when it has one and :func:`usable` allows:
+    ``kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())``. Returns whether it ran.
+    (A class that registers a kernel name this module does not have is refused when it is defined.)
     """
     if not isinstance(x, np.ndarray) or x.size < MIN_SIZE:  # the common small case, before anything else
         return False
-    spec = type(method).fused_kernel()
+    spec = method.fused_spec()
     if spec is None:
         return False
     slots = [x if name is None else state[name] for name in spec.state]

@@ -9,7 +9,16 @@ import numpy as np
 
 from sgdlab import _checks
 from sgdlab.methods import _ops
-from sgdlab.methods.base import Fused, MethodInfo, State, SteppedMethod, expected_smoothness
+from sgdlab.methods.base import (
+    CONVENTIONS,
+    Fused,
+    MethodInfo,
+    State,
+    SteppedMethod,
+    expected_smoothness,
+    flag,
+    torch_gradient,
+)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -19,18 +28,39 @@ class Momentum(SteppedMethod):
     For a constant step this is exactly ``x_{k+1} = x_k − α g_k + β (x_k − x_{k−1})``. Default
     ``lr = (1 − β)/(2 L_b)``: the effective step ``α/(1 − β)`` equals SGD's default ``1/(2 L_b)``
     (a heuristic that keeps the long-run step of SGD; see :func:`expected_smoothness`).
+
+    torch.optim.SGD(momentum=β)'s options: ``dampening = d`` scales the new gradient, ``v ← β v + (1 − d) g``;
+    ``weight_decay = λ`` and ``maximize`` make ``g`` torch's gradient (``−g``, then ``+ λx``). The conventions
+    differ only in the first step and in the range of ``β``: ``"lecture"`` (the default, the lab's) starts from
+    ``v = 0``, so ``v₁ = (1 − d) g₁``, and needs ``β < 1``; ``"torch"`` starts the buffer as a copy of the first
+    gradient, ``v₁ = g₁`` (the same when ``d = 0``), and admits ``β ≥ 1`` and ``lr = 0`` as torch does.
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
-        fused=Fused("momentum", ("v",), hooks=("nesterov",)), compiled="elementwise", torch="torch.optim.SGD"
+        fused=Fused("momentum", ("v",), hooks=("nesterov",)),
+        compiled="elementwise",
+        torch="torch.optim.SGD",
+        torch_keywords=(("momentum", "beta"),),
     )
     beta: float = 0.9
+    dampening: float = 0.0
+    weight_decay: float = 0.0
+    maximize: bool = False
+    convention: str = "lecture"
 
     def _validate(self) -> None:
         super()._validate()
-        self.beta = _checks.unit_interval("beta", self.beta)
+        _checks.choice("convention", self.convention, CONVENTIONS)
+        self.beta = (_checks.nonnegative if self.torch_ranges else _checks.unit_interval)("beta", self.beta)
+        self.dampening = _checks.closed_unit_interval("dampening", self.dampening)
+        self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
+        self.maximize = flag("maximize", self.maximize)
+        if self.nesterov and self.dampening:
+            raise ValueError(f"dampening must be 0 for Nesterov momentum, got {self.dampening}")
 
     def default_lr(self, problem, batch_size) -> float:
+        if self.beta >= 1:
+            raise ValueError(f"{self.name}'s default step size (1 − beta)/(2 L_b) needs beta < 1; pass lr=")
         L_b = expected_smoothness(problem, batch_size)
         return self._inverse("step size (1 − beta)/(2 L_b)", "L_b", L_b, (1.0 - self.beta) * 0.5)
 
@@ -40,13 +70,26 @@ class Momentum(SteppedMethod):
     #: ``True`` for the look-ahead step of :class:`Nesterov`.
     nesterov: ClassVar[bool] = False
 
+    def sparse_update(self) -> str:
+        if self.weight_decay:  # torch.optim.SGD cannot add the dense λx to a sparse gradient either
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients (as torch.optim.SGD)")
+        return "dense"  # every coordinate's velocity decays, whether its gradient entry is there or not
+
+    def fused_step_args(self, k: int) -> tuple:
+        """``(keep, gain)`` of ``v ← keep·v + gain·g``: torch's first step copies the gradient."""
+        return (0.0, 1.0) if k == 1 and self.convention == "torch" else (self.beta, 1.0 - self.dampening)
+
     def fused_args(self) -> tuple:
-        return self.beta, self.nesterov
+        return self.beta, -1.0 if self.maximize else 1.0, self.weight_decay, self.nesterov
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
+        g = torch_gradient(x, g, self.maximize, self.weight_decay)
         v = state["v"]
-        v *= self.beta
-        v += g
+        if state["k"] == 1 and self.convention == "torch":
+            v[...] = g  # torch.optim.SGD: the buffer is a copy of the first gradient
+        else:
+            v *= self.beta
+            v += g if self.dampening == 0 else (1.0 - self.dampening) * g
         x -= alpha * (g + self.beta * v) if self.nesterov else alpha * v
 
 
@@ -54,7 +97,8 @@ class Momentum(SteppedMethod):
 class Nesterov(Momentum):
     """Nesterov momentum (Nesterov, 1983; Sutskever et al., 2013): ``v ← β v + g;  x ← x − α_k (g + β v)``.
 
-    The look-ahead form of torch.optim.SGD(nesterov=True). Default ``lr`` as :class:`Momentum`.
+    The look-ahead form of torch.optim.SGD(nesterov=True), with :class:`Momentum`'s options and conventions
+    (``dampening`` must be 0, as torch requires). Default ``lr`` as :class:`Momentum`.
     """
 
     info: ClassVar[MethodInfo] = Momentum.info

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods.base import MethodInfo
+from sgdlab.methods.base import MethodInfo, flag
 from sgdlab.methods.diagonal import DiagonallyScaled
 
 
@@ -20,17 +20,29 @@ class RMSProp(DiagonallyScaled):
 
     ``convention="torch"`` puts ε outside the root, ``α g_j / (√v_j + ε)``, as torch.optim.RMSprop (whose
     ``alpha`` is our ``gamma``). Defaults from the course notes: ``lr = 1e-3``, ``gamma = 0.9``, ``eps = 1e-8``.
+
+    torch.optim.RMSprop's options (Graves, *Generating sequences with recurrent neural networks*, 2013):
+    ``centered`` keeps the running mean ``ḡ ← ḡ + (1 − γ)(g − ḡ)`` and divides by ``d(v − ḡ²)``, an estimate
+    of the variance; ``momentum = μ > 0`` steps by a buffer ``b ← μ b + g/d``, ``x ← x − α b``;
+    ``weight_decay = λ`` adds ``λx`` to the gradient and ``maximize`` ascends (``g ← −g`` first).
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
-        fused=DiagonallyScaled.fused_diagonal, compiled="elementwise", torch="torch.optim.RMSprop"
+        fused=DiagonallyScaled.fused_diagonal,
+        compiled="elementwise",
+        torch="torch.optim.RMSprop",
+        torch_keywords=(("alpha", "gamma"),),
     )
     lr: float | None = 1e-3
     gamma: float = 0.9
+    centered: bool = False
+    momentum: float = 0.0
 
     def _validate(self) -> None:
         super()._validate()
         self.gamma = _checks.unit_interval("gamma", self.gamma)
+        self.centered = flag("centered", self.centered)
+        self.momentum = _checks.nonnegative("momentum", self.momentum)  # torch's range: any μ ≥ 0
 
     def accumulate(self, v: np.ndarray, g: np.ndarray) -> None:
         v *= self.gamma

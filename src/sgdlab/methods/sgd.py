@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from sgdlab.methods.base import Fused, MethodInfo, State, SteppedMethod, expected_smoothness
+from sgdlab import _checks
+from sgdlab.methods.base import (
+    CONVENTIONS,
+    Fused,
+    Method,
+    MethodInfo,
+    State,
+    SteppedMethod,
+    expected_smoothness,
+    flag,
+    torch_gradient,
+)
+from sgdlab.methods.momentum import Momentum, Nesterov
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -17,12 +29,46 @@ class SGD(SteppedMethod):
     ``α_k = lr · schedule(k)``. Default ``lr = 1/(2 L_b)`` with the minibatch expected smoothness
     ``L_b = L_max/b + (1 − 1/b) L`` — the constant step of Gower et al., *SGD: general analysis and
     improved rates* (ICML 2019), which is ``1/(2 L_max)`` for ``b = 1``.
+
+    torch.optim.SGD's options: ``weight_decay = λ`` adds ``λx`` to the gradient (coupled L2) and ``maximize``
+    ascends (``g ← −g``, before the decay, in torch's order). ``convention="torch"`` admits torch's ranges
+    (``lr = 0``); the rule is the same. torch.optim.SGD with ``momentum > 0`` is :class:`Momentum` or
+    :class:`Nesterov` (`from_torch`).
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(fused=Fused("sgd"), compiled="elementwise", torch="torch.optim.SGD")
+    weight_decay: float = 0.0
+    maximize: bool = False
+    convention: str = "lecture"
+
+    def _validate(self) -> None:
+        super()._validate()
+        self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
+        self.maximize = flag("maximize", self.maximize)
+        _checks.choice("convention", self.convention, CONVENTIONS)
+
+    @classmethod
+    def from_torch(cls, *, momentum: Any = 0.0, dampening: Any = 0.0, nesterov: Any = False, **keywords) -> Method:
+        """torch.optim.SGD: this class without momentum, :class:`Momentum` (``beta = momentum``) or
+        :class:`Nesterov` with it."""
+        momentum, dampening = _checks.nonnegative("momentum", momentum), _checks.real("dampening", dampening)
+        if flag("nesterov", nesterov) and (momentum <= 0 or dampening != 0):
+            raise ValueError("nesterov=True requires momentum > 0 and dampening = 0 (as torch.optim.SGD)")
+        if momentum > 0:
+            rule = Nesterov if nesterov else Momentum
+            return rule.from_torch(momentum=momentum, dampening=dampening, **keywords)
+        return super().from_torch(**keywords)  # without momentum torch ignores dampening
 
     def default_lr(self, problem, batch_size) -> float:
         return self._inverse("step size 1/(2 L_b)", "L_b", expected_smoothness(problem, batch_size), 0.5)
 
+    def sparse_update(self) -> str:
+        if self.weight_decay:  # torch.optim.SGD cannot add the dense λx to a sparse gradient either
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients (as torch.optim.SGD)")
+        return "rows"
+
+    def fused_args(self) -> tuple:
+        return -1.0 if self.maximize else 1.0, self.weight_decay
+
     def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
-        x -= alpha * g
+        x -= alpha * torch_gradient(x, g, self.maximize, self.weight_decay)

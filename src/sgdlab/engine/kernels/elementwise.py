@@ -36,11 +36,11 @@ SGD, MOMENTUM, DIAGONAL, ADADELTA, ADAM, LION = CODES.values()
 
 
 @jit
-def _sgd_dense_single(A, i, s, l2, alpha, x):
-    """Per-sample SGD on a dense row, fused: ``x_j ← x_j − α (a_ij s + l2 x_j)`` (no fast-math: the reference's
-    rounding, element by element)."""
+def _sgd_dense_single(A, i, s, l2, alpha, sign, decay, x):
+    """Per-sample SGD on a dense row, fused: ``x_j ← x_j − α (sign (a_ij s + l2 x_j) + decay x_j)`` (no fast-math:
+    the reference's rounding, element by element)."""
     for j in range(x.size):
-        x[j] = x[j] - alpha * (A[i, j] * s + l2 * x[j])
+        x[j] = x[j] - alpha * (sign * (A[i, j] * s + l2 * x[j]) + decay * x[j])
 
 
 @jit
@@ -68,21 +68,22 @@ def elementwise_segment(
                 prefetch(y, idx[lo + AHEAD])
                 prefetch_row(A, idx[lo + AHEAD])
             s = dphi(loss, dense_dot(A, i, x), y[i])
-            _sgd_dense_single(A, i, s, l2, alpha, x)
+            _sgd_dense_single(A, i, s, l2, alpha, p[0], p[1], x)
         else:
             batch_grad(A, indptr, indices, data, dense, y, loss, K, l2, x, idx, lo, hi, g, z)
+            q = step_params[t]
             if kernel == SGD:
-                _sgd(x, g, alpha)
+                _sgd(x, g, alpha, p[0], p[1])
             elif kernel == MOMENTUM:
-                _momentum(x, g, s1, alpha, p[0], p[1] != 0.0)
+                _momentum(x, g, s1, alpha, q[0], q[1], p[0], p[1], p[2], p[3] != 0.0)
             elif kernel == DIAGONAL:
-                _diagonal(x, g, s1, alpha, p[0], p[1], p[2], p[3] != 0.0, p[4] != 0.0)
+                _diagonal(x, g, s1, s2, s3, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6] != 0.0, p[7] != 0.0,
+                          p[8] != 0.0)  # fmt: skip
             elif kernel == ADADELTA:
-                _adadelta(x, g, s1, s2, alpha, p[0], p[1], p[2], p[3], p[4])
+                _adadelta(x, g, s1, s2, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6])
             elif kernel == ADAM:
-                q = step_params[t]
-                _adam(x, g, s1, s2, s3, alpha, q[0], q[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7] != 0.0,
-                      p[8] != 0.0)  # fmt: skip
+                _adam(x, g, s1, s2, s3, alpha, q[0], q[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
+                      p[8] != 0.0, p[9] != 0.0)  # fmt: skip
             elif kernel == LION:
                 _lion(x, g, s1, alpha, p[0], p[1], p[2], p[3], p[4])
             else:
