@@ -172,11 +172,11 @@ def test_controls_show_only_the_methods_hyperparameters():
     pg = _app()
     slot = pg.slots[0]
     expected = {
-        "GD": {"lr", "schedule"},
-        "SGD": {"lr", "schedule", "batch_size"},
-        "Momentum": {"lr", "schedule", "batch_size", "beta"},
-        "RMSProp": {"lr", "schedule", "batch_size", "gamma", "eps"},
-        "Adadelta": {"lr", "schedule", "batch_size", "gamma", "rho", "eps"},
+        "GD": {"lr", "schedule", "weight_decay"},  # every torch counterpart has torch's coupled L2 decay
+        "SGD": {"lr", "schedule", "batch_size", "weight_decay"},
+        "Momentum": {"lr", "schedule", "batch_size", "beta", "weight_decay"},
+        "RMSProp": {"lr", "schedule", "batch_size", "gamma", "eps", "weight_decay"},
+        "Adadelta": {"lr", "schedule", "batch_size", "gamma", "rho", "eps", "weight_decay"},
         "Adam": {"lr", "schedule", "batch_size", "beta1", "beta2", "eps", "weight_decay"},
         "SAGA": {"lr", "schedule", "batch_size"},
     }
