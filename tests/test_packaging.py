@@ -115,3 +115,24 @@ def test_no_two_modules_import_each_other_even_through_others_or_deferred():
         list(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as exc:
         pytest.fail(f"import circle: {' -> '.join(exc.args[1])}")
+
+
+def test_the_readmes_measured_figures_are_the_benchmark_results():
+    """README.md's benchmark figures are rendered from ``benchmarks/results/*.json`` (``benchmarks/readme.py``):
+    a figure edited by hand, or a results file refreshed without re-rendering, fails here."""
+    readme = _bench_module("readme")
+    text = (ROOT / "README.md").read_text()
+    assert set(readme.blocks(text)) == set(readme.BLOCKS)  # every block is in the README, and only those
+    rendered = readme.render(text)
+    for name, body in readme.blocks(rendered).items():
+        assert readme.blocks(text)[name] == body, f"README block {name!r} is stale: run python benchmarks/readme.py"
+
+
+def _bench_module(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
