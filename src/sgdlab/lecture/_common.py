@@ -47,6 +47,7 @@ def figure(path: Path, ncols: int = 1, nrows: int = 1, width: float = 5.2, heigh
         yield axes
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=DPI)
+        fig.set_layout_engine("none")  # the SVG keeps the PNG's layout: laid out once, not once per file
         fig.savefig(path.with_suffix(".svg"), metadata={"Date": None})
 
 

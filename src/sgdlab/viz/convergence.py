@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+from sgdlab.viz._legend import LegendOption, draw_legend
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
 
 
 def seed_bands(runs: list[tuple[np.ndarray, np.ndarray]], points: int = 200, floor: float = 1e-16):
@@ -47,15 +54,43 @@ LABELS = {
 
 
 def plot_convergence(
-    ax, curves: dict[str, list[tuple[np.ndarray, np.ndarray]]], xlabel: str = "epochs", ylabel: str = "subopt"
+    ax: Axes,
+    curves: dict[str, list[tuple[np.ndarray, np.ndarray]]],
+    xlabel: str = "epochs",
+    ylabel: str = "subopt",
+    legend: LegendOption = True,
 ) -> None:
-    """One band per entry of ``curves`` (name → one ``(x, y)`` pair per seed): the median over seeds as a
-    line, the inter-quartile range as a shaded band, on log–log axes.
+    """One band per entry of `curves`: the median over seeds as a line, the inter-quartile range as a
+    shaded band, on log–log axes.
 
-    ``xlabel``/``ylabel`` may be trace column names (``iters``, ``grad_evals``, ``epochs``, ``time_s``;
-    ``subopt``, ``grad_norm2``, ``loss``, ``dist2``), which get readable labels, or any text. Points at
-    ``x ≤ 0`` (the start, at iteration 0 or time 0) cannot sit on a log axis and are left out.
+    Points at `x ≤ 0` (the start, at iteration 0 or time 0) cannot sit on a log axis and are left out;
+    values of `y` under 1e-16 are drawn at 1e-16. A curve of one seed gets a line and no band.
+    [`Trace.plot`][sgdlab.engine.Trace.plot] draws one run this way.
+
+    Args:
+        ax: The matplotlib axes to draw on.
+        curves: Name → one `(x, y)` pair of arrays per seed (a name's label in the legend gets "(k seeds)").
+        xlabel: A trace counter (`"iters"`, `"grad_evals"`, `"epochs"`, `"time_s"`), which gets a readable
+            label, or any text.
+        ylabel: A trace metric (`"subopt"`, `"grad_norm2"`, `"loss"`, `"dist2"`), which gets a readable
+            label, or any text.
+        legend: `True` (matplotlib's default legend text size, `rcParams["legend.fontsize"]`), `False`
+            (no legend), or a dict of `ax.legend` keyword arguments (`{"fontsize": 14, "loc": "lower left"}`).
+
+    Raises:
+        ValueError: No curve has a point at `x > 0`.
+
+    Examples:
+        >>> import numpy as np
+        >>> from matplotlib.figure import Figure
+        >>> ax = Figure().subplots()
+        >>> k = np.arange(1.0, 101.0)
+        >>> plot_convergence(ax, {"1/k": [(k, 1 / k), (k, 2 / k)], "1/k²": [(k, k**-2.0)]}, "iters", "subopt")
+        >>> [t.get_text() for t in ax.get_legend().get_texts()], ax.get_xscale()
+        (['1/k (2 seeds)', '1/k²'], 'log')
     """
+    from sgdlab.viz._ticks import light_log_ticks
+
     for name, runs in curves.items():
         runs = [(np.asarray(x, dtype=float), np.asarray(y, dtype=float)) for x, y in runs]
         grid, q25, median, q75 = seed_bands(runs)
@@ -64,11 +99,12 @@ def plot_convergence(
             ax.fill_between(grid, q25, q75, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    light_log_ticks(ax)
     ax.set_xlabel(LABELS.get(xlabel, xlabel))
     ax.set_ylabel(LABELS.get(ylabel, ylabel))
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)
-    ax.legend(fontsize=8)
+    draw_legend(ax, legend)
 
 
 def convergence_axes(ax, frame: pd.DataFrame, y: str, x: str = "epochs", group: str = "curve") -> None:

@@ -17,6 +17,7 @@ from sgdlab.engine.prepare import prepare, starting_point
 from sgdlab.engine.samplers import Sampler
 from sgdlab.methods.base import Method
 from sgdlab.problems.base import Problem
+from sgdlab.viz._legend import LegendOption, draw_legend
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -171,12 +172,38 @@ def plot_trajectories(
     bounds: tuple[float, float, float, float] | None = None,
     levels: int = 30,
     title: str | None = None,
+    legend: LegendOption = True,
 ) -> None:
-    """Paths over the contours of ``problem.loss`` on a 2-D box.
+    """Paths over the contours of `problem.loss` on a 2-D box.
 
-    ``bounds = (xmin, xmax, ymin, ymax)``; by default a box around every path and ``x*``. Levels are
-    log-spaced in ``f − f*``. Each path is one coloured polyline with markers (``ax.lines`` gets one line
-    per path, then one for ``x*``); its start is a hollow circle.
+    Levels are log-spaced in `f − f*`. Each path is one coloured polyline with markers (`ax.lines` gets
+    one line per path, then one for `x*`); its start is a hollow circle. Paths come from
+    [`iterate_path`][sgdlab.viz.trajectories.iterate_path].
+
+    Args:
+        ax: The matplotlib axes to draw on.
+        problem: A problem with two parameters.
+        paths: Name → array of shape `(k, 2)`, the iterates in order.
+        bounds: `(xmin, xmax, ymin, ymax)`; by default a near-square box around every path and `x*`
+            (leaving out the points of a diverging path, so the rest stays readable).
+        levels: How many contour levels.
+        title: The axes' title, if any.
+        legend: `True` (matplotlib's default legend text size, `rcParams["legend.fontsize"]`, placed where
+            it hides least), `False` (none), or a dict of `ax.legend` keyword arguments, e.g.
+            `{"fontsize": 14, "loc": "upper left"}` for a slide.
+
+    Raises:
+        ValueError: The problem does not have two parameters.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> from matplotlib.figure import Figure
+        >>> prob = sl.problems.Quadratic2D(kappa=10.0)
+        >>> paths = {"GD": iterate_path(prob, "GD", 30), "SGD": iterate_path(prob, sl.methods.SGD(lr=0.05), 30)}
+        >>> ax = Figure().subplots()
+        >>> plot_trajectories(ax, prob, paths, legend={"fontsize": 14})
+        >>> len(ax.lines), ax.get_legend().get_texts()[0].get_fontsize()
+        (3, 14.0)
     """
     _check_2d(problem)
     bounds = tuple(float(b) for b in (bounds if bounds is not None else default_bounds(problem, paths)))
@@ -191,4 +218,4 @@ def plot_trajectories(
     frame_axes(ax, problem, bounds)
     if title is not None:
         ax.set_title(title)
-    ax.legend(fontsize=8, loc="best", framealpha=0.85)
+    draw_legend(ax, legend, loc="best", framealpha=0.85)
