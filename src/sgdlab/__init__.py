@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 __all__ = ["Trace", "__version__", "analysis", "data", "methods", "problems", "run", "viz"]
 
-#: Subpackages imported on first use (PEP 562): ``sl.viz`` imports matplotlib only when a picture is drawn.
+#: Subpackages imported on first use (PEP 562): `sl.viz` imports matplotlib only when a picture is drawn.
 _LAZY = ("viz",)
 
 

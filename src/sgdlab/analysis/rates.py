@@ -2,12 +2,12 @@
 
 Two shapes of asymptotic convergence are fitted, each as a straight line in the right coordinates:
 
-* ``kind="linear"``:    ``y ≈ C·qˣ``      ⇔  ``log y = log C + x·log q``   (slope ``log q``, rate ``q``);
-* ``kind="sublinear"``: ``y ≈ C·xᵖ``      ⇔  ``log y = log C + p·log x``   (slope = rate = ``p``).
+* `kind="linear"`:    `y ≈ C·qˣ`      ⇔  `log y = log C + x·log q`   (slope `log q`, rate `q`);
+* `kind="sublinear"`: `y ≈ C·xᵖ`      ⇔  `log y = log C + p·log x`   (slope = rate = `p`).
 
-So GD on a PL problem should give ``kind="linear"`` with ``q ≤ 1 − μ/L`` per iteration, and SGD with
-decreasing steps ``p ≈ −1`` (PL) or ``p ≈ −1/2`` (convex; ``min ‖∇f‖²`` on nonconvex problems) — the
-iteration-complexity table of the lecture, read off measured curves (see ``DESIGN.md`` §4).
+So GD on a PL problem should give `kind="linear"` with `q ≤ 1 − μ/L` per iteration, and SGD with
+decreasing steps `p ≈ −1` (PL) or `p ≈ −1/2` (convex; `min ‖∇f‖²` on nonconvex problems) — the
+iteration-complexity table of the lecture, read off measured curves (see `DESIGN.md` §4).
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ import numpy as np
 
 KINDS = ("linear", "sublinear")
 
-#: Points with ``y ≤ FLOOR · max(y)`` are taken to be at machine precision and left out of fits.
+#: Points with `y ≤ FLOOR · max(y)` are taken to be at machine precision and left out of fits.
 FLOOR = 1e-14
 
 
 @dataclasses.dataclass(frozen=True)
 class RateFit:
-    """A least-squares line ``log y = intercept + slope·t`` with ``t = x`` (linear) or ``t = log x`` (sublinear).
+    """A least-squares line `log y = intercept + slope·t` with `t = x` (linear) or `t = log x` (sublinear).
 
-    ``r2`` is the coefficient of determination of that line in log coordinates, ``n_points`` the number of
-    points fitted and ``x_range`` the smallest and largest ``x`` among them.
+    `r2` is the coefficient of determination of that line in log coordinates, `n_points` the number of
+    points fitted and `x_range` the smallest and largest `x` among them.
     """
 
     kind: str
@@ -42,7 +42,7 @@ class RateFit:
 
     @property
     def rate(self) -> float:
-        """The contraction factor ``q = exp(slope)`` per unit of ``x`` (linear), or the exponent ``p`` (sublinear)."""
+        """The contraction factor `q = exp(slope)` per unit of `x` (linear), or the exponent `p` (sublinear)."""
         return math.exp(self.slope) if self.kind == "linear" else self.slope
 
 
@@ -50,8 +50,8 @@ class RateFit:
 class RateEstimate:
     """The rate over several seeds: the median of the per-seed slopes and a percentile-bootstrap interval.
 
-    ``slope``, ``low``, ``high`` and ``per_seed`` are all slopes as in :class:`RateFit` (``log q`` for a
-    linear rate, the exponent ``p`` for a sublinear one).
+    `slope`, `low`, `high` and `per_seed` are all slopes as in [`RateFit`][sgdlab.analysis.RateFit] (`log q` for a
+    linear rate, the exponent `p` for a sublinear one).
     """
 
     kind: str
@@ -63,11 +63,11 @@ class RateEstimate:
 
     @property
     def rate(self) -> float:
-        """The estimate as a rate: ``exp(slope)`` for a linear fit, ``slope`` for a sublinear one."""
+        """The estimate as a rate: `exp(slope)` for a linear fit, `slope` for a sublinear one."""
         return math.exp(self.slope) if self.kind == "linear" else self.slope
 
     def contains(self, value: float) -> bool:
-        """Whether the slope ``value`` (``log q`` for linear fits) lies in ``[low, high]``."""
+        """Whether the slope `value` (`log q` for linear fits) lies in `[low, high]`."""
         return self.low <= value <= self.high
 
     def __str__(self) -> str:
@@ -104,7 +104,7 @@ def _kind(kind: object) -> str:
 
 
 def _tail_mask(t: np.ndarray, tail: float) -> np.ndarray:
-    """The points whose coordinate ``t`` lies in the last ``tail`` fraction of ``t``'s range."""
+    """The points whose coordinate `t` lies in the last `tail` fraction of `t`'s range."""
     lo, hi = float(t.min()), float(t.max())
     slack = 1e-12 * (hi - lo)  # a point on the boundary stays in despite rounding in log x
     return t >= hi - tail * (hi - lo) - slack
@@ -112,19 +112,19 @@ def _tail_mask(t: np.ndarray, tail: float) -> np.ndarray:
 
 # --- fits ----------------------------------------------------------------------------------------------
 def fit_rate(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, kind: str, tail: float = 0.5) -> RateFit:
-    """Fit the asymptotic rate of the curve ``y(x)`` by least squares in log coordinates.
+    """Fit the asymptotic rate of the curve `y(x)` by least squares in log coordinates.
 
-    ``kind="linear"``: slope of ``log y`` against ``x`` (``y ≈ C·qˣ``, ``q = exp(slope)``);
-    ``kind="sublinear"``: slope of ``log y`` against ``log x`` (``y ≈ C·x^slope``).
+    `kind="linear"`: slope of `log y` against `x` (`y ≈ C·qˣ`, `q = exp(slope)`);
+    `kind="sublinear"`: slope of `log y` against `log x` (`y ≈ C·x^slope`).
 
-    Usable points have finite ``x`` and ``y``, ``y > 0`` and, for sublinear fits, ``x > 0``. Points at the
-    float floor — ``y ≤ 1e-14·max(y)`` — are left out too; for linear fits so is everything after the first
-    point at the floor (or at ``y ≤ 0``), since once a geometric curve reaches machine precision what follows
-    is rounding noise. Of the usable points, only those in the last ``tail`` fraction of the ``x``-range
-    (measured in ``x`` for linear fits, in ``log x`` for sublinear ones) are fitted: the asymptotic part.
+    Usable points have finite `x` and `y`, `y > 0` and, for sublinear fits, `x > 0`. Points at the
+    float floor — `y ≤ 1e-14·max(y)` — are left out too; for linear fits so is everything after the first
+    point at the floor (or at `y ≤ 0`), since once a geometric curve reaches machine precision what follows
+    is rounding noise. Of the usable points, only those in the last `tail` fraction of the `x`-range
+    (measured in `x` for linear fits, in `log x` for sublinear ones) are fitted: the asymptotic part.
 
-    Raises ``ValueError`` for mismatched lengths, an unknown ``kind``, ``tail`` outside ``(0, 1]``, or fewer than
-    3 usable points (or no spread in ``x``) in the tail.
+    Raises `ValueError` for mismatched lengths, an unknown `kind`, `tail` outside `(0, 1]`, or fewer than
+    3 usable points (or no spread in `x`) in the tail.
     """
     kind = _kind(kind)
     tail = _fraction("tail", tail)
@@ -177,13 +177,13 @@ def bootstrap_rate(
 ) -> RateEstimate:
     """The rate over seeds, with a percentile-bootstrap confidence interval.
 
-    Each curve ``(x, y)`` (one per seed) is fitted by :func:`fit_rate`. The estimate is the *median of the
-    per-seed slopes*: robust to an odd seed, and it needs no common ``x`` grid (curves recorded at different
-    checkpoints, or stopped early, are fine). The interval resamples the seeds with replacement ``n_boot``
-    times and takes the ``(1 − ci)/2`` and ``(1 + ci)/2`` quantiles of the resampled medians (the percentile
+    Each curve `(x, y)` (one per seed) is fitted by [`fit_rate`][sgdlab.analysis.fit_rate]. The estimate is the *median of the
+    per-seed slopes*: robust to an odd seed, and it needs no common `x` grid (curves recorded at different
+    checkpoints, or stopped early, are fine). The interval resamples the seeds with replacement `n_boot`
+    times and takes the `(1 − ci)/2` and `(1 + ci)/2` quantiles of the resampled medians (the percentile
     bootstrap; Efron & Tibshirani, *An Introduction to the Bootstrap*, 1993, §13.3). With one curve,
-    ``low = high = slope``. The same ``seed`` gives the same interval. With few seeds the percentile interval of a
-    median covers somewhat below its nominal level (about 93 % for ``ci=0.95`` with 5–20 seeds, in simulations
+    `low = high = slope`. The same `seed` gives the same interval. With few seeds the percentile interval of a
+    median covers somewhat below its nominal level (about 93 % for `ci=0.95` with 5–20 seeds, in simulations
     of noisy power laws): prefer 10 seeds or more.
     """
     kind = _kind(kind)
@@ -217,11 +217,11 @@ def bootstrap_rate(
 
 # --- thresholds ----------------------------------------------------------------------------------------
 def iterations_to(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, eps: float) -> float:
-    """The first ``x`` at which ``y ≤ eps``, interpolated between checkpoints; ``math.inf`` if never.
+    """The first `x` at which `y ≤ eps`, interpolated between checkpoints; `math.inf` if never.
 
-    Between the last checkpoint above ``eps`` and the first one at or below it, ``log y`` is taken to be linear
-    in ``x`` (exact for a geometric curve); if the point below has ``y ≤ 0``, ``y`` itself is interpolated.
-    Non-finite ``y`` never counts as reaching ``eps``. ``x`` must be non-decreasing.
+    Between the last checkpoint above `eps` and the first one at or below it, `log y` is taken to be linear
+    in `x` (exact for a geometric curve); if the point below has `y ≤ 0`, `y` itself is interpolated.
+    Non-finite `y` never counts as reaching `eps`. `x` must be non-decreasing.
     """
     x, y = _curve(x, y)
     if x.size == 0:
@@ -245,10 +245,10 @@ def iterations_to(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarr
 
 
 def noise_floor(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, tail: float = 0.25) -> float:
-    """The median of ``y`` over the last ``tail`` fraction of the ``x``-range (finite values only).
+    """The median of `y` over the last `tail` fraction of the `x`-range (finite values only).
 
     Where constant-step SGD stalls: its suboptimality stops decreasing and fluctuates around a level
-    proportional to ``α σ²`` (Needell, Srebro & Ward 2014; Gower et al. 2019).
+    proportional to `α σ²` (Needell, Srebro & Ward 2014; Gower et al. 2019).
     """
     tail = _fraction("tail", tail)
     x, y = _curve(x, y)

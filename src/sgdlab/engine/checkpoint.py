@@ -3,15 +3,15 @@
 A checkpoint holds the iterate, the method's state, the sampler's random state, the counters, and the
 columns recorded so far, plus a *signature* of the run's arguments: a checkpoint resumes only the run that
 wrote it (same problem data, method, hyperparameters, sampling, seed, budget and recording). Resuming gives
-the trace the uninterrupted run would have given, bit for bit, except ``time_s``.
+the trace the uninterrupted run would have given, bit for bit, except `time_s`.
 
-The file is data only, never code: an uncompressed ``.npz`` archive (readable with ``np.load``) of plain
-numeric arrays ``a0, a1, …`` plus ``document``, a UTF-8 JSON text that holds everything else and refers to the
+The file is data only, never code: an uncompressed `.npz` archive (readable with `np.load`) of plain
+numeric arrays `a0, a1, …` plus `document`, a UTF-8 JSON text that holds everything else and refers to the
 arrays by number. The method is stored as its class name in `sgdlab.methods.METHODS` and its hyperparameters,
 schedules as their class and fields. The archive's comment, its last bytes, reads
-``sgdlab-checkpoint/<version> sha256=<hex>``: the SHA-256 of every byte before it. :meth:`Checkpoint.load`
+`sgdlab-checkpoint/<version> sha256=<hex>`: the SHA-256 of every byte before it. [`Checkpoint.load`][sgdlab.engine.Checkpoint.load]
 checks that trailer before parsing anything, so a damaged file (any flipped bit, a truncation) or a foreign
-one is refused with one ``ValueError`` naming it, and nothing in a file is ever unpickled or executed.
+one is refused with one `ValueError` naming it, and nothing in a file is ever unpickled or executed.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ _CHUNK = 1 << 20
 
 
 class _Unreadable(Exception):
-    """Why a file is not a checkpoint; :meth:`Checkpoint.load` turns it into a ``ValueError`` naming the file."""
+    """Why a file is not a checkpoint; [`Checkpoint.load`][sgdlab.engine.Checkpoint.load] turns it into a `ValueError` naming the file."""
 
 
 @dataclass
@@ -98,9 +98,9 @@ class Checkpoint:
 
     @staticmethod
     def load(path: str | os.PathLike) -> Checkpoint:
-        """Read a checkpoint written by :meth:`save`. A missing file raises ``FileNotFoundError``; anything
+        """Read a checkpoint written by [`save`][sgdlab.engine.Checkpoint.save]. A missing file raises `FileNotFoundError`; anything
         else that is not an intact checkpoint of this format (damaged, truncated, empty, foreign, a directory
-        or other special file) raises ``ValueError`` naming it."""
+        or other special file) raises `ValueError` naming it."""
         try:
             return _decode_checkpoint(_read_verified(path))
         except FileNotFoundError:
@@ -169,7 +169,7 @@ def _read_verified(path: str | os.PathLike) -> bytes:
 
 
 def _read_member(archive: zipfile.ZipFile, name: str) -> np.ndarray:
-    """One ``.npy`` member: numbers only, and only as many bytes as the archive really holds for it."""
+    """One `.npy` member: numbers only, and only as many bytes as the archive really holds for it."""
     try:
         info = archive.getinfo(name)
     except KeyError:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+    from sgdlab.viz._legend import LegendOption
 
 #: Columns recorded at every checkpoint, in order.
 COUNTERS = ("iters", "grad_evals", "epochs", "time_s")
@@ -74,7 +80,7 @@ class Trace:
     def __len__(self) -> int:
         return len(self.columns["iters"])
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The checkpoints as a pandas DataFrame.
 
         Returns:
@@ -96,7 +102,14 @@ class Trace:
             frame[key] = value
         return frame
 
-    def plot(self, y: str = "subopt", x: str = "epochs", ax=None, label: str | None = None, legend=True):
+    def plot(
+        self,
+        y: str = "subopt",
+        x: str = "epochs",
+        ax: Axes | None = None,
+        label: str | None = None,
+        legend: LegendOption = True,
+    ) -> Axes:
         """Draw `y` against `x` on log–log axes: the most common picture of a run, in one line.
 
         The curve is drawn by [`sgdlab.viz.plot_convergence`][sgdlab.viz.convergence.plot_convergence]

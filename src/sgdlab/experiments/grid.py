@@ -4,10 +4,10 @@ A run's key hashes everything that determines its result (problem, method type a
 batch size, sampler, seed, budget, recording) and nothing else, so the same run requested twice — by
 a tuning phase and a main phase, or by two specs — is computed once. A method's name (its label) is not
 part of a run's identity, which is why a spec may not ask for one run under two names (see
-:mod:`sgdlab.experiments.validate`).
+`sgdlab.experiments.validate`).
 
-A spec's size is computed from the lengths of its lists before anything is expanded (:func:`run_count`), and
-a spec of more than :data:`MAX_RUNS` runs is refused.
+A spec's size is computed from the lengths of its lists before anything is expanded (`run_count`), and
+a spec of more than `MAX_RUNS` runs is refused.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ MAX_RUNS = 100_000
 
 
 def run_count(spec: Spec) -> int:
-    """The number of runs ``spec`` asks for — tuning runs plus main runs, a run requested twice counted twice —
+    """The number of runs `spec` asks for — tuning runs plus main runs, a run requested twice counted twice —
     from the lengths of its lists alone (nothing is expanded, so this is instant for any size)."""
     seeds = spec.seeds if isinstance(spec.seeds, int) else len(spec.seeds)
     per_setting = 0
@@ -81,7 +81,7 @@ class TuningGroup:
     runs: tuple[RunConfig, ...]
 
     def choose(self, scores: Mapping[str, float]) -> Any:
-        """The tuned value with the best mean score over the tuning seeds (``scores`` by run key; a
+        """The tuned value with the best mean score over the tuning seeds (`scores` by run key; a
         missing, failed or diverged run scores as the worst)."""
         param, metric = self.method.tune.param, self.method.tune.metric
         sign = -1.0 if metric == "final_test_accuracy" else 1.0

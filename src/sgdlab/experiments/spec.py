@@ -25,16 +25,16 @@
     tune = { param = "lr", metric = "final_subopt", seeds = [0] }   # pick the best lr, then run every seed
 
 Mistakes are reported together, one line each, naming the field and the allowed values
-(:class:`SpecError`). Values are never coerced: ``"3"`` is not a number, ``true`` is not an integer, and an
+([`SpecError`][sgdlab.experiments.SpecError]). Values are never coerced: `"3"` is not a number, `true` is not an integer, and an
 integer is a float only where a float is expected. Besides each field's type and range, a spec is checked
-against the library before any run starts (:mod:`sgdlab.experiments.validate`): problem parameters against
+against the library before any run starts (`sgdlab.experiments.validate`): problem parameters against
 the problem's own checks, data files, batch sizes, tuning metrics, repeated runs, and the grid's size.
 
-Limits: seeds are integers in ``0 .. 2**63 - 1`` (NumPy's ``default_rng`` takes any non-negative integer;
-SQLite's INTEGER column is signed 64-bit); a budget is at most ``MAX_EPOCHS`` epochs, ``MAX_COUNT``
-gradient evaluations or iterations (counters stay exact in float64) and ``MAX_SECONDS`` seconds;
-``record.every`` is at least ``MIN_RECORD_EVERY`` epochs (each record costs a full pass over the data);
-``record.points_per_decade`` is at most ``MAX_POINTS_PER_DECADE`` (which already records each of the first
+Limits: seeds are integers in `0 .. 2**63 - 1` (NumPy's `default_rng` takes any non-negative integer;
+SQLite's INTEGER column is signed 64-bit); a budget is at most `MAX_EPOCHS` epochs, `MAX_COUNT`
+gradient evaluations or iterations (counters stay exact in float64) and `MAX_SECONDS` seconds;
+`record.every` is at least `MIN_RECORD_EVERY` epochs (each record costs a full pass over the data);
+`record.points_per_decade` is at most `MAX_POINTS_PER_DECADE` (which already records each of the first
 ~400 iterations).
 """
 
@@ -58,7 +58,7 @@ PROBLEM_TYPES: tuple[str, ...] = (
     "Quadratic2D", "Rosenbrock", "TwoParameterLeastSquares", "AdamCounterexample", "digits_mlp", "digits_cnn",
     "char_lm",
 )  # fmt: skip
-#: Problem types that are built from a ``data`` table; the others take parameters only.
+#: Problem types that are built from a `data` table; the others take parameters only.
 DATA_PROBLEMS: tuple[str, ...] = PROBLEM_TYPES[:5]
 #: Problem types built by `sgdlab.torch.problems` (they need PyTorch).
 NETWORK_PROBLEMS: tuple[str, ...] = PROBLEM_TYPES[9:]
@@ -110,7 +110,7 @@ def _one_or_list(one: Any, each: Any) -> Any:
 
 
 class SpecError(ValueError):
-    """An invalid experiment file; ``problems`` lists one line per mistake."""
+    """An invalid experiment file; `problems` lists one line per mistake."""
 
     def __init__(self, problems: list[str], source: str = "spec") -> None:
         self.problems = problems

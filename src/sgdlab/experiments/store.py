@@ -1,12 +1,12 @@
 """The results store: one SQLite file (WAL mode), one row per run, each finished run in its own transaction.
 
-Tables: ``runs`` (identity, configuration, status, timings, versions, final metrics) and ``traces``
+Tables: `runs` (identity, configuration, status, timings, versions, final metrics) and `traces`
 (the recorded columns of each run as JSON, and its final iterate where it was kept). A run is keyed by
-:attr:`RunConfig.key`; a run whose status is ``ok``, ``budget`` or ``diverged`` is finished and never
-recomputed, one with ``error`` is retried by the next sweep. Several processes may write to one file at
-once (SQLite serialises the transactions); a ``claims`` table records which sweep is computing which run, so
+[`RunConfig.key`][sgdlab.experiments.RunConfig.key]; a run whose status is `ok`, `budget` or `diverged` is finished and never
+recomputed, one with `error` is retried by the next sweep. Several processes may write to one file at
+once (SQLite serialises the transactions); a `claims` table records which sweep is computing which run, so
 concurrent sweeps compute each run once. A sweep checkpoints the WAL when it ends, so that the finished runs
-live in the database file itself rather than in its ``-wal`` companion.
+live in the database file itself rather than in its `-wal` companion.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ _FINAL = ("loss", "subopt", "grad_norm2", "test_loss", "test_accuracy")
 
 
 def _store_error(path: Path, exc: sqlite3.Error) -> StoreError:
-    """Our error for an SQLite failure on ``path``: a full disk, a read-only file, or a damaged database."""
+    """Our error for an SQLite failure on `path`: a full disk, a read-only file, or a damaged database."""
     text = str(exc)
     if "full" in text:
         return StoreFullError(f"the disk holding {path} is full ({text})")
@@ -71,7 +71,7 @@ def _store_error(path: Path, exc: sqlite3.Error) -> StoreError:
 
 
 def _sqlite_errors(method):
-    """Report SQLite (and pandas-wrapped SQLite) failures of ``method`` as :class:`StoreError`."""
+    """Report SQLite (and pandas-wrapped SQLite) failures of `method` as `StoreError`."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -92,10 +92,10 @@ def _last(columns: dict[str, list[float]], name: str) -> float | None:
 
 
 class Store:
-    """A results database at ``path`` (created on first use; ``readonly=True`` only reads an existing one).
+    """A results database at `path` (created on first use; `readonly=True` only reads an existing one).
 
     A file that is not an sgdlab store — another program's SQLite database, random bytes, a directory, a FIFO —
-    raises :class:`StoreError` naming it, and is left untouched.
+    raises `StoreError` naming it, and is left untouched.
     """
 
     def __init__(self, path: str | Path, timeout: float = 60.0, readonly: bool = False) -> None:
@@ -203,7 +203,7 @@ class Store:
     # --- claims: which sweep computes which run (see `sgdlab.experiments.claims`) ------------------
     @_sqlite_errors
     def claim(self, keys: Iterable[str], owner: Owner, stale_s: float = STALE_S) -> list[str]:
-        """Claim, in one transaction, those of ``keys`` that are unfinished and not claimed by another live owner;
+        """Claim, in one transaction, those of `keys` that are unfinished and not claimed by another live owner;
         return them."""
         keys = list(keys)
         now = time.time()
@@ -225,13 +225,13 @@ class Store:
 
     @_sqlite_errors
     def release(self, owner: Owner) -> None:
-        """Drop ``owner``'s remaining claims (runs it did not finish)."""
+        """Drop `owner`'s remaining claims (runs it did not finish)."""
         with self._transaction():
             self._db.execute("DELETE FROM claims WHERE owner = ?", (owner.id,))
 
     @_sqlite_errors
     def checkpoint(self) -> None:
-        """Move every committed run from the ``-wal`` file into the database file itself, and empty the WAL."""
+        """Move every committed run from the `-wal` file into the database file itself, and empty the WAL."""
         if not self.readonly:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
@@ -258,7 +258,7 @@ class Store:
 
     @_sqlite_errors
     def scores(self, metric: str, keys: Iterable[str]) -> dict[str, float]:
-        """``final_<metric>`` of finished, non-diverged runs (what tuning compares)."""
+        """`final_<metric>` of finished, non-diverged runs (what tuning compares)."""
         column = metric if metric.startswith("final_") else f"final_{metric}"
         out = {}
         for key in keys:
@@ -277,8 +277,8 @@ class Store:
 
     @_sqlite_errors
     def find(self, prefix: str) -> str:
-        """The full key of the one run whose key starts with ``prefix`` (taken literally: ``%`` and ``_`` are
-        characters, not patterns). Raises ``KeyError`` naming the candidates when there is not exactly one."""
+        """The full key of the one run whose key starts with `prefix` (taken literally: `%` and `_` are
+        characters, not patterns). Raises `KeyError` naming the candidates when there is not exactly one."""
         if not prefix:
             raise KeyError("the run key prefix is empty: give the first characters of a key (see sgdlab ls)")
         query = "SELECT run_key FROM runs WHERE substr(run_key, 1, ?) = ? ORDER BY run_key"
@@ -303,7 +303,7 @@ class Store:
 
     @_sqlite_errors
     def final_x(self, key: str) -> np.ndarray | None:
-        """The run's final iterate, if it was kept (runs with up to ``MAX_KEPT_X`` parameters)."""
+        """The run's final iterate, if it was kept (runs with up to `MAX_KEPT_X` parameters)."""
         row = self._db.execute("SELECT x FROM traces WHERE run_key = ?", (key,)).fetchone()
         if row is None:
             raise KeyError(f"no trace for run {key!r}")
@@ -327,7 +327,7 @@ class Store:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     def export(self, folder: str | Path, fmt: str = "csv") -> list[Path]:
-        """Write ``runs`` and ``traces`` as CSV or Parquet files into ``folder``."""
+        """Write `runs` and `traces` as CSV or Parquet files into `folder`."""
         if fmt not in ("csv", "parquet"):
             raise ValueError(f"format must be 'csv' or 'parquet', got {fmt!r}")
         folder = Path(folder)

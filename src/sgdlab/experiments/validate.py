@@ -1,6 +1,6 @@
 """A spec checked against the library before any run starts, so that no mistake surfaces as a failed run.
 
-The schema (:mod:`sgdlab.experiments.spec`) has checked each field's type and range; what needs the problem,
+The schema (`sgdlab.experiments.spec`) has checked each field's type and range; what needs the problem,
 method and data code is checked here, by that code's own checks wherever it has them:
 
 - problem parameters: names against the problem's signature, types against its defaults, ranges by building
@@ -9,12 +9,12 @@ method and data code is checked here, by that code's own checks wherever it has 
   relative paths are relative to the working directory, as when the runs read it);
 - batch sizes against the number of (training) samples, where the spec determines it;
 - tuning and recording metrics against what each problem measures (a test split, accuracy, an optimum);
-- the number of runs (at most ``MAX_RUNS``, counted before anything is expanded);
+- the number of runs (at most `MAX_RUNS`, counted before anything is expanded);
 - every method's hyperparameters, by building the method at every grid point;
 - two methods asking for the same run: a run's key holds its settings, not the method's name, so the store
   and the report would keep one of the two names. Such a spec is refused, naming both methods.
 
-Each check returns one line per mistake, starting with the field's path. :func:`parse_spec` and :func:`load_spec`
+Each check returns one line per mistake, starting with the field's path. [`parse_spec`][sgdlab.experiments.parse_spec] and [`load_spec`][sgdlab.experiments.load_spec]
 (the schema, then these checks) live here, so that the schema imports none of its checks.
 """
 
@@ -48,7 +48,7 @@ from sgdlab.experiments.spec import (
 from sgdlab.methods import METHODS
 from sgdlab.problems.base import Problem
 
-#: The generator behind each synthetic source (their defaults give ``n`` when the spec leaves it out).
+#: The generator behind each synthetic source (their defaults give `n` when the spec leaves it out).
 GENERATORS = {"regression": make_regression, "classification": make_classification,
               "rare_features": make_rare_features}  # fmt: skip
 #: Errors a problem's or method's own argument checks raise.
@@ -63,7 +63,7 @@ def _stand_in_data() -> Dataset:
 
 @functools.cache
 def _factory(kind: str) -> tuple[Any, type[Problem]]:
-    """What builds a problem of ``kind``, and the class of what it builds (for what the problem measures)."""
+    """What builds a problem of `kind`, and the class of what it builds (for what the problem measures)."""
     if kind in NETWORK_PROBLEMS:
         from sgdlab.torch import problems as networks  # imports torch: only for specs with networks
 
@@ -92,7 +92,7 @@ def _non_finite(where: str, value: Any) -> list[str]:
 
 
 def _type_mismatch(value: Any, default: Any) -> str | None:
-    """The kind of value a parameter's default says it takes, where ``value`` is not of that kind."""
+    """The kind of value a parameter's default says it takes, where `value` is not of that kind."""
     if isinstance(default, bool):
         ok, kind = isinstance(value, bool), "true or false"
     elif isinstance(default, int):
@@ -122,7 +122,7 @@ def _built_error(where: str, exc: Exception, given: dict[str, Any]) -> str:
 
 
 def problem_errors(i: int, problem: ProblemSpec) -> tuple[list[str], int | None]:
-    """Mistakes in ``problems[i].params``, and the problem's number of samples where it is known without data."""
+    """Mistakes in `problems[i].params`, and the problem's number of samples where it is known without data."""
     where = f"problems[{i}].params"
     try:
         factory, _ = _factory(problem.type)
@@ -156,7 +156,7 @@ def problem_errors(i: int, problem: ProblemSpec) -> tuple[list[str], int | None]
 
 
 def _samples(data) -> int | None:
-    """The number of samples a synthetic source makes (``None`` for files and bundled sets: known once read)."""
+    """The number of samples a synthetic source makes (`None` for files and bundled sets: known once read)."""
     if data.source not in GENERATORS:
         return None
     return data.n if data.n is not None else inspect.signature(GENERATORS[data.source]).parameters["n"].default
@@ -182,7 +182,7 @@ def _file_errors(where: str, path: str) -> list[str]:
 
 
 def data_errors(i: int, problem: ProblemSpec) -> tuple[list[str], int | None]:
-    """Mistakes in ``problems[i].data`` the schema cannot see, and the number of training samples if known."""
+    """Mistakes in `problems[i].data` the schema cannot see, and the number of training samples if known."""
     data = problem.data
     if data is None:
         return [], None

@@ -29,9 +29,9 @@ class Verdict:
     checks: list[Check] = field(default_factory=list)
     table: pd.DataFrame | None = None
     notes: str = ""
-    #: False when ``table`` already shows every check with its verdict (the report then shows it once)
+    #: False when `table` already shows every check with its verdict (the report then shows it once)
     show_checks: bool = True
-    #: More ``(caption, table)`` pairs shown after ``table``
+    #: More `(caption, table)` pairs shown after `table`
     extra_tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
 
     def check(self, name: str, passed: bool, measured: str, expected: str) -> bool:
@@ -50,10 +50,10 @@ class Verdict:
 
 
 class Claim:
-    """Subclasses set ``key``, ``title`` and ``statement`` (the lecture's words) and implement the three steps.
+    """Subclasses set `key`, `title` and `statement` (the lecture's words) and implement the three steps.
 
-    ``experiments(quick)`` returns experiment documents (the TOML spec as a dict, see
-    `sgdlab.experiments.spec`), each with a unique ``name``; ``judge`` and ``figures`` receive their
+    `experiments(quick)` returns experiment documents (the TOML spec as a dict, see
+    `sgdlab.experiments.spec`), each with a unique `name`; `judge` and `figures` receive their
     results by that name.
     """
 

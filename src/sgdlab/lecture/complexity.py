@@ -15,7 +15,7 @@ method with the theory's step sizes on a problem of its class, fits the observed
 run (in log k) — a log-linear slope for GD on PL, a log–log slope otherwise, with a bootstrap confidence
 interval over seeds — and passes when the measured rate is at least the theory's: the table's entries are
 upper bounds, so a method may do better, never worse. A tolerance of 0.15 on log–log slopes allows for the
-finite horizon (``k^(−1)·log k``-type corrections bend a slope by about that much over two decades).
+finite horizon (`k^(−1)·log k`-type corrections bend a slope by about that much over two decades).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""Generalised linear problems: ``ℓ_i(x) = φ(a_iᵀX, y_i)`` on dense or CSR data, with optional L2.
+"""Generalised linear problems: `ℓ_i(x) = φ(a_iᵀX, y_i)` on dense or CSR data, with optional L2.
 
-``f(x) = (1/n) Σ φ(a_iᵀX, y_i) + (l2/2)‖x‖²``, where ``X`` is ``x`` itself (one output) or ``x`` reshaped
-to ``dim_features × K`` (softmax). Every per-sample gradient is ``a_i ⊗ φ'(a_iᵀX, y_i)``, so one link
-function ``φ`` with its first two derivatives defines loss, gradients and Hessian-vector products.
+`f(x) = (1/n) Σ φ(a_iᵀX, y_i) + (l2/2)‖x‖²`, where `X` is `x` itself (one output) or `x` reshaped
+to `dim_features × K` (softmax). Every per-sample gradient is `a_i ⊗ φ'(a_iᵀX, y_i)`, so one link
+function `φ` with its first two derivatives defines loss, gradients and Hessian-vector products.
 
-Constants (``λ_max``, ``λ_min`` are the extreme eigenvalues of ``AᵀA/n``, ``c = sup φ''``):
-``L = c·λ_max + l2`` and ``L_max = c·max_i ‖a_i‖² + l2``.
+Constants (`λ_max`, `λ_min` are the extreme eigenvalues of `AᵀA/n`, `c = sup φ''`):
+`L = c·λ_max + l2` and `L_max = c·max_i ‖a_i‖² + l2`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from sgdlab.problems.spectral import check_design_scale, gram_spectrum, max_abs,
 
 
 class LinearModelProblem(Problem):
-    """Shared machinery of the GLMs; subclasses give the link ``φ`` and its curvature bound ``c``."""
+    """Shared machinery of the GLMs; subclasses give the link `φ` and its curvature bound `c`."""
 
-    #: ``sup φ''`` — the curvature that turns the Gram spectrum into smoothness constants.
+    #: `sup φ''` — the curvature that turns the Gram spectrum into smoothness constants.
     curvature: float = 1.0
     n_outputs: int = 1
 
@@ -51,7 +51,7 @@ class LinearModelProblem(Problem):
             self._max_row_norm2()
 
     def _max_row_norm2(self) -> float:
-        """``max_i ‖a_i‖²``, computed once; a design whose squares leave float64's range is refused here."""
+        """`max_i ‖a_i‖²`, computed once; a design whose squares leave float64's range is refused here."""
         if not hasattr(self, "_norms2_cache"):
             if self.data.is_out_of_core:
                 blocks = [(float(row_norms2(A).max()), max_abs(A)) for _, A, _ in self.data.blocks()]
@@ -68,18 +68,18 @@ class LinearModelProblem(Problem):
 
     @abstractmethod
     def _phi(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per-sample losses ``φ(z_i, y_i)``."""
+        """Per-sample losses `φ(z_i, y_i)`."""
 
     @abstractmethod
     def _dphi(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per-sample derivatives ``∂φ/∂z``."""
+        """Per-sample derivatives `∂φ/∂z`."""
 
     @abstractmethod
     def _d2phi_apply(self, z: np.ndarray, y: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """``φ''(z)·u`` per sample (a Hessian of size K×K applied to ``u`` for multi-output links)."""
+        """`φ''(z)·u` per sample (a Hessian of size K×K applied to `u` for multi-output links)."""
 
     def _encode_rows(self, y: np.ndarray) -> np.ndarray:
-        """The encoding of :meth:`_encode_targets` for some rows, without its checks on the whole label set."""
+        """The encoding of `_encode_targets` for some rows, without its checks on the whole label set."""
         return self._encode_targets(y)
 
     def _encode_block(self, y: np.ndarray) -> np.ndarray:
@@ -88,7 +88,7 @@ class LinearModelProblem(Problem):
 
     # --- out-of-core data: full passes block by block, minibatches read from disk ---------------------
     def _blocks(self):
-        """``(A_rows, encoded targets)`` block by block, for data that stay on disk."""
+        """`(A_rows, encoded targets)` block by block, for data that stay on disk."""
         for _, A, y in self.data.blocks():
             yield A, self._encode_block(y)
 
@@ -125,8 +125,8 @@ class LinearModelProblem(Problem):
         return np.asarray(self.A.T @ s).ravel() / self.n
 
     def sample_derivatives(self, x: np.ndarray, idx: np.ndarray):
-        """``(A_idx, φ'(A_idx X, y_idx))``: the sampled rows and their loss derivatives (``len(idx)`` numbers, or
-        ``len(idx) × K``), whose products ``a_t ⊗ φ'_t`` are the component gradients ``∇ℓ_t(x)`` — the form in which
+        """`(A_idx, φ'(A_idx X, y_idx))`: the sampled rows and their loss derivatives (`len(idx)` numbers, or
+        `len(idx) × K`), whose products `a_t ⊗ φ'_t` are the component gradients `∇ℓ_t(x)` — the form in which
         SAG and SAGA store them (`sgdlab.methods.variance_reduced`)."""
         A = self._rows(idx)
         return A, self._dphi(self._scores(A, x), self.y[idx])
@@ -198,12 +198,12 @@ class LinearModelProblem(Problem):
 
 
 class LeastSquares(LinearModelProblem):
-    """Least squares: ``f(x) = (1/2n) ‖Ax − y‖² + (l2/2)‖x‖²``, i.e. ``ℓ_i(x) = ½(a_iᵀx − y_i)²``.
+    """Least squares: `f(x) = (1/2n) ‖Ax − y‖² + (l2/2)‖x‖²`, i.e. `ℓ_i(x) = ½(a_iᵀx − y_i)²`.
 
-    Exact constants: ``L = λ_max(AᵀA/n) + l2``, ``L_max = max_i ‖a_i‖² + l2`` and ``mu = λ_min(AᵀA/n) + l2``;
-    with ``l2 = 0`` and a rank-deficient ``A`` (e.g. n < dim), ``mu`` is the PL constant, the smallest
-    *nonzero* eigenvalue of ``AᵀA/n``, and ``x_star`` the minimum-norm solution. For
-    ``min(n, dim) > 3000`` the smallest eigenvalues are not computed and ``mu = l2`` is a lower bound.
+    Exact constants: `L = λ_max(AᵀA/n) + l2`, `L_max = max_i ‖a_i‖² + l2` and `mu = λ_min(AᵀA/n) + l2`;
+    with `l2 = 0` and a rank-deficient `A` (e.g. n < dim), `mu` is the PL constant, the smallest
+    *nonzero* eigenvalue of `AᵀA/n`, and `x_star` the minimum-norm solution. For
+    `min(n, dim) > 3000` the smallest eigenvalues are not computed and `mu = l2` is a lower bound.
     The optimum has a closed form (least-squares solve), polished to the certificate by Newton steps.
     """
 
@@ -248,7 +248,7 @@ class LeastSquares(LinearModelProblem):
 
 
 def binary_labels(y: np.ndarray) -> np.ndarray:
-    """Map labels in {-1, +1} or {0, 1} to ±1 floats; anything else is a ``ValueError``."""
+    """Map labels in {-1, +1} or {0, 1} to ±1 floats; anything else is a `ValueError`."""
     values = np.unique(y)
     if not (set(values.tolist()) <= {-1.0, 1.0} or set(values.tolist()) <= {0.0, 1.0}):
         shown = ", ".join(map(str, values[:6])) + (" …" if values.size > 6 else "")
@@ -259,10 +259,10 @@ def binary_labels(y: np.ndarray) -> np.ndarray:
 
 
 class LogisticRegression(LinearModelProblem):
-    """Binary logistic regression: ``ℓ_i(x) = log(1 + exp(−y_i a_iᵀx))``, labels ±1 (or 0/1), plus L2.
+    """Binary logistic regression: `ℓ_i(x) = log(1 + exp(−y_i a_iᵀx))`, labels ±1 (or 0/1), plus L2.
 
-    Constants: ``L = λ_max(AᵀA/n)/4 + l2`` and ``L_max = max_i ‖a_i‖²/4 + l2`` are exact as global
-    constants (the Hessian equals ``AᵀA/(4n) + l2·I`` at ``x = 0``); ``mu = l2`` is the exact global
+    Constants: `L = λ_max(AᵀA/n)/4 + l2` and `L_max = max_i ‖a_i‖²/4 + l2` are exact as global
+    constants (the Hessian equals `AᵀA/(4n) + l2·I` at `x = 0`); `mu = l2` is the exact global
     strong-convexity constant (the logistic curvature vanishes far from the origin).
     """
 
@@ -319,11 +319,11 @@ def class_labels(y: np.ndarray, n_classes: int | None = None) -> tuple[np.ndarra
 
 
 class SoftmaxRegression(LinearModelProblem):
-    """Multinomial logistic regression: ``ℓ_i(X) = log Σ_k exp(a_iᵀX_k) − a_iᵀX_{y_i}``, plus L2.
+    """Multinomial logistic regression: `ℓ_i(X) = log Σ_k exp(a_iᵀX_k) − a_iᵀX_{y_i}`, plus L2.
 
-    ``x`` is the ``dim_features × K`` weight matrix flattened row-major (``dim = dim_features·K``); labels are
-    integers 0..K−1. Constants: ``L = λ_max(AᵀA/n)/2 + l2`` and ``L_max = max_i ‖a_i‖²/2 + l2`` are upper
-    bounds (Böhning, 1992: the softmax Hessian is below ``½(I − 11ᵀ/K)``); ``mu = l2`` is exact.
+    `x` is the `dim_features × K` weight matrix flattened row-major (`dim = dim_features·K`); labels are
+    integers 0..K−1. Constants: `L = λ_max(AᵀA/n)/2 + l2` and `L_max = max_i ‖a_i‖²/2 + l2` are upper
+    bounds (Böhning, 1992: the softmax Hessian is below `½(I − 11ᵀ/K)`); `mu = l2` is exact.
     """
 
     curvature = 0.5
@@ -361,8 +361,8 @@ class SoftmaxRegression(LinearModelProblem):
         _reject_separating_point(self, self.evaluate(x, self.data)["accuracy"])
 
     def evaluate(self, x, data: Dataset) -> dict[str, float]:
-        """Mean cross-entropy and accuracy on ``data``, and the mean cross-entropy over the samples of the
-        frequent and of the rare classes (``loss_frequent``, ``loss_rare``; NaN where ``data`` has none).
+        """Mean cross-entropy and accuracy on `data`, and the mean cross-entropy over the samples of the
+        frequent and of the rare classes (`loss_frequent`, `loss_rare`; NaN where `data` has none).
 
         The split is by frequency in the training data (what the optimiser sees): the ⌈K/2⌉ most frequent
         classes are frequent, the others rare, ties going to the lower class index. Under heavy-tailed class

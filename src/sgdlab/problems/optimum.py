@@ -1,7 +1,7 @@
 """Certified optima: closed form or L-BFGS, polished by Newton-CG, checked, and cached on disk.
 
-A point is *certified* when ``‖∇f(x)‖ ≤ 1e-10 · max(1, ‖∇f(x0)‖)``. Results are stored under
-``$SGDLAB_CACHE_DIR`` (default ``~/.cache/sgdlab``) keyed by a hash of the problem's class, parameters
+A point is *certified* when `‖∇f(x)‖ ≤ 1e-10 · max(1, ‖∇f(x0)‖)`. Results are stored under
+`$SGDLAB_CACHE_DIR` (default `~/.cache/sgdlab`) keyed by a hash of the problem's class, parameters
 and data, and the certificate is checked again on every load, so a stale, corrupt, truncated or foreign file
 is recomputed and rewritten; a directory, FIFO or other special file in an entry's place is neither read nor
 replaced.
@@ -68,7 +68,7 @@ def _lbfgs(problem: Problem, x: np.ndarray, tol: float) -> np.ndarray:
 
 
 def _newton_polish(problem: Problem, x: np.ndarray, tol: float, max_iter: int = 60) -> np.ndarray:
-    """Newton-CG steps; backtracking on ``f`` while it can tell, then on ``‖∇f‖`` near the optimum."""
+    """Newton-CG steps; backtracking on `f` while it can tell, then on `‖∇f‖` near the optimum."""
     op_shape = (problem.dim, problem.dim)
     for _ in range(max_iter):
         g = problem.grad(x)
@@ -110,8 +110,8 @@ def _solve(problem: Problem) -> np.ndarray:
 
 
 def _cached(path: Path, problem: Problem, tol: float) -> np.ndarray | None:
-    """The cached ``x_star`` if ``path`` is a regular file holding a certified one of the right shape, else
-    ``None``: any unreadable, truncated, foreign or stale entry only means recomputing."""
+    """The cached `x_star` if `path` is a regular file holding a certified one of the right shape, else
+    `None`: any unreadable, truncated, foreign or stale entry only means recomputing."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open; a directory cannot be read
             return None
@@ -146,7 +146,7 @@ def _store(path: Path, x: np.ndarray, f: float) -> None:
 
 
 def certified_optimum(problem: Problem) -> tuple[np.ndarray, float]:
-    """``(x_star, f_star)`` for ``problem``, from the disk cache when a valid entry exists."""
+    """`(x_star, f_star)` for `problem`, from the disk cache when a valid entry exists."""
     path = cache_dir() / f"{_cache_key(problem)}.npz"
     tol = tolerance(problem)
     x = _cached(path, problem, tol)

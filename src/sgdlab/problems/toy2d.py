@@ -15,11 +15,11 @@ from sgdlab.problems.glm import LeastSquares
 
 
 class Quadratic2D(Problem):
-    """An ill-conditioned quadratic as a finite sum: ``f_i(x) = ½ (x − c_i)ᵀ D (x − c_i)``.
+    """An ill-conditioned quadratic as a finite sum: `f_i(x) = ½ (x − c_i)ᵀ D (x − c_i)`.
 
-    ``D = R(angle) diag(1, kappa) R(angle)ᵀ`` and the centres ``c_i`` (``i = 1..n``) are Gaussian with
-    standard deviation ``spread``, shifted to mean zero so that ``x* = 0``. ``spread = 0`` makes every
-    component equal (no gradient noise). Exact constants: ``L = L_max = kappa``, ``mu = 1``.
+    `D = R(angle) diag(1, kappa) R(angle)ᵀ` and the centres `c_i` (`i = 1..n`) are Gaussian with
+    standard deviation `spread`, shifted to mean zero so that `x* = 0`. `spread = 0` makes every
+    component equal (no gradient noise). Exact constants: `L = L_max = kappa`, `mu = 1`.
     """
 
     def __init__(self, kappa: float = 10.0, n: int = 16, spread: float = 1.0, angle: float = 0.5, seed: int = 0):
@@ -45,7 +45,7 @@ class Quadratic2D(Problem):
         return self.D @ x  # the centres average to zero
 
     def loss_many(self, points):
-        """``f`` at each row of ``points``, expanded: ``½ (xᵀDx − 2 xᵀD c̄ + mean_i c_iᵀD c_i)`` (``c̄`` ≈ 0)."""
+        """`f` at each row of `points`, expanded: `½ (xᵀDx − 2 xᵀD c̄ + mean_i c_iᵀD c_i)` (`c̄` ≈ 0)."""
         points = self._points(points)
         mean = self.centres.mean(axis=0)
         spread = float(np.mean(np.sum((self.centres @ self.D) * self.centres, axis=1)))
@@ -78,10 +78,10 @@ class Quadratic2D(Problem):
 
 
 class Rosenbrock(Problem):
-    """Rosenbrock's function ``f(x) = (a − x₁)² + b (x₂ − x₁²)²`` as the mean of its two squared residuals.
+    """Rosenbrock's function `f(x) = (a − x₁)² + b (x₂ − x₁²)²` as the mean of its two squared residuals.
 
-    Components: ``f_1 = 2 (a − x₁)²`` and ``f_2 = 2 b (x₂ − x₁²)²``. Its gradient is not globally
-    Lipschitz, so ``L``, ``mu`` and ``L_max`` are *local* constants at ``x* = (a, a²)`` (eigenvalues of the
+    Components: `f_1 = 2 (a − x₁)²` and `f_2 = 2 b (x₂ − x₁²)²`. Its gradient is not globally
+    Lipschitz, so `L`, `mu` and `L_max` are *local* constants at `x* = (a, a²)` (eigenvalues of the
     Hessians there) — good guides for step sizes near the valley floor, not global bounds.
     """
 
@@ -141,10 +141,10 @@ class Rosenbrock(Problem):
 
 
 class TwoParameterLeastSquares(LeastSquares):
-    """Least squares in two parameters with ``n`` samples — the lecture's "SGD, batch = 2" picture.
+    """Least squares in two parameters with `n` samples — the lecture's "SGD, batch = 2" picture.
 
-    Each component ``ℓ_i(x) = ½(a_iᵀx − y_i)²`` is a degenerate quadratic whose minimisers form a line; SGD
-    jumps between these lines and, with a constant step, wanders in a region around ``x*`` whose size the
+    Each component `ℓ_i(x) = ½(a_iᵀx − y_i)²` is a degenerate quadratic whose minimisers form a line; SGD
+    jumps between these lines and, with a constant step, wanders in a region around `x*` whose size the
     batch size controls.
     """
 
@@ -158,7 +158,7 @@ class TwoParameterLeastSquares(LeastSquares):
         return np.zeros(2)
 
     def loss_many(self, points):
-        """``f`` at each row of ``points``: one product ``A Pᵀ`` for all of them."""
+        """`f` at each row of `points`: one product `A Pᵀ` for all of them."""
         points = self._points(points)
         A = self.A.toarray() if hasattr(self.A, "toarray") else np.asarray(self.A)
         out = np.empty(len(points))

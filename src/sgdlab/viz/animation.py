@@ -1,7 +1,7 @@
-"""Animated GIFs of paths advancing over the contours of ``f − f*`` (drawn once, the moving artists blitted).
+"""Animated GIFs of paths advancing over the contours of `f − f*` (drawn once, the moving artists blitted).
 
-For least squares in two parameters each component ``ℓ_i(x) = ½(a_iᵀx − y_i)²`` is minimised on the line
-``a_iᵀx = y_i``; given the indices each iteration sampled, the animation shows the lines of the components
+For least squares in two parameters each component `ℓ_i(x) = ½(a_iᵀx − y_i)²` is minimised on the line
+`a_iᵀx = y_i`; given the indices each iteration sampled, the animation shows the lines of the components
 that pulled the iterate to where it is — the lecture's "SGD, batch = 2" picture.
 """
 
@@ -22,7 +22,7 @@ from sgdlab.viz.trajectories import PALETTE, _check_2d, _pad, _walk, default_bou
 
 
 def _component_lines(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:
-    """Rows ``a_i`` and targets ``y_i`` when every component's minimisers form the line ``a_iᵀx = y_i``."""
+    """Rows `a_i` and targets `y_i` when every component's minimisers form the line `a_iᵀx = y_i`."""
     if not isinstance(problem, LeastSquares) or problem.dim != 2 or problem.l2 != 0:
         return None
     A = problem.A.toarray() if hasattr(problem.A, "toarray") else np.asarray(problem.A)
@@ -30,7 +30,7 @@ def _component_lines(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _line_points(a: np.ndarray, y: float, reach: float) -> np.ndarray:
-    """Two far-apart points of the line ``aᵀx = y``, for a segment that the axes clip to the box."""
+    """Two far-apart points of the line `aᵀx = y`, for a segment that the axes clip to the box."""
     norm2 = float(a @ a)
     if norm2 == 0:
         return np.full((2, 2), np.nan)  # a zero row: no line (every x minimises ℓ_i)

@@ -14,10 +14,10 @@ if TYPE_CHECKING:
 
 
 def seed_bands(runs: list[tuple[np.ndarray, np.ndarray]], points: int = 200, floor: float = 1e-16):
-    """Median and quartiles of several ``(x, y)`` curves on a common log-spaced grid of ``x``.
+    """Median and quartiles of several `(x, y)` curves on a common log-spaced grid of `x`.
 
     Each curve is interpolated in log–log space; beyond its last point it counts as missing (a run that
-    stopped early does not drag the median). Returns ``(grid, q25, median, q75)``.
+    stopped early does not drag the median). Returns `(grid, q25, median, q75)`.
     """
     positive = [x[x > 0] for x, _ in runs if np.any(x > 0)]
     if not positive:
@@ -108,7 +108,7 @@ def plot_convergence(
 
 
 def convergence_axes(ax, frame: pd.DataFrame, y: str, x: str = "epochs", group: str = "curve") -> None:
-    """Draw one band per value of ``group`` from a long-format trace frame (columns ``run_key``, ``x``, ``y``)."""
+    """Draw one band per value of `group` from a long-format trace frame (columns `run_key`, `x`, `y`)."""
     curves = {
         str(name): [(g[x].to_numpy(float), g[y].to_numpy(float)) for _, g in part.groupby("run_key", sort=False)]
         for name, part in frame.groupby(group, sort=False)

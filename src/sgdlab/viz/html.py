@@ -1,6 +1,6 @@
 """A self-contained HTML report: sections with a verdict, text, a table and figures, in one file.
 
-Figures are embedded as base64 ``data:`` URIs and the style sheet is inline, so the page works when copied
+Figures are embedded as base64 `data:` URIs and the style sheet is inline, so the page works when copied
 alone; a Content-Security-Policy forbids anything else, so a stray external reference shows up as an error
 instead of silently depending on the network. No JavaScript.
 """
@@ -82,7 +82,7 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 def _prose(text: str) -> str:
-    """Plain text to HTML: escaped, blank lines separate paragraphs, ``backticks`` become ``<code>``."""
+    """Plain text to HTML: escaped, blank lines separate paragraphs, `backticks` become `<code>`."""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
     out = []
     for p in paragraphs:
@@ -149,7 +149,7 @@ def _flat_label(label: object) -> str:
 def _table(table: pd.DataFrame | str, caption: str = "") -> str:
     """A DataFrame as an HTML table for people: a named index becomes ordinary leading columns, an unnamed
     0, 1, 2, … index is left out, nested column labels are joined ("theory: GD") into one header row, numbers
-    are formatted by :func:`format_number` and right-aligned, and a ``verdict`` column of PASS/FAIL shows
+    are formatted by [`format_number`][sgdlab.viz.html.format_number] and right-aligned, and a `verdict` column of PASS/FAIL shows
     badges. A string is HTML the caller rendered, used as it is."""
     if isinstance(table, str):
         return table  # pre-rendered by the caller

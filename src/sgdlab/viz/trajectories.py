@@ -1,8 +1,8 @@
-"""Two-dimensional pictures: every iterate of a run, drawn over the contours of ``f − f*``.
+"""Two-dimensional pictures: every iterate of a run, drawn over the contours of `f − f*`.
 
-:func:`iterate_path` replays a run with the engine's own set-up, :func:`sgdlab.engine.prepare.prepare` (the
-sampler seeded as ``sl.run`` seeds it, the method resolved for the run's length, its state, and the segment
-function ``sl.run`` picks — compiled or ``python_segment``), so a path ends exactly where ``sl.run`` with the same
+[`iterate_path`][sgdlab.viz.trajectories.iterate_path] replays a run with the engine's own set-up, `sgdlab.engine.prepare.prepare` (the
+sampler seeded as `sl.run` seeds it, the method resolved for the run's length, its state, and the segment
+function `sl.run` picks — compiled or `python_segment`), so a path ends exactly where `sl.run` with the same
 arguments ends.
 """
 
@@ -27,8 +27,8 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def _walk(problem: Problem, method, iters: int, batch_size=1, seed=0, x0=None, sampler="uniform") -> tuple:
-    """The iterates and the sampled indices (a list of arrays) of ``iters`` iterations, set up exactly as
-    ``sl.run`` sets them up."""
+    """The iterates and the sampled indices (a list of arrays) of `iters` iterations, set up exactly as
+    `sl.run` sets them up."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an sgdlab problem, got {type(problem).__name__}")
     iters = int(iters)
@@ -64,19 +64,19 @@ def iterate_path(
     x0: np.ndarray | None = None,
     sampler: str = "uniform",
 ) -> np.ndarray:
-    """``x0`` and every iterate of ``iters`` iterations: an array of shape ``(iters + 1, dim)``.
+    """`x0` and every iterate of `iters` iterations: an array of shape `(iters + 1, dim)`.
 
-    The same arguments given to ``sl.run(problem, method, iters=iters, ...)`` end at the same final ``x``.
-    A run whose iterate explodes (``‖x‖²`` overflows) stops there, as ``sl.run`` does, so its path has
-    ``diverged_at + 1`` rows.
+    The same arguments given to `sl.run(problem, method, iters=iters, ...)` end at the same final `x`.
+    A run whose iterate explodes (`‖x‖²` overflows) stops there, as `sl.run` does, so its path has
+    `diverged_at + 1` rows.
     """
     return _walk(problem, method, iters, batch_size, seed, x0, sampler)[0]
 
 
 def sampled_indices(problem: Problem, method: Method | str, iters: int, **settings) -> np.ndarray:
-    """The component indices each iteration of :func:`iterate_path` used, shape ``(iterations, batch)``
-    (``-1`` pads a short last batch of a reshuffled epoch); ``settings`` are iterate_path's ``batch_size``,
-    ``seed``, ``x0`` and ``sampler``."""
+    """The component indices each iteration of [`iterate_path`][sgdlab.viz.trajectories.iterate_path] used, shape `(iterations, batch)`
+    (`-1` pads a short last batch of a reshuffled epoch); `settings` are iterate_path's `batch_size`,
+    `seed`, `x0` and `sampler`."""
     return _pad(_walk(problem, method, iters, **settings)[1])
 
 
@@ -96,10 +96,10 @@ def _check_2d(problem: Problem) -> None:
 def default_bounds(
     problem: Problem, paths: dict[str, np.ndarray], margin: float = 0.12, blow_up: float = 100.0
 ) -> tuple[float, ...]:
-    """A box around the points of ``paths`` and ``x*``, with a margin, and neither side much thinner than
+    """A box around the points of `paths` and `x*`, with a margin, and neither side much thinner than
     the other (so that an equal-aspect picture stays readable).
 
-    Points where ``f − f*`` exceeds ``blow_up`` times its largest value at the paths' starting points are
+    Points where `f − f*` exceeds `blow_up` times its largest value at the paths' starting points are
     left out: a diverging path then leaves the picture instead of shrinking everything else to a dot.
     """
     points = [np.asarray(p, dtype=float).reshape(-1, 2) for p in paths.values()]
@@ -124,8 +124,8 @@ def default_bounds(
 
 
 def loss_grid(problem: Problem, bounds: tuple[float, ...], resolution: int = 121):
-    """``X, Y, f − f*`` on a ``resolution × resolution`` grid (``f* = min`` of the grid when no optimum), from one
-    call of the problem's batched oracle ``loss_many``."""
+    """`X, Y, f − f*` on a `resolution × resolution` grid (`f* = min` of the grid when no optimum), from one
+    call of the problem's batched oracle `loss_many`."""
     xmin, xmax, ymin, ymax = bounds
     X, Y = np.meshgrid(np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution))
     with np.errstate(over="ignore", invalid="ignore"):
@@ -135,7 +135,7 @@ def loss_grid(problem: Problem, bounds: tuple[float, ...], resolution: int = 121
 
 
 def draw_contours(ax: Axes, problem: Problem, bounds: tuple[float, ...], levels: int = 30, filled: bool = True) -> None:
-    """Thin level lines of ``f − f*``, log-spaced, over light filled contours (``filled``): a quiet background."""
+    """Thin level lines of `f − f*`, log-spaced, over light filled contours (`filled`): a quiet background."""
     from matplotlib.colors import LogNorm
 
     X, Y, Z = loss_grid(problem, bounds)
@@ -155,7 +155,7 @@ def draw_contours(ax: Axes, problem: Problem, bounds: tuple[float, ...], levels:
 
 
 def frame_axes(ax: Axes, problem: Problem, bounds: tuple[float, ...], zorder: int = 5) -> None:
-    """The frame every 2-D picture shares: ``x*`` marked, the box ``bounds``, equal scales, axis labels."""
+    """The frame every 2-D picture shares: `x*` marked, the box `bounds`, equal scales, axis labels."""
     if problem.has_optimum:
         ax.plot(*problem.x_star, "*", color="black", ms=13, mec="white", mew=0.8, label="x*", zorder=zorder)
     ax.set_xlim(bounds[0], bounds[1])
