@@ -127,7 +127,7 @@ def load_libsvm(
         >>> from pathlib import Path
         >>> from sgdlab.data import load_libsvm
         >>> path = Path(tempfile.mkdtemp()) / "tiny.svm"
-        >>> _ = path.write_text("+1 1:0.5 3:2\n-1 2:1\n")
+        >>> _ = path.write_text("+1 1:0.5 3:2\\n-1 2:1\\n")
         >>> data = load_libsvm(path)
         >>> data.n, data.dim, data.is_sparse, data.y.tolist()
         (2, 3, True, [1.0, -1.0])

@@ -113,8 +113,8 @@ def zipf_frequencies(n_classes: int, exponent: float) -> np.ndarray:
 
 def _class_offsets(scores: np.ndarray, noise: float, target: np.ndarray) -> np.ndarray:
     """Offsets `c` with `mean_i softmax((z_i + c)/noise) = target`: the expected class frequencies of
-    `argmax(z + c + noise·G)` (Gumbel `G`). They minimise the convex ``noise·mean_i logsumexp((z_i + c)/noise)
-    − targetᵀc`` (whose gradient is the frequency mismatch), solved by L-BFGS to a mismatch below 1e-7 — far
+    `argmax(z + c + noise·G)` (Gumbel `G`). They minimise the convex `noise·mean_i logsumexp((z_i + c)/noise)
+    − targetᵀc` (whose gradient is the frequency mismatch), solved by L-BFGS to a mismatch below 1e-7 — far
     below the sampling noise of the labels."""
     from scipy.optimize import minimize
 

@@ -6,8 +6,8 @@ combination; a diverging run is drawn up to where it diverged and says so in its
 
 Names a test (or a curious user in the browser console, `Bokeh.documents[0].get_model_by_name(...)`)
 can rely on: sources `path-i` (columns `k, x1, x2`) and `curve-i` (`k, gap, grad_norm2`) for slot
-`i = 0, 1, 2`; controls `problem, kappa, angle, C, steps, seed` and ``method-i, lr-i, schedule-i,
-batch-i, beta-i, gamma-i, rho-i, beta1-i, beta2-i, eps-i, weight_decay-i, show-i`; texts `status-i``,
+`i = 0, 1, 2`; controls `problem, kappa, angle, C, steps, seed` and `method-i, lr-i, schedule-i,
+batch-i, beta-i, gamma-i, rho-i, beta1-i, beta2-i, eps-i, weight_decay-i, show-i`; texts `status-i`,
 `timing`, `caption`; figures `trajectory`, `iterates-1d`, `gap`, `grad-norm`.
 """
 

@@ -29,7 +29,18 @@ _CACHE_VERSION = 1
 
 
 class CertificationError(RuntimeError):
-    """Raised when no point with a tiny enough gradient can be found (e.g. no finite minimiser exists)."""
+    """Raised by `x_star` (and what needs it) when no point with a tiny enough gradient can be found, or when
+    the point found cannot be a minimiser (e.g. separable data without L2: no finite minimiser exists).
+
+    Examples:
+        >>> import numpy as np
+        >>> import sgdlab as sl
+        >>> separable = sl.data.Dataset(np.array([[1.0], [2.0], [-1.0]]), np.array([1, 1, -1]))
+        >>> sl.problems.LogisticRegression(separable).x_star
+        Traceback (most recent call last):
+        ...
+        sgdlab.problems.optimum.CertificationError: LogisticRegression(data): ... no finite minimiser; add l2 > 0
+    """
 
 
 def cache_dir() -> Path:
