@@ -1,8 +1,9 @@
 """Out-of-core data: `.npy` files written block by block and read back without loading them.
 
 A dataset on disk is two `.npy` files: the design matrix `A` (n × dim, C order, float32 or float64) and
-the targets `y` (n). [`NpyWriter`][sgdlab.data.NpyWriter] (or [`write_npy`][sgdlab.data.write_npy]) writes them from row blocks; the final
-number of rows is patched into the headers when the writer closes, so n need not be known in advance.
+the targets `y` (n). [`NpyWriter`][sgdlab.data.NpyWriter] (or [`write_npy`][sgdlab.data.write_npy])
+writes them from row blocks; the final number of rows is patched into the headers when the writer closes, so
+n need not be known in advance.
 
 Reading never maps file pages into the process. Pages of a memory map count towards the resident set once
 touched, so one pass over `A` through `np.memmap` makes the RSS as large as the file. Instead:
@@ -257,15 +258,34 @@ class NpyArray:
 class NpyWriter:
     """Write a dataset as two `.npy` files, `A` (n × dim) and `y` (n), one row block at a time.
 
-    `dtype` is the dtype of `A` on disk (default: the first block's, if float32 or float64, else float64);
-    `y` is stored as float64 for real targets and int64 for integer labels, as [`Dataset`][sgdlab.data.Dataset] holds it.
-    Blocks are checked as they arrive (shapes, NaN/Inf). The files are written under temporary names and
-    renamed when the writer closes without error, with the row count patched into their headers; on an
-    error nothing is left behind. Use as a context manager::
+    `y` is stored as float64 for real targets and int64 for integer labels, as
+    [`Dataset`][sgdlab.data.Dataset] holds it. Blocks are checked as they arrive (shapes, NaN/Inf). The files
+    are written under temporary names and renamed when the writer closes without error, with the row count
+    patched into their headers; on an error (or `abort()`) nothing is left behind. Use it as a context
+    manager; [`load_npy`][sgdlab.data.load_npy] or [`Dataset.from_npy`][sgdlab.data.Dataset.from_npy] read
+    the files back.
 
-        with NpyWriter("A.npy", "y.npy") as w:
-            for A_block, y_block in chunks:
-                w.append(A_block, y_block)
+    Args:
+        A_path: The design matrix's file.
+        y_path: The targets' file (not the same as `A_path`).
+        dtype: The dtype of `A` on disk, float32 or float64 (default: the first block's, if float32 or
+            float64, else float64).
+
+    Raises:
+        ValueError: One path for both files, or `dtype` not a float type.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from sgdlab.data import NpyWriter, load_npy
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> with NpyWriter(folder / "A.npy", folder / "y.npy", dtype=np.float32) as writer:
+        ...     for start in range(0, 1000, 250):
+        ...         writer.append(np.ones((250, 3)), np.arange(start, start + 250) % 2)
+        >>> data = load_npy(folder / "A.npy", folder / "y.npy", mmap=True)
+        >>> data.n, data.dim, data.dtype, data.targets(slice(0, 4)).tolist()
+        (1000, 3, dtype('float32'), [0, 1, 0, 1])
     """
 
     def __init__(
@@ -301,7 +321,13 @@ class NpyWriter:
             f.write(b"\0" * _HEADER_BYTES)  # the header is written at close, once n is known
 
     def append(self, A: np.ndarray, y: np.ndarray) -> None:
-        """Append the rows of `A` (m × dim) with their targets `y` (m)."""
+        """Append the rows of `A` (m × dim) with their targets `y` (m).
+
+        Raises:
+            ValueError: The writer is closed, the shapes do not fit (or differ from earlier blocks'), or a
+                value is NaN/Inf.
+            TypeError: Values that are not real numbers, or integer targets after real ones (or the reverse).
+        """
         if self._closed:
             raise ValueError("this NpyWriter is closed")
         A, y = np.asarray(A), np.asarray(y)
@@ -369,8 +395,31 @@ def write_npy(
     chunks: Iterable[tuple[np.ndarray, np.ndarray]],
     dtype: type | np.dtype | None = None,
 ) -> int:
-    """Write `(A_block, y_block)` pairs from `chunks` to two `.npy` files (see [`NpyWriter`][sgdlab.data.NpyWriter]);
-    returns the number of rows. Only one block is in memory at a time if `chunks` is a generator."""
+    """Write the `(A_block, y_block)` pairs of `chunks` to two `.npy` files (see
+    [`NpyWriter`][sgdlab.data.NpyWriter]); only one block is in memory at a time if `chunks` is a generator.
+
+    Args:
+        A_path: The design matrix's file.
+        y_path: The targets' file.
+        chunks: `(A_block, y_block)` pairs, each `A_block` m × dim and `y_block` of length m.
+        dtype: The dtype of `A` on disk (see `NpyWriter`).
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        ValueError: No rows, or a block that does not fit (see `NpyWriter.append`).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from sgdlab.data import write_npy
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> chunks = ((np.full((100, 2), i, dtype=float), np.full(100, float(i))) for i in range(5))
+        >>> write_npy(folder / "A.npy", folder / "y.npy", chunks)
+        500
+    """
     with NpyWriter(A_path, y_path, dtype=dtype) as writer:
         for A, y in chunks:
             writer.append(A, y)
@@ -378,7 +427,8 @@ def write_npy(
 
 
 def target_values(y: np.ndarray) -> np.ndarray:
-    """Targets as [`Dataset`][sgdlab.data.Dataset] holds them: float64 for real values, int64 for integers and booleans."""
+    """Targets as [`Dataset`][sgdlab.data.Dataset] holds them: float64 for real values, int64 for integers and
+    booleans."""
     return y.astype(np.float64 if y.dtype.kind == "f" else np.int64, copy=False)
 
 
