@@ -14,8 +14,9 @@ method and data code is checked here, by that code's own checks wherever it has 
 - two methods asking for the same run: a run's key holds its settings, not the method's name, so the store
   and the report would keep one of the two names. Such a spec is refused, naming both methods.
 
-Each check returns one line per mistake, starting with the field's path. [`parse_spec`][sgdlab.experiments.parse_spec] and [`load_spec`][sgdlab.experiments.load_spec]
-(the schema, then these checks) live here, so that the schema imports none of its checks.
+Each check returns one line per mistake, starting with the field's path.
+[`parse_spec`][sgdlab.experiments.parse_spec] and [`load_spec`][sgdlab.experiments.load_spec] (the schema,
+then these checks) live here, so that the schema imports none of its checks.
 """
 
 from __future__ import annotations
@@ -328,7 +329,33 @@ def check_spec(spec: Spec) -> list[str]:
 
 
 def parse_spec(document: dict[str, Any], source: str = "spec") -> Spec:
-    """Validate a spec given as a dict (e.g. parsed TOML): its schema, then its fit with the library."""
+    """Validate a spec given as a dict (e.g. parsed TOML): its schema, then its fit with the library.
+
+    Args:
+        document: The experiment, as the TOML file's tables and values.
+        source: What the error message calls the spec (a file name).
+
+    Returns:
+        The validated [`Spec`][sgdlab.experiments.Spec].
+
+    Raises:
+        SpecError: Every mistake found, one line each (no run is started on an invalid spec).
+
+    Examples:
+        >>> from sgdlab.experiments import parse_spec
+        >>> spec = parse_spec({"name": "demo", "budget": {"epochs": 2},
+        ...                    "problems": [{"name": "q", "type": "Quadratic2D", "params": {"kappa": 10.0}}],
+        ...                    "methods": [{"type": "SGD", "params": {"lr": [0.01, 0.1]}}]})
+        >>> spec.name, [p.type for p in spec.problems]
+        ('demo', ['Quadratic2D'])
+        >>> parse_spec({"name": "bad", "budget": {"epochs": 2},
+        ...             "problems": [{"name": "q", "type": "Quadratic2D", "params": {"kapa": 10.0}}],
+        ...             "methods": [{"type": "SGD"}]})
+        Traceback (most recent call last):
+        ...
+        sgdlab.experiments.spec.SpecError: invalid experiment spec:
+          - problems[0].params.kapa: unknown parameter of Quadratic2D; allowed: kappa, n, spread, angle, seed
+    """
     spec = parse_schema(document, source)
     problems = check_spec(spec)
     if problems:
@@ -337,7 +364,38 @@ def parse_spec(document: dict[str, Any], source: str = "spec") -> Spec:
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Read and validate an experiment file (TOML)."""
+    """Read and validate an experiment file (TOML); see [`parse_spec`][sgdlab.experiments.parse_spec].
+
+    Args:
+        path: The `.toml` file.
+
+    Returns:
+        The validated [`Spec`][sgdlab.experiments.Spec].
+
+    Raises:
+        SpecError: The file is missing, is not valid TOML, or the spec has mistakes (every one listed).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from sgdlab.experiments import load_spec
+        >>> path = Path(tempfile.mkdtemp()) / "demo.toml"
+        >>> _ = path.write_text('''
+        ... name = "demo"
+        ... seeds = 2
+        ... [budget]
+        ... epochs = 3
+        ... [[problems]]
+        ... name = "rosenbrock"
+        ... type = "Rosenbrock"
+        ... [[methods]]
+        ... type = "Adam"
+        ... params = { lr = [1e-3, 1e-2] }
+        ... ''')
+        >>> spec = load_spec(path)
+        >>> spec.seed_list, spec.methods[0].grid_axes()
+        ([0, 1], {'lr': [0.001, 0.01]})
+    """
     path = Path(path)
     if not path.is_file():
         raise SpecError([f"file not found: {path}"], str(path))
