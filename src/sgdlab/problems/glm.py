@@ -41,6 +41,13 @@ class LinearModelProblem(Problem):
         TypeError: `data` is not a `Dataset`.
         ValueError: `l2 < 0`, targets the link cannot take (see each subclass), or a design whose squared
             entries leave float64's range.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LogisticRegression(sl.data.make_classification(n=100, dim=3, seed=0), l2=0.1)
+        >>> A, derivatives = prob.sample_derivatives(prob.initial_point(), np.array([0, 1]))
+        >>> bool(np.allclose(A * derivatives[:, None], prob.component_grads(prob.initial_point(), np.array([0, 1]))))
+        True
     """
 
     #: `sup φ''` — the curvature that turns the Gram spectrum into smoothness constants.

@@ -17,7 +17,26 @@ def seed_bands(runs: list[tuple[np.ndarray, np.ndarray]], points: int = 200, flo
     """Median and quartiles of several `(x, y)` curves on a common log-spaced grid of `x`.
 
     Each curve is interpolated in log–log space; beyond its last point it counts as missing (a run that
-    stopped early does not drag the median). Returns `(grid, q25, median, q75)`.
+    stopped early does not drag the median).
+
+    Args:
+        runs: One `(x, y)` pair of arrays per seed.
+        points: The grid's size.
+        floor: Values of `y` below it are taken as `floor` (a log scale cannot show 0).
+
+    Returns:
+        `(grid, q25, median, q75)`, four arrays of the grid's length.
+
+    Raises:
+        ValueError: No curve has a positive `x`.
+
+    Examples:
+        >>> import numpy as np
+        >>> from sgdlab.viz import seed_bands
+        >>> k = np.arange(1.0, 101.0)
+        >>> grid, q25, median, q75 = seed_bands([(k, 1 / k), (k, 2 / k), (k, 4 / k)], points=5)
+        >>> grid.round(2).tolist(), (median * grid).round(6).tolist()
+        ([1.0, 3.16, 10.0, 31.62, 100.0], [2.0, 2.0, 2.0, 2.0, 2.0])
     """
     positive = [x[x > 0] for x, _ in runs if np.any(x > 0)]
     if not positive:
@@ -107,8 +126,33 @@ def plot_convergence(
     draw_legend(ax, legend)
 
 
-def convergence_axes(ax, frame: pd.DataFrame, y: str, x: str = "epochs", group: str = "curve") -> None:
-    """Draw one band per value of `group` from a long-format trace frame (columns `run_key`, `x`, `y`)."""
+def convergence_axes(ax: Axes, frame: pd.DataFrame, y: str, x: str = "epochs", group: str = "curve") -> None:
+    """One band per value of `group` from a long-format frame of traces, as `sgdlab report` draws them.
+
+    Args:
+        ax: The matplotlib axes.
+        frame: One row per checkpoint, with columns `run_key` (one curve each), `x`, `y` and `group` — what
+            [`Store.traces`][sgdlab.experiments.Store.traces] returns.
+        y: The metric column (`"subopt"`, …).
+        x: The counter column.
+        group: The column whose values become the bands (e.g. `"label"`, the method).
+
+    Raises:
+        ValueError: No curve has a positive `x`.
+
+    Examples:
+        >>> import pandas as pd
+        >>> import sgdlab as sl
+        >>> from matplotlib.figure import Figure
+        >>> from sgdlab.viz import convergence_axes
+        >>> prob = sl.problems.Quadratic2D(kappa=5.0)
+        >>> frame = pd.concat([sl.run(prob, "SGD", epochs=5, seed=s).to_frame().assign(run_key=s, curve="SGD")
+        ...                    for s in range(3)])
+        >>> ax = Figure().subplots()
+        >>> convergence_axes(ax, frame, "subopt")
+        >>> ax.get_legend().get_texts()[0].get_text()
+        'SGD (3 seeds)'
+    """
     curves = {
         str(name): [(g[x].to_numpy(float), g[y].to_numpy(float)) for _, g in part.groupby("run_key", sort=False)]
         for name, part in frame.groupby(group, sort=False)

@@ -1,7 +1,7 @@
 """Two-dimensional pictures: every iterate of a run, drawn over the contours of `f − f*`.
 
-[`iterate_path`][sgdlab.viz.trajectories.iterate_path] replays a run with the engine's own set-up, `sgdlab.engine.prepare.prepare` (the
-sampler seeded as `sl.run` seeds it, the method resolved for the run's length, its state, and the segment
+[`iterate_path`][sgdlab.viz.trajectories.iterate_path] replays a run with the engine's own set-up,
+`sgdlab.engine.prepare.prepare` (the sampler seeded as `sl.run` seeds it, the method resolved for the run's length, its state, and the segment
 function `sl.run` picks — compiled or `python_segment`), so a path ends exactly where `sl.run` with the same
 arguments ends.
 """
@@ -64,19 +64,61 @@ def iterate_path(
     x0: np.ndarray | None = None,
     sampler: str = "uniform",
 ) -> np.ndarray:
-    """`x0` and every iterate of `iters` iterations: an array of shape `(iters + 1, dim)`.
+    """`x0` and every iterate of `iters` iterations, set up exactly as `sl.run` sets up a run.
 
-    The same arguments given to `sl.run(problem, method, iters=iters, ...)` end at the same final `x`.
-    A run whose iterate explodes (`‖x‖²` overflows) stops there, as `sl.run` does, so its path has
-    `diverged_at + 1` rows.
+    The same arguments given to `sl.run(problem, method, iters=iters, ...)` end at the same final `x`, bit
+    for bit. A run whose iterate explodes (`‖x‖²` overflows) stops there, as `sl.run` does, so its path
+    has `diverged_at + 1` rows.
+
+    Args:
+        problem: Any sgdlab problem (pictures need two parameters; the path itself does not).
+        method: A method instance or name.
+        iters: Iterations (≥ 1).
+        batch_size: Components per step.
+        seed: The sampler's seed.
+        x0: The starting point (default: the problem's `initial_point()`).
+        sampler: As in `sl.run`.
+
+    Returns:
+        An array of shape `(iters + 1, dim)` (fewer rows if the run diverged).
+
+    Raises:
+        ValueError: `iters < 1`, an unknown sampler, or a setting `sl.run` would refuse.
+        TypeError: `problem` is not an sgdlab problem.
+
+    Examples:
+        >>> import numpy as np
+        >>> import sgdlab as sl
+        >>> from sgdlab.viz import iterate_path
+        >>> prob = sl.problems.Rosenbrock()
+        >>> path = iterate_path(prob, sl.methods.Adam(lr=0.05), 200, seed=0)
+        >>> path.shape, path[0].tolist()
+        ((201, 2), [-1.5, 2.0])
+        >>> bool(np.array_equal(path[-1], sl.run(prob, sl.methods.Adam(lr=0.05), iters=200, seed=0).x))
+        True
     """
     return _walk(problem, method, iters, batch_size, seed, x0, sampler)[0]
 
 
 def sampled_indices(problem: Problem, method: Method | str, iters: int, **settings) -> np.ndarray:
-    """The component indices each iteration of [`iterate_path`][sgdlab.viz.trajectories.iterate_path] used, shape `(iterations, batch)`
-    (`-1` pads a short last batch of a reshuffled epoch); `settings` are iterate_path's `batch_size`,
-    `seed`, `x0` and `sampler`."""
+    """The component indices each iteration of [`iterate_path`][sgdlab.viz.trajectories.iterate_path] used.
+
+    Args:
+        problem: The problem.
+        method: A method instance or name.
+        iters: Iterations.
+        **settings: `iterate_path`'s `batch_size`, `seed`, `x0` and `sampler`.
+
+    Returns:
+        An integer array of shape `(iterations, batch)`; `-1` pads a short last batch of a reshuffled epoch.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> from sgdlab.viz import sampled_indices
+        >>> prob = sl.problems.TwoParameterLeastSquares(n=5)
+        >>> sampled_indices(prob, "SGD", 3, batch_size=2, sampler="reshuffle").tolist()  # 5 = 2 + 2 + 1
+        [[2, 4], [3, 0], [1, -1]]
+    """
     return _pad(_walk(problem, method, iters, **settings)[1])
 
 
