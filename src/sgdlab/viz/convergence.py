@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
-def seed_bands(runs: list[tuple[np.ndarray, np.ndarray]], points: int = 200, floor: float = 1e-16):
+def seed_bands(
+    runs: list[tuple[np.ndarray, np.ndarray]], points: int = 200, floor: float = 1e-16
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Median and quartiles of several `(x, y)` curves on a common log-spaced grid of `x`.
 
     Each curve is interpolated in log–log space; beyond its last point it counts as missing (a run that

@@ -9,7 +9,7 @@ arguments ends.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -100,7 +100,7 @@ def iterate_path(
     return _walk(problem, method, iters, batch_size, seed, x0, sampler)[0]
 
 
-def sampled_indices(problem: Problem, method: Method | str, iters: int, **settings) -> np.ndarray:
+def sampled_indices(problem: Problem, method: Method | str, iters: int, **settings: Any) -> np.ndarray:
     """The component indices each iteration of [`iterate_path`][sgdlab.viz.trajectories.iterate_path] used.
 
     Args:
