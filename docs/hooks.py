@@ -473,7 +473,9 @@ def on_page_content(html, page, config, files):
             TIMINGS[page.file.src_uri] = round(seconds, 2)
             log.info("tutorial %s executed and converted in %.1f s", page.file.src_uri, seconds)
         html = _MERMAID.sub("", _EMPTY_SCRIPT.sub("", html))
-    # Sphinx roles in docstrings (:class:`Trace`) render as ":class:" before the code span; keep the code.
+    # sgdlab's docstrings cross-reference in mkdocstrings' style ([`Trace`][sgdlab.engine.Trace]: a link);
+    # a Sphinx role still left in one (:class:`Trace`) would render as ":class:" before the code span: keep
+    # the code.
     return _ROLE.sub(r"\1", html)
 
 

@@ -5,13 +5,13 @@ columns recorded so far, plus a *signature* of the run's arguments: a checkpoint
 wrote it (same problem data, method, hyperparameters, sampling, seed, budget and recording). Resuming gives
 the trace the uninterrupted run would have given, bit for bit, except `time_s`.
 
-The file is data only, never code: an uncompressed `.npz` archive (readable with `np.load`) of plain
-numeric arrays `a0, a1, …` plus `document`, a UTF-8 JSON text that holds everything else and refers to the
-arrays by number. The method is stored as its class name in `sgdlab.methods.METHODS` and its hyperparameters,
-schedules as their class and fields. The archive's comment, its last bytes, reads
-`sgdlab-checkpoint/<version> sha256=<hex>`: the SHA-256 of every byte before it.
-[`Checkpoint.load`][sgdlab.engine.Checkpoint.load] checks that trailer before parsing anything, so a damaged file (any flipped bit, a truncation) or a foreign
-one is refused with one `ValueError` naming it, and nothing in a file is ever unpickled or executed.
+The file is data only, never code: an uncompressed `.npz` archive (readable with `np.load`) of plain numeric arrays `a0,
+a1, …` plus `document`, a UTF-8 JSON text that holds everything else and refers to the arrays by number. The method is
+stored as its class name in `sgdlab.methods.METHODS` and its hyperparameters, schedules as their class and fields. The
+archive's comment, its last bytes, reads `sgdlab-checkpoint/<version> sha256=<hex>`: the SHA-256 of every byte before
+it. [`Checkpoint.load`][sgdlab.engine.Checkpoint.load] checks that trailer before parsing anything, so a damaged file
+(any flipped bit, a truncation) or a foreign one is refused with one `ValueError` naming it, and nothing in a file is
+ever unpickled or executed.
 """
 
 from __future__ import annotations

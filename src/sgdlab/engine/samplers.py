@@ -5,13 +5,12 @@
 * `"reshuffle"` — random reshuffling: a fresh permutation each epoch, cut into consecutive batches
   (the last batch of an epoch is smaller when `b` does not divide `n`);
 * `"blocks"` — block-local reshuffling, for data read from disk: the rows are split into consecutive blocks of
-  `block_rows` (the last one shorter); each epoch visits the blocks in a fresh random order and, within each
-  block, its rows in a fresh random order, cut into batches of `b` that never cross a block boundary (a block's
-  last batch is smaller when `b` does not divide its size). Every index is used once per epoch, as with
-  `"reshuffle"`, but an epoch reads each block once and the sampler holds O(`block_rows` + n/`block_rows`)
-  indices instead of n. The block size comes from the data
-  ([`Sampler.for_problem`][sgdlab.engine.Sampler.for_problem]): an out-of-core dataset's `block_rows`, and for the same data in memory the size it would have on disk, so both give the
-  same indices;
+  `block_rows` (the last one shorter); each epoch visits the blocks in a fresh random order and, within each block, its
+  rows in a fresh random order, cut into batches of `b` that never cross a block boundary (a block's last batch is
+  smaller when `b` does not divide its size). Every index is used once per epoch, as with `"reshuffle"`, but an epoch
+  reads each block once and the sampler holds O(`block_rows` + n/`block_rows`) indices instead of n. The block size
+  comes from the data ([`Sampler.for_problem`][sgdlab.engine.Sampler.for_problem]): an out-of-core dataset's
+  `block_rows`, and for the same data in memory the size it would have on disk, so both give the same indices;
 * `"full"` — every index, every iteration (deterministic).
 
 All randomness comes from the NumPy `Generator` passed in, so a seed fixes the whole index sequence.

@@ -25,10 +25,10 @@
     tune = { param = "lr", metric = "final_subopt", seeds = [0] }   # pick the best lr, then run every seed
 
 Mistakes are reported together, one line each, naming the field and the allowed values
-([`SpecError`][sgdlab.experiments.SpecError]). Values are never coerced: `"3"` is not a number, `true` is
-not an integer, and an integer is a float only where a float is expected. Besides each field's type and range, a spec is checked
-against the library before any run starts (`sgdlab.experiments.validate`): problem parameters against
-the problem's own checks, data files, batch sizes, tuning metrics, repeated runs, and the grid's size.
+([`SpecError`][sgdlab.experiments.SpecError]). Values are never coerced: `"3"` is not a number, `true` is not an
+integer, and an integer is a float only where a float is expected. Besides each field's type and range, a spec is
+checked against the library before any run starts (`sgdlab.experiments.validate`): problem parameters against the
+problem's own checks, data files, batch sizes, tuning metrics, repeated runs, and the grid's size.
 
 Limits: seeds are integers in `0 .. 2**63 - 1` (NumPy's `default_rng` takes any non-negative integer;
 SQLite's INTEGER column is signed 64-bit); a budget is at most `MAX_EPOCHS` epochs, `MAX_COUNT`

@@ -1,9 +1,9 @@
 """What the playground shows, as plain Python: a problem, a method and its settings → a path and its curves.
 
 Nothing here draws or needs Bokeh, and nothing here computes an update: a path is
-[`sgdlab.viz.trajectories.iterate_path`][sgdlab.viz.trajectories.iterate_path] (the engine's sampler, `resolve`, `init` and segment function,
-so it ends where `sl.run` with the same arguments ends), the curves are the problem's own `loss` (batched:
-`loss_many`) and `grad` at each iterate, and the contours are `sgdlab.viz.trajectories.loss_grid`.
+[`sgdlab.viz.trajectories.iterate_path`][sgdlab.viz.trajectories.iterate_path] (the engine's sampler, `resolve`, `init`
+and segment function, so it ends where `sl.run` with the same arguments ends), the curves are the problem's own `loss`
+(batched: `loss_many`) and `grad` at each iterate, and the contours are `sgdlab.viz.trajectories.loss_grid`.
 
 Divergence is a result, never an exception: a path stops where `iterate_path` stops (`‖x‖²` overflowed)
 or at the first iterate whose loss is not finite or exceeds `f* + D·max(f(x0) − f*, 1)`, with `D` the

@@ -148,9 +148,9 @@ def _flat_label(label: object) -> str:
 
 def _table(table: pd.DataFrame | str, caption: str = "") -> str:
     """A DataFrame as an HTML table for people: a named index becomes ordinary leading columns, an unnamed
-    0, 1, 2, … index is left out, nested column labels are joined ("theory: GD") into one header row, numbers
-    are formatted by [`format_number`][sgdlab.viz.html.format_number] and right-aligned, and a `verdict` column of PASS/FAIL shows
-    badges. A string is HTML the caller rendered, used as it is."""
+    0, 1, 2, … index is left out, nested column labels are joined ("theory: GD") into one header row, numbers are
+    formatted by [`format_number`][sgdlab.viz.html.format_number] and right-aligned, and a `verdict` column of PASS/FAIL
+    shows badges. A string is HTML the caller rendered, used as it is."""
     if isinstance(table, str):
         return table  # pre-rendered by the caller
     import pandas as pd

@@ -1,9 +1,9 @@
 """Two-dimensional pictures: every iterate of a run, drawn over the contours of `f − f*`.
 
 [`iterate_path`][sgdlab.viz.trajectories.iterate_path] replays a run with the engine's own set-up,
-`sgdlab.engine.prepare.prepare` (the sampler seeded as `sl.run` seeds it, the method resolved for the run's length, its state, and the segment
-function `sl.run` picks — compiled or `python_segment`), so a path ends exactly where `sl.run` with the same
-arguments ends.
+`sgdlab.engine.prepare.prepare` (the sampler seeded as `sl.run` seeds it, the method resolved for the run's length, its
+state, and the segment function `sl.run` picks — compiled or `python_segment`), so a path ends exactly where `sl.run`
+with the same arguments ends.
 """
 
 from __future__ import annotations
