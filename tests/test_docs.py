@@ -149,6 +149,12 @@ def test_generated_pages_follow_the_code(site):
     for _, what, value, _ in run_all.rows():
         assert what in benchmarks and f"{value:.3g}" in benchmarks, what
 
+    engine = (out / "api" / "engine" / "index.html").read_text(encoding="utf-8")
+    assert 'id="sgdlab.engine.Trace.plot"' in engine and "&gt;&gt;&gt;" in engine  # examples are rendered
+    assert 'href="../viz/#sgdlab.viz.convergence.plot_convergence"' in engine  # a cross-reference, as a link
+    first = _text(out / "tutorials" / "01_first_run" / "index.html")
+    assert "trace.plot()" in first  # the one-line picture, used where the tutorials draw one run
+
     reliability = _text(out / "reliability" / "index.html")
     first = (ROOT / "RELIABILITY.md").read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
     assert first in reliability and "test_store_survives_twenty_sigkills_at_random_points" in reliability
