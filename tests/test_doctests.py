@@ -88,8 +88,8 @@ NOT_YET = (
     "sgdlab.lecture.reproduce",
     "sgdlab.lecture.results",
 )
-PUBLIC_MODULES = ("sgdlab", "sgdlab.data", "sgdlab.problems", "sgdlab.engine", "sgdlab.analysis", "sgdlab.viz",
-                  "sgdlab.experiments", "sgdlab.lecture")  # fmt: skip
+PUBLIC_MODULES = ("sgdlab", "sgdlab.data", "sgdlab.problems", "sgdlab.methods", "sgdlab.engine", "sgdlab.analysis",
+                  "sgdlab.viz", "sgdlab.experiments", "sgdlab.lecture", "sgdlab.torch")  # fmt: skip
 
 
 def _public_callables():
