@@ -83,6 +83,10 @@ def site(tmp_path_factory):
     return out, output, json.loads(timings.read_text()), seconds
 
 
+def _text_of(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
 def _pages(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("index.html"))
 
@@ -136,6 +140,11 @@ def test_generated_pages_follow_the_code(site):
             assert field in reference, f"{model.__name__}.{field} is missing from the experiment-file reference"
     for name in (*spec.PROBLEM_TYPES, *spec.TUNE_METRICS, *spec.SAMPLERS):
         assert name in reference
+    raw = (out / "experiment-file" / "index.html").read_text(encoding="utf-8")
+    for row in re.findall(r"<tr>(.*?)</tr>", raw, flags=re.DOTALL):  # a `|` in a cell would split it
+        cells = row.count("<td")
+        assert cells in (0, 5), f"an experiment-file table row has {cells} cells, not 5: {_text_of(row)}"
+    assert "A number of seeds" in reference  # the fields' notes, from the #: comments in the spec models
 
     methods = _text(out / "methods" / "index.html")
     for name in METHODS:
