@@ -133,7 +133,8 @@ def _readme_table(first_header: str) -> str:
 
 
 def _type_text(annotation) -> str:
-    """A readable type: ``int | list[int]``, ``"uniform" | "reshuffle"``, ``table``."""
+    """A readable type for a table cell (no `|`, which would split the cell): `int or list of int`,
+    `one of "uniform", "reshuffle"`, `table`."""
     from pydantic import BaseModel
 
     origin = typing.get_origin(annotation)
@@ -143,9 +144,9 @@ def _type_text(annotation) -> str:
     if origin is typing.Annotated:
         return _type_text(args[0])
     if origin is typing.Literal:
-        return " | ".join(json.dumps(a) for a in args)
+        return ("one of " if len(args) > 1 else "") + ", ".join(json.dumps(a) for a in args)
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return " | ".join(_type_text(a) for a in args if a is not type(None)) + (
+        return " or ".join(_type_text(a) for a in args if a is not type(None)) + (
             " (optional)" if type(None) in args else ""
         )
     if origin is list:
@@ -477,7 +478,9 @@ def on_page_content(html, page, config, files):
             TIMINGS[page.file.src_uri] = round(seconds, 2)
             log.info("tutorial %s executed and converted in %.1f s", page.file.src_uri, seconds)
         html = _MERMAID.sub("", _EMPTY_SCRIPT.sub("", html))
-    # Sphinx roles in docstrings (:class:`Trace`) render as ":class:" before the code span; keep the code.
+    # sgdlab's docstrings cross-reference in mkdocstrings' style ([`Trace`][sgdlab.engine.Trace]: a link);
+    # a Sphinx role still left in one (:class:`Trace`) would render as ":class:" before the code span: keep
+    # the code.
     return _ROLE.sub(r"\1", html)
 
 

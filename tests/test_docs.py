@@ -83,6 +83,10 @@ def site(tmp_path_factory):
     return out, output, json.loads(timings.read_text()), seconds
 
 
+def _text_of(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
 def _pages(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("index.html"))
 
@@ -136,6 +140,14 @@ def test_generated_pages_follow_the_code(site):
             assert field in reference, f"{model.__name__}.{field} is missing from the experiment-file reference"
     for name in (*spec.PROBLEM_TYPES, *spec.TUNE_METRICS, *spec.SAMPLERS):
         assert name in reference
+    raw = (out / "experiment-file" / "index.html").read_text(encoding="utf-8")
+    for row in re.findall(r"<tr>(.*?)</tr>", raw, flags=re.DOTALL):  # a `|` in a cell would shift the cells
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.DOTALL)
+        if cells:
+            default = cells[2].strip()
+            assert default.startswith("<code>") or _text_of(default) in ("required", "unset", "—"), (
+                f"an experiment-file row whose default column holds {_text_of(default)!r}: {_text_of(row)}")
+    assert "A number of seeds" in reference  # the fields' notes, from the #: comments in the spec models
 
     methods = _text(out / "methods" / "index.html")
     for name in METHODS:
@@ -148,6 +160,12 @@ def test_generated_pages_follow_the_code(site):
     benchmarks = _text(out / "benchmarks" / "index.html")
     for _, what, value, _ in run_all.rows():
         assert what in benchmarks and f"{value:.3g}" in benchmarks, what
+
+    engine = (out / "api" / "engine" / "index.html").read_text(encoding="utf-8")
+    assert 'id="sgdlab.engine.Trace.plot"' in engine and "&gt;&gt;&gt;" in engine  # examples are rendered
+    assert 'href="../viz/#sgdlab.viz.convergence.plot_convergence"' in engine  # a cross-reference, as a link
+    first = _text(out / "tutorials" / "01_first_run" / "index.html")
+    assert "trace.plot()" in first  # the one-line picture, used where the tutorials draw one run
 
     reliability = _text(out / "reliability" / "index.html")
     first = (ROOT / "RELIABILITY.md").read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()

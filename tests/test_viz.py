@@ -132,6 +132,88 @@ def test_plot_trajectories_honours_bounds_and_rejects_other_dimensions(ax):
         plot_trajectories(ax, wide, {})
 
 
+def test_the_legend_option_sets_size_and_place_or_leaves_the_legend_out(ax):
+    problem = Quadratic2D(kappa=10.0, n=8)
+    paths = {"GD": iterate_path(problem, "GD", 10)}
+    with matplotlib.rc_context({"legend.fontsize": 13}):  # by default the legend follows the style (slides)
+        plot_trajectories(ax, problem, paths)
+    assert ax.get_legend().get_texts()[0].get_fontsize() == 13
+    plot_trajectories(ax, problem, paths, legend={"fontsize": 17, "loc": "upper left"})
+    legend = ax.get_legend()
+    assert legend.get_texts()[0].get_fontsize() == 17 and legend._loc == 2  # 2: "upper left"
+    plot_trajectories(ax, problem, paths, legend=False)
+    assert ax.get_legend() is None
+    with pytest.raises(TypeError, match="legend"):
+        plot_trajectories(ax, problem, paths, legend="big")
+    x = np.arange(1.0, 20.0)
+    plot_convergence(ax, {"a": [(x, 1 / x)]}, legend={"fontsize": 15})
+    assert ax.get_legend().get_texts()[0].get_fontsize() == 15
+    plot_effect(ax, [1, 2], [[1.0], [2.0]], "b", label="m", legend=False)
+    assert ax.get_legend() is None
+
+
+def test_log_axes_label_decades_in_plain_text(ax):
+    """Tick labels of log axes are Unicode text (10⁻³), not mathtext, which was most of a figure's drawing time."""
+    x = np.geomspace(1, 1e5, 50)
+    plot_convergence(ax, {"a": [(x, 1e-3 / x)]})
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and not any("$" in t for t in labels) and "10⁻⁵" in labels
+    ax.set_ylim(0.004, 0.045)  # one decade: the minor ticks keep their labels (2×10⁻², 3×10⁻² …)
+    ax.figure.canvas.draw()
+    assert "2×10⁻²" in [t.get_text() for t in ax.get_yticklabels(minor=True)]
+
+
+def test_trace_plot_draws_the_run_on_log_axes(ax):
+    problem = sl.problems.LeastSquares(sl.data.make_regression(n=40, dim=3, seed=0))
+    trace = sl.run(problem, sl.methods.SGD(), epochs=4, seed=0)
+    assert trace.plot(ax=ax) is ax
+    sl.run(problem, "SAGA", epochs=4, seed=0).plot(ax=ax, label="SAGA, b = 1")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["SGD", "SAGA, b = 1"]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "epochs" and ax.get_ylabel() == "f(x) − f*"
+    first = ax.get_lines()[0]
+    # the median of one run is the run itself, interpolated in log–log space on the checkpoints' span
+    keep = trace.epochs > 0
+    np.testing.assert_allclose(first.get_ydata()[[0, -1]], trace.subopt[keep][[0, -1]], rtol=1e-9)
+    new = trace.plot(y="grad_norm2", x="grad_evals", legend=False)
+    assert new is not ax and new.get_xlabel() == "gradient evaluations" and new.get_legend() is None
+    plt.close(new.figure)
+    with pytest.raises(ValueError, match="not a column"):
+        trace.plot(y="accuracy", ax=ax)
+    trace.columns["dist2"] = np.full(len(trace), np.nan)
+    with pytest.raises(ValueError, match="no finite value"):
+        trace.plot(y="dist2", ax=ax)
+
+
+def test_sl_viz_is_loaded_on_first_use_and_the_playground_needs_neither_matplotlib_nor_pandas():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "import sgdlab as sl\n"
+        "from sgdlab.viz import iterate_path\n"
+        "from sgdlab.viz.trajectories import PALETTE\n"
+        "import sgdlab.playground.model\n"
+        "heavy = sorted(m for m in ('matplotlib', 'pandas') if m in sys.modules)\n"
+        "print(heavy, 'viz' in dir(sl), sl.viz.plot_convergence.__module__, 'matplotlib' in sys.modules)\n"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": src})  # fmt: skip
+    assert out.stdout.split() == ["[]", "True", "sgdlab.viz.convergence", "False"]
+    import sgdlab.viz
+
+    assert sorted(sgdlab.viz.__all__) == sorted(sgdlab.viz._HOMES)
+    for name in sgdlab.viz.__all__:
+        assert getattr(sgdlab.viz, name).__module__ == f"sgdlab.viz.{sgdlab.viz._HOMES[name]}"
+    with pytest.raises(AttributeError, match="plot_everything"):
+        sgdlab.viz.plot_everything  # noqa: B018
+
+
 def test_a_diverging_path_does_not_set_the_default_box():
     problem = Rosenbrock()
     calm = iterate_path(problem, sl.methods.GD(lr=1e-3), 30)

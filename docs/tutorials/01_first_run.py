@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, display
 
 import sgdlab as sl
-import sgdlab.viz
 
 
 def show(fig):
@@ -51,10 +50,21 @@ print(trace.status, "| lr used:", trace.hyperparameters["lr"], "| 1/(2 L_max):",
 trace.to_frame()[["iters", "epochs", "loss", "subopt", "grad_norm2"]].tail(5)
 
 # %% [markdown]
+# ## The most common picture, in one line
+#
+# `trace.plot()` draws `f − f*` against epochs on log–log axes and returns the matplotlib axes; `y=` and `x=`
+# choose other columns (`y="grad_norm2"`, `x="grad_evals"`), and `ax=` adds another run to the same axes.
+
+# %%
+ax = trace.plot()
+sl.run(prob, sl.methods.SGD(), epochs=5, batch_size=16, seed=0).plot(ax=ax, label="SGD, b = 16")
+show(ax.figure)
+
+# %% [markdown]
 # ## Several methods, several seeds, one picture
 #
-# `plot_convergence` takes, for each name, one `(x, y)` pair per seed, and draws the median as a line with the
-# inter-quartile range as a band.
+# `sl.viz.plot_convergence` (what `trace.plot` calls) takes, for each name, one `(x, y)` pair per seed, and
+# draws the median as a line with the inter-quartile range as a band.
 
 # %%
 methods = {"SGD": sl.methods.SGD(), "SAGA": sl.methods.SAGA(), "Adam (lr 0.01)": sl.methods.Adam(lr=1e-2)}
@@ -65,7 +75,7 @@ for name, method in methods.items():
     print(f"{name:15s} final f − f*: " + ", ".join(f"{t.subopt[-1]:.2e}" for t in runs))
 
 fig, ax = plt.subplots(figsize=(6, 4))
-sgdlab.viz.plot_convergence(ax, curves, xlabel="epochs", ylabel="subopt")
+sl.viz.plot_convergence(ax, curves, xlabel="epochs", ylabel="subopt")
 ax.set_title(f"logistic regression, n = {prob.n}, κ = L/μ ≈ {prob.L / prob.mu:.0f}")
 show(fig)
 

@@ -15,7 +15,6 @@ import numpy as np
 from IPython.display import Image, display
 
 import sgdlab as sl
-import sgdlab.viz
 
 
 def show(fig):
@@ -43,10 +42,9 @@ for eps in (1e-1, 1e-3, 1e-6):
     to = [sl.analysis.iterations_to(t.grad_evals, t.subopt / t.subopt[0], eps) for t in (gd, sgd)]
     print(f"grad evals to {eps:g} of the initial gap: GD {to[0]:.0f}, SGD {to[1]:.0f}")
 
-fig, ax = plt.subplots(figsize=(6, 4))
-curves = {"GD (1/L)": [(gd.grad_evals, gd.subopt)], "SGD (1/(2 L_max))": [(sgd.grad_evals, sgd.subopt)]}
-sgdlab.viz.plot_convergence(ax, curves, xlabel="grad_evals", ylabel="subopt")
-show(fig)
+ax = gd.plot(x="grad_evals", label="GD (1/L)")
+sgd.plot(x="grad_evals", label="SGD (1/(2 L_max))", ax=ax)
+show(ax.figure)
 
 # %% [markdown]
 # SGD reaches a rough solution with far fewer gradient evaluations; GD's linear rate wins at high accuracy,
@@ -67,7 +65,7 @@ slope = np.polyfit(np.log([alpha / f for f in floors]), np.log(list(floors.value
 print(f"log–log slope of the floor against the step: {slope:.2f} (theory: 1)")
 
 fig, ax = plt.subplots(figsize=(6, 4))
-sgdlab.viz.plot_convergence(ax, curves)
+sl.viz.plot_convergence(ax, curves)
 show(fig)
 
 # %% [markdown]
@@ -104,11 +102,10 @@ print(f"noiseless, constant step: |f − f*| = {abs(t_clean.subopt[-1]):.0e} (ro
 print(f"noisy, constant step:     f − f* = {t_const.subopt[-1]:.2e}")
 print(f"noisy, InverseTime(k0={k0:.0f}): f − f* = {t_decay.subopt[-1]:.2e}")
 
-fig, ax = plt.subplots(figsize=(6, 4))
-sgdlab.viz.plot_convergence(ax, {"σ²* = 0, constant": [(t_clean.epochs, t_clean.subopt)],
-                                 "σ²* > 0, constant": [(t_const.epochs, t_const.subopt)],
-                                 "σ²* > 0, InverseTime": [(t_decay.epochs, t_decay.subopt)]})
-show(fig)
+ax = t_clean.plot(label="σ²* = 0, constant")
+t_const.plot(ax=ax, label="σ²* > 0, constant")
+t_decay.plot(ax=ax, label="σ²* > 0, InverseTime")
+show(ax.figure)
 
 # %% [markdown]
 # ## Exercises

@@ -16,7 +16,6 @@ import numpy as np
 from IPython.display import Image, display
 
 import sgdlab as sl
-import sgdlab.viz
 
 
 def show(fig):
@@ -70,7 +69,7 @@ for method in (sl.methods.Adagrad(), sl.methods.RMSProp(), sl.methods.Adadelta()
     curves[method.name] = [(t.epochs, t.subopt) for t in runs]
     print(f"{method.name:9s} {method.hyperparameters()}  final f − f* {np.median([t.subopt[-1] for t in runs]):.2e}")
 fig, ax = plt.subplots(figsize=(6, 4))
-sgdlab.viz.plot_convergence(ax, curves)
+sl.viz.plot_convergence(ax, curves)
 show(fig)
 
 # %% [markdown]
@@ -92,7 +91,7 @@ for cls in (sl.methods.Adam, sl.methods.AMSGrad):
     print(f"{cls.__name__:8s} final x: " + ", ".join(f"{t.x[0]:+.3f}" for t in runs)
           + f"   f − f*: {np.median([t.subopt[-1] for t in runs]):.3f}")
 fig, ax = plt.subplots(figsize=(6, 4))
-sgdlab.viz.plot_convergence(ax, curves, xlabel="iters")
+sl.viz.plot_convergence(ax, curves, xlabel="iters")
 show(fig)
 
 # %% [markdown]

@@ -16,7 +16,6 @@ import numpy as np
 from IPython.display import Image, display
 
 import sgdlab as sl
-import sgdlab.viz
 
 
 def show(fig):
@@ -48,7 +47,7 @@ for method in (sl.methods.SGD(), sl.methods.SAG(), sl.methods.SAGA(), sl.methods
         line += f"  contraction per epoch {np.exp(fit.slope):.2f}"
     print(line)
 fig, ax = plt.subplots(figsize=(6, 4))
-sgdlab.viz.plot_convergence(ax, curves)
+sl.viz.plot_convergence(ax, curves)
 ax.set_xscale("linear")
 show(fig)
 

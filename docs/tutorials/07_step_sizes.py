@@ -17,7 +17,6 @@ import numpy as np
 from IPython.display import Image, display
 
 import sgdlab as sl
-import sgdlab.viz
 
 
 def show(fig):
@@ -55,7 +54,7 @@ for name, method in settings.items():
     print(f"{name:24s} lr {runs[0].hyperparameters['lr']:.4f}  final f − f* (median of {SEEDS}): "
           f"{np.median(finals):.2e}")
 fig, ax = plt.subplots(figsize=(6, 4))
-sgdlab.viz.plot_convergence(ax, curves)
+sl.viz.plot_convergence(ax, curves)
 ax.set_title(f"breast_cancer, L2 logistic (λ = 0.1), {EPOCHS} epochs")
 show(fig)
 

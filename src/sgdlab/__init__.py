@@ -1,13 +1,39 @@
 """sgdlab — a laboratory for stochastic and adaptive gradient methods on finite-sum problems.
 
-import sgdlab as sl
-data = sl.data.make_classification(n=10_000, dim=50, cond=100.0, seed=0)
-prob = sl.problems.LogisticRegression(data, l2=1e-3)
-trace = sl.run(prob, sl.methods.Adam(lr=1e-3), epochs=10, batch_size=1, seed=0)
+Examples:
+    >>> import sgdlab as sl
+    >>> data = sl.data.make_classification(n=200, dim=5, cond=10.0, seed=0)
+    >>> prob = sl.problems.LogisticRegression(data, l2=1e-3)
+    >>> trace = sl.run(prob, sl.methods.Adam(lr=1e-2), epochs=5, batch_size=1, seed=0)
+    >>> trace.status, float(trace.epochs[-1])
+    ('budget', 5.0)
+
+`sl.viz` (the pictures) is loaded on first use, so `import sgdlab` does not import matplotlib.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from sgdlab import analysis, data, methods, problems
 from sgdlab.engine import Trace, run
 
+if TYPE_CHECKING:
+    from sgdlab import viz
+
 __version__ = "0.1.0"
-__all__ = ["Trace", "__version__", "analysis", "data", "methods", "problems", "run"]
+__all__ = ["Trace", "__version__", "analysis", "data", "methods", "problems", "run", "viz"]
+
+#: Subpackages imported on first use (PEP 562): `sl.viz` imports matplotlib only when a picture is drawn.
+_LAZY = ("viz",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f"sgdlab.{name}")  # the import also binds it here, as a submodule
+    raise AttributeError(f"module 'sgdlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,4 +1,4 @@
-"""``python -m sgdlab`` is the ``sgdlab`` command."""
+"""`python -m sgdlab` is the `sgdlab` command."""
 
 from sgdlab.cli import main
 

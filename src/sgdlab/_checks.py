@@ -9,7 +9,7 @@ import numpy as np
 
 
 def real(name: str, value: object) -> float:
-    """Return ``value`` as a float after checking it is a finite real number (not a bool, string or complex)."""
+    """Return `value` as a float after checking it is a finite real number (not a bool, string or complex)."""
     if isinstance(value, bool) or not isinstance(value, Real | np.floating | np.integer):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     try:
@@ -23,7 +23,7 @@ def real(name: str, value: object) -> float:
 
 
 def positive(name: str, value: object) -> float:
-    """Return ``value`` as a float after checking ``value > 0``."""
+    """Return `value` as a float after checking `value > 0`."""
     value = real(name, value)
     if value <= 0:
         raise ValueError(f"{name} must be > 0, got {value}")
@@ -31,7 +31,7 @@ def positive(name: str, value: object) -> float:
 
 
 def nonnegative(name: str, value: object) -> float:
-    """Return ``value`` as a float after checking ``value >= 0``."""
+    """Return `value` as a float after checking `value >= 0`."""
     value = real(name, value)
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
@@ -39,7 +39,7 @@ def nonnegative(name: str, value: object) -> float:
 
 
 def unit_interval(name: str, value: object) -> float:
-    """Return ``value`` as a float after checking ``0 <= value < 1`` (decay and momentum factors)."""
+    """Return `value` as a float after checking `0 <= value < 1` (decay and momentum factors)."""
     value = real(name, value)
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
@@ -47,7 +47,7 @@ def unit_interval(name: str, value: object) -> float:
 
 
 def open_unit_interval(name: str, value: object) -> float:
-    """Return ``value`` as a float after checking ``0 < value < 1`` (backtracking factors)."""
+    """Return `value` as a float after checking `0 < value < 1` (backtracking factors)."""
     value = real(name, value)
     if not 0.0 < value < 1.0:
         raise ValueError(f"{name} must be in (0, 1), got {value}")
@@ -55,7 +55,7 @@ def open_unit_interval(name: str, value: object) -> float:
 
 
 def closed_unit_interval(name: str, value: object) -> float:
-    """Return ``value`` as a float after checking ``0 <= value <= 1`` (fractions)."""
+    """Return `value` as a float after checking `0 <= value <= 1` (fractions)."""
     value = real(name, value)
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value}")
@@ -63,14 +63,14 @@ def closed_unit_interval(name: str, value: object) -> float:
 
 
 def integer(name: str, value: object) -> int:
-    """Return ``value`` as an int after checking it is an integer (not a bool or a float)."""
+    """Return `value` as an int after checking it is an integer (not a bool or a float)."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     return int(value)
 
 
 def positive_int(name: str, value: object, at_most: int | None = None) -> int:
-    """Return ``value`` as an int after checking it is an integer ``>= 1`` (and ``<= at_most`` when given)."""
+    """Return `value` as an int after checking it is an integer `>= 1` (and `<= at_most` when given)."""
     value = integer(name, value)
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
@@ -80,7 +80,7 @@ def positive_int(name: str, value: object, at_most: int | None = None) -> int:
 
 
 def seed(name: str, value: object) -> int:
-    """A random seed: a non-negative integer (what ``numpy.random.default_rng`` accepts, checked here)."""
+    """A random seed: a non-negative integer (what `numpy.random.default_rng` accepts, checked here)."""
     value = integer(name, value)
     if value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value}")
@@ -88,7 +88,7 @@ def seed(name: str, value: object) -> int:
 
 
 def float_dtype(name: str, value: object) -> np.dtype:
-    """``np.float32`` or ``np.float64`` from a type, dtype or its name."""
+    """`np.float32` or `np.float64` from a type, dtype or its name."""
     try:
         dtype = np.dtype(value)
     except TypeError:
@@ -99,7 +99,7 @@ def float_dtype(name: str, value: object) -> np.dtype:
 
 
 def choices(name: str, value: object, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    """A non-empty tuple of names from ``allowed``; one name alone stands for a tuple of one."""
+    """A non-empty tuple of names from `allowed`; one name alone stands for a tuple of one."""
     if isinstance(value, str):
         value = (value,)
     elif not isinstance(value, tuple | list):
@@ -113,7 +113,7 @@ def choices(name: str, value: object, allowed: tuple[str, ...]) -> tuple[str, ..
 
 
 def choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
-    """Return ``value`` after checking it is one of ``allowed``."""
+    """Return `value` after checking it is one of `allowed`."""
     if not isinstance(value, str | None) or value not in allowed:  # no unhashable or array comparisons
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
     return value  # type: ignore[return-value]

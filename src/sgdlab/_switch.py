@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 
 class Switch:
-    """On unless the environment variable ``env`` is ``"0"``; :meth:`off` turns it off inside a block."""
+    """On unless the environment variable `env` is `"0"`; `off` turns it off inside a block."""
 
     def __init__(self, env: str) -> None:
         self.on = os.environ.get(env, "1") != "0"

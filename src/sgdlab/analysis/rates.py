@@ -2,12 +2,12 @@
 
 Two shapes of asymptotic convergence are fitted, each as a straight line in the right coordinates:
 
-* ``kind="linear"``:    ``y ≈ C·qˣ``      ⇔  ``log y = log C + x·log q``   (slope ``log q``, rate ``q``);
-* ``kind="sublinear"``: ``y ≈ C·xᵖ``      ⇔  ``log y = log C + p·log x``   (slope = rate = ``p``).
+* `kind="linear"`:    `y ≈ C·qˣ`      ⇔  `log y = log C + x·log q`   (slope `log q`, rate `q`);
+* `kind="sublinear"`: `y ≈ C·xᵖ`      ⇔  `log y = log C + p·log x`   (slope = rate = `p`).
 
-So GD on a PL problem should give ``kind="linear"`` with ``q ≤ 1 − μ/L`` per iteration, and SGD with
-decreasing steps ``p ≈ −1`` (PL) or ``p ≈ −1/2`` (convex; ``min ‖∇f‖²`` on nonconvex problems) — the
-iteration-complexity table of the lecture, read off measured curves (see ``DESIGN.md`` §4).
+So GD on a PL problem should give `kind="linear"` with `q ≤ 1 − μ/L` per iteration, and SGD with
+decreasing steps `p ≈ −1` (PL) or `p ≈ −1/2` (convex; `min ‖∇f‖²` on nonconvex problems) — the
+iteration-complexity table of the lecture, read off measured curves.
 """
 
 from __future__ import annotations
@@ -21,16 +21,29 @@ import numpy as np
 
 KINDS = ("linear", "sublinear")
 
-#: Points with ``y ≤ FLOOR · max(y)`` are taken to be at machine precision and left out of fits.
+#: Points with `y ≤ FLOOR · max(y)` are taken to be at machine precision and left out of fits.
 FLOOR = 1e-14
 
 
 @dataclasses.dataclass(frozen=True)
 class RateFit:
-    """A least-squares line ``log y = intercept + slope·t`` with ``t = x`` (linear) or ``t = log x`` (sublinear).
+    """A least-squares line `log y = intercept + slope·t`, with `t = x` (linear) or `t = log x` (sublinear).
 
-    ``r2`` is the coefficient of determination of that line in log coordinates, ``n_points`` the number of
-    points fitted and ``x_range`` the smallest and largest ``x`` among them.
+    Attributes:
+        kind: `"linear"` or `"sublinear"`.
+        slope: `log q` (linear) or the exponent `p` (sublinear).
+        intercept: The line's value at `t = 0`.
+        r2: The coefficient of determination of the line in log coordinates.
+        n_points: The number of points fitted.
+        x_range: The smallest and largest `x` among them.
+
+    Examples:
+        >>> import numpy as np
+        >>> from sgdlab.analysis import fit_rate
+        >>> k = np.arange(1.0, 60.0)
+        >>> fit = fit_rate(k, 3 * 0.8**k, "linear")
+        >>> round(fit.rate, 6), fit.r2 > 0.999999, fit.x_range
+        (0.8, True, (30.0, 59.0))
     """
 
     kind: str
@@ -42,7 +55,7 @@ class RateFit:
 
     @property
     def rate(self) -> float:
-        """The contraction factor ``q = exp(slope)`` per unit of ``x`` (linear), or the exponent ``p`` (sublinear)."""
+        """The contraction factor `q = exp(slope)` per unit of `x` (linear), or the exponent `p` (sublinear)."""
         return math.exp(self.slope) if self.kind == "linear" else self.slope
 
 
@@ -50,8 +63,25 @@ class RateFit:
 class RateEstimate:
     """The rate over several seeds: the median of the per-seed slopes and a percentile-bootstrap interval.
 
-    ``slope``, ``low``, ``high`` and ``per_seed`` are all slopes as in :class:`RateFit` (``log q`` for a
-    linear rate, the exponent ``p`` for a sublinear one).
+    `slope`, `low`, `high` and `per_seed` are all slopes as in [`RateFit`][sgdlab.analysis.RateFit] (`log q`
+    for a linear rate, the exponent `p` for a sublinear one); `str()` prints `slope [low, high]`.
+
+    Attributes:
+        kind: `"linear"` or `"sublinear"`.
+        slope: The median of the per-seed slopes.
+        low: The interval's lower end.
+        high: The interval's upper end.
+        n_seeds: The number of curves.
+        per_seed: Each curve's slope, in order.
+
+    Examples:
+        >>> import numpy as np
+        >>> from sgdlab.analysis import bootstrap_rate
+        >>> k = np.geomspace(1, 1e4, 40)
+        >>> curves = [(k, (1 + 0.1 * s) / k) for s in range(5)]
+        >>> estimate = bootstrap_rate(curves, "sublinear")
+        >>> str(estimate), estimate.contains(-1.0)
+        ('-1.00 [-1.00, -1.00]', True)
     """
 
     kind: str
@@ -63,11 +93,11 @@ class RateEstimate:
 
     @property
     def rate(self) -> float:
-        """The estimate as a rate: ``exp(slope)`` for a linear fit, ``slope`` for a sublinear one."""
+        """The estimate as a rate: `exp(slope)` for a linear fit, `slope` for a sublinear one."""
         return math.exp(self.slope) if self.kind == "linear" else self.slope
 
     def contains(self, value: float) -> bool:
-        """Whether the slope ``value`` (``log q`` for linear fits) lies in ``[low, high]``."""
+        """Whether the slope `value` (`log q` for linear fits) lies in `[low, high]`."""
         return self.low <= value <= self.high
 
     def __str__(self) -> str:
@@ -104,7 +134,7 @@ def _kind(kind: object) -> str:
 
 
 def _tail_mask(t: np.ndarray, tail: float) -> np.ndarray:
-    """The points whose coordinate ``t`` lies in the last ``tail`` fraction of ``t``'s range."""
+    """The points whose coordinate `t` lies in the last `tail` fraction of `t`'s range."""
     lo, hi = float(t.min()), float(t.max())
     slack = 1e-12 * (hi - lo)  # a point on the boundary stays in despite rounding in log x
     return t >= hi - tail * (hi - lo) - slack
@@ -112,19 +142,41 @@ def _tail_mask(t: np.ndarray, tail: float) -> np.ndarray:
 
 # --- fits ----------------------------------------------------------------------------------------------
 def fit_rate(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, kind: str, tail: float = 0.5) -> RateFit:
-    """Fit the asymptotic rate of the curve ``y(x)`` by least squares in log coordinates.
+    """Fit the asymptotic rate of the curve `y(x)` by least squares in log coordinates.
 
-    ``kind="linear"``: slope of ``log y`` against ``x`` (``y ≈ C·qˣ``, ``q = exp(slope)``);
-    ``kind="sublinear"``: slope of ``log y`` against ``log x`` (``y ≈ C·x^slope``).
+    `kind="linear"` fits the slope of `log y` against `x` (`y ≈ C·qˣ`, `q = exp(slope)`); `kind="sublinear"`
+    the slope of `log y` against `log x` (`y ≈ C·x^slope`).
 
-    Usable points have finite ``x`` and ``y``, ``y > 0`` and, for sublinear fits, ``x > 0``. Points at the
-    float floor — ``y ≤ 1e-14·max(y)`` — are left out too; for linear fits so is everything after the first
-    point at the floor (or at ``y ≤ 0``), since once a geometric curve reaches machine precision what follows
-    is rounding noise. Of the usable points, only those in the last ``tail`` fraction of the ``x``-range
-    (measured in ``x`` for linear fits, in ``log x`` for sublinear ones) are fitted: the asymptotic part.
+    Usable points have finite `x` and `y`, `y > 0` and, for sublinear fits, `x > 0`. Points at the float
+    floor — `y ≤ 1e-14·max(y)` — are left out too; for linear fits so is everything after the first point at
+    the floor (or at `y ≤ 0`), since once a geometric curve reaches machine precision what follows is
+    rounding noise. Of the usable points, only those in the last `tail` fraction of the `x`-range
+    (measured in `x` for linear fits, in `log x` for sublinear ones) are fitted: the asymptotic part.
 
-    Raises ``ValueError`` for mismatched lengths, an unknown ``kind``, ``tail`` outside ``(0, 1]``, or fewer than
-    3 usable points (or no spread in ``x``) in the tail.
+    Args:
+        x: The counter (iterations, epochs, …), non-decreasing.
+        y: The metric (`f − f*`, `‖∇f‖²`, …), one value per `x`.
+        kind: `"linear"` or `"sublinear"`.
+        tail: The fraction of the `x`-range fitted, in (0, 1].
+
+    Returns:
+        The fitted line, as a [`RateFit`][sgdlab.analysis.RateFit].
+
+    Raises:
+        ValueError: Mismatched lengths, an unknown `kind`, `tail` outside (0, 1], or fewer than 3 usable
+            points (or no spread in `x`) in the tail.
+
+    Examples:
+        >>> import numpy as np
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, cond=10.0, seed=0))
+        >>> trace = sl.run(prob, "GD", iters=100, points_per_decade=20)
+        >>> q = sl.analysis.fit_rate(trace.iters, trace.subopt, "linear").rate
+        >>> bool(q <= 1 - prob.mu / prob.L)  # GD's rate on a strongly convex problem
+        True
+        >>> k = np.geomspace(1, 1e5, 50)
+        >>> round(sl.analysis.fit_rate(k, 2 / np.sqrt(k), "sublinear").slope, 6)
+        -0.5
     """
     kind = _kind(kind)
     tail = _fraction("tail", tail)
@@ -177,14 +229,39 @@ def bootstrap_rate(
 ) -> RateEstimate:
     """The rate over seeds, with a percentile-bootstrap confidence interval.
 
-    Each curve ``(x, y)`` (one per seed) is fitted by :func:`fit_rate`. The estimate is the *median of the
-    per-seed slopes*: robust to an odd seed, and it needs no common ``x`` grid (curves recorded at different
-    checkpoints, or stopped early, are fine). The interval resamples the seeds with replacement ``n_boot``
-    times and takes the ``(1 − ci)/2`` and ``(1 + ci)/2`` quantiles of the resampled medians (the percentile
-    bootstrap; Efron & Tibshirani, *An Introduction to the Bootstrap*, 1993, §13.3). With one curve,
-    ``low = high = slope``. The same ``seed`` gives the same interval. With few seeds the percentile interval of a
-    median covers somewhat below its nominal level (about 93 % for ``ci=0.95`` with 5–20 seeds, in simulations
-    of noisy power laws): prefer 10 seeds or more.
+    Each curve `(x, y)` (one per seed) is fitted by [`fit_rate`][sgdlab.analysis.fit_rate]. The estimate is
+    the *median of the per-seed slopes*: robust to an odd seed, and it needs no common `x` grid (curves
+    recorded at different checkpoints, or stopped early, are fine). The interval resamples the seeds with
+    replacement `n_boot` times and takes the `(1 − ci)/2` and `(1 + ci)/2` quantiles of the resampled
+    medians (the percentile bootstrap; Efron & Tibshirani, *An Introduction to the Bootstrap*, 1993, §13.3).
+    With one curve, `low = high = slope`. With few seeds the percentile interval of a median covers somewhat
+    below its nominal level (about 93 % for `ci=0.95` with 5–20 seeds, in simulations of noisy power laws):
+    prefer 10 seeds or more.
+
+    Args:
+        curves: One `(x, y)` pair per seed.
+        kind: `"linear"` or `"sublinear"`.
+        tail: The fraction of each curve's `x`-range fitted (see `fit_rate`).
+        n_boot: The number of bootstrap resamples.
+        seed: The resampling's seed: the same seed gives the same interval.
+        ci: The interval's nominal coverage, in (0, 1).
+
+    Returns:
+        The [`RateEstimate`][sgdlab.analysis.RateEstimate].
+
+    Raises:
+        ValueError: No curve, a curve that is not an `(x, y)` pair or cannot be fitted (the message names
+            it), or `n_boot`, `ci` out of range.
+
+    Examples:
+        >>> import numpy as np
+        >>> from sgdlab.analysis import bootstrap_rate
+        >>> rng = np.random.default_rng(0)
+        >>> k = np.geomspace(1, 1e4, 40)
+        >>> curves = [(k, np.exp(0.2 * rng.standard_normal(k.size)) / k) for seed in range(10)]  # noisy 1/k
+        >>> estimate = bootstrap_rate(curves, "sublinear")
+        >>> str(estimate), estimate.n_seeds, estimate.contains(-1.0)
+        ('-0.99 [-1.03, -0.97]', 10, True)
     """
     kind = _kind(kind)
     if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 1:
@@ -217,11 +294,29 @@ def bootstrap_rate(
 
 # --- thresholds ----------------------------------------------------------------------------------------
 def iterations_to(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, eps: float) -> float:
-    """The first ``x`` at which ``y ≤ eps``, interpolated between checkpoints; ``math.inf`` if never.
+    """The first `x` at which `y ≤ eps`, interpolated between checkpoints; `math.inf` if never.
 
-    Between the last checkpoint above ``eps`` and the first one at or below it, ``log y`` is taken to be linear
-    in ``x`` (exact for a geometric curve); if the point below has ``y ≤ 0``, ``y`` itself is interpolated.
-    Non-finite ``y`` never counts as reaching ``eps``. ``x`` must be non-decreasing.
+    Between the last checkpoint above `eps` and the first one at or below it, `log y` is taken to be linear
+    in `x` (exact for a geometric curve); if the point below has `y ≤ 0`, `y` itself is interpolated.
+    Non-finite `y` never counts as reaching `eps`.
+
+    Args:
+        x: The counter, non-decreasing (checkpoints in the order they were recorded).
+        y: The metric, one value per `x`.
+        eps: The level, a finite number > 0.
+
+    Returns:
+        The interpolated `x`, or `math.inf` when `y` never reaches `eps`.
+
+    Raises:
+        ValueError: Mismatched lengths, an empty curve, `eps` not finite and positive, or a decreasing `x`.
+
+    Examples:
+        >>> from sgdlab.analysis import iterations_to
+        >>> iterations_to([0, 10, 20], [1.0, 1e-2, 1e-4], eps=1e-3)  # halfway in log y
+        15.0
+        >>> iterations_to([0, 10, 20], [1.0, 0.5, 0.4], eps=1e-3)
+        inf
     """
     x, y = _curve(x, y)
     if x.size == 0:
@@ -245,10 +340,28 @@ def iterations_to(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarr
 
 
 def noise_floor(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, tail: float = 0.25) -> float:
-    """The median of ``y`` over the last ``tail`` fraction of the ``x``-range (finite values only).
+    """Where constant-step SGD stalls: the median of `y` over the last `tail` fraction of the `x`-range.
 
-    Where constant-step SGD stalls: its suboptimality stops decreasing and fluctuates around a level
-    proportional to ``α σ²`` (Needell, Srebro & Ward 2014; Gower et al. 2019).
+    Its suboptimality stops decreasing and fluctuates around a level proportional to `α σ²*/b` (Needell,
+    Srebro & Ward 2014; Gower et al. 2019). Only finite values count.
+
+    Args:
+        x: The counter.
+        y: The metric, one value per `x`.
+        tail: The fraction of the `x`-range, in (0, 1].
+
+    Returns:
+        The median, a float.
+
+    Raises:
+        ValueError: Mismatched lengths, `tail` outside (0, 1], or no finite point.
+
+    Examples:
+        >>> import numpy as np
+        >>> from sgdlab.analysis import noise_floor
+        >>> k = np.arange(1.0, 101.0)
+        >>> round(noise_floor(k, 1e-3 + 0.9**k), 4)  # a linear decay onto a floor at 1e-3
+        0.0011
     """
     tail = _fraction("tail", tail)
     x, y = _curve(x, y)

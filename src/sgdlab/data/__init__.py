@@ -1,4 +1,4 @@
-"""Data: the `Dataset` container, synthetic generators, bundled, LIBSVM and ``.npy`` loaders (in memory or
+"""Data: the `Dataset` container, synthetic generators, bundled, LIBSVM and `.npy` loaders (in memory or
 memory-mapped, with a block-by-block writer), scaling."""
 
 from sgdlab.data.dataset import Dataset

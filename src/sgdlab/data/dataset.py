@@ -1,4 +1,4 @@
-"""The `Dataset`: a design matrix ``A`` (dense or CSR) and targets ``y``, validated once at construction."""
+"""The `Dataset`: a design matrix `A` (dense or CSR) and targets `y`, validated once at construction."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ FLOAT_DTYPES = (np.float32, np.float64)
 
 
 def _refuse_masked(name: str, value: object) -> object:
-    """A masked array's mask would be silently dropped by ``np.asarray``: refuse it unless nothing is masked."""
+    """A masked array's mask would be silently dropped by `np.asarray`: refuse it unless nothing is masked."""
     if isinstance(value, np.ma.MaskedArray):
         if np.ma.is_masked(value):
             raise ValueError(f"{name}: masked arrays are not supported; fill or drop the masked entries")
@@ -30,8 +30,8 @@ def _kind_error(name: str, dtype: np.dtype, what: str) -> TypeError:
 
 
 def _check_csr_structure(A: sp.csr_array | sp.csr_matrix) -> None:
-    """The CSR invariants that the compiled kernels rely on, checked in O(nnz) before anything reads ``A``
-    (scipy accepts column indices beyond the shape or a decreasing ``indptr``; the kernels would then read
+    """The CSR invariants that the compiled kernels rely on, checked in O(nnz) before anything reads `A`
+    (scipy accepts column indices beyond the shape or a decreasing `indptr`; the kernels would then read
     out of bounds)."""
     n, dim = A.shape
     indptr, indices, data = A.indptr, A.indices, A.data
@@ -119,21 +119,44 @@ def _check_targets(y: object, n: int) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Samples ``a_i`` (rows of ``A``) with targets ``y_i``, i = 1..n.
+    """Samples `a_i` (rows of `A`) with targets `y_i`, i = 1..n.
 
-    ``A`` is a dense NumPy array or a ``scipy.sparse`` CSR matrix of float32/float64 (integers and booleans
-    are converted to float64); ``y`` is 1-D: real targets for regression, class labels for classification
-    (integer labels are stored as int64, booleans as 0/1). Construction validates the data and raises
-    ``ValueError`` for NaN/Inf, empty data, mismatched sizes, masked entries, unsigned labels beyond int64 or a
-    CSR matrix with an inconsistent structure (column indices outside ``0..dim−1``, an ``indptr`` that is not
-    ``n + 1`` non-decreasing offsets from 0 to nnz), and ``TypeError`` for a wrong kind of object or values
-    that are not real numbers (complex, objects, strings, dates). A CSR matrix is copied; in the copy, column
-    indices are sorted and duplicate entries summed (``sum_duplicates``), so duplicates mean their sum.
-    A masked array is accepted only when nothing is masked.
+    Construction validates the data. A CSR matrix is copied; in the copy, column indices are sorted and
+    duplicate entries summed (`sum_duplicates`), so duplicates mean their sum. A masked array is accepted
+    only when nothing is masked.
 
-    :meth:`from_npy` opens a dataset that stays on disk (*out of core*): ``A`` and ``y`` are then read-only
-    ``np.memmap`` arrays (``y`` in its on-disk dtype), and the problems read the files in row blocks
-    (:meth:`blocks`, :meth:`rows`) so that resident memory does not grow with n.
+    [`from_npy`][sgdlab.data.Dataset.from_npy] opens a dataset that stays on disk (*out of core*): `A` and
+    `y` are then read-only `np.memmap` arrays (`y` in its on-disk dtype), and the problems read the files in
+    row blocks ([`blocks`][sgdlab.data.Dataset.blocks], [`rows`][sgdlab.data.Dataset.rows]) so that
+    resident memory does not grow with n.
+
+    Args:
+        A: The design, n × dim: a dense NumPy array or a `scipy.sparse` CSR matrix of float32/float64
+            (integers and booleans are converted to float64).
+        y: The targets, 1-D of length n: real numbers for regression, class labels for classification
+            (integer labels are stored as int64, booleans as 0/1).
+        name: A name for tables and plots.
+
+    Raises:
+        ValueError: NaN/Inf, empty data, mismatched sizes, masked entries, unsigned labels beyond int64, or a
+            CSR matrix with an inconsistent structure (column indices outside `0..dim−1`, an `indptr` that is
+            not `n + 1` non-decreasing offsets from 0 to nnz).
+        TypeError: A wrong kind of object, or values that are not real numbers (complex, objects, strings,
+            dates).
+
+    Examples:
+        >>> import numpy as np
+        >>> from sgdlab.data import Dataset
+        >>> data = Dataset(np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]), np.array([1, -1, 1]), name="toy")
+        >>> data
+        Dataset('toy', n=3, dim=2, dense, float64)
+        >>> train, test = data.split(test_size=1 / 3, seed=0)
+        >>> train.n, test.n
+        (2, 1)
+        >>> Dataset(np.array([[np.nan]]), np.array([1.0]))
+        Traceback (most recent call last):
+        ...
+        ValueError: A contains NaN or Inf (at row 0, column 0)
     """
 
     A: np.ndarray | sp.csr_matrix
@@ -151,18 +174,22 @@ class Dataset:
 
     @property
     def n(self) -> int:
+        """The number of samples (rows of `A`)."""
         return self.A.shape[0]
 
     @property
     def dim(self) -> int:
+        """The number of features (columns of `A`)."""
         return self.A.shape[1]
 
     @property
     def is_sparse(self) -> bool:
+        """`True` when `A` is a CSR matrix."""
         return sp.issparse(self.A)
 
     @property
     def dtype(self) -> np.dtype:
+        """The dtype of `A` (float32 or float64)."""
         return self.A.dtype
 
     # --- out-of-core data -------------------------------------------------------------------------
@@ -174,15 +201,36 @@ class Dataset:
         name: str | None = None,
         block_rows: int | None = None,
     ) -> Dataset:
-        """A dataset that stays on disk: ``A`` (n × dim, float32 or float64, C order) and ``y`` (n) from two
-        ``.npy`` files, opened as read-only ``np.memmap`` and validated in one pass of ``block_rows`` rows at a
-        time (default: about 8 MiB of ``A``). Bad files (malformed or truncated, wrong shape or dtype,
-        mismatched n, NaN/Inf) raise ``ValueError``; missing files ``FileNotFoundError``.
+        """A dataset that stays on disk: `A` and `y` from two `.npy` files, opened as read-only `np.memmap`.
 
-        Problems read such data in blocks: full passes (loss, gradient, constants) stream the file, and
-        minibatches read only their rows, so resident memory stays near one block whatever n is. Operations
-        that build new data (``subset``, ``split``, ``astype``, ``with_intercept``, ``standardize``) return
-        in-memory datasets.
+        The files are validated in one pass of `block_rows` rows at a time. Problems read such data in
+        blocks: full passes (loss, gradient, constants) stream the file, and minibatches read only their
+        rows, so resident memory stays near one block whatever n is. Operations that build new data
+        (`subset`, `split`, `astype`, `with_intercept`, `standardize`) return in-memory datasets.
+
+        Args:
+            A_path: The design, n × dim, float32 or float64, C order.
+            y_path: The targets, n.
+            name: The dataset's name (default: the design file's stem).
+            block_rows: Rows per block (default: about 8 MiB of `A`).
+
+        Returns:
+            The out-of-core [`Dataset`][sgdlab.data.Dataset].
+
+        Raises:
+            ValueError: A malformed or truncated file, a wrong shape or dtype, mismatched n, NaN/Inf.
+            FileNotFoundError: A file does not exist.
+
+        Examples:
+            >>> import tempfile
+            >>> from pathlib import Path
+            >>> import numpy as np
+            >>> from sgdlab.data import Dataset
+            >>> folder = Path(tempfile.mkdtemp())
+            >>> np.save(folder / "A.npy", np.ones((1000, 4))); np.save(folder / "y.npy", np.zeros(1000))
+            >>> data = Dataset.from_npy(folder / "A.npy", folder / "y.npy", block_rows=256)
+            >>> data.is_out_of_core, data.block_rows, [first for first, A, y in data.blocks()]
+            (True, 256, [0, 256, 512, 768])
         """
         storage = OutOfCoreStorage(A_path, y_path, block_rows)
         storage.validate()
@@ -201,28 +249,35 @@ class Dataset:
 
     @property
     def is_out_of_core(self) -> bool:
-        """``True`` for a dataset opened by :meth:`from_npy` (its rows are read from disk as needed)."""
+        """`True` for a dataset opened by [`from_npy`][sgdlab.data.Dataset.from_npy] (its rows are read from
+        disk as needed)."""
         return self._storage is not None
 
     @property
     def block_rows(self) -> int:
-        """Rows per block in :meth:`blocks` (for in-memory data: all of them)."""
+        """Rows per block in [`blocks`][sgdlab.data.Dataset.blocks] (for in-memory data: all of them)."""
         return self._storage.block_rows if self._storage is not None else self.n
 
     @property
     def sampler_block_rows(self) -> int:
-        """Rows per block of the ``"blocks"`` sampler: :attr:`block_rows` out of core; in memory, the block size
-        :meth:`from_npy` would choose for rows of this dim and dtype, so that the same data give the same index
-        stream in memory and on disk."""
+        """Rows per block of the `"blocks"` sampler: `block_rows` out of core; in memory, the block size
+        [`from_npy`][sgdlab.data.Dataset.from_npy] would choose for rows of this dim and dtype, so that the
+        same data give the same index stream in memory and on disk."""
         if self._storage is not None:
             return self._storage.block_rows
         return default_block_rows(self.dim * self.A.dtype.itemsize)
 
     def blocks(self, block_rows: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """``(first_row, A_rows, y_rows)`` over consecutive row blocks, in order; ``y`` as float64 or int64.
+        """Consecutive row blocks, in order.
 
         Out of core, each block is read into one reusable buffer that the next block overwrites (copy it to
-        keep it); in memory, blocks are views of ``A`` and ``y``.
+        keep it); in memory, blocks are views of `A` and `y`.
+
+        Args:
+            block_rows: Rows per block (default: [`block_rows`][sgdlab.data.Dataset.block_rows]).
+
+        Yields:
+            `(first_row, A_rows, y_rows)`, with `y` as float64 or int64.
         """
         if self._storage is not None:
             yield from self._storage.blocks(block_rows)
@@ -232,7 +287,17 @@ class Dataset:
             yield first, self.A[first : first + size], self.y[first : first + size]
 
     def rows(self, idx: np.ndarray) -> np.ndarray | sp.csr_matrix:
-        """The rows of ``A`` at the integer indices ``idx``, in that order (read from disk when out of core)."""
+        """The rows of `A` at the integer indices `idx`, in that order (read from disk when out of core).
+
+        Args:
+            idx: A 1-D array of row indices in `0..n−1`.
+
+        Returns:
+            A dense array or a CSR matrix, as `A`.
+
+        Raises:
+            ValueError: `idx` is not a 1-D integer array, or an index is out of range.
+        """
         idx = np.asarray(idx)
         if idx.ndim != 1 or idx.dtype.kind not in "iu":
             raise ValueError(f"idx must be a 1-D array of integer row indices, got {idx!r}")
@@ -241,7 +306,7 @@ class Dataset:
         return self._rows(idx)
 
     def targets(self, idx: np.ndarray | slice) -> np.ndarray:
-        """``y`` at ``idx`` (indices or a slice), as float64 or int64 (read from disk when out of core)."""
+        """`y` at `idx` (indices or a slice), as float64 or int64 (read from disk when out of core)."""
         if self._storage is None:
             return self.y[idx]
         if isinstance(idx, slice):
@@ -253,14 +318,19 @@ class Dataset:
         return target_values(self._storage.y.gather(idx) if idx.size else self._storage.y.read(0, 0))
 
     def _rows(self, idx: np.ndarray) -> np.ndarray | sp.csr_matrix:
-        """:meth:`rows` without checking ``idx`` (the problems check indices once, in ``grad_batch``)."""
+        """[`rows`][sgdlab.data.Dataset.rows] without checking `idx` (the problems check indices once, in
+        `grad_batch`)."""
         if self._storage is None:
             return self.A[idx]
         return self._storage.A.gather(idx) if idx.size else self._storage.A.read(0, 0)
 
     def label_values(self) -> np.ndarray:
-        """The distinct values of ``y``, sorted (out of core: collected by the validating pass; a
-        ``ValueError`` if there were more than 65,536, i.e. real-valued targets rather than labels)."""
+        """The distinct values of `y`, sorted.
+
+        Raises:
+            ValueError: Out of core, when the validating pass saw more than 65,536 distinct values (real
+                targets rather than labels).
+        """
         if self._storage is None:
             return np.unique(self.y)
         if self._storage.labels is None:
@@ -270,8 +340,10 @@ class Dataset:
         return self._storage.labels
 
     def fingerprint(self) -> str:
-        """SHA-256 of the data's bytes: the key under which derived results (optima) are cached. Out-of-core
-        data are hashed block by block and get the fingerprint of the same data held in memory."""
+        """SHA-256 of the data's bytes: the key under which derived results (optima) are cached.
+
+        Out-of-core data are hashed block by block and get the fingerprint of the same data held in memory.
+        """
         if not self._fingerprint:
             h = hashlib.sha256()
             kind = "ndarray" if self._storage is not None else type(self.A).__name__
@@ -289,14 +361,27 @@ class Dataset:
         return self._fingerprint[0]
 
     def subset(self, idx: np.ndarray, name: str | None = None) -> Dataset:
-        """The samples at ``idx``, as a new (in-memory) dataset."""
+        """The samples at `idx` (indices, a mask or a slice), as a new in-memory dataset named `name` (default:
+        this one's name)."""
         if self._storage is not None:
             idx = np.arange(self.n)[idx]  # masks and slices as for arrays
             return Dataset(self.rows(idx), self.targets(idx), name=name or self.name)
         return Dataset(self.A[idx], self.y[idx], name=name or self.name)
 
     def split(self, test_size: float = 0.25, seed: int = 0) -> tuple[Dataset, Dataset]:
-        """Random train/test split (``test_size`` is a fraction in (0, 1))."""
+        """A random train/test split.
+
+        Args:
+            test_size: The test part's fraction of the samples, in (0, 1).
+            seed: The permutation's seed.
+
+        Returns:
+            `(train, test)`, in-memory datasets named `name[train]` and `name[test]`, rows in their original
+            order.
+
+        Raises:
+            ValueError: `test_size` is outside (0, 1) or leaves an empty part.
+        """
         if not 0.0 < test_size < 1.0:
             raise ValueError(f"test_size must be in (0, 1), got {test_size}")
         n_test = round(test_size * self.n)
@@ -309,7 +394,7 @@ class Dataset:
         )
 
     def astype(self, dtype: type | np.dtype) -> Dataset:
-        """The same data with ``A`` in another floating dtype (float32 or float64)."""
+        """The same data with `A` in another floating dtype (float32 or float64); `ValueError` for others."""
         if np.dtype(dtype).type not in FLOAT_DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
         return Dataset(self.A.astype(dtype), self.y, name=self.name)

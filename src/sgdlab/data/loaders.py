@@ -21,14 +21,31 @@ _BUNDLED = {
     "iris": "load_iris",
     "wine": "load_wine",
 }
+#: The names [`load_bundled`][sgdlab.data.load_bundled] accepts (scikit-learn's bundled datasets).
 BUNDLED_NAMES: tuple[str, ...] = tuple(_BUNDLED)
 
 
 def load_bundled(name: str, standardize: bool = False) -> Dataset:
-    """One of scikit-learn's bundled datasets: ``digits``, ``breast_cancer``, ``diabetes``, ``iris``, ``wine``.
+    """One of scikit-learn's bundled datasets (shipped with scikit-learn: nothing is downloaded).
 
-    Two-class labels come as ±1, more classes as 0..K-1, regression targets (diabetes) as floats.
-    ``standardize=True`` centres and scales every feature (see :func:`sgdlab.data.standardize`).
+    Two-class labels come as ±1, more classes as 0..K−1, regression targets (diabetes) as floats.
+
+    Args:
+        name: One of [`BUNDLED_NAMES`][sgdlab.data.BUNDLED_NAMES]: `digits`, `breast_cancer`, `diabetes`,
+            `iris`, `wine`.
+        standardize: Centre and scale every feature (see [`standardize`][sgdlab.data.standardize]).
+
+    Returns:
+        The [`Dataset`][sgdlab.data.Dataset], dense float64, named `name`.
+
+    Raises:
+        ValueError: `name` is not a bundled dataset.
+
+    Examples:
+        >>> from sgdlab.data import load_bundled
+        >>> data = load_bundled("breast_cancer", standardize=True)
+        >>> data.n, data.dim, sorted(set(data.y.tolist()))
+        (569, 30, [-1, 1])
     """
     import sklearn.datasets
 
@@ -42,8 +59,9 @@ def load_bundled(name: str, standardize: bool = False) -> Dataset:
     return _standardize(data) if standardize else data
 
 
-#: Without ``n_features=``, :func:`load_libsvm` refuses files wider than ``max(MAX_AUTO_FEATURES, 100 · nnz)``
-#: features: one stray huge index would otherwise make every dense iterate that wide.
+#: Without `n_features=`, [`load_libsvm`][sgdlab.data.load_libsvm] refuses files wider than
+#: `max(MAX_AUTO_FEATURES, 100 · nnz)` features: one stray huge index would otherwise make every dense iterate
+#: that wide.
 MAX_AUTO_FEATURES = 1_000_000
 _SNIFF_BYTES = 1 << 16
 
@@ -64,7 +82,7 @@ def _regular_file(path: Path, what: str) -> None:
 
 
 def _libsvm_line(path: Path, row: int, width: int) -> tuple[str, int]:
-    """Where sample ``row`` is (lines left empty once comments are cut hold no sample) and the largest feature
+    """Where sample `row` is (lines left empty once comments are cut hold no sample) and the largest feature
     index written on it, for error messages."""
     with open(path, "rb") as handle:
         sample = -1
@@ -83,14 +101,36 @@ def load_libsvm(
     dtype: type = np.float64,
     name: str | None = None,
 ) -> Dataset:
-    """A LIBSVM/svmlight file as a CSR dataset (parsed by scikit-learn's ``load_svmlight_file``; indices are
-    1-based unless the file uses index 0).
+    """A LIBSVM/svmlight file as a CSR dataset.
 
-    ``n_features`` fixes the width; a feature index beyond it is a ``ValueError`` naming its line. Without it
-    the width is the largest index, and a width above ``max(MAX_AUTO_FEATURES, 100 · nnz)`` (10⁶ features, or
-    100 per stored value) is refused: a stray huge index would make every iterate that wide — pass
-    ``n_features=`` for truly wide data. ``dtype`` is float32 or float64. A missing file raises
-    ``FileNotFoundError``; a directory, special, binary or malformed file ``ValueError`` naming it.
+    Parsed by scikit-learn's `load_svmlight_file`; indices are 1-based unless the file uses index 0. Without
+    `n_features` the width is the largest index, and a width above `max(MAX_AUTO_FEATURES, 100 · nnz)`
+    (10⁶ features, or 100 per stored value) is refused: a stray huge index would make every iterate that
+    wide — pass `n_features=` for truly wide data.
+
+    Args:
+        path: The file.
+        n_features: The width; a feature index beyond it is an error naming its line.
+        dtype: `numpy.float32` or `numpy.float64`.
+        name: The dataset's name (default: the file's stem).
+
+    Returns:
+        The [`Dataset`][sgdlab.data.Dataset], with a CSR design and the file's labels.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: The file is a directory, a special file, binary or malformed, holds no samples, is too
+            wide, or `dtype` is not a float type.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from sgdlab.data import load_libsvm
+        >>> path = Path(tempfile.mkdtemp()) / "tiny.svm"
+        >>> _ = path.write_text("+1 1:0.5 3:2\\n-1 2:1\\n")
+        >>> data = load_libsvm(path)
+        >>> data.n, data.dim, data.is_sparse, data.y.tolist()
+        (2, 3, True, [1.0, -1.0])
     """
     from sklearn.datasets import load_svmlight_file
 
@@ -160,12 +200,38 @@ def load_npy(
     mmap: bool = False,
     block_rows: int | None = None,
 ) -> Dataset:
-    """A dataset from two ``.npy`` files: the design matrix (n × dim) and the targets (n). Pickled
-    (object) arrays are refused.
+    """A dataset from two `.npy` files: the design matrix (n × dim) and the targets (n).
 
-    ``mmap=True`` leaves the data on disk (see :meth:`Dataset.from_npy`): ``A`` must then be float32 or
-    float64 in C order, it is validated ``block_rows`` rows at a time, and problems read it in blocks, so
-    resident memory does not grow with n. :func:`sgdlab.data.write_npy` writes such files from chunks.
+    Pickled (object) arrays are refused. With `mmap=True` the data stay on disk (see
+    [`Dataset.from_npy`][sgdlab.data.Dataset.from_npy]): `A` must then be float32 or float64 in C order, it
+    is validated `block_rows` rows at a time, and problems read it in blocks, so resident memory does not
+    grow with n. [`write_npy`][sgdlab.data.write_npy] writes such files from chunks.
+
+    Args:
+        A_path: The design matrix's file.
+        y_path: The targets' file.
+        name: The dataset's name (default: the design file's stem).
+        mmap: Memory-map the files instead of reading them.
+        block_rows: Rows per block for validating memory-mapped data (default: about 64 MiB a block).
+
+    Returns:
+        The [`Dataset`][sgdlab.data.Dataset].
+
+    Raises:
+        FileNotFoundError: A file does not exist.
+        ValueError: A file is not a readable `.npy` array (an `.npz`, pickled, truncated), the arrays do not
+            fit together, or `block_rows` is given without `mmap=True`.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from sgdlab.data import load_npy
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> np.save(folder / "A.npy", np.eye(3)); np.save(folder / "y.npy", np.arange(3.0))
+        >>> data = load_npy(folder / "A.npy", folder / "y.npy", mmap=True)
+        >>> data.n, data.dim, data.is_out_of_core
+        (3, 3, True)
     """
     A_path, y_path = Path(A_path), Path(y_path)
     if mmap:

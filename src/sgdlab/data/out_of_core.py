@@ -1,22 +1,23 @@
-"""Out-of-core data: ``.npy`` files written block by block and read back without loading them.
+"""Out-of-core data: `.npy` files written block by block and read back without loading them.
 
-A dataset on disk is two ``.npy`` files: the design matrix ``A`` (n × dim, C order, float32 or float64) and
-the targets ``y`` (n). :class:`NpyWriter` (or :func:`write_npy`) writes them from row blocks; the final
-number of rows is patched into the headers when the writer closes, so n need not be known in advance.
+A dataset on disk is two `.npy` files: the design matrix `A` (n × dim, C order, float32 or float64) and
+the targets `y` (n). [`NpyWriter`][sgdlab.data.NpyWriter] (or [`write_npy`][sgdlab.data.write_npy])
+writes them from row blocks; the final number of rows is patched into the headers when the writer closes, so
+n need not be known in advance.
 
 Reading never maps file pages into the process. Pages of a memory map count towards the resident set once
-touched, so one pass over ``A`` through ``np.memmap`` makes the RSS as large as the file. Instead:
+touched, so one pass over `A` through `np.memmap` makes the RSS as large as the file. Instead:
 
 * full passes (validation, loss, gradient, constants, fingerprint) read consecutive row blocks into one
-  reusable buffer with positioned reads (:meth:`NpyArray.blocks`);
+  reusable buffer with positioned reads (`NpyArray.blocks`);
 * minibatches read their rows with one positioned read per row, or one read of the rows' span when the
-  indices are dense enough (:meth:`NpyArray.gather`);
-* requests that keep falling inside one block (the ``"blocks"`` sampler of `sgdlab.engine.samplers`) are served
-  from a one-block cache: once :data:`_CACHE_AFTER` rows in a row came from one block, that whole block is read
+  indices are dense enough (`NpyArray.gather`);
+* requests that keep falling inside one block (the `"blocks"` sampler of `sgdlab.engine.samplers`) are served
+  from a one-block cache: once `_CACHE_AFTER` rows in a row came from one block, that whole block is read
   once and later rows of it cost a copy, not a system call.
 
 Both go through the operating system's page cache, which is not part of the RSS, so the resident memory of
-a pass is the block buffer (``block_rows × dim``) whatever n is.
+a pass is the block buffer (`block_rows × dim`) whatever n is.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: Rows per block default to this many bytes of ``A``: large enough that a read costs little per row,
+#: Rows per block default to this many bytes of `A`: large enough that a read costs little per row,
 #: small enough that the buffer and the per-block temporaries stay a few tens of MiB.
 BLOCK_BYTES = 8 << 20
 
@@ -48,7 +49,7 @@ _HEADER_BYTES = 128
 
 
 def default_block_rows(row_bytes: int) -> int:
-    """Rows per block for rows of ``row_bytes`` bytes: about :data:`BLOCK_BYTES` of data."""
+    """Rows per block for rows of `row_bytes` bytes: about `BLOCK_BYTES` of data."""
     return max(1, BLOCK_BYTES // max(int(row_bytes), 1))
 
 
@@ -62,9 +63,9 @@ def _header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
 
 
 class NpyArray:
-    """A C-ordered ``.npy`` array on disk, read in row blocks or gathered by row index.
+    """A C-ordered `.npy` array on disk, read in row blocks or gathered by row index.
 
-    ``shape``, ``dtype`` and ``offset`` (the header's length) come from the header, which is checked against
+    `shape`, `dtype` and `offset` (the header's length) come from the header, which is checked against
     the file's size. The file descriptor is opened on first use and reopened after unpickling.
     """
 
@@ -132,7 +133,7 @@ class NpyArray:
         return info.st_size, info.st_mtime_ns
 
     def check_unchanged(self) -> None:
-        """A ``ValueError`` if the file was replaced or modified since it was opened and checked."""
+        """A `ValueError` if the file was replaced or modified since it was opened and checked."""
         if not self.path.is_file() or self._identity() != self._stamp:
             raise ValueError(f"{self.what} file {self.path} changed since it was opened; open it again")
 
@@ -161,7 +162,7 @@ class NpyArray:
         return self.shape[0]
 
     def memmap(self) -> np.memmap:
-        """The whole array as a read-only ``np.memmap`` (pages it touches count as resident memory)."""
+        """The whole array as a read-only `np.memmap` (pages it touches count as resident memory)."""
         return np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.shape, order="C")
 
     # --- reads ----------------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ class NpyArray:
             done += got
 
     def read(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
-        """Rows ``start:stop`` (into ``out`` when given: a C-contiguous array of the right shape and dtype)."""
+        """Rows `start:stop` (into `out` when given: a C-contiguous array of the right shape and dtype)."""
         if out is None:
             out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
         if stop > start:
@@ -182,7 +183,7 @@ class NpyArray:
         return out
 
     def gather(self, idx: np.ndarray) -> np.ndarray:
-        """Rows at the (valid, non-empty) integer indices ``idx``, in that order (a new array)."""
+        """Rows at the (valid, non-empty) integer indices `idx`, in that order (a new array)."""
         m = len(idx)
         if m == 1:
             lo = last = int(idx[0])
@@ -218,7 +219,7 @@ class NpyArray:
         return out
 
     def _load_cache(self, block: int) -> None:
-        """Read block ``block`` (of :attr:`cache_rows` rows) into the cache, replacing the one held."""
+        """Read block `block` (of `cache_rows` rows) into the cache, replacing the one held."""
         first = block * self.cache_rows
         stop = min(first + self.cache_rows, self.n)
         if self._cache is None:
@@ -228,7 +229,7 @@ class NpyArray:
         self._cache_first, self._cache_stop = first, stop
 
     def blocks(self, block_rows: int, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """``(first_row, rows)`` for consecutive blocks of ``block_rows`` rows. Each block is a view into a
+        """`(first_row, rows)` for consecutive blocks of `block_rows` rows. Each block is a view into a
         buffer that is overwritten once the iteration moves on: use it (or copy it) before advancing. The next
         block is read in the background while the current one is in use."""
         stop = self.n if stop is None else stop
@@ -255,17 +256,36 @@ class NpyArray:
 
 
 class NpyWriter:
-    """Write a dataset as two ``.npy`` files, ``A`` (n × dim) and ``y`` (n), one row block at a time.
+    """Write a dataset as two `.npy` files, `A` (n × dim) and `y` (n), one row block at a time.
 
-    ``dtype`` is the dtype of ``A`` on disk (default: the first block's, if float32 or float64, else float64);
-    ``y`` is stored as float64 for real targets and int64 for integer labels, as :class:`Dataset` holds it.
-    Blocks are checked as they arrive (shapes, NaN/Inf). The files are written under temporary names and
-    renamed when the writer closes without error, with the row count patched into their headers; on an
-    error nothing is left behind. Use as a context manager::
+    `y` is stored as float64 for real targets and int64 for integer labels, as
+    [`Dataset`][sgdlab.data.Dataset] holds it. Blocks are checked as they arrive (shapes, NaN/Inf). The files
+    are written under temporary names and renamed when the writer closes without error, with the row count
+    patched into their headers; on an error (or `abort()`) nothing is left behind. Use it as a context
+    manager; [`load_npy`][sgdlab.data.load_npy] or [`Dataset.from_npy`][sgdlab.data.Dataset.from_npy] read
+    the files back.
 
-        with NpyWriter("A.npy", "y.npy") as w:
-            for A_block, y_block in chunks:
-                w.append(A_block, y_block)
+    Args:
+        A_path: The design matrix's file.
+        y_path: The targets' file (not the same as `A_path`).
+        dtype: The dtype of `A` on disk, float32 or float64 (default: the first block's, if float32 or
+            float64, else float64).
+
+    Raises:
+        ValueError: One path for both files, or `dtype` not a float type.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from sgdlab.data import NpyWriter, load_npy
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> with NpyWriter(folder / "A.npy", folder / "y.npy", dtype=np.float32) as writer:
+        ...     for start in range(0, 1000, 250):
+        ...         writer.append(np.ones((250, 3)), np.arange(start, start + 250) % 2)
+        >>> data = load_npy(folder / "A.npy", folder / "y.npy", mmap=True)
+        >>> data.n, data.dim, data.dtype, data.targets(slice(0, 4)).tolist()
+        (1000, 3, dtype('float32'), [0, 1, 0, 1])
     """
 
     def __init__(
@@ -301,7 +321,13 @@ class NpyWriter:
             f.write(b"\0" * _HEADER_BYTES)  # the header is written at close, once n is known
 
     def append(self, A: np.ndarray, y: np.ndarray) -> None:
-        """Append the rows of ``A`` (m × dim) with their targets ``y`` (m)."""
+        """Append the rows of `A` (m × dim) with their targets `y` (m).
+
+        Raises:
+            ValueError: The writer is closed, the shapes do not fit (or differ from earlier blocks'), or a
+                value is NaN/Inf.
+            TypeError: Values that are not real numbers, or integer targets after real ones (or the reverse).
+        """
         if self._closed:
             raise ValueError("this NpyWriter is closed")
         A, y = np.asarray(A), np.asarray(y)
@@ -369,8 +395,31 @@ def write_npy(
     chunks: Iterable[tuple[np.ndarray, np.ndarray]],
     dtype: type | np.dtype | None = None,
 ) -> int:
-    """Write ``(A_block, y_block)`` pairs from ``chunks`` to two ``.npy`` files (see :class:`NpyWriter`);
-    returns the number of rows. Only one block is in memory at a time if ``chunks`` is a generator."""
+    """Write the `(A_block, y_block)` pairs of `chunks` to two `.npy` files (see
+    [`NpyWriter`][sgdlab.data.NpyWriter]); only one block is in memory at a time if `chunks` is a generator.
+
+    Args:
+        A_path: The design matrix's file.
+        y_path: The targets' file.
+        chunks: `(A_block, y_block)` pairs, each `A_block` m × dim and `y_block` of length m.
+        dtype: The dtype of `A` on disk (see `NpyWriter`).
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        ValueError: No rows, or a block that does not fit (see `NpyWriter.append`).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from sgdlab.data import write_npy
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> chunks = ((np.full((100, 2), i, dtype=float), np.full(100, float(i))) for i in range(5))
+        >>> write_npy(folder / "A.npy", folder / "y.npy", chunks)
+        500
+    """
     with NpyWriter(A_path, y_path, dtype=dtype) as writer:
         for A, y in chunks:
             writer.append(A, y)
@@ -378,12 +427,13 @@ def write_npy(
 
 
 def target_values(y: np.ndarray) -> np.ndarray:
-    """Targets as :class:`Dataset` holds them: float64 for real values, int64 for integers and booleans."""
+    """Targets as [`Dataset`][sgdlab.data.Dataset] holds them: float64 for real values, int64 for integers and
+    booleans."""
     return y.astype(np.float64 if y.dtype.kind == "f" else np.int64, copy=False)
 
 
 class OutOfCoreStorage:
-    """The files behind a memory-mapped :class:`Dataset`: ``A`` and ``y`` as :class:`NpyArray`, the block size,
+    """The files behind a memory-mapped [`Dataset`][sgdlab.data.Dataset]: `A` and `y` as `NpyArray`, the block size,
     and what one validating pass learnt (the distinct labels, when they are few)."""
 
     #: Label sets larger than this are not collected (regression targets, not class labels).
@@ -417,7 +467,7 @@ class OutOfCoreStorage:
         self.labels: np.ndarray | None = None
 
     def validate(self) -> None:
-        """One pass over both files: NaN/Inf in ``A`` or real ``y`` is a ``ValueError`` naming its position."""
+        """One pass over both files: NaN/Inf in `A` or real `y` is a `ValueError` naming its position."""
         labels: np.ndarray | None = np.empty(0, dtype=target_values(np.empty(0, self.y.dtype)).dtype)
         for (first, A), (_, y) in zip(self.A.blocks(self.block_rows), self.y.blocks(self.block_rows), strict=True):
             if not np.isfinite(A).all():
@@ -434,7 +484,7 @@ class OutOfCoreStorage:
         self.labels = labels
 
     def blocks(self, block_rows: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """``(first_row, A_rows, y_rows)`` block by block (``y`` as :func:`target_values`)."""
+        """`(first_row, A_rows, y_rows)` block by block (`y` as `target_values`)."""
         size = block_rows or self.block_rows
         for (first, A), (_, y) in zip(self.A.blocks(size), self.y.blocks(size), strict=True):
             yield first, A, target_values(y)
@@ -442,7 +492,7 @@ class OutOfCoreStorage:
 
 class EncodedTargets:
     """The targets of an out-of-core dataset as a problem encodes them (±1, class indices, reals), read from
-    disk and encoded only for the rows asked for: ``targets[idx]``, ``targets[start:stop]``."""
+    disk and encoded only for the rows asked for: `targets[idx]`, `targets[start:stop]`."""
 
     def __init__(self, data, encode) -> None:
         self.data, self.encode = data, encode
@@ -483,8 +533,8 @@ class EncodedTargets:
 
 
 class BlockOperator:
-    """``A`` of a dataset as a linear operator applied block by block: ``op @ v``, ``op.T @ u`` and the Gram
-    matrix ``op.T @ op`` (accumulated in float64), for code written against a matrix (spectra)."""
+    """`A` of a dataset as a linear operator applied block by block: `op @ v`, `op.T @ u` and the Gram
+    matrix `op.T @ op` (accumulated in float64), for code written against a matrix (spectra)."""
 
     def __init__(self, data, transposed: bool = False) -> None:
         self.data, self.transposed = data, transposed

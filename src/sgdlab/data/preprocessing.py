@@ -11,8 +11,25 @@ from sgdlab.data.dataset import Dataset
 def standardize(data: Dataset, with_mean: bool | None = None) -> Dataset:
     """Scale each feature to unit variance and, for dense data, centre it to zero mean.
 
-    Centring a sparse matrix would make it dense, so ``with_mean`` defaults to ``True`` for dense data and
-    ``False`` for sparse data; asking for it on sparse data is an error. Constant features are left unscaled.
+    Constant features are left unscaled.
+
+    Args:
+        data: The dataset.
+        with_mean: Centre the features. By default `True` for dense data and `False` for sparse data
+            (centring a sparse matrix would make it dense).
+
+    Returns:
+        A new [`Dataset`][sgdlab.data.Dataset] of the same dtype, sparsity and name.
+
+    Raises:
+        ValueError: `with_mean=True` on sparse data.
+
+    Examples:
+        >>> import numpy as np
+        >>> from sgdlab.data import Dataset, standardize
+        >>> data = standardize(Dataset(np.array([[1.0, 10.0], [3.0, 10.0], [5.0, 10.0]]), np.ones(3)))
+        >>> data.A.mean(axis=0).round(12).tolist(), data.A.std(axis=0).round(12).tolist()
+        ([0.0, 0.0], [1.0, 0.0])
     """
     if with_mean is None:
         with_mean = not data.is_sparse

@@ -3,15 +3,15 @@
 A checkpoint holds the iterate, the method's state, the sampler's random state, the counters, and the
 columns recorded so far, plus a *signature* of the run's arguments: a checkpoint resumes only the run that
 wrote it (same problem data, method, hyperparameters, sampling, seed, budget and recording). Resuming gives
-the trace the uninterrupted run would have given, bit for bit, except ``time_s``.
+the trace the uninterrupted run would have given, bit for bit, except `time_s`.
 
-The file is data only, never code: an uncompressed ``.npz`` archive (readable with ``np.load``) of plain
-numeric arrays ``a0, a1, …`` plus ``document``, a UTF-8 JSON text that holds everything else and refers to the
-arrays by number. The method is stored as its class name in `sgdlab.methods.METHODS` and its hyperparameters,
-schedules as their class and fields. The archive's comment, its last bytes, reads
-``sgdlab-checkpoint/<version> sha256=<hex>``: the SHA-256 of every byte before it. :meth:`Checkpoint.load`
-checks that trailer before parsing anything, so a damaged file (any flipped bit, a truncation) or a foreign
-one is refused with one ``ValueError`` naming it, and nothing in a file is ever unpickled or executed.
+The file is data only, never code: an uncompressed `.npz` archive (readable with `np.load`) of plain numeric arrays `a0,
+a1, …` plus `document`, a UTF-8 JSON text that holds everything else and refers to the arrays by number. The method is
+stored as its class name in `sgdlab.methods.METHODS` and its hyperparameters, schedules as their class and fields. The
+archive's comment, its last bytes, reads `sgdlab-checkpoint/<version> sha256=<hex>`: the SHA-256 of every byte before
+it. [`Checkpoint.load`][sgdlab.engine.Checkpoint.load] checks that trailer before parsing anything, so a damaged file
+(any flipped bit, a truncation) or a foreign one is refused with one `ValueError` naming it, and nothing in a file is
+ever unpickled or executed.
 """
 
 from __future__ import annotations
@@ -44,11 +44,45 @@ _CHUNK = 1 << 20
 
 
 class _Unreadable(Exception):
-    """Why a file is not a checkpoint; :meth:`Checkpoint.load` turns it into a ``ValueError`` naming the file."""
+    """Why a file is not a checkpoint; `Checkpoint.load` turns it into a `ValueError` naming the file."""
 
 
 @dataclass
 class Checkpoint:
+    """Everything a run needs to continue exactly where it was; `sl.run(..., checkpoint_path=...)` writes
+    them, `sl.run(..., resume=...)` continues from one.
+
+    A checkpoint resumes only the run that wrote it (`signature`: same problem data, method,
+    hyperparameters, sampling, seed, budget and recording); the resumed run returns the trace the
+    uninterrupted run would have returned, bit for bit except `time_s`. The file is data only (see the
+    module's description above): a damaged or foreign file is refused, nothing in it is ever executed.
+
+    Attributes:
+        signature: The run's identity, as `sl.run` describes it.
+        method: The method as resolved when the run started (so schedules keep their length).
+        x: The iterate.
+        state: The method's state (momenta, gradient tables, …).
+        sampler: The sampler's state ([`Sampler.get_state`][sgdlab.engine.Sampler.get_state]).
+        counters: The loop's counters so far: iterations `it`, gradient evaluations `ev`, optimisation
+            seconds `elapsed`, ….
+        columns: The trace's columns recorded so far.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> import sgdlab as sl
+        >>> from sgdlab.engine import Checkpoint
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=100, dim=5, seed=0))
+        >>> path = Path(tempfile.mkdtemp()) / "run.ckpt"
+        >>> whole = sl.run(prob, "Adam", epochs=20, seed=1, checkpoint_path=path, checkpoint_every=0)
+        >>> Checkpoint.load(path).counters["it"]  # the last checkpoint: at the end of the run
+        2000
+        >>> again = sl.run(prob, "Adam", epochs=20, seed=1, resume=path)
+        >>> bool(np.array_equal(again.x, whole.x))
+        True
+    """
+
     signature: dict[str, Any]
     method: Method  # as resolved when the run started (so schedules keep their length)
     x: np.ndarray
@@ -58,7 +92,8 @@ class Checkpoint:
     columns: dict[str, list[float]]
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write atomically: a reader (or a resumed run after a crash) never sees half a file."""
+        """Write the checkpoint to `path` atomically: a reader (or a resumed run after a crash) never sees half
+        a file."""
         path = Path(path)
         arrays: list[np.ndarray] = []
         document = {
@@ -98,9 +133,19 @@ class Checkpoint:
 
     @staticmethod
     def load(path: str | os.PathLike) -> Checkpoint:
-        """Read a checkpoint written by :meth:`save`. A missing file raises ``FileNotFoundError``; anything
-        else that is not an intact checkpoint of this format (damaged, truncated, empty, foreign, a directory
-        or other special file) raises ``ValueError`` naming it."""
+        """Read a checkpoint written by [`save`][sgdlab.engine.Checkpoint.save].
+
+        Args:
+            path: The file.
+
+        Returns:
+            The [`Checkpoint`][sgdlab.engine.Checkpoint].
+
+        Raises:
+            FileNotFoundError: The file does not exist.
+            ValueError: Anything else that is not an intact checkpoint of this format (damaged, truncated,
+                empty, foreign, a directory or other special file), naming the file.
+        """
         try:
             return _decode_checkpoint(_read_verified(path))
         except FileNotFoundError:
@@ -111,6 +156,8 @@ class Checkpoint:
             raise ValueError(f"{path} is not a readable sgdlab checkpoint: {exc}") from None
 
     def check_signature(self, signature: dict[str, Any]) -> None:
+        """Raise `ValueError`, naming the differing settings, unless this checkpoint was written by the run
+        `signature` describes."""
         different = sorted(k for k in set(signature) | set(self.signature) if signature.get(k) != self.signature.get(k))
         if different:
             raise ValueError("this checkpoint belongs to a different run; it differs in " + ", ".join(different))
@@ -169,7 +216,7 @@ def _read_verified(path: str | os.PathLike) -> bytes:
 
 
 def _read_member(archive: zipfile.ZipFile, name: str) -> np.ndarray:
-    """One ``.npy`` member: numbers only, and only as many bytes as the archive really holds for it."""
+    """One `.npy` member: numbers only, and only as many bytes as the archive really holds for it."""
     try:
         info = archive.getinfo(name)
     except KeyError:

@@ -1,9 +1,9 @@
 """Compiled segments: whole stretches of iterations in one numba call, for methods on generalised linear problems.
 
-`sgdlab.run` asks :func:`segment_for` once per run; where it returns a function, that function replaces
-`python_segment` and keeps its contract exactly: same ``SegmentResult``, the same budgets (``max_iters``,
-``max_evals``, ``deadline``, the clock read between chunks of about a millisecond), divergence (``‖x‖²`` not
-finite) reported at the iteration it happens, and ``x``, the method's ``state`` dict (same keys, same arrays) and
+`sgdlab.run` asks `segment_for` once per run; where it returns a function, that function replaces
+`python_segment` and keeps its contract exactly: same `SegmentResult`, the same budgets (`max_iters`,
+`max_evals`, `deadline`, the clock read between chunks of about a millisecond), divergence (`‖x‖²` not
+finite) reported at the iteration it happens, and `x`, the method's `state` dict (same keys, same arrays) and
 the sampler left as the Python loop leaves them — so checkpoints, resuming and recording work unchanged and the
 two paths can take turns within one run.
 
@@ -11,20 +11,20 @@ Covered (everything else, and any run whose arrays are not float64, runs in Pyth
 
 * problems: `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` (exactly these classes: a subclass may
   change the oracle), dense or CSR float64 data held in memory (out-of-core data run in Python), with their L2 term;
-* samplers ``"uniform"``, ``"reshuffle"`` and ``"blocks"``, any batch size;
-* methods: those whose `MethodInfo.compiled` names a segment — ``"elementwise"`` (the element-wise methods, SGD
+* samplers `"uniform"`, `"reshuffle"` and `"blocks"`, any batch size;
+* methods: those whose `MethodInfo.compiled` names a segment — `"elementwise"` (the element-wise methods, SGD
   with every schedule: the minibatch gradient, then their fused kernel per `MethodInfo.fused`, both conventions),
-  ``"sag"``, ``"saga"``, ``"svrg"`` — exactly the registering classes (a subclass may change the update). A segment
+  `"sag"`, `"saga"`, `"svrg"` — exactly the registering classes (a subclass may change the update). A segment
   or fused kernel this module does not know is an error.
 
 On CSR data with one sample per iteration, SGD, SAG and SAGA update lazily (just in time): the L2 shrinkage and
 the table mean, which touch every coordinate, are applied in closed form when a row next reads a coordinate, so an
 iteration costs O(nnz(a_i)) instead of O(dim) (see `glm_kernels.sgd_lazy_segment`; same iterates to rounding).
 
-Step sizes are computed in Python by the method's own ``step_size`` (its schedule), a chunk at a time; the
-element-wise updates are those of `sgdlab.methods.fused` (see `sgdlab.engine.glm_kernels`). ``tests/test_compiled.py``
-checks every (problem, storage, method, batch size) against the Python path. ``SGDLAB_COMPILED=0`` turns the
-compiled segments off; so does :func:`disabled` within a block.
+Step sizes are computed in Python by the method's own `step_size` (its schedule), a chunk at a time; the
+element-wise updates are those of `sgdlab.methods.fused` (see `sgdlab.engine.glm_kernels`). `tests/test_compiled.py`
+checks every (problem, storage, method, batch size) against the Python path. `SGDLAB_COMPILED=0` turns the
+compiled segments off; so does `disabled` within a block.
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ from sgdlab.problems.base import Problem
 from sgdlab.problems.glm import LeastSquares, LogisticRegression, SoftmaxRegression
 
 _switch = Switch("SGDLAB_COMPILED")
-#: ``with disabled(): …`` — run every segment in Python inside this block.
+#: `with disabled(): …` — run every segment in Python inside this block.
 disabled = _switch.off
 
 #: Iterations per kernel call are chosen so that a call does about this many multiply-adds (~1 ms): the clock
-#: (``deadline``) is read between calls.
+#: (`deadline`) is read between calls.
 CHUNK_WORK = 1 << 20
 MAX_CHUNK = 8192
 
@@ -60,7 +60,7 @@ SEGMENTS = ("elementwise", "sag", "saga", "svrg")
 
 
 def _segment_kind(method: Method) -> str | None:
-    """The method's compiled segment: its class's ``info.compiled`` if the class registers that info itself."""
+    """The method's compiled segment: its class's `info.compiled` if the class registers that info itself."""
     cls = type(method)
     kind = cls.info.compiled if registering_class(cls) is cls else None
     if kind == "elementwise" and method.fused_spec() is None:
@@ -71,7 +71,7 @@ def _segment_kind(method: Method) -> str | None:
 
 
 def _glm_data(problem: Problem) -> dict[str, Any] | None:
-    """The problem's arrays in the kernels' layout, or ``None`` where the kernels do not apply."""
+    """The problem's arrays in the kernels' layout, or `None` where the kernels do not apply."""
     kind = type(problem)
     if kind not in _LOSSES or problem.data.is_out_of_core:  # rows on disk: the Python path reads them in blocks
         return None
@@ -102,7 +102,7 @@ def _glm_data(problem: Problem) -> dict[str, Any] | None:
 
 
 def _step_sizes(method: Method, k0: int, count: int) -> np.ndarray:
-    """``α_k`` for ``k = k0+1 … k0+count``, from the method's own ``step_size`` (its schedule)."""
+    """`α_k` for `k = k0+1 … k0+count`, from the method's own `step_size` (its schedule)."""
     if method.constant_step_size:
         return np.full(count, method.step_size({"k": k0 + 1}))
     return np.array([method.step_size({"k": k}) for k in range(k0 + 1, k0 + count + 1)], dtype=np.float64)
@@ -113,7 +113,7 @@ def _is_vector(a: Any, dim: int) -> bool:
 
 
 def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable | None:
-    """A compiled replacement for `python_segment` for this run, or ``None`` when it runs in Python."""
+    """A compiled replacement for `python_segment` for this run, or `None` when it runs in Python."""
     kind = _segment_kind(method)
     if not _switch.on or sampler.kind == "full" or kind is None:
         return None
@@ -167,7 +167,7 @@ def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable 
 
 
 class _Kernel:
-    """One method's kernel call (``fn`` completes the state where needed, then runs a chunk) and ``ready(state)``:
+    """One method's kernel call (`fn` completes the state where needed, then runs a chunk) and `ready(state)`:
     whether the state's arrays have the kernel's layout (if not, that segment runs in Python)."""
 
     def __init__(self, fn: Callable, ready: Callable[[dict], bool]) -> None:
@@ -179,7 +179,7 @@ class _Kernel:
 
 
 def _is_sgd(method: Method, kind: str | None) -> bool:
-    """Plain SGD steps (``x ← x − α g``): what the lazy CSR kernel for SGD computes."""
+    """Plain SGD steps (`x ← x − α g`): what the lazy CSR kernel for SGD computes."""
     plain = not getattr(method, "weight_decay", 0.0) and not getattr(method, "maximize", False)
     return kind == "elementwise" and method.fused_spec().kernel == "sgd" and plain
 
@@ -242,7 +242,7 @@ def _kernel_for(method: Method, kind: str, glm_kernels, n: int, dim: int, b: int
 
 def _lazy(exact: _Kernel, kind: str, glm_kernels, dim: int, chunk: int, K: int, arrays: tuple) -> _Kernel:
     """Just-in-time updates for one CSR row per iteration (`glm_kernels.sgd_lazy_segment`,
-    `glm_kernels.table_lazy_segment`), falling back to the step-by-step ``exact`` kernel for a chunk that the lazy
+    `glm_kernels.table_lazy_segment`), falling back to the step-by-step `exact` kernel for a chunk that the lazy
     one marks unsafe (near overflow): the chunk's starting state is restored first."""
     _, indptr, indices, data, _, y, loss, _, l2 = arrays  # K comes separately
     x_start = np.empty(dim)

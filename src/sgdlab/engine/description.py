@@ -1,4 +1,4 @@
-"""A run described and validated before anything starts: :func:`describe` checks every argument of `sgdlab.run`."""
+"""A run described and validated before anything starts: `describe` checks every argument of `sgdlab.run`."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from sgdlab.problems.base import Problem
 
 @dataclass(frozen=True)
 class RunDescription:
-    """Every setting of one run, checked: budgets as ``max_evals``/``max_iters``/``max_seconds`` (``inf`` when
-    not given), ``record`` as a tuple of metric names, ``x0`` the checked starting point (never iterated on)."""
+    """Every setting of one run, checked: budgets as `max_evals`/`max_iters`/`max_seconds` (`inf` when
+    not given), `record` as a tuple of metric names, `x0` the checked starting point (never iterated on)."""
 
     problem: Problem
     method: Method
@@ -48,7 +48,7 @@ class RunDescription:
         return any(name in self.record for name in ("subopt", "dist2")) or self.target_subopt is not None
 
     def signature(self) -> dict | None:
-        """What a checkpoint must match to be resumed by this run (``None`` when the run neither saves nor resumes)."""
+        """What a checkpoint must match to be resumed by this run (`None` when the run neither saves nor resumes)."""
         if self.checkpoint_path is None and self.resume is None:
             return None
         problem, method = self.problem, self.method
@@ -64,7 +64,7 @@ class RunDescription:
 
 
 def budgets(problem, epochs, grad_evals, iters, seconds) -> tuple[float, float, float]:
-    """``(max_evals, max_iters, max_seconds)`` from the budget arguments of `sgdlab.run`."""
+    """`(max_evals, max_iters, max_seconds)` from the budget arguments of `sgdlab.run`."""
     if epochs is None and grad_evals is None and iters is None and seconds is None:
         raise ValueError("give a budget: epochs=, grad_evals=, iters= or seconds=")
     max_evals = math.inf
@@ -80,8 +80,8 @@ def budgets(problem, epochs, grad_evals, iters, seconds) -> tuple[float, float, 
 
 
 def checked_record_every(problem: Problem, record_every: object, max_evals: float) -> float:
-    """``record_every`` (epochs), checked: at least one component gradient apart, and not more than
-    :data:`MAX_CHECKPOINTS` over a budget of evaluations — otherwise the schedule could not advance."""
+    """`record_every` (epochs), checked: at least one component gradient apart, and not more than
+    `MAX_CHECKPOINTS` over a budget of evaluations — otherwise the schedule could not advance."""
     record_every = _checks.positive("record_every", record_every)
     if record_every * problem.n < 1:
         raise ValueError(

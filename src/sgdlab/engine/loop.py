@@ -3,7 +3,7 @@
 The loop alternates *segments* (uninterrupted iterations, timed; `sgdlab.engine.segment`) with *checkpoints*
 (measurements, not timed; `sgdlab.engine.recorder`). A run is first described and checked
 (`sgdlab.engine.description`), then set up (`sgdlab.engine.prepare`, shared with
-`sgdlab.viz.trajectories.iterate_path`); its checkpoints follow a :class:`~sgdlab.engine.schedule.Schedule`.
+`sgdlab.viz.trajectories.iterate_path`); its checkpoints follow a `Schedule`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _schedule(run: RunDescription, start: Start) -> Schedule:
 
 
 def _iterate(run: RunDescription, start: Start, schedule: Schedule, recorder: Recorder, progress: Progress):
-    """Segments and checkpoints until a budget, the target or divergence ends the run; ``(status, at, message)``."""
+    """Segments and checkpoints until a budget, the target or divergence ends the run; `(status, at, message)`."""
     method, x, state, stream, problem = start.method, start.x, start.state, start.stream, run.problem
     last_saved = time.monotonic()
     p = progress
@@ -120,40 +120,80 @@ def run(
     checkpoint_every: float = 30.0,
     resume: Checkpoint | str | os.PathLike | None = None,
 ) -> Trace:
-    """Run ``method`` on ``problem`` and return its :class:`Trace`.
+    """Run `method` on `problem` and return its [`Trace`][sgdlab.engine.Trace].
 
-    Budget: any of ``epochs`` (passes over the data, counted in component gradients), ``grad_evals``,
-    ``iters`` and ``seconds`` — the run stops at the first one reached. Sampling: ``sampler`` in
-    ``"uniform"`` (with replacement), ``"reshuffle"``, ``"blocks"`` (reshuffling block by block, for data on
-    disk: see `sgdlab.engine.samplers`), ``"full"``, with ``batch_size`` indices per
-    iteration; full-gradient methods (GD) always use every index.
+    The run stops at the first budget reached (`epochs`, `grad_evals`, `iters`, `seconds`), with
+    `status="ok"` when `subopt ≤ target_subopt`, or with `status="diverged"` (no exception, no warnings)
+    when `‖x‖²` overflows — `diverged_at` is then that very iteration — or when, at a checkpoint, `f(x)` is
+    not finite or `f(x) − f*` exceeds `divergence_factor · max(f(x0) − f*, 1)` — `diverged_at` is then the
+    checkpoint's iteration. The same `seed` gives a bit-identical trace. A method's step size left unset is
+    derived from the problem (e.g. SGD's `1/(2 L_b)`; see the Step sizes page).
 
-    Checkpoints: log-spaced in iterations (``points_per_decade``: 1, 2, …, then that many per decade), plus every
-    ``record_every`` epochs if given, plus the last iterate; their cost is excluded from ``time_s`` and reported
-    in ``Trace.measure_s``. The default ``points_per_decade="auto"`` records ``max(20, 2·epochs)``
-    checkpoints (``epochs``: the run's length in gradient evaluations over ``n``), log-spaced with the fewest
-    points per decade (in steps of 0.5, at most 20) that give that many: at least 20 per run, two per epoch
-    for long runs. A checkpoint (loss and gradient from one pass over the data) costs about a third of an epoch
-    of per-sample steps on a dense GLM, so measuring costs about as much as optimising at ten epochs, less
-    beyond, and ~6× a one-epoch run (B6). A run bounded only by ``seconds`` gets 10 per decade. Pass
-    ``points_per_decade=20`` (the former default) or ``record_every`` for denser curves, ``None`` for
-    none but the first and last. ``record_every`` is at least one component gradient (``1/n`` epochs) and a
-    run asks for at most :data:`MAX_CHECKPOINTS`. ``record`` picks among ``loss, subopt, grad_norm2, dist2``
-    (one name, or a tuple; default: all that the problem supports — ``subopt`` and ``dist2`` need a certified
-    optimum); the loss and the gradient come from one pass over the data (`sgdlab.engine.metrics`).
-    ``seed`` is a non-negative integer; ``test`` (held-out data of the kind the problem evaluates, e.g. a
-    `Dataset` for linear models) adds ``test_*`` metrics.
+    Checkpoints are log-spaced in iterations, plus every `record_every` epochs if given, plus the last
+    iterate; their cost is excluded from `time_s` and reported in `Trace.measure_s`. The default
+    `points_per_decade="auto"` records `max(20, 2·epochs)` checkpoints (`epochs`: the run's length in
+    gradient evaluations over `n`), log-spaced with the fewest points per decade (in steps of 0.5, at most
+    20) that give that many: at least 20 per run, two per epoch for long runs. A checkpoint (loss and
+    gradient from one pass over the data) costs about a third of an epoch of per-sample steps on a dense
+    GLM, so measuring costs about as much as optimising at ten epochs, less beyond, and ~6× a one-epoch run
+    (benchmark B6). A run bounded only by `seconds` gets 10 per decade.
 
-    Stops early with ``status="ok"`` when ``subopt ≤ target_subopt``, and with ``status="diverged"``
-    (no exception, no warnings) when ``‖x‖²`` overflows — ``diverged_at`` is then that very iteration — or
-    when, at a checkpoint, ``f(x)`` is not finite or ``f(x) − f*`` exceeds
-    ``divergence_factor · max(f(x0) − f*, 1)`` — ``diverged_at`` is then the checkpoint's iteration.
-    The same ``seed`` gives a bit-identical trace.
+    Interruption: with `checkpoint_path` the run saves a [`Checkpoint`][sgdlab.engine.Checkpoint] there at
+    recorded checkpoints, at most every `checkpoint_every` seconds of wall time (atomically; not counted in
+    `time_s`). Calling `run` again with the same arguments and `resume=` that file (or a `Checkpoint`)
+    continues the run and returns the trace the uninterrupted run would have returned, bit for bit except
+    `time_s`.
 
-    Interruption: with ``checkpoint_path`` the run saves a :class:`Checkpoint` there at recorded checkpoints,
-    at most every ``checkpoint_every`` seconds of wall time (atomically; not counted in ``time_s``). Calling
-    ``run`` again with the same arguments and ``resume=`` that file (or a ``Checkpoint``) continues the run
-    and returns the trace the uninterrupted run would have returned, bit for bit except ``time_s``.
+    Args:
+        problem: An sgdlab problem (`sgdlab.problems`, or a network of `sgdlab.torch.problems`).
+        method: A method instance (`sl.methods.SGD(lr=0.01)`) or a method's name (`"GD"`: its defaults).
+        epochs: Budget in passes over the data, counted in component gradients (`grad_evals / n`).
+        grad_evals: Budget in component-gradient evaluations.
+        iters: Budget in iterations.
+        seconds: Budget in optimisation seconds (checkpoints not counted).
+        batch_size: Component gradients per stochastic gradient; full-gradient methods (GD) always use every
+            index.
+        sampler: `"uniform"` (with replacement), `"reshuffle"` (without, reshuffled every epoch),
+            `"blocks"` (reshuffling block by block, for data on disk) or `"full"`.
+        seed: A non-negative integer seeding the sampler.
+        x0: The starting point (default: the problem's `initial_point()`).
+        dtype: `numpy.float32` or `numpy.float64` for the iterate (default: the data's).
+        points_per_decade: `"auto"` (above), a number of checkpoints per decade of iterations (1, 2, …, then
+            that many per decade; `20` for dense curves), or `None` for the first and last only.
+        record_every: Also record every this many epochs (at least one component gradient, `1/n` epochs; a
+            run asks for at most `MAX_CHECKPOINTS`).
+        record: The metrics to record, among `loss, subopt, grad_norm2, dist2` (one name or a tuple; default:
+            all that the problem supports — `subopt` and `dist2` need a certified optimum).
+        test: Held-out data of the kind the problem evaluates (e.g. a `Dataset` for linear models): adds
+            `test_*` metrics.
+        target_subopt: Stop with `status="ok"` once `f(x) − f* ≤ target_subopt` at a checkpoint.
+        divergence_factor: The factor `D` of the divergence rule above.
+        checkpoint_path: Save a resumable checkpoint to this file.
+        checkpoint_every: Seconds of wall time between saved checkpoints.
+        resume: A checkpoint file (or `Checkpoint`) saved by the same run, to continue from.
+
+    Returns:
+        The run's [`Trace`][sgdlab.engine.Trace]: its checkpoints, final iterate and how it ended.
+
+    Raises:
+        ValueError: No budget, a setting out of its range, metrics or a target that need a certified optimum
+            the problem does not have, or a checkpoint saved by a different run.
+        TypeError: `problem` is not an sgdlab problem, or an argument of the wrong type.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.0, seed=0))
+        >>> trace = sl.run(prob, sl.methods.SAGA(), epochs=20, seed=0)
+        >>> trace.status, bool(trace.subopt[-1] < 1e-10 * trace.subopt[0])
+        ('budget', True)
+        >>> sl.run(prob, "GD", iters=10_000, target_subopt=1e-8).status
+        'ok'
+        >>> sl.run(prob, sl.methods.GD(lr=10.0), iters=1000).status
+        'diverged'
+        >>> sl.run(prob, "SGD")
+        Traceback (most recent call last):
+        ...
+        ValueError: give a budget: epochs=, grad_evals=, iters= or seconds=
     """
     description = describe(
         problem, method, epochs=epochs, grad_evals=grad_evals, iters=iters, seconds=seconds,
@@ -166,7 +206,7 @@ def run(
 
 
 def execute(run: RunDescription) -> Trace:
-    """Carry out a described run (see :func:`run`)."""
+    """Carry out a described run (see [`run`][sgdlab.engine.run])."""
     problem, resume = run.problem, run.resume
     x = run.x0.copy()
     resumed = None

@@ -34,7 +34,7 @@ def resolve_method(method: Method | str | type) -> Method:
 
 
 def starting_point(problem: Problem, x0, dtype) -> np.ndarray:
-    """A fresh copy of ``x0`` (default: the problem's initial point), checked, in ``dtype`` if given."""
+    """A fresh copy of `x0` (default: the problem's initial point), checked, in `dtype` if given."""
     if dtype is not None:
         dtype = _checks.float_dtype("dtype", dtype)
     if x0 is None:
@@ -58,13 +58,13 @@ def starting_point(problem: Problem, x0, dtype) -> np.ndarray:
 
 
 def total_iterations(max_iters: float, max_evals: float, per_iter: int) -> float:
-    """Iterations a run may take under its budgets (``inf`` when only the clock bounds it)."""
+    """Iterations a run may take under its budgets (`inf` when only the clock bounds it)."""
     return min(max_iters, math.ceil(max_evals / per_iter)) if max_evals < math.inf else max_iters
 
 
 @dataclass
 class Start:
-    """A run ready to iterate: ``segment(method, problem, x, state, stream, …)`` advances it."""
+    """A run ready to iterate: `segment(method, problem, x, state, stream, …)` advances it."""
 
     method: Method
     x: np.ndarray
@@ -87,8 +87,8 @@ def prepare(
     resumed: tuple[Method, State] | None = None,
 ) -> Start:
     """Seed the index stream, resolve the method for the run's length (schedules may depend on it) and
-    initialise its state — or take ``resumed = (method, state)`` from a checkpoint — and pick the segment
-    function (a compiled one where the engine has it, else :func:`python_segment`). ``x`` is used in place."""
+    initialise its state — or take `resumed = (method, state)` from a checkpoint — and pick the segment
+    function (a compiled one where the engine has it, else `python_segment`). `x` is used in place."""
     method = resolve_method(method)
     if method.full_batch:
         sampler, batch_size = "full", problem.n

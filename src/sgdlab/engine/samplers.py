@@ -1,43 +1,64 @@
 """Index samplers: which components the next iteration uses.
 
-* ``"uniform"`` — ``b`` indices i.i.d. uniform on {0..n−1}, with replacement: the lecture's ``i_k``, which
-  makes ``grad_batch`` an unbiased estimate of ``∇f``;
-* ``"reshuffle"`` — random reshuffling: a fresh permutation each epoch, cut into consecutive batches
-  (the last batch of an epoch is smaller when ``b`` does not divide ``n``);
-* ``"blocks"`` — block-local reshuffling, for data read from disk: the rows are split into consecutive blocks of
-  ``block_rows`` (the last one shorter); each epoch visits the blocks in a fresh random order and, within each
-  block, its rows in a fresh random order, cut into batches of ``b`` that never cross a block boundary (a block's
-  last batch is smaller when ``b`` does not divide its size). Every index is used once per epoch, as with
-  ``"reshuffle"``, but an epoch reads each block once and the sampler holds O(``block_rows`` + n/``block_rows``)
-  indices instead of n. The block size comes from the data (:meth:`Sampler.for_problem`): an out-of-core
-  dataset's ``block_rows``, and for the same data in memory the size it would have on disk, so both give the
-  same indices;
-* ``"full"`` — every index, every iteration (deterministic).
+* `"uniform"` — `b` indices i.i.d. uniform on {0..n−1}, with replacement: the lecture's `i_k`, which
+  makes `grad_batch` an unbiased estimate of `∇f`;
+* `"reshuffle"` — random reshuffling: a fresh permutation each epoch, cut into consecutive batches
+  (the last batch of an epoch is smaller when `b` does not divide `n`);
+* `"blocks"` — block-local reshuffling, for data read from disk: the rows are split into consecutive blocks of
+  `block_rows` (the last one shorter); each epoch visits the blocks in a fresh random order and, within each block, its
+  rows in a fresh random order, cut into batches of `b` that never cross a block boundary (a block's last batch is
+  smaller when `b` does not divide its size). Every index is used once per epoch, as with `"reshuffle"`, but an epoch
+  reads each block once and the sampler holds O(`block_rows` + n/`block_rows`) indices instead of n. The block size
+  comes from the data ([`Sampler.for_problem`][sgdlab.engine.Sampler.for_problem]): an out-of-core dataset's
+  `block_rows`, and for the same data in memory the size it would have on disk, so both give the same indices;
+* `"full"` — every index, every iteration (deterministic).
 
-All randomness comes from the NumPy ``Generator`` passed in, so a seed fixes the whole index sequence.
-Compiled segments (`sgdlab.engine.compiled`) read many iterations' indices at once with :meth:`Sampler.take`,
-which yields the same indices, and leaves the sampler in the same state, as the same number of ``next()`` calls.
+All randomness comes from the NumPy `Generator` passed in, so a seed fixes the whole index sequence.
+Compiled segments (`sgdlab.engine.compiled`) read many iterations' indices at once with
+[`Sampler.take`][sgdlab.engine.Sampler.take], which yields the same indices, and leaves the sampler in the
+same state, as the same number of `next()` calls.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+#: The samplers `sl.run(..., sampler=...)` accepts (see above).
 SAMPLERS: tuple[str, ...] = ("uniform", "reshuffle", "blocks", "full")
 
 # Indices are drawn in blocks (one Generator call per block, not per iteration); the block length is fixed,
 # so the sequence depends only on the seed.
 _BLOCK = 1024
 
-#: Rows per block of the ``"blocks"`` sampler when the problem does not say (no dataset behind it).
+#: Rows per block of the `"blocks"` sampler when the problem does not say (no dataset behind it).
 DEFAULT_BLOCK_ROWS = 65_536
 
 
 class Sampler:
-    """Yields index arrays for successive iterations.
+    """An iterator of index arrays, one per iteration: which components the next step uses.
 
-    ``block_rows`` is the block size of the ``"blocks"`` sampler (default :data:`DEFAULT_BLOCK_ROWS`); the
-    other kinds ignore it. :meth:`for_problem` takes it from the problem's data.
+    Args:
+        kind: One of [`SAMPLERS`][sgdlab.engine.SAMPLERS].
+        n: The number of components.
+        batch_size: Indices per iteration, 1..n (ignored by `"full"`, which gives all `n`).
+        rng: The NumPy `Generator` all randomness comes from.
+        block_rows: The block size of the `"blocks"` sampler (default `DEFAULT_BLOCK_ROWS`, at most `n`);
+            the other kinds ignore it. [`for_problem`][sgdlab.engine.Sampler.for_problem] takes it from the
+            problem's data.
+
+    Raises:
+        ValueError: An unknown `kind`, `batch_size` outside 1..n, a `block_rows` that is not a positive
+            integer, or a batch larger than a block.
+
+    Examples:
+        >>> import numpy as np
+        >>> from sgdlab.engine import Sampler
+        >>> sampler = Sampler("reshuffle", n=6, batch_size=4, rng=np.random.default_rng(0))
+        >>> [sorted(next(sampler).tolist() + next(sampler).tolist()) for epoch in range(2)]  # each index once
+        [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5]]
+        >>> indices, offsets = Sampler("uniform", 10, 3, np.random.default_rng(1)).take(4)
+        >>> offsets.tolist(), indices.shape
+        ([0, 3, 6, 9, 12], (12,))
     """
 
     def __init__(
@@ -70,7 +91,7 @@ class Sampler:
 
     @classmethod
     def for_problem(cls, kind: str, problem, batch_size: int, rng: np.random.Generator) -> Sampler:
-        """The sampler a run on ``problem`` uses: ``block_rows`` from its dataset, if it has one."""
+        """The sampler a run on `problem` uses (`n` and `block_rows` from the problem and its dataset)."""
         data = getattr(problem, "data", None)
         return cls(kind, problem.n, batch_size, rng, block_rows=getattr(data, "sampler_block_rows", None))
 
@@ -84,6 +105,8 @@ class Sampler:
         return state
 
     def set_state(self, state: dict) -> None:
+        """Continue from a state of [`get_state`][sgdlab.engine.Sampler.get_state]; `ValueError` if it was
+        taken with another block size."""
         if self.kind == "blocks" and state.get("block_rows") != self.block_rows:
             raise ValueError(
                 f"this state is for blocks of {state.get('block_rows')} rows, not {self.block_rows}: "
@@ -111,17 +134,19 @@ class Sampler:
         self._pos = 0
 
     def untake(self, keep: int) -> None:
-        """Keep only the first ``keep`` batches of the last :meth:`take`: the sampler goes back to where ``keep``
-        calls of ``next()`` after the state before that ``take`` would leave it."""
+        """Keep only the first `keep` batches of the last [`take`][sgdlab.engine.Sampler.take]: the sampler goes
+        back to where `keep` calls of `next()` after the state before that `take` would leave it."""
         rng_state, self._block, self._pos, self._order, self._order_pos = self._before_take
         if rng_state is not None:
             self.rng.bit_generator.state = rng_state
         self.take(keep)
 
     def take(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The next ``k`` batches at once, as ``(indices, offsets)``: batch ``t`` is
-        ``indices[offsets[t]:offsets[t + 1]]``. Advances the sampler exactly as ``k`` calls of ``next()`` would
-        (same Generator calls, same blocks); ``"full"`` is not supported (it would repeat all ``n`` indices)."""
+        """The next `k` batches at once, as `(indices, offsets)`: batch `t` is `indices[offsets[t]:offsets[t + 1]]`.
+
+        Advances the sampler exactly as `k` calls of `next()` would (same Generator calls, same blocks);
+        `"full"` is not supported (it would repeat all `n` indices) and raises `ValueError`.
+        """
         if self.kind == "full":
             raise ValueError("take() serves the uniform, reshuffle and blocks samplers")
         parts: list[np.ndarray] = []

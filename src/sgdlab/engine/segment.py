@@ -1,7 +1,7 @@
 """A *segment*: uninterrupted, timed iterations between two checkpoints.
 
-:func:`python_segment` is the reference; a compiled kernel (`sgdlab.engine.compiled`) may replace it for a given
-(method, problem) pair and must keep its contract — the same :class:`SegmentResult` under the same budgets. This
+`python_segment` is the reference; a compiled kernel (`sgdlab.engine.compiled`) may replace it for a given
+(method, problem) pair and must keep its contract — the same `SegmentResult` under the same budgets. This
 module imports nothing from the rest of the engine, so both the loop and the compiled segments import it at
 top level.
 """
@@ -36,8 +36,8 @@ def python_segment(
     max_evals: float,
     deadline: float,
 ) -> SegmentResult:
-    """Run iterations until ``max_iters`` or ``max_evals`` is reached, the clock passes ``deadline``, or
-    ``x`` explodes: ``‖x‖²`` overflows (one dot product per iteration; any loss built from squares of ``x``
+    """Run iterations until `max_iters` or `max_evals` is reached, the clock passes `deadline`, or
+    `x` explodes: `‖x‖²` overflows (one dot product per iteration; any loss built from squares of `x`
     would overflow at the same point)."""
     iters = evals = 0
     while iters < max_iters and evals < max_evals:

@@ -1,8 +1,8 @@
 """Who is computing which run: claims that keep concurrent sweeps on one store from computing a run twice.
 
-A sweep claims the runs it is about to compute (a row per run in the store's ``claims`` table, written in one
+A sweep claims the runs it is about to compute (a row per run in the store's `claims` table, written in one
 transaction) and keeps its claims alive with a heartbeat. Another sweep skips runs claimed by a live owner and
-collects them when they are stored. An owner is dead when its heartbeat is older than :data:`STALE_S`, or, on
+collects them when they are stored. An owner is dead when its heartbeat is older than `STALE_S`, or, on
 the same host, at once when its process no longer exists — so a killed sweep never blocks a later one for long.
 """
 
@@ -54,7 +54,7 @@ def owner_alive(host: str, pid: int, heartbeat: float, now: float | None = None,
 
 
 class Heartbeat:
-    """Refreshes an owner's claims every :data:`HEARTBEAT_S` from a thread with its own connection, so a long
+    """Refreshes an owner's claims every `HEARTBEAT_S` from a thread with its own connection, so a long
     run does not let its claim go stale."""
 
     def __init__(self, path: str | os.PathLike, owner: Owner, every: float = HEARTBEAT_S) -> None:

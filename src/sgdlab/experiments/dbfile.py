@@ -32,8 +32,8 @@ def not_a_store(path: Path, why: str) -> StoreError:
 
 
 def check_file(path: Path, readonly: bool) -> bool:
-    """Whether ``path`` holds an SQLite file to validate (False: missing or empty, so a new store may be
-    created there). Raises :class:`StoreError` for anything that is certainly not a store."""
+    """Whether `path` holds an SQLite file to validate (False: missing or empty, so a new store may be
+    created there). Raises `StoreError` for anything that is certainly not a store."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -69,9 +69,9 @@ def check_file(path: Path, readonly: bool) -> bool:
 
 
 def connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
-    """A connection that cannot write. With a ``-wal`` file present (a sweep is running, or one was killed) it
+    """A connection that cannot write. With a `-wal` file present (a sweep is running, or one was killed) it
     reads through SQLite's locks to see the runs in it; without one, or where the directory is read-only and
-    SQLite could not make its ``-shm`` index, it opens the file as immutable, which creates no file at all."""
+    SQLite could not make its `-shm` index, it opens the file as immutable, which creates no file at all."""
     uri = f"file:{quote(str(path.absolute()))}"
     if Path(f"{path}-wal").exists():
         db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout, isolation_level=None,
@@ -85,7 +85,7 @@ def connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
 
 
 def check_tables(db: sqlite3.Connection, path: Path) -> None:
-    """Raise :class:`StoreError` unless ``db``'s tables are those of an sgdlab store (or there are none)."""
+    """Raise `StoreError` unless `db`'s tables are those of an sgdlab store (or there are none)."""
     try:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         tables = {t for t in tables if not t.startswith("sqlite_")}

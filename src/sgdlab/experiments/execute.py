@@ -1,6 +1,6 @@
 """Running one configured run, in whatever process the executor chose.
 
-A run never raises: failures come back as ``status="error"`` with the message, so a sweep goes on.
+A run never raises: failures come back as `status="error"` with the message, so a sweep goes on.
 BLAS and torch run single-threaded inside a run, which makes results bit-identical whatever the executor and
 whatever ran before in the process (summation order in a multi-threaded BLAS, and in torch's convolutions and
 matrix products, depends on the thread count) and keeps parallel workers from fighting over cores.
@@ -54,7 +54,7 @@ def _problem_from_json(problem_json: str):
 
 
 def build_problem(problem: dict[str, Any]):
-    """``(problem, test data or None)`` from a problem table; built once per process and reused."""
+    """`(problem, test data or None)` from a problem table; built once per process and reused."""
     return _problem_from_json(json.dumps(problem, sort_keys=True))
 
 
@@ -93,7 +93,7 @@ def _now() -> str:
 
 
 def execute_run(config: RunConfig) -> dict[str, Any]:
-    """Run ``config`` and return its result record (never raises)."""
+    """Run `config` and return its result record (never raises)."""
     started_at, started = _now(), time.perf_counter()
     result: dict[str, Any] = {
         "key": config.key,

@@ -4,10 +4,10 @@ A run's key hashes everything that determines its result (problem, method type a
 batch size, sampler, seed, budget, recording) and nothing else, so the same run requested twice — by
 a tuning phase and a main phase, or by two specs — is computed once. A method's name (its label) is not
 part of a run's identity, which is why a spec may not ask for one run under two names (see
-:mod:`sgdlab.experiments.validate`).
+`sgdlab.experiments.validate`).
 
-A spec's size is computed from the lengths of its lists before anything is expanded (:func:`run_count`), and
-a spec of more than :data:`MAX_RUNS` runs is refused.
+A spec's size is computed from the lengths of its lists before anything is expanded (`run_count`), and
+a spec of more than `MAX_RUNS` runs is refused.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ MAX_RUNS = 100_000
 
 
 def run_count(spec: Spec) -> int:
-    """The number of runs ``spec`` asks for — tuning runs plus main runs, a run requested twice counted twice —
+    """The number of runs `spec` asks for — tuning runs plus main runs, a run requested twice counted twice —
     from the lengths of its lists alone (nothing is expanded, so this is instant for any size)."""
     seeds = spec.seeds if isinstance(spec.seeds, int) else len(spec.seeds)
     per_setting = 0
@@ -51,7 +51,29 @@ def grid_points(params: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything one run needs; plain data, so it travels to worker processes and into the store."""
+    """Everything one run needs; plain data, so it travels to worker processes and into the store.
+
+    Attributes:
+        problem: The `[[problems]]` table, as validated.
+        method: The method's type (`"SGD"`, `"Adam"`, …).
+        hyperparameters: One grid point of the method's parameters.
+        batch_size: Components per step.
+        sampler: The sampler's name.
+        seed: The run's seed.
+        budget: The `[budget]` table.
+        record: The `[record]` table.
+        label: The method's name in tables and plots (not part of the run's identity).
+        phase: `"tune"` or `"main"` (not part of the run's identity).
+
+    Examples:
+        >>> from sgdlab.experiments import Plan, parse_spec
+        >>> spec = parse_spec({"name": "demo", "seeds": 2, "budget": {"epochs": 2},
+        ...                    "problems": [{"name": "q", "type": "Quadratic2D"}],
+        ...                    "methods": [{"type": "SGD", "name": "SGD (tuned α)", "params": {"lr": 0.05}}]})
+        >>> first, second = Plan(spec).main_runs({})
+        >>> first.label, first.hyperparameters, (first.seed, second.seed), len(first.key)
+        ('SGD (tuned α)', {'lr': 0.05}, (0, 1), 20)
+    """
 
     problem: dict[str, Any]
     method: str
@@ -66,6 +88,7 @@ class RunConfig:
 
     @property
     def key(self) -> str:
+        """The run's identity: 20 hex digits of a hash of every field but `label` and `phase`."""
         identity = {k: v for k, v in asdict(self).items() if k not in ("label", "phase")}
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -81,7 +104,7 @@ class TuningGroup:
     runs: tuple[RunConfig, ...]
 
     def choose(self, scores: Mapping[str, float]) -> Any:
-        """The tuned value with the best mean score over the tuning seeds (``scores`` by run key; a
+        """The tuned value with the best mean score over the tuning seeds (`scores` by run key; a
         missing, failed or diverged run scores as the worst)."""
         param, metric = self.method.tune.param, self.method.tune.metric
         sign = -1.0 if metric == "final_test_accuracy" else 1.0
@@ -97,7 +120,28 @@ class TuningGroup:
 
 
 class Plan:
-    """The runs of a spec: a tuning phase (possibly empty) and a main phase that depends on its choices."""
+    """The runs of a spec: a tuning phase (possibly empty) and a main phase that depends on its choices.
+
+    A method with `tune = { param = "lr", ... }` runs every value of its `lr` grid on the tuning seeds
+    first; [`main_runs`][sgdlab.experiments.Plan.main_runs] then runs the value with the best mean score
+    on every seed. Other grid axes are expanded in full.
+
+    Args:
+        spec: A validated [`Spec`][sgdlab.experiments.Spec].
+
+    Examples:
+        >>> from sgdlab.experiments import Plan, parse_spec
+        >>> spec = parse_spec({"name": "tuned", "seeds": 3, "budget": {"epochs": 2},
+        ...                    "problems": [{"name": "q", "type": "Quadratic2D"}],
+        ...                    "methods": [{"type": "SGD", "params": {"lr": [0.01, 0.1]},
+        ...                                 "tune": {"param": "lr", "seeds": [0]}}]})
+        >>> plan = Plan(spec)
+        >>> len(plan.tuning_runs), plan.main_count
+        (2, 3)
+        >>> scores = {run.key: {0.01: 0.5, 0.1: 0.2}[run.hyperparameters["lr"]] for run in plan.tuning_runs}
+        >>> sorted({run.hyperparameters["lr"] for run in plan.main_runs(scores)})  # the better value
+        [0.1]
+    """
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
@@ -144,14 +188,24 @@ class Plan:
 
     @property
     def main_count(self) -> int:
+        """The number of main-phase runs (known before tuning)."""
         return len(self._fixed_runs) + len(self.tuning) * len(self.spec.seed_list)
 
     @property
     def tuning_runs(self) -> list[RunConfig]:
+        """Every tuning-phase run."""
         return [run for group in self.tuning for run in group.runs]
 
     def main_runs(self, scores: Mapping[str, float]) -> list[RunConfig]:
-        """Main-phase runs, given the tuning runs' scores by key."""
+        """The main-phase runs, given the tuning runs' scores.
+
+        Args:
+            scores: Run key → the tuning metric's value (lower is better, except `final_test_accuracy`); a
+                missing, failed or diverged run scores as the worst.
+
+        Returns:
+            The runs, fixed grid points first, then each tuning group's chosen value on every seed.
+        """
         runs = list(self._fixed_runs)
         for group in self.tuning:
             best = group.choose(scores)

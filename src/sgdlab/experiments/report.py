@@ -2,7 +2,7 @@
 
 A figure is keyed by the experiment (its name and spec hash) and the problem's name within it, so two
 experiments whose problems share a name get a figure each, and file names (a readable slug plus a short hash
-of that identity) never collide — ``a/b`` and ``a_b`` included. The index is an :class:`~sgdlab.viz.HtmlReport`.
+of that identity) never collide — `a/b` and `a_b` included. The index is an [`HtmlReport`][sgdlab.viz.html.HtmlReport].
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _value(v) -> str:
 
 def _curve_names(runs: pd.DataFrame) -> pd.Series:
     """A run's curve: its method label, plus its hyperparameters where one label has several settings, plus
-    ``(b=…)`` where the runs have several batch sizes — words separated by single spaces."""
+    `(b=…)` where the runs have several batch sizes — words separated by single spaces."""
     settings = runs["hyperparameters"].map(lambda h: json.dumps(h, sort_keys=True))
     several = {label for label, part in runs.groupby("label") if settings[part.index].nunique() > 1}
     batches = runs["batch_size"].nunique() > 1
@@ -43,13 +43,13 @@ def _slug(text: str) -> str:
 
 
 def figure_name(sweep: str, spec_hash: str, problem: str) -> str:
-    """``<experiment>--<problem>-<hash>.png``: readable, and unique for each (experiment, spec, problem)."""
+    """`<experiment>--<problem>-<hash>.png`: readable, and unique for each (experiment, spec, problem)."""
     identity = hashlib.sha1(json.dumps([sweep, spec_hash, problem]).encode()).hexdigest()[:8]
     return f"{_slug(sweep)}--{_slug(problem)}-{identity}.png"
 
 
 def write_report(store: Store, folder: str | Path) -> list[Path]:
-    """Write a figure for every (experiment, problem) of the store's main-phase runs, and ``index.html``."""
+    """Write a figure for every (experiment, problem) of the store's main-phase runs, and `index.html`."""
     from matplotlib.figure import Figure
 
     from sgdlab.viz import HtmlReport, convergence_axes

@@ -25,16 +25,16 @@
     tune = { param = "lr", metric = "final_subopt", seeds = [0] }   # pick the best lr, then run every seed
 
 Mistakes are reported together, one line each, naming the field and the allowed values
-(:class:`SpecError`). Values are never coerced: ``"3"`` is not a number, ``true`` is not an integer, and an
-integer is a float only where a float is expected. Besides each field's type and range, a spec is checked
-against the library before any run starts (:mod:`sgdlab.experiments.validate`): problem parameters against
-the problem's own checks, data files, batch sizes, tuning metrics, repeated runs, and the grid's size.
+([`SpecError`][sgdlab.experiments.SpecError]). Values are never coerced: `"3"` is not a number, `true` is not an
+integer, and an integer is a float only where a float is expected. Besides each field's type and range, a spec is
+checked against the library before any run starts (`sgdlab.experiments.validate`): problem parameters against the
+problem's own checks, data files, batch sizes, tuning metrics, repeated runs, and the grid's size.
 
-Limits: seeds are integers in ``0 .. 2**63 - 1`` (NumPy's ``default_rng`` takes any non-negative integer;
-SQLite's INTEGER column is signed 64-bit); a budget is at most ``MAX_EPOCHS`` epochs, ``MAX_COUNT``
-gradient evaluations or iterations (counters stay exact in float64) and ``MAX_SECONDS`` seconds;
-``record.every`` is at least ``MIN_RECORD_EVERY`` epochs (each record costs a full pass over the data);
-``record.points_per_decade`` is at most ``MAX_POINTS_PER_DECADE`` (which already records each of the first
+Limits: seeds are integers in `0 .. 2**63 - 1` (NumPy's `default_rng` takes any non-negative integer;
+SQLite's INTEGER column is signed 64-bit); a budget is at most `MAX_EPOCHS` epochs, `MAX_COUNT`
+gradient evaluations or iterations (counters stay exact in float64) and `MAX_SECONDS` seconds;
+`record.every` is at least `MIN_RECORD_EVERY` epochs (each record costs a full pass over the data);
+`record.points_per_decade` is at most `MAX_POINTS_PER_DECADE` (which already records each of the first
 ~400 iterations).
 """
 
@@ -111,7 +111,24 @@ def _one_or_list(one: Any, each: Any) -> Any:
 
 
 class SpecError(ValueError):
-    """An invalid experiment file; ``problems`` lists one line per mistake."""
+    """An invalid experiment file: every mistake found, one line each, naming the field and the allowed values.
+
+    A `ValueError`; its message starts `invalid experiment <source>:` and lists the mistakes.
+
+    Attributes:
+        problems: One line per mistake.
+
+    Examples:
+        >>> from sgdlab.experiments import SpecError, parse_spec
+        >>> try:
+        ...     parse_spec({"name": "x", "budget": {"epochs": "3"}, "problems": [], "methods": [{"type": "Adamax"}]})
+        ... except SpecError as error:
+        ...     for line in error.problems:
+        ...         print(line)
+        budget.epochs: Input should be a valid number (got '3')
+        problems: List should have at least 1 item after validation, not 0
+        methods[0].type: Input should be 'GD', 'SGD', ... (got 'Adamax')
+    """
 
     def __init__(self, problems: list[str], source: str = "spec") -> None:
         self.problems = problems
@@ -191,9 +208,11 @@ class MethodSpec(_Strict):
 
     @property
     def label(self) -> str:
+        """The method's name in tables and plots: `name`, else `type`."""
         return self.name or self.type
 
     def grid_axes(self) -> dict[str, list[Any]]:
+        """The hyperparameters given as lists (grid axes), with their values."""
         return {k: list(v) for k, v in self.params.items() if isinstance(v, list)}
 
     @model_validator(mode="after")
@@ -238,13 +257,43 @@ class RecordSpec(_Strict):
 
 
 class Spec(_Strict):
+    """A validated experiment file: problems × methods × hyperparameter grids × batch sizes × seeds.
+
+    The top level of the TOML document above; the Experiment files page lists every field of every table
+    (generated from these models). A spec is frozen, and two specs with the same content have the same
+    [`digest`][sgdlab.experiments.Spec.digest] however they were written. Build one with
+    [`parse_spec`][sgdlab.experiments.parse_spec] or [`load_spec`][sgdlab.experiments.load_spec], which also
+    check it against the library; [`Plan`][sgdlab.experiments.Plan] expands it into runs.
+
+    Examples:
+        >>> from sgdlab.experiments import parse_spec
+        >>> spec = parse_spec({
+        ...     "name": "sgd-steps", "seeds": 3, "batch_size": [1, 8], "budget": {"epochs": 5},
+        ...     "problems": [{"name": "ls", "type": "LeastSquares",
+        ...                   "data": {"source": "regression", "n": 200, "dim": 10}}],
+        ...     "methods": [{"type": "SGD", "params": {"lr": [0.01, 0.1]}}],
+        ... })
+        >>> spec.seed_list, spec.batch_sizes, spec.methods[0].grid_axes()
+        ([0, 1, 2], [1, 8], {'lr': [0.01, 0.1]})
+        >>> spec.digest() == parse_spec(spec.model_dump(mode="json")).digest()
+        True
+    """
+
+    #: The experiment's name: how the store and `sgdlab ls` / `show` / `report` refer to it.
     name: str = Field(min_length=1)
+    #: A number of seeds (`3` means 0, 1, 2) or the list of seeds; every run is repeated for each.
     seeds: _one_or_list(PositiveInt, Seed) = 1
+    #: A batch size, or a list of them (a grid axis).
     batch_size: _one_or_list(PositiveInt, PositiveInt) = 1
+    #: How each iteration's components are drawn (see `sgdlab.run`).
     sampler: Literal[SAMPLERS] = "uniform"  # type: ignore[valid-type]
+    #: When each run stops: the first budget reached.
     budget: BudgetSpec
+    #: What each run records, and how often.
     record: RecordSpec = RecordSpec()
+    #: The problems, each run with every method.
     problems: list[ProblemSpec] = Field(min_length=1)
+    #: The methods, with their hyperparameters (a list is a grid axis) and optional tuning.
     methods: list[MethodSpec] = Field(min_length=1)
 
     @field_validator("seeds")
@@ -271,14 +320,16 @@ class Spec(_Strict):
 
     @property
     def seed_list(self) -> list[int]:
+        """The seeds, as a list (`seeds = 3` gives `[0, 1, 2]`)."""
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
     @property
     def batch_sizes(self) -> list[int]:
+        """The batch sizes, as a list."""
         return self.batch_size if isinstance(self.batch_size, list) else [self.batch_size]
 
     def digest(self) -> str:
-        """A hash of the spec's content (not of its formatting)."""
+        """A hash of the spec's content (not of its formatting): 16 hex digits."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -1,12 +1,12 @@
 """The results store: one SQLite file (WAL mode), one row per run, each finished run in its own transaction.
 
-Tables: ``runs`` (identity, configuration, status, timings, versions, final metrics) and ``traces``
+Tables: `runs` (identity, configuration, status, timings, versions, final metrics) and `traces`
 (the recorded columns of each run as JSON, and its final iterate where it was kept). A run is keyed by
-:attr:`RunConfig.key`; a run whose status is ``ok``, ``budget`` or ``diverged`` is finished and never
-recomputed, one with ``error`` is retried by the next sweep. Several processes may write to one file at
-once (SQLite serialises the transactions); a ``claims`` table records which sweep is computing which run, so
+[`RunConfig.key`][sgdlab.experiments.RunConfig.key]; a run whose status is `ok`, `budget` or `diverged` is
+finished and never recomputed, one with `error` is retried by the next sweep. Several processes may write to one file at
+once (SQLite serialises the transactions); a `claims` table records which sweep is computing which run, so
 concurrent sweeps compute each run once. A sweep checkpoints the WAL when it ends, so that the finished runs
-live in the database file itself rather than in its ``-wal`` companion.
+live in the database file itself rather than in its `-wal` companion.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ _FINAL = ("loss", "subopt", "grad_norm2", "test_loss", "test_accuracy")
 
 
 def _store_error(path: Path, exc: sqlite3.Error) -> StoreError:
-    """Our error for an SQLite failure on ``path``: a full disk, a read-only file, or a damaged database."""
+    """Our error for an SQLite failure on `path`: a full disk, a read-only file, or a damaged database."""
     text = str(exc)
     if "full" in text:
         return StoreFullError(f"the disk holding {path} is full ({text})")
@@ -71,7 +71,7 @@ def _store_error(path: Path, exc: sqlite3.Error) -> StoreError:
 
 
 def _sqlite_errors(method):
-    """Report SQLite (and pandas-wrapped SQLite) failures of ``method`` as :class:`StoreError`."""
+    """Report SQLite (and pandas-wrapped SQLite) failures of `method` as `StoreError`."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -92,10 +92,35 @@ def _last(columns: dict[str, list[float]], name: str) -> float | None:
 
 
 class Store:
-    """A results database at ``path`` (created on first use; ``readonly=True`` only reads an existing one).
+    """A results database: one SQLite file, one row per run (see the module's description above).
 
-    A file that is not an sgdlab store — another program's SQLite database, random bytes, a directory, a FIFO —
-    raises :class:`StoreError` naming it, and is left untouched.
+    A file that is not an sgdlab store — another program's SQLite database, random bytes, a directory, a
+    FIFO — is refused and left untouched. Use it as a context manager (or call `close()`).
+
+    Args:
+        path: The database file (created on first use, with its folder).
+        timeout: Seconds to wait for another process's write lock.
+        readonly: Only read an existing store (writing then raises `StoreError`).
+
+    Raises:
+        StoreError: The file is not an sgdlab store, cannot be opened, or (read-only) does not exist.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from sgdlab.experiments import SerialExecutor, Store, parse_spec, run_sweep
+        >>> spec = parse_spec({"name": "demo", "seeds": 2, "budget": {"epochs": 3},
+        ...                    "problems": [{"name": "q", "type": "Quadratic2D"}],
+        ...                    "methods": [{"type": "SGD", "params": {"lr": 0.05}}, {"type": "GD"}]})
+        >>> with Store(Path(tempfile.mkdtemp()) / "results.db") as store:
+        ...     report = run_sweep(spec, store, SerialExecutor(), progress=False)
+        ...     again = run_sweep(spec, store, SerialExecutor(), progress=False)  # nothing is recomputed
+        ...     runs = store.runs()
+        ...     curve = store.trace(runs.run_key[0])
+        >>> report.executed, again.executed, again.skipped, len(runs)
+        (4, 0, 4, 4)
+        >>> sorted(runs.label.unique()), list(curve.columns[:3])
+        (['GD', 'SGD'], ['iters', 'grad_evals', 'epochs'])
     """
 
     def __init__(self, path: str | Path, timeout: float = 60.0, readonly: bool = False) -> None:
@@ -150,6 +175,7 @@ class Store:
                 time.sleep(random.uniform(0.01, 0.05))
 
     def close(self) -> None:
+        """Close the database connection."""
         self._db.close()
 
     def __enter__(self) -> Store:
@@ -161,7 +187,8 @@ class Store:
     # --- writing -------------------------------------------------------------------------------
     @_sqlite_errors
     def record(self, result: dict[str, Any], spec_hash: str = "", sweep: str = "") -> None:
-        """Store one run and its trace atomically (replacing an earlier failed attempt)."""
+        """Store one run and its trace atomically (replacing an earlier failed attempt); a sweep's workers call it
+        with what `sgdlab.experiments.execute` returns."""
         config, columns = result["config"], result["columns"]
         row = {
             "run_key": result["key"], "spec_hash": spec_hash, "sweep": sweep, "phase": config["phase"],
@@ -203,7 +230,7 @@ class Store:
     # --- claims: which sweep computes which run (see `sgdlab.experiments.claims`) ------------------
     @_sqlite_errors
     def claim(self, keys: Iterable[str], owner: Owner, stale_s: float = STALE_S) -> list[str]:
-        """Claim, in one transaction, those of ``keys`` that are unfinished and not claimed by another live owner;
+        """Claim, in one transaction, those of `keys` that are unfinished and not claimed by another live owner;
         return them."""
         keys = list(keys)
         now = time.time()
@@ -225,13 +252,13 @@ class Store:
 
     @_sqlite_errors
     def release(self, owner: Owner) -> None:
-        """Drop ``owner``'s remaining claims (runs it did not finish)."""
+        """Drop `owner`'s remaining claims (runs it did not finish)."""
         with self._transaction():
             self._db.execute("DELETE FROM claims WHERE owner = ?", (owner.id,))
 
     @_sqlite_errors
     def checkpoint(self) -> None:
-        """Move every committed run from the ``-wal`` file into the database file itself, and empty the WAL."""
+        """Move every committed run from the `-wal` file into the database file itself, and empty the WAL."""
         if not self.readonly:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
@@ -249,6 +276,7 @@ class Store:
     # --- reading -------------------------------------------------------------------------------
     @_sqlite_errors
     def finished_keys(self, keys: Iterable[str] | None = None) -> set[str]:
+        """The keys of finished runs (`ok`, `budget`, `diverged`), among `keys` if given."""
         finished = self._finished()
         return finished if keys is None else finished & set(keys)
 
@@ -258,7 +286,7 @@ class Store:
 
     @_sqlite_errors
     def scores(self, metric: str, keys: Iterable[str]) -> dict[str, float]:
-        """``final_<metric>`` of finished, non-diverged runs (what tuning compares)."""
+        """`final_<metric>` of finished, non-diverged runs (what tuning compares)."""
         column = metric if metric.startswith("final_") else f"final_{metric}"
         out = {}
         for key in keys:
@@ -269,7 +297,17 @@ class Store:
 
     @_sqlite_errors
     def runs(self, where: str = "", params: tuple = ()) -> pd.DataFrame:
-        """The runs table as a DataFrame (JSON columns decoded)."""
+        """The runs table as a DataFrame, one row per run, in the order they finished.
+
+        Args:
+            where: An SQL `WHERE …` clause over the `runs` table's columns (e.g. `"WHERE status = ?"`).
+            params: The values of the clause's `?` placeholders.
+
+        Returns:
+            The runs: identity (`run_key`, `problem`, `method`, `label`, `seed`, …), status, final metrics
+            (`final_subopt`, …), timings and versions; the JSON columns `hyperparameters`, `budget` and
+            `versions` decoded into dicts.
+        """
         frame = pd.read_sql_query(f"SELECT * FROM runs {where} ORDER BY finished_at, run_key", self._db, params=params)
         for column in ("hyperparameters", "budget", "versions"):
             frame[column] = frame[column].map(json.loads)
@@ -277,8 +315,12 @@ class Store:
 
     @_sqlite_errors
     def find(self, prefix: str) -> str:
-        """The full key of the one run whose key starts with ``prefix`` (taken literally: ``%`` and ``_`` are
-        characters, not patterns). Raises ``KeyError`` naming the candidates when there is not exactly one."""
+        """The full key of the one run whose key starts with `prefix` (taken literally: `%` and `_` are
+        characters, not patterns).
+
+        Raises:
+            KeyError: No run, or several, has a key starting with `prefix` (the message names candidates).
+        """
         if not prefix:
             raise KeyError("the run key prefix is empty: give the first characters of a key (see sgdlab ls)")
         query = "SELECT run_key FROM runs WHERE substr(run_key, 1, ?) = ? ORDER BY run_key"
@@ -292,10 +334,13 @@ class Store:
 
     @_sqlite_errors
     def config(self, key: str) -> dict[str, Any]:
+        """The run's configuration ([`RunConfig`][sgdlab.experiments.RunConfig] as a dict)."""
         return json.loads(self._db.execute("SELECT config FROM runs WHERE run_key = ?", (key,)).fetchone()[0])
 
     @_sqlite_errors
     def trace(self, key: str) -> pd.DataFrame:
+        """The run's recorded columns (`iters`, `grad_evals`, `epochs`, `time_s`, metrics), one row per
+        checkpoint; `KeyError` if there is no such run."""
         row = self._db.execute("SELECT columns FROM traces WHERE run_key = ?", (key,)).fetchone()
         if row is None:
             raise KeyError(f"no trace for run {key!r}")
@@ -303,7 +348,7 @@ class Store:
 
     @_sqlite_errors
     def final_x(self, key: str) -> np.ndarray | None:
-        """The run's final iterate, if it was kept (runs with up to ``MAX_KEPT_X`` parameters)."""
+        """The run's final iterate, if it was kept (runs with up to `MAX_KEPT_X` parameters)."""
         row = self._db.execute("SELECT x FROM traces WHERE run_key = ?", (key,)).fetchone()
         if row is None:
             raise KeyError(f"no trace for run {key!r}")
@@ -324,10 +369,24 @@ class Store:
 
     @_sqlite_errors
     def integrity_ok(self) -> bool:
+        """SQLite's integrity check of the file."""
         return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     def export(self, folder: str | Path, fmt: str = "csv") -> list[Path]:
-        """Write ``runs`` and ``traces`` as CSV or Parquet files into ``folder``."""
+        """Write `runs` and `traces` as CSV or Parquet files into `folder`.
+
+        Args:
+            folder: Created if needed.
+            fmt: `"csv"` or `"parquet"` (needs pyarrow).
+
+        Returns:
+            The two files written.
+
+        Raises:
+            ValueError: An unknown `fmt`.
+            ImportError: Parquet without pyarrow.
+            OSError: The folder or a file cannot be written.
+        """
         if fmt not in ("csv", "parquet"):
             raise ValueError(f"format must be 'csv' or 'parquet', got {fmt!r}")
         folder = Path(folder)

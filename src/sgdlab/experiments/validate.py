@@ -1,6 +1,6 @@
 """A spec checked against the library before any run starts, so that no mistake surfaces as a failed run.
 
-The schema (:mod:`sgdlab.experiments.spec`) has checked each field's type and range; what needs the problem,
+The schema (`sgdlab.experiments.spec`) has checked each field's type and range; what needs the problem,
 method and data code is checked here, by that code's own checks wherever it has them:
 
 - problem parameters: names against the problem's signature, types against its defaults, ranges by building
@@ -9,13 +9,14 @@ method and data code is checked here, by that code's own checks wherever it has 
   relative paths are relative to the working directory, as when the runs read it);
 - batch sizes against the number of (training) samples, where the spec determines it;
 - tuning and recording metrics against what each problem measures (a test split, accuracy, an optimum);
-- the number of runs (at most ``MAX_RUNS``, counted before anything is expanded);
+- the number of runs (at most `MAX_RUNS`, counted before anything is expanded);
 - every method's hyperparameters, by building the method at every grid point;
 - two methods asking for the same run: a run's key holds its settings, not the method's name, so the store
   and the report would keep one of the two names. Such a spec is refused, naming both methods.
 
-Each check returns one line per mistake, starting with the field's path. :func:`parse_spec` and :func:`load_spec`
-(the schema, then these checks) live here, so that the schema imports none of its checks.
+Each check returns one line per mistake, starting with the field's path.
+[`parse_spec`][sgdlab.experiments.parse_spec] and [`load_spec`][sgdlab.experiments.load_spec] (the schema,
+then these checks) live here, so that the schema imports none of its checks.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _stand_in_data() -> Dataset:
 
 @functools.cache
 def _factory(kind: str) -> tuple[Any, type[Problem]]:
-    """What builds a problem of ``kind``, and the class of what it builds (for what the problem measures)."""
+    """What builds a problem of `kind`, and the class of what it builds (for what the problem measures)."""
     if kind in NETWORK_PROBLEMS:
         from sgdlab.torch import problems as networks  # imports torch: only for specs with networks
 
@@ -89,7 +90,7 @@ def _non_finite(where: str, value: Any) -> list[str]:
 
 
 def _type_mismatch(value: Any, default: Any) -> str | None:
-    """The kind of value a parameter's default says it takes, where ``value`` is not of that kind."""
+    """The kind of value a parameter's default says it takes, where `value` is not of that kind."""
     if isinstance(default, bool):
         ok, kind = isinstance(value, bool), "true or false"
     elif isinstance(default, int):
@@ -119,7 +120,7 @@ def _built_error(where: str, exc: Exception, given: dict[str, Any]) -> str:
 
 
 def problem_errors(i: int, problem: ProblemSpec) -> tuple[list[str], int | None]:
-    """Mistakes in ``problems[i].params``, and the problem's number of samples where it is known without data."""
+    """Mistakes in `problems[i].params`, and the problem's number of samples where it is known without data."""
     where = f"problems[{i}].params"
     try:
         factory, _ = _factory(problem.type)
@@ -153,7 +154,7 @@ def problem_errors(i: int, problem: ProblemSpec) -> tuple[list[str], int | None]
 
 
 def _samples(data) -> int | None:
-    """The number of samples a synthetic source makes (``None`` for files and bundled sets: known once read)."""
+    """The number of samples a synthetic source makes (`None` for files and bundled sets: known once read)."""
     source = SOURCES[data.source]
     if not source.synthetic:
         return None
@@ -180,7 +181,7 @@ def _file_errors(where: str, path: str) -> list[str]:
 
 
 def data_errors(i: int, problem: ProblemSpec) -> tuple[list[str], int | None]:
-    """Mistakes in ``problems[i].data`` the schema cannot see, and the number of training samples if known."""
+    """Mistakes in `problems[i].data` the schema cannot see, and the number of training samples if known."""
     data = problem.data
     if data is None:
         return [], None
@@ -326,7 +327,33 @@ def check_spec(spec: Spec) -> list[str]:
 
 
 def parse_spec(document: dict[str, Any], source: str = "spec") -> Spec:
-    """Validate a spec given as a dict (e.g. parsed TOML): its schema, then its fit with the library."""
+    """Validate a spec given as a dict (e.g. parsed TOML): its schema, then its fit with the library.
+
+    Args:
+        document: The experiment, as the TOML file's tables and values.
+        source: What the error message calls the spec (a file name).
+
+    Returns:
+        The validated [`Spec`][sgdlab.experiments.Spec].
+
+    Raises:
+        SpecError: Every mistake found, one line each (no run is started on an invalid spec).
+
+    Examples:
+        >>> from sgdlab.experiments import parse_spec
+        >>> spec = parse_spec({"name": "demo", "budget": {"epochs": 2},
+        ...                    "problems": [{"name": "q", "type": "Quadratic2D", "params": {"kappa": 10.0}}],
+        ...                    "methods": [{"type": "SGD", "params": {"lr": [0.01, 0.1]}}]})
+        >>> spec.name, [p.type for p in spec.problems]
+        ('demo', ['Quadratic2D'])
+        >>> parse_spec({"name": "bad", "budget": {"epochs": 2},
+        ...             "problems": [{"name": "q", "type": "Quadratic2D", "params": {"kapa": 10.0}}],
+        ...             "methods": [{"type": "SGD"}]})
+        Traceback (most recent call last):
+        ...
+        sgdlab.experiments.spec.SpecError: invalid experiment spec:
+          - problems[0].params.kapa: unknown parameter of Quadratic2D; allowed: kappa, n, spread, angle, seed
+    """
     spec = parse_schema(document, source)
     problems = check_spec(spec)
     if problems:
@@ -335,7 +362,38 @@ def parse_spec(document: dict[str, Any], source: str = "spec") -> Spec:
 
 
 def load_spec(path: str | Path) -> Spec:
-    """Read and validate an experiment file (TOML)."""
+    """Read and validate an experiment file (TOML); see [`parse_spec`][sgdlab.experiments.parse_spec].
+
+    Args:
+        path: The `.toml` file.
+
+    Returns:
+        The validated [`Spec`][sgdlab.experiments.Spec].
+
+    Raises:
+        SpecError: The file is missing, is not valid TOML, or the spec has mistakes (every one listed).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from sgdlab.experiments import load_spec
+        >>> path = Path(tempfile.mkdtemp()) / "demo.toml"
+        >>> _ = path.write_text('''
+        ... name = "demo"
+        ... seeds = 2
+        ... [budget]
+        ... epochs = 3
+        ... [[problems]]
+        ... name = "rosenbrock"
+        ... type = "Rosenbrock"
+        ... [[methods]]
+        ... type = "Adam"
+        ... params = { lr = [1e-3, 1e-2] }
+        ... ''')
+        >>> spec = load_spec(path)
+        >>> spec.seed_list, spec.methods[0].grid_axes()
+        ([0, 1], {'lr': [0.001, 0.01]})
+    """
     path = Path(path)
     if not path.is_file():
         raise SpecError([f"file not found: {path}"], str(path))

@@ -11,12 +11,12 @@ from sgdlab.experiments.execute import build_problem
 
 
 def problem(table: dict[str, Any]):
-    """The problem an experiment's ``[[problems]]`` table describes (built as the runs build it)."""
+    """The problem an experiment's `[[problems]]` table describes (built as the runs build it)."""
     return build_problem(table)[0]
 
 
 def data_problem(name: str, kind: str, source: str, params: dict | None = None, **data: Any) -> dict[str, Any]:
-    """A ``[[problems]]`` table for a problem built from (synthetic) data."""
+    """A `[[problems]]` table for a problem built from (synthetic) data."""
     return {"name": name, "type": kind, "params": params or {}, "data": {"source": source, **data}}
 
 
@@ -35,8 +35,8 @@ MAX_WIDTH = 11.0
 
 @contextmanager
 def figure(path: Path, ncols: int = 1, nrows: int = 1, width: float = 5.2, height: float = 3.9):
-    """A figure of ``nrows × ncols`` axes (each ``width × height`` inches, the whole at most 11 inches wide)
-    saved on exit to ``path`` (PNG, 200 dpi) and beside it as SVG, with legible text sizes (`STYLE`)."""
+    """A figure of `nrows × ncols` axes (each `width × height` inches, the whole at most 11 inches wide)
+    saved on exit to `path` (PNG, 200 dpi) and beside it as SVG, with legible text sizes (`STYLE`)."""
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -47,6 +47,7 @@ def figure(path: Path, ncols: int = 1, nrows: int = 1, width: float = 5.2, heigh
         yield axes
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=DPI)
+        fig.set_layout_engine("none")  # the SVG keeps the PNG's layout: laid out once, not once per file
         fig.savefig(path.with_suffix(".svg"), metadata={"Date": None})
 
 

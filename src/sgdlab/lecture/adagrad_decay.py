@@ -34,7 +34,7 @@ LABELS = ("Adagrad", "RMSProp", "Adam")
 
 
 def travelled(results: Results, label: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(iterations, |f(x_k) − f(x_0)|)`` per seed: the distance travelled, times the mean slope."""
+    """`(iterations, |f(x_k) − f(x_0)|)` per seed: the distance travelled, times the mean slope."""
     return [(x[1:], np.abs(y - y[0])[1:]) for x, y in results.one(label=label).curves("loss")]
 
 

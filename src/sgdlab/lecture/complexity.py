@@ -15,7 +15,7 @@ method with the theory's step sizes on a problem of its class, fits the observed
 run (in log k) — a log-linear slope for GD on PL, a log–log slope otherwise, with a bootstrap confidence
 interval over seeds — and passes when the measured rate is at least the theory's: the table's entries are
 upper bounds, so a method may do better, never worse. A tolerance of 0.15 on log–log slopes allows for the
-finite horizon (``k^(−1)·log k``-type corrections bend a slope by about that much over two decades).
+finite horizon (`k^(−1)·log k`-type corrections bend a slope by about that much over two decades).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from sgdlab.lecture import _common
 from sgdlab.lecture.claim import Claim, Verdict
 from sgdlab.lecture.results import Results
 from sgdlab.viz import plot_convergence
+from sgdlab.viz._ticks import light_log_ticks
 
 SLOPE_TOLERANCE = 0.15
 
@@ -188,13 +189,14 @@ class ComplexityTable(Claim):
                     end = _floor_iteration(k, y)
                     keep = k <= end
                     ax.semilogy(k[keep], y[keep], label=cell.method)
+                    light_log_ticks(ax)  # plain-text labels: mathtext parsing was most of this figure's time
                     q = math.exp(rates[cell.name].slope) if cell.exponent is None else linear.rate
                     fit = linear if linear is not None else fit_rate(k, y, "linear")
                     xs = np.linspace(*fit.x_range, 20)
                     ax.plot(xs, np.exp(fit.intercept + fit.slope * xs), "k--", lw=1.1, label=f"fit: qᵏ, q = {q:.3f}")
                     ax.axhline(_common.MACHINE_PRECISION, color="grey", lw=0.8, ls=":")
-                    ax.text(0.02, 0.04, "machine precision (1e-16)", transform=ax.transAxes, ha="left",
-                            va="bottom", fontsize=9, color="grey")  # fmt: skip
+                    ax.text(0.02, 1.5 * _common.MACHINE_PRECISION, "machine precision (1e-16)", ha="left",
+                            va="bottom", transform=ax.get_yaxis_transform(), fontsize=9, color="grey")  # fmt: skip
                     ax.set_xlim(0, end * 1.05)
                     ax.set_xlabel("iterations")
                     ax.set_ylabel(LABELS[cell.metric])

@@ -8,8 +8,8 @@ classes — and with them the average loss — lag, while Adam and sign descent 
 
 The controlled experiment: softmax regression (a linear model, so no architecture effects) on data from a
 well-specified model with K = 100 classes whose frequencies are either Zipf (π_k ∝ 1/k) or uniform — nothing
-else differs (`sgdlab.data.make_classification` with ``imbalance = 1`` or ``0``). SGD, Adam and sign descent
-(Adam with β1 = β2 = 0: ``x ← x − α g/(|g| + ε)``), minibatches of 100, learning rates tuned per setting on a
+else differs (`sgdlab.data.make_classification` with `imbalance = 1` or `0`). SGD, Adam and sign descent
+(Adam with β1 = β2 = 0: `x ← x − α g/(|g| + ε)`), minibatches of 100, learning rates tuned per setting on a
 grid by final training loss. Recorded over time on held-out data: the loss on the samples of the frequent half
 of the classes and of the rare half (by frequency in the training data; `SoftmaxRegression.evaluate`).
 """
@@ -47,7 +47,7 @@ def problem(setting: str) -> dict[str, Any]:
 
 
 def _final(runs: Results, setting: str, label: str, metric: str) -> float:
-    """Median over seeds of the last recorded ``metric``."""
+    """Median over seeds of the last recorded `metric`."""
     return runs.one(problem=f"softmax-{setting}", label=label).median_final(metric)
 
 

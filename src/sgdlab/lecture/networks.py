@@ -2,12 +2,12 @@
 
 Adam is the default optimizer for language models because plain SGD trails it there by a wide margin, while on
 vision tasks a well-tuned SGD is about as good. This claim measures that gap on the two networks of
-`sgdlab.torch.problems` (``digits_cnn``; ``char_lm``, an LSTM on Python's own standard-library sources), with
-every optimizer's learning rate tuned on a short grid by the spec's ``tune`` rule (lowest final training loss on
+`sgdlab.torch.problems` (`digits_cnn`; `char_lm`, an LSTM on Python's own standard-library sources), with
+every optimizer's learning rate tuned on a short grid by the spec's `tune` rule (lowest final training loss on
 seed 0; a diverged run never wins), then trained on several seeds at the chosen rate, minibatches of 32.
 
 What is measured: the final training loss (the objective the optimizers minimise; cross-entropy in nats per
-prediction — per image, per character), median over seeds, and the gap ``SGD − Adam`` of that median on each
+prediction — per image, per character), median over seeds, and the gap `SGD − Adam` of that median on each
 task. Held-out loss and accuracy are recorded too and shown in the table. Seeds vary the minibatch order; the
 initial weights are the problem's (seed 0), the same for every optimizer.
 """
@@ -58,7 +58,7 @@ def _finals(runs: Results, label: str, metric: str) -> np.ndarray:
 
 
 def gaps(results: Mapping[str, Results], metric: str = "loss") -> dict[str, float]:
-    """``median(SGD) − median(Adam)`` of the final ``metric`` on each task."""
+    """`median(SGD) − median(Adam)` of the final `metric` on each task."""
     return {
         task: float(np.median(_finals(results[_experiment(task)], "SGD", metric))
                     - np.median(_finals(results[_experiment(task)], "Adam", metric)))

@@ -1,14 +1,14 @@
 """The playground's Bokeh document: the controls, the four plots and the callbacks that tie them together.
 
-Every number drawn comes from :mod:`sgdlab.playground.model`. Controls only ever hold valid settings
+Every number drawn comes from `sgdlab.playground.model`. Controls only ever hold valid settings
 (slider ranges; step sizes and ε on a log scale, so they stay positive), so a callback never meets a bad
 combination; a diverging run is drawn up to where it diverged and says so in its slot.
 
-Names a test (or a curious user in the browser console, ``Bokeh.documents[0].get_model_by_name(...)``)
-can rely on: sources ``path-i`` (columns ``k, x1, x2``) and ``curve-i`` (``k, gap, grad_norm2``) for slot
-``i = 0, 1, 2``; controls ``problem, kappa, angle, C, steps, seed`` and ``method-i, lr-i, schedule-i,
-batch-i, beta-i, gamma-i, rho-i, beta1-i, beta2-i, eps-i, weight_decay-i, show-i``; texts ``status-i``,
-``timing``, ``caption``; figures ``trajectory``, ``iterates-1d``, ``gap``, ``grad-norm``.
+Names a test (or a curious user in the browser console, `Bokeh.documents[0].get_model_by_name(...)`)
+can rely on: sources `path-i` (columns `k, x1, x2`) and `curve-i` (`k, gap, grad_norm2`) for slot
+`i = 0, 1, 2`; controls `problem, kappa, angle, C, steps, seed` and `method-i, lr-i, schedule-i,
+batch-i, beta-i, gamma-i, rho-i, beta1-i, beta2-i, eps-i, weight_decay-i, show-i`; texts `status-i`,
+`timing`, `caption`; figures `trajectory`, `iterates-1d`, `gap`, `grad-norm`.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class SlotControls:
         weight_decay.title = "weight decay λ (decoupled)" if self.method.value == "AdamW" else "L2 λ (coupled)"
 
     def set(self, settings: model.SlotSettings) -> None:
-        """Show ``settings`` (the method first: its change resets the others to the method's defaults)."""
+        """Show `settings` (the method first: its change resets the others to the method's defaults)."""
         self.method.value = settings.method
         for name, widget in self.widgets.items():
             value = getattr(settings, name)
@@ -307,7 +307,7 @@ class Playground:
         self.request()
 
     def _held(self, action) -> None:
-        """Run ``action`` with the document's changes sent as one message (the browser lays out once)."""
+        """Run `action` with the document's changes sent as one message (the browser lays out once)."""
         self.doc.hold("combine")
         try:
             action()
@@ -446,7 +446,7 @@ def _positive(values: np.ndarray) -> np.ndarray:
 
 
 def build(doc, problem: str = "quadratic") -> Playground:
-    """Fill ``doc`` with the playground (what the server's handler calls for every new page)."""
+    """Fill `doc` with the playground (what the server's handler calls for every new page)."""
     playground = Playground(doc, problem)
     doc.title = "sgdlab playground"
     for root in playground.layout():

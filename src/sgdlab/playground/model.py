@@ -1,13 +1,13 @@
 """What the playground shows, as plain Python: a problem, a method and its settings → a path and its curves.
 
 Nothing here draws or needs Bokeh, and nothing here computes an update: a path is
-:func:`sgdlab.viz.trajectories.iterate_path` (the engine's sampler, ``resolve``, ``init`` and segment function,
-so it ends where ``sl.run`` with the same arguments ends), the curves are the problem's own ``loss`` (batched:
-``loss_many``) and ``grad`` at each iterate, and the contours are :func:`sgdlab.viz.trajectories.loss_grid`.
+[`sgdlab.viz.trajectories.iterate_path`][sgdlab.viz.trajectories.iterate_path] (the engine's sampler, `resolve`, `init`
+and segment function, so it ends where `sl.run` with the same arguments ends), the curves are the problem's own `loss`
+(batched: `loss_many`) and `grad` at each iterate, and the contours are `sgdlab.viz.trajectories.loss_grid`.
 
-Divergence is a result, never an exception: a path stops where ``iterate_path`` stops (``‖x‖²`` overflowed)
-or at the first iterate whose loss is not finite or exceeds ``f* + D·max(f(x0) − f*, 1)``, with ``D`` the
-engine's own default ``divergence_factor`` — the rule ``sl.run`` applies at its checkpoints, here applied
+Divergence is a result, never an exception: a path stops where `iterate_path` stops (`‖x‖²` overflowed)
+or at the first iterate whose loss is not finite or exceeds `f* + D·max(f(x0) − f*, 1)`, with `D` the
+engine's own default `divergence_factor` — the rule `sl.run` applies at its checkpoints, here applied
 at every iterate because every iterate is drawn.
 """
 
@@ -51,7 +51,7 @@ HYPERPARAMETERS: tuple[str, ...] = (
 #: The step-size schedules offered (the engine's names).
 SCHEDULES: tuple[str, ...] = ("constant", "1/k", "1/sqrt(k)")
 
-#: ``sl.run``'s default divergence factor ``D`` (read from its signature, not copied).
+#: `sl.run`'s default divergence factor `D` (read from its signature, not copied).
 DIVERGENCE_FACTOR: float = inspect.signature(sl.run).parameters["divergence_factor"].default
 
 MAX_STEPS = 5000
@@ -59,7 +59,7 @@ MAX_STEPS = 5000
 
 @dataclass(frozen=True)
 class ProblemSettings:
-    """Which problem, and its parameters (``kappa``, ``angle`` in radians: the quadratic; ``C``: Reddi's)."""
+    """Which problem, and its parameters (`kappa`, `angle` in radians: the quadratic; `C`: Reddi's)."""
 
     key: str = "quadratic"
     kappa: float = 10.0
@@ -98,7 +98,7 @@ class SlotSettings:
 
     @classmethod
     def for_method(cls, method: str, **settings: Any) -> SlotSettings:
-        """``method`` with its own defaults (its dataclass's) for every hyperparameter not in ``settings``."""
+        """`method` with its own defaults (its dataclass's) for every hyperparameter not in `settings`."""
         return cls(method, **{**method_defaults(method), **settings})
 
     def __post_init__(self) -> None:
@@ -117,13 +117,13 @@ class SlotSettings:
 
 
 def method_hyperparameters(name: str) -> tuple[str, ...]:
-    """The playground's controls that ``name`` has (its dataclass fields among :data:`HYPERPARAMETERS`)."""
+    """The playground's controls that `name` has (its dataclass fields among `HYPERPARAMETERS`)."""
     fields = {f.name for f in dataclasses.fields(METHODS[name])}
     return tuple(h for h in HYPERPARAMETERS if h in fields)
 
 
 def method_defaults(name: str) -> dict[str, Any]:
-    """The method's own defaults for the playground's controls (``lr`` only where the method has one)."""
+    """The method's own defaults for the playground's controls (`lr` only where the method has one)."""
     out = {}
     for f in dataclasses.fields(METHODS[name]):
         if f.name in HYPERPARAMETERS and f.default is not dataclasses.MISSING and f.default is not None:
@@ -132,12 +132,12 @@ def method_defaults(name: str) -> dict[str, Any]:
 
 
 def uses_batch(name: str) -> bool:
-    """Whether the method samples a minibatch (``False`` for GD, which uses the full gradient)."""
+    """Whether the method samples a minibatch (`False` for GD, which uses the full gradient)."""
     return not METHODS[name].full_batch
 
 
 def make_method(slot: SlotSettings) -> sl.methods.Method:
-    """The sgdlab method of ``slot`` with exactly the hyperparameters it has."""
+    """The sgdlab method of `slot` with exactly the hyperparameters it has."""
     cls = METHODS[slot.method]
     return cls(**{name: getattr(slot, name) for name in method_hyperparameters(slot.method)})
 
@@ -154,13 +154,13 @@ def _problem(settings: ProblemSettings) -> Problem:
 
 
 def make_problem(settings: ProblemSettings) -> Problem:
-    """The sgdlab problem of ``settings`` (one instance per setting: ``x*`` is certified once)."""
+    """The sgdlab problem of `settings` (one instance per setting: `x*` is certified once)."""
     return _problem(settings.normalised())
 
 
 @dataclass(frozen=True)
 class Result:
-    """One slot's run: its iterates (cut at divergence), ``f − f*`` and ``‖∇f‖²`` at each of them."""
+    """One slot's run: its iterates (cut at divergence), `f − f*` and `‖∇f‖²` at each of them."""
 
     label: str
     path: np.ndarray  # (m, dim): x0 and the iterates up to the cut (m = steps + 1 unless it diverged)
@@ -190,7 +190,7 @@ def _label(slot: SlotSettings, batch: int | None) -> str:
 
 
 def compute(problem: ProblemSettings, slot: SlotSettings, steps: int, seed: int) -> Result:
-    """Run ``slot``'s method for ``steps`` iterations from the problem's ``x0`` with ``seed`` (cached)."""
+    """Run `slot`'s method for `steps` iterations from the problem's `x0` with `seed` (cached)."""
     steps = int(steps)
     if not 1 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be in 1..{MAX_STEPS}, got {steps}")
@@ -234,7 +234,7 @@ def _compute(settings: ProblemSettings, slot: SlotSettings, steps: int, seed: in
 
 
 def x0(settings: ProblemSettings) -> np.ndarray:
-    """Where every path starts (the problem's ``initial_point``, as ``sl.run`` uses it)."""
+    """Where every path starts (the problem's `initial_point`, as `sl.run` uses it)."""
     return np.asarray(make_problem(settings).initial_point(), dtype=float)
 
 
@@ -242,12 +242,12 @@ def x_star(settings: ProblemSettings) -> np.ndarray:
     return np.asarray(make_problem(settings).x_star, dtype=float)
 
 
-#: Hand-picked views where the box around ``x0`` and ``x*`` misses the interesting part.
+#: Hand-picked views where the box around `x0` and `x*` misses the interesting part.
 _VIEWS = {"rosenbrock": (-2.0, 2.0, -1.0, 3.0)}
 
 
 def view_box(settings: ProblemSettings) -> tuple[float, float, float, float]:
-    """The square box a 2-D problem is shown in: centred on ``x*``, with ``x0`` well inside it."""
+    """The square box a 2-D problem is shown in: centred on `x*`, with `x0` well inside it."""
     settings = settings.normalised()
     if settings.key in _VIEWS:
         return _VIEWS[settings.key]
@@ -261,7 +261,7 @@ def view_box(settings: ProblemSettings) -> tuple[float, float, float, float]:
 
 @dataclass(frozen=True)
 class Contours:
-    """``log10(f − f*)`` on a grid over the view box, and the levels to draw (equally spaced logs)."""
+    """`log10(f − f*)` on a grid over the view box, and the levels to draw (equally spaced logs)."""
 
     xs: np.ndarray
     ys: np.ndarray

@@ -1,6 +1,6 @@
 """Serve the playground with Bokeh's server on 127.0.0.1 — BokehJS included, so the page needs no network.
 
-``python -m sgdlab.playground.server [--port N] [--no-browser]`` or ``sgdlab playground``. The server
+`python -m sgdlab.playground.server [--port N] [--no-browser]` or `sgdlab playground`. The server
 listens on 127.0.0.1 only (a given port, or a free one), prints its address, opens the browser unless told
 not to, and stops cleanly on Ctrl-C (or SIGTERM). Bokeh is imported here, when the server starts, and the
 numerics (sgdlab, the Bokeh document) once the server listens: the address is printed as early as possible.
@@ -23,7 +23,7 @@ INSTALL_HINT = 'the playground needs Bokeh: pip install -e ".[playground]" (or p
 
 
 def require_bokeh() -> None:
-    """Raise ``ImportError`` with the install hint when Bokeh is missing."""
+    """Raise `ImportError` with the install hint when Bokeh is missing."""
     try:
         import bokeh  # noqa: F401
     except ImportError as exc:
@@ -55,7 +55,7 @@ def warm_up() -> None:
 
 
 def make_server(port: int = 0, address: str = ADDRESS):
-    """A ``bokeh.server.server.Server`` for the playground on ``address:port`` (``0``: a free port), not started."""
+    """A `bokeh.server.server.Server` for the playground on `address:port` (`0`: a free port), not started."""
     require_bokeh()
     from bokeh.application import Application
     from bokeh.application.handlers.function import FunctionHandler

@@ -11,17 +11,35 @@ from sgdlab.problems.base import Problem
 
 
 class AdamCounterexample(Problem):
-    """``f(x) = (1/3) Σ_i c_i x + R(x)`` in one variable, with ``c = (C, −1, −1)`` and ``C > 2``.
+    """Reddi et al.'s counterexample: `f(x) = (1/3) Σ_i c_i x + R(x)` in one variable, `c = (C, −1, −1)`, `C > 2`.
 
-    Reddi et al. (2018, Theorem 1) take the linear losses ``C x`` once in every three steps and ``−x``
-    otherwise on the interval ``[−1, 1]``: the average slope ``(C − 2)/3`` is positive, so the minimiser is
-    the left end, yet Adam with ``β1 = 0``, ``β2 = 1/(1 + C²)`` is driven to the right end — its normalised
-    steps weigh the rare large gradient ``C`` like the frequent ``−1`` ones — while AMSGrad converges.
-    The interval is kept by a smooth penalty ``R(x) = (κ/2)·max(|x| − 1, 0)²`` (``κ = penalty``) instead of a
-    projection, so the problem fits the unconstrained oracle; its minimiser is ``x* = −1 − (C − 2)/(3κ)``.
-    ``radius = r`` widens the interval to ``[−r, r]`` (``x* = −r − (C − 2)/(3κ)``): far from its ends the
-    gradients are constant noisy slopes, which shows how far each method's steps carry it.
-    Constants: ``L = L_max = κ`` (``R''`` ≤ κ), ``mu = 0`` (f is linear inside the interval).
+    Reddi, Kale & Kumar (2018, Theorem 1) take the linear losses `C x` once in every three steps and `−x`
+    otherwise on the interval `[−1, 1]`: the average slope `(C − 2)/3` is positive, so the minimiser is the
+    left end, yet Adam with `β1 = 0`, `β2 = 1/(1 + C²)` is driven to the right end — its normalised steps
+    weigh the rare large gradient `C` like the frequent `−1` ones — while AMSGrad converges. The interval
+    is kept by a smooth penalty `R(x) = (κ/2)·max(|x| − 1, 0)²` (`κ = penalty`) instead of a projection,
+    so the problem fits the unconstrained oracle; its minimiser is `x* = −1 − (C − 2)/(3κ)`. Constants:
+    `L = L_max = κ` (`R'' ≤ κ`), `mu = 0` (f is linear inside the interval).
+
+    Args:
+        C: The rare large slope (> 2).
+        penalty: The penalty's curvature `κ`.
+        radius: `r` widens the interval to `[−r, r]` (`x* = −r − (C − 2)/(3κ)`): far from its ends the
+            gradients are constant noisy slopes, which shows how far each method's steps carry it.
+
+    Raises:
+        ValueError: `C ≤ 2`, or a setting out of its range.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.AdamCounterexample(C=3.0)
+        >>> round(float(prob.x_star[0]), 6)
+        -1.003333
+        >>> settings = dict(lr=0.5, beta1=0.0, beta2=1 / (1 + 3.0**2), schedule="1/sqrt(k)")
+        >>> adam = sl.run(prob, sl.methods.Adam(**settings), iters=10_000, seed=0)
+        >>> ams = sl.run(prob, sl.methods.AMSGrad(**settings), iters=10_000, seed=0)
+        >>> round(float(adam.x[0]), 2), round(float(ams.x[0]), 2)  # Adam at the worst point, AMSGrad near x*
+        (1.01, -1.0)
     """
 
     def __init__(self, C: float = 3.0, penalty: float = 100.0, radius: float = 1.0) -> None:

@@ -1,11 +1,11 @@
-"""Generalised linear problems: ``ℓ_i(x) = φ(a_iᵀX, y_i)`` on dense or CSR data, with optional L2.
+"""Generalised linear problems: `ℓ_i(x) = φ(a_iᵀX, y_i)` on dense or CSR data, with optional L2.
 
-``f(x) = (1/n) Σ φ(a_iᵀX, y_i) + (l2/2)‖x‖²``, where ``X`` is ``x`` itself (one output) or ``x`` reshaped
-to ``dim_features × K`` (softmax). Every per-sample gradient is ``a_i ⊗ φ'(a_iᵀX, y_i)``, so one link
-function ``φ`` with its first two derivatives defines loss, gradients and Hessian-vector products.
+`f(x) = (1/n) Σ φ(a_iᵀX, y_i) + (l2/2)‖x‖²`, where `X` is `x` itself (one output) or `x` reshaped
+to `dim_features × K` (softmax). Every per-sample gradient is `a_i ⊗ φ'(a_iᵀX, y_i)`, so one link
+function `φ` with its first two derivatives defines loss, gradients and Hessian-vector products.
 
-Constants (``λ_max``, ``λ_min`` are the extreme eigenvalues of ``AᵀA/n``, ``c = sup φ''``):
-``L = c·λ_max + l2`` and ``L_max = c·max_i ‖a_i‖² + l2``.
+Constants (`λ_max`, `λ_min` are the extreme eigenvalues of `AᵀA/n`, `c = sup φ''`):
+`L = c·λ_max + l2` and `L_max = c·max_i ‖a_i‖² + l2`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,31 @@ from sgdlab.problems.spectral import check_design_scale, gram_spectrum, max_abs,
 
 
 class LinearModelProblem(Problem):
-    """Shared machinery of the GLMs; subclasses give the link ``φ`` and its curvature bound ``c``."""
+    """The generalised linear problems' shared machinery: `f(x) = (1/n) Σ φ(a_iᵀX, y_i) + (l2/2)‖x‖²`.
 
-    #: ``sup φ''`` — the curvature that turns the Gram spectrum into smoothness constants.
+    Subclasses give the link `φ` (with its first two derivatives) and its curvature bound
+    `curvature = sup φ''`, from which `L = curvature·λ_max(AᵀA/n) + l2` and
+    `L_max = curvature·max_i ‖a_i‖² + l2`. Data may be dense, CSR or on disk
+    ([`Dataset.from_npy`][sgdlab.data.Dataset.from_npy]: full passes stream it block by block).
+
+    Args:
+        data: The [`Dataset`][sgdlab.data.Dataset] (`A` n × dim, targets `y`).
+        l2: The L2 weight `λ ≥ 0` of `(λ/2)‖x‖²`.
+
+    Raises:
+        TypeError: `data` is not a `Dataset`.
+        ValueError: `l2 < 0`, targets the link cannot take (see each subclass), or a design whose squared
+            entries leave float64's range.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LogisticRegression(sl.data.make_classification(n=100, dim=3, seed=0), l2=0.1)
+        >>> A, derivatives = prob.sample_derivatives(prob.initial_point(), np.array([0, 1]))
+        >>> bool(np.allclose(A * derivatives[:, None], prob.component_grads(prob.initial_point(), np.array([0, 1]))))
+        True
+    """
+
+    #: `sup φ''` — the curvature that turns the Gram spectrum into smoothness constants.
     curvature: float = 1.0
     n_outputs: int = 1
 
@@ -51,7 +73,7 @@ class LinearModelProblem(Problem):
             self._max_row_norm2()
 
     def _max_row_norm2(self) -> float:
-        """``max_i ‖a_i‖²``, computed once; a design whose squares leave float64's range is refused here."""
+        """`max_i ‖a_i‖²`, computed once; a design whose squares leave float64's range is refused here."""
         if not hasattr(self, "_norms2_cache"):
             if self.data.is_out_of_core:
                 blocks = [(float(row_norms2(A).max()), max_abs(A)) for _, A, _ in self.data.blocks()]
@@ -68,18 +90,18 @@ class LinearModelProblem(Problem):
 
     @abstractmethod
     def _phi(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per-sample losses ``φ(z_i, y_i)``."""
+        """Per-sample losses `φ(z_i, y_i)`."""
 
     @abstractmethod
     def _dphi(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per-sample derivatives ``∂φ/∂z``."""
+        """Per-sample derivatives `∂φ/∂z`."""
 
     @abstractmethod
     def _d2phi_apply(self, z: np.ndarray, y: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """``φ''(z)·u`` per sample (a Hessian of size K×K applied to ``u`` for multi-output links)."""
+        """`φ''(z)·u` per sample (a Hessian of size K×K applied to `u` for multi-output links)."""
 
     def _encode_rows(self, y: np.ndarray) -> np.ndarray:
-        """The encoding of :meth:`_encode_targets` for some rows, without its checks on the whole label set."""
+        """The encoding of `_encode_targets` for some rows, without its checks on the whole label set."""
         return self._encode_targets(y)
 
     def _encode_block(self, y: np.ndarray) -> np.ndarray:
@@ -88,7 +110,7 @@ class LinearModelProblem(Problem):
 
     # --- out-of-core data: full passes block by block, minibatches read from disk ---------------------
     def _blocks(self):
-        """``(A_rows, encoded targets)`` block by block, for data that stay on disk."""
+        """`(A_rows, encoded targets)` block by block, for data that stay on disk."""
         for _, A, y in self.data.blocks():
             yield A, self._encode_block(y)
 
@@ -125,9 +147,11 @@ class LinearModelProblem(Problem):
         return np.asarray(self.A.T @ s).ravel() / self.n
 
     def sample_derivatives(self, x: np.ndarray, idx: np.ndarray):
-        """``(A_idx, φ'(A_idx X, y_idx))``: the sampled rows and their loss derivatives (``len(idx)`` numbers, or
-        ``len(idx) × K``), whose products ``a_t ⊗ φ'_t`` are the component gradients ``∇ℓ_t(x)`` — the form in which
-        SAG and SAGA store them (`sgdlab.methods.variance_reduced`)."""
+        """The sampled rows and their loss derivatives, `(A_idx, φ'(A_idx X, y_idx))`.
+
+        The derivatives are `len(idx)` numbers (or `len(idx) × K`), whose products `a_t ⊗ φ'_t` are the
+        component gradients `∇ℓ_t(x)` — the form in which SAG and SAGA store them.
+        """
         A = self._rows(idx)
         return A, self._dphi(self._scores(A, x), self.y[idx])
 
@@ -151,12 +175,15 @@ class LinearModelProblem(Problem):
 
     # --- the L2 regulariser -----------------------------------------------------------------------
     def reg_loss(self, x: np.ndarray) -> float:
+        """`(l2/2)‖x‖²`."""
         return 0.5 * self.l2 * float(x @ x) if self.l2 else 0.0
 
     def reg_grad(self, x: np.ndarray) -> np.ndarray | float:
+        """`l2·x`."""
         return self.l2 * x if self.l2 else 0.0
 
     def reg_hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray | float:
+        """`l2·v`."""
         return self.l2 * v if self.l2 else 0.0
 
     # --- constants, identity, evaluation --------------------------------------------------------------
@@ -172,6 +199,7 @@ class LinearModelProblem(Problem):
         return self.l2
 
     def reg_curvature_is_zero(self) -> bool:
+        """`True` when the regulariser has no curvature (no L2 and no other convexifying term)."""
         return self._reg_curvature() == 0
 
     def _constants(self) -> tuple[float, float, float]:
@@ -182,12 +210,15 @@ class LinearModelProblem(Problem):
         return L, self.l2, L_max
 
     def params(self) -> dict[str, Any]:
+        """The parameters that define the problem besides its data: `{"l2": l2}`."""
         return {"l2": self.l2}
 
     def fingerprint(self) -> str:
+        """The data's fingerprint ([`Dataset.fingerprint`][sgdlab.data.Dataset.fingerprint])."""
         return self.data.fingerprint()
 
     def check_test_data(self, data: Any) -> None:
+        """Raise `TypeError` unless `data` is a `Dataset`, `ValueError` unless it has the problem's features."""
         if not isinstance(data, Dataset):
             raise TypeError(f"test must be an sgdlab.data.Dataset, got {type(data).__name__}")
         if data.dim != self.data.dim:
@@ -198,13 +229,31 @@ class LinearModelProblem(Problem):
 
 
 class LeastSquares(LinearModelProblem):
-    """Least squares: ``f(x) = (1/2n) ‖Ax − y‖² + (l2/2)‖x‖²``, i.e. ``ℓ_i(x) = ½(a_iᵀx − y_i)²``.
+    """Least squares: `f(x) = (1/2n) ‖Ax − y‖² + (l2/2)‖x‖²`, i.e. `ℓ_i(x) = ½(a_iᵀx − y_i)²`.
 
-    Exact constants: ``L = λ_max(AᵀA/n) + l2``, ``L_max = max_i ‖a_i‖² + l2`` and ``mu = λ_min(AᵀA/n) + l2``;
-    with ``l2 = 0`` and a rank-deficient ``A`` (e.g. n < dim), ``mu`` is the PL constant, the smallest
-    *nonzero* eigenvalue of ``AᵀA/n``, and ``x_star`` the minimum-norm solution. For
-    ``min(n, dim) > 3000`` the smallest eigenvalues are not computed and ``mu = l2`` is a lower bound.
-    The optimum has a closed form (least-squares solve), polished to the certificate by Newton steps.
+    Exact constants: `L = λ_max(AᵀA/n) + l2`, `L_max = max_i ‖a_i‖² + l2` and `mu = λ_min(AᵀA/n) + l2`;
+    with `l2 = 0` and a rank-deficient `A` (e.g. n < dim), `mu` is the PL constant, the smallest *nonzero*
+    eigenvalue of `AᵀA/n`, and `x_star` the minimum-norm solution. For `min(n, dim) > 3000` the smallest
+    eigenvalues are not computed and `mu = l2` is a lower bound. The optimum has a closed form
+    (least-squares solve), polished to the certificate by Newton steps. Held-out metrics: `loss`, `rmse`.
+
+    Args:
+        data: A regression [`Dataset`][sgdlab.data.Dataset] (real targets).
+        l2: The L2 weight `λ ≥ 0`.
+
+    Raises:
+        TypeError: `data` is not a `Dataset`.
+        ValueError: `l2 < 0`.
+
+    Examples:
+        >>> import numpy as np
+        >>> import sgdlab as sl
+        >>> data = sl.data.make_regression(n=500, dim=10, cond=50.0, seed=0)
+        >>> prob = sl.problems.LeastSquares(data, l2=0.0)
+        >>> round(prob.L / prob.mu, 6)  # the data's exact condition number
+        50.0
+        >>> bool(np.allclose(prob.x_star, np.linalg.lstsq(data.A, data.y, rcond=None)[0]))
+        True
     """
 
     curvature = 1.0
@@ -248,7 +297,7 @@ class LeastSquares(LinearModelProblem):
 
 
 def binary_labels(y: np.ndarray) -> np.ndarray:
-    """Map labels in {-1, +1} or {0, 1} to ±1 floats; anything else is a ``ValueError``."""
+    """Map labels in {−1, +1} or {0, 1} to ±1 floats; anything else (or a single class) is a `ValueError`."""
     values = np.unique(y)
     if not (set(values.tolist()) <= {-1.0, 1.0} or set(values.tolist()) <= {0.0, 1.0}):
         shown = ", ".join(map(str, values[:6])) + (" …" if values.size > 6 else "")
@@ -259,11 +308,30 @@ def binary_labels(y: np.ndarray) -> np.ndarray:
 
 
 class LogisticRegression(LinearModelProblem):
-    """Binary logistic regression: ``ℓ_i(x) = log(1 + exp(−y_i a_iᵀx))``, labels ±1 (or 0/1), plus L2.
+    """Binary logistic regression: `ℓ_i(x) = log(1 + exp(−y_i a_iᵀx))`, labels ±1 (or 0/1), plus L2.
 
-    Constants: ``L = λ_max(AᵀA/n)/4 + l2`` and ``L_max = max_i ‖a_i‖²/4 + l2`` are exact as global
-    constants (the Hessian equals ``AᵀA/(4n) + l2·I`` at ``x = 0``); ``mu = l2`` is the exact global
-    strong-convexity constant (the logistic curvature vanishes far from the origin).
+    Constants: `L = λ_max(AᵀA/n)/4 + l2` and `L_max = max_i ‖a_i‖²/4 + l2` are exact as global constants
+    (the Hessian equals `AᵀA/(4n) + l2·I` at `x = 0`); `mu = l2` is the exact global strong-convexity
+    constant (the logistic curvature vanishes far from the origin). Held-out metrics: `loss`, `accuracy`.
+
+    Args:
+        data: A binary classification [`Dataset`][sgdlab.data.Dataset].
+        l2: The L2 weight `λ ≥ 0`. Without it, linearly separable data have no finite minimiser, and
+            `x_star` raises [`CertificationError`][sgdlab.problems.CertificationError].
+
+    Raises:
+        TypeError: `data` is not a `Dataset`.
+        ValueError: Labels other than ±1 or 0/1, a single class, or `l2 < 0`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> data = sl.data.make_classification(n=1000, dim=20, cond=100.0, seed=0)
+        >>> prob = sl.problems.LogisticRegression(data, l2=1e-3)
+        >>> prob.mu, round(prob.L / prob.L_max, 3) < 1
+        (0.001, True)
+        >>> train, test = data.split(seed=0)
+        >>> sorted(sl.problems.LogisticRegression(train, l2=1e-3).evaluate(prob.x_star, test))
+        ['accuracy', 'loss']
     """
 
     curvature = 0.25
@@ -319,11 +387,27 @@ def class_labels(y: np.ndarray, n_classes: int | None = None) -> tuple[np.ndarra
 
 
 class SoftmaxRegression(LinearModelProblem):
-    """Multinomial logistic regression: ``ℓ_i(X) = log Σ_k exp(a_iᵀX_k) − a_iᵀX_{y_i}``, plus L2.
+    """Multinomial logistic regression: `ℓ_i(X) = log Σ_k exp(a_iᵀX_k) − a_iᵀX_{y_i}`, plus L2.
 
-    ``x`` is the ``dim_features × K`` weight matrix flattened row-major (``dim = dim_features·K``); labels are
-    integers 0..K−1. Constants: ``L = λ_max(AᵀA/n)/2 + l2`` and ``L_max = max_i ‖a_i‖²/2 + l2`` are upper
-    bounds (Böhning, 1992: the softmax Hessian is below ``½(I − 11ᵀ/K)``); ``mu = l2`` is exact.
+    `x` is the `dim_features × K` weight matrix flattened row-major (`dim = dim_features·K`); labels are
+    integers 0..K−1. Constants: `L = λ_max(AᵀA/n)/2 + l2` and `L_max = max_i ‖a_i‖²/2 + l2` are upper
+    bounds (Böhning, 1992: the softmax Hessian is below `½(I − 11ᵀ/K)`); `mu = l2` is exact.
+
+    Args:
+        data: A classification [`Dataset`][sgdlab.data.Dataset] with labels 0..K−1.
+        l2: The L2 weight `λ ≥ 0`.
+        n_classes: `K` (default: the largest label + 1).
+
+    Raises:
+        TypeError: `data` is not a `Dataset`.
+        ValueError: Labels that are not integers 0..K−1, fewer than 2 classes, or `l2 < 0`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> data = sl.data.make_classification(n=300, dim=4, n_classes=3, seed=0)
+        >>> prob = sl.problems.SoftmaxRegression(data, l2=1e-2)
+        >>> prob.dim, sorted(prob.evaluate(prob.x_star, data))
+        (12, ['accuracy', 'loss', 'loss_frequent', 'loss_rare'])
     """
 
     curvature = 0.5
@@ -355,14 +439,15 @@ class SoftmaxRegression(LinearModelProblem):
         return pu - p * pu.sum(axis=1, keepdims=True)
 
     def params(self) -> dict[str, Any]:
+        """`{"l2": l2, "n_classes": K}`."""
         return {"l2": self.l2, "n_classes": self.n_outputs}
 
     def check_optimum(self, x: np.ndarray) -> None:
         _reject_separating_point(self, self.evaluate(x, self.data)["accuracy"])
 
     def evaluate(self, x, data: Dataset) -> dict[str, float]:
-        """Mean cross-entropy and accuracy on ``data``, and the mean cross-entropy over the samples of the
-        frequent and of the rare classes (``loss_frequent``, ``loss_rare``; NaN where ``data`` has none).
+        """Mean cross-entropy and accuracy on `data`, and the mean cross-entropy over the samples of the
+        frequent and of the rare classes (`loss_frequent`, `loss_rare`; NaN where `data` has none).
 
         The split is by frequency in the training data (what the optimiser sees): the ⌈K/2⌉ most frequent
         classes are frequent, the others rare, ties going to the lower class index. Under heavy-tailed class

@@ -1,7 +1,7 @@
 """Certified optima: closed form or L-BFGS, polished by Newton-CG, checked, and cached on disk.
 
-A point is *certified* when ``‖∇f(x)‖ ≤ 1e-10 · max(1, ‖∇f(x0)‖)``. Results are stored under
-``$SGDLAB_CACHE_DIR`` (default ``~/.cache/sgdlab``) keyed by a hash of the problem's class, parameters
+A point is *certified* when `‖∇f(x)‖ ≤ 1e-10 · max(1, ‖∇f(x0)‖)`. Results are stored under
+`$SGDLAB_CACHE_DIR` (default `~/.cache/sgdlab`) keyed by a hash of the problem's class, parameters
 and data, and the certificate is checked again on every load, so a stale, corrupt, truncated or foreign file
 is recomputed and rewritten; a directory, FIFO or other special file in an entry's place is neither read nor
 replaced.
@@ -44,7 +44,18 @@ _CACHE_VERSION = 1
 
 
 class CertificationError(RuntimeError):
-    """Raised when no point with a tiny enough gradient can be found (e.g. no finite minimiser exists)."""
+    """Raised by `x_star` (and what needs it) when no point with a tiny enough gradient can be found, or when
+    the point found cannot be a minimiser (e.g. separable data without L2: no finite minimiser exists).
+
+    Examples:
+        >>> import numpy as np
+        >>> import sgdlab as sl
+        >>> separable = sl.data.Dataset(np.array([[1.0], [2.0], [-1.0]]), np.array([1, 1, -1]))
+        >>> sl.problems.LogisticRegression(separable).x_star
+        Traceback (most recent call last):
+        ...
+        sgdlab.problems.optimum.CertificationError: LogisticRegression(data): ... no finite minimiser; add l2 > 0
+    """
 
 
 def cache_dir() -> Path:
@@ -83,7 +94,7 @@ def _lbfgs(problem: Certifiable, x: np.ndarray, tol: float) -> np.ndarray:
 
 
 def _newton_polish(problem: Certifiable, x: np.ndarray, tol: float, max_iter: int = 60) -> np.ndarray:
-    """Newton-CG steps; backtracking on ``f`` while it can tell, then on ``‖∇f‖`` near the optimum."""
+    """Newton-CG steps; backtracking on `f` while it can tell, then on `‖∇f‖` near the optimum."""
     op_shape = (problem.dim, problem.dim)
     for _ in range(max_iter):
         g = problem.grad(x)
@@ -125,8 +136,8 @@ def _solve(problem: Certifiable) -> np.ndarray:
 
 
 def _cached(path: Path, problem: Certifiable, tol: float) -> np.ndarray | None:
-    """The cached ``x_star`` if ``path`` is a regular file holding a certified one of the right shape, else
-    ``None``: any unreadable, truncated, foreign or stale entry only means recomputing."""
+    """The cached `x_star` if `path` is a regular file holding a certified one of the right shape, else
+    `None`: any unreadable, truncated, foreign or stale entry only means recomputing."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open; a directory cannot be read
             return None
@@ -161,7 +172,7 @@ def _store(path: Path, x: np.ndarray, f: float) -> None:
 
 
 def certified_optimum(problem: Certifiable) -> tuple[np.ndarray, float]:
-    """``(x_star, f_star)`` for ``problem``, from the disk cache when a valid entry exists."""
+    """`(x_star, f_star)` for `problem`, from the disk cache when a valid entry exists."""
     path = cache_dir() / f"{_cache_key(problem)}.npz"
     tol = tolerance(problem)
     x = _cached(path, problem, tol)

@@ -2,7 +2,7 @@
 
 Squares of entries beyond about 1e±154 leave float64's range, so designs whose entries are that large or small are
 scaled by a power of two first (exact) and the results scaled back; a constant that does not fit float64 even then
-is refused by :func:`check_design_scale` with one message about the data's scale.
+is refused by `check_design_scale` with one message about the data's scale.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ def _values(A) -> np.ndarray:
 
 
 def max_abs(A) -> float:
-    """The largest ``|a_ij|`` (0 for an all-zero or empty matrix)."""
+    """The largest `|a_ij|` (0 for an all-zero or empty matrix)."""
     values = _values(A)
     return float(np.max(np.abs(values))) if values.size else 0.0
 
 
 def _exponent(A) -> int:
-    """``e`` such that ``A·2^-e`` has entries of magnitude about 1, or 0 when ``A``'s squares (summed over a
+    """`e` such that `A·2^-e` has entries of magnitude about 1, or 0 when `A`'s squares (summed over a
     dimension) stay well inside its float type's range and no scaling is needed."""
     top = max_abs(A)
     if top == 0.0:
@@ -40,7 +40,7 @@ def _exponent(A) -> int:
 
 
 def _scaled(A, e: int):
-    """``A·2^-e``, exactly (a power of two)."""
+    """`A·2^-e`, exactly (a power of two)."""
     if e == 0:
         return A
     if sp.issparse(A):
@@ -51,10 +51,10 @@ def _scaled(A, e: int):
 
 
 def gram_spectrum(A) -> tuple[float, float, float]:
-    """``(λ_max, λ_min, λ_min⁺)`` of ``AᵀA/n``: largest, smallest, and smallest nonzero eigenvalue.
+    """`(λ_max, λ_min, λ_min⁺)` of `AᵀA/n`: largest, smallest, and smallest nonzero eigenvalue.
 
-    For matrices with ``min(n, dim) > EXACT_GRAM_LIMIT`` only ``λ_max`` is computed (Lanczos, to 1e-8
-    relative) and the two smallest are reported as ``0.0`` — a valid lower bound, and documented as such
+    For matrices with `min(n, dim) > EXACT_GRAM_LIMIT` only `λ_max` is computed (Lanczos, to 1e-8
+    relative) and the two smallest are reported as `0.0` — a valid lower bound, and documented as such
     by the problems that use it. Eigenvalues below float64's range come back as 0 (or subnormal).
     """
     n, dim = A.shape
@@ -80,7 +80,7 @@ def gram_spectrum(A) -> tuple[float, float, float]:
 
 
 def row_norms2(A) -> np.ndarray:
-    """Squared Euclidean norm of each row, in float64 (``inf`` where it overflows, 0 where it underflows)."""
+    """Squared Euclidean norm of each row, in float64 (`inf` where it overflows, 0 where it underflows)."""
     e = _exponent(A)
     B = _scaled(A, e)
     with np.errstate(over="ignore", under="ignore"):
@@ -93,8 +93,8 @@ def row_norms2(A) -> np.ndarray:
 
 
 def check_design_scale(norms2_max: float, top: float) -> None:
-    """Refuse a design whose largest squared row norm ``‖a_i‖²`` is not a normal float64: the smoothness constants
-    (and default step sizes) would overflow or underflow. ``top`` is ``max |a_ij|``, for the message."""
+    """Refuse a design whose largest squared row norm `‖a_i‖²` is not a normal float64: the smoothness constants
+    (and default step sizes) would overflow or underflow. `top` is `max |a_ij|`, for the message."""
     if not math.isfinite(norms2_max) or (top > 0.0 and norms2_max < np.finfo(np.float64).tiny):
         raise_scale_error(top, "‖a_i‖²")
 

@@ -15,11 +15,27 @@ from sgdlab.problems.glm import LeastSquares
 
 
 class Quadratic2D(Problem):
-    """An ill-conditioned quadratic as a finite sum: ``f_i(x) = ½ (x − c_i)ᵀ D (x − c_i)``.
+    """An ill-conditioned quadratic as a finite sum: `f_i(x) = ½ (x − c_i)ᵀ D (x − c_i)`.
 
-    ``D = R(angle) diag(1, kappa) R(angle)ᵀ`` and the centres ``c_i`` (``i = 1..n``) are Gaussian with
-    standard deviation ``spread``, shifted to mean zero so that ``x* = 0``. ``spread = 0`` makes every
-    component equal (no gradient noise). Exact constants: ``L = L_max = kappa``, ``mu = 1``.
+    `D = R(angle) diag(1, kappa) R(angle)ᵀ` and the centres `c_i` (`i = 1..n`) are Gaussian with standard
+    deviation `spread`, shifted to mean zero so that `x* = 0`. Exact constants: `L = L_max = kappa`,
+    `mu = 1`. Starts at `x0 = (−2, 1.5)`.
+
+    Args:
+        kappa: The condition number (≥ 1).
+        n: The number of components.
+        spread: The centres' standard deviation (`0`: every component equal, no gradient noise).
+        angle: The rotation of the long axis, in radians.
+        seed: The centres' seed.
+
+    Raises:
+        ValueError: `kappa < 1`, or a setting out of its range.
+
+    Examples:
+        >>> from sgdlab.problems import Quadratic2D
+        >>> prob = Quadratic2D(kappa=30.0, angle=1.1)
+        >>> prob.L, prob.mu, prob.x_star.tolist(), prob.initial_point().tolist()
+        (30.0, 1.0, [0.0, 0.0], [-2.0, 1.5])
     """
 
     def __init__(self, kappa: float = 10.0, n: int = 16, spread: float = 1.0, angle: float = 0.5, seed: int = 0):
@@ -45,7 +61,7 @@ class Quadratic2D(Problem):
         return self.D @ x  # the centres average to zero
 
     def loss_many(self, points):
-        """``f`` at each row of ``points``, expanded: ``½ (xᵀDx − 2 xᵀD c̄ + mean_i c_iᵀD c_i)`` (``c̄`` ≈ 0)."""
+        """`f` at each row of `points`, expanded: `½ (xᵀDx − 2 xᵀD c̄ + mean_i c_iᵀD c_i)` (`c̄` ≈ 0)."""
         points = self._points(points)
         mean = self.centres.mean(axis=0)
         spread = float(np.mean(np.sum((self.centres @ self.D) * self.centres, axis=1)))
@@ -78,11 +94,24 @@ class Quadratic2D(Problem):
 
 
 class Rosenbrock(Problem):
-    """Rosenbrock's function ``f(x) = (a − x₁)² + b (x₂ − x₁²)²`` as the mean of its two squared residuals.
+    """Rosenbrock's function `f(x) = (a − x₁)² + b (x₂ − x₁²)²` as the mean of its two squared residuals.
 
-    Components: ``f_1 = 2 (a − x₁)²`` and ``f_2 = 2 b (x₂ − x₁²)²``. Its gradient is not globally
-    Lipschitz, so ``L``, ``mu`` and ``L_max`` are *local* constants at ``x* = (a, a²)`` (eigenvalues of the
-    Hessians there) — good guides for step sizes near the valley floor, not global bounds.
+    Components: `f_1 = 2 (a − x₁)²` and `f_2 = 2 b (x₂ − x₁²)²`. Its gradient is not globally Lipschitz,
+    so `L`, `mu` and `L_max` are *local* constants at `x* = (a, a²)` (eigenvalues of the Hessians there) —
+    good guides for step sizes near the valley floor, not global bounds. Starts at `x0 = (−1.5, 2)`.
+
+    Args:
+        a: The minimiser's first coordinate.
+        b: The valley's steepness (> 0).
+
+    Raises:
+        ValueError: `b ≤ 0`, or a curvature at `x*` beyond float64's range.
+
+    Examples:
+        >>> from sgdlab.problems import Rosenbrock
+        >>> prob = Rosenbrock()
+        >>> prob.x_star.tolist(), prob.f_star, round(prob.L)
+        ([1.0, 1.0], 0.0, 1002)
     """
 
     def __init__(self, a: float = 1.0, b: float = 100.0):
@@ -141,11 +170,24 @@ class Rosenbrock(Problem):
 
 
 class TwoParameterLeastSquares(LeastSquares):
-    """Least squares in two parameters with ``n`` samples — the lecture's "SGD, batch = 2" picture.
+    """Least squares in two parameters with `n` samples — the lecture's "SGD, batch = 2" picture.
 
-    Each component ``ℓ_i(x) = ½(a_iᵀx − y_i)²`` is a degenerate quadratic whose minimisers form a line; SGD
-    jumps between these lines and, with a constant step, wanders in a region around ``x*`` whose size the
-    batch size controls.
+    Each component `ℓ_i(x) = ½(a_iᵀx − y_i)²` is a degenerate quadratic whose minimisers form a line; SGD
+    jumps between these lines and, with a constant step, wanders in a region around `x*` whose size the
+    batch size controls. The data come from [`make_regression`][sgdlab.data.make_regression]; starts at
+    `x0 = 0`.
+
+    Args:
+        n: The number of samples (lines).
+        cond: The condition number of `AᵀA/n`.
+        noise: The target noise (`0`: every line passes through `x*`, `σ²* = 0`).
+        seed: The data's seed.
+
+    Examples:
+        >>> from sgdlab.problems import TwoParameterLeastSquares
+        >>> prob = TwoParameterLeastSquares(n=20, cond=10.0, seed=0)
+        >>> prob.n, prob.dim, round(prob.L / prob.mu, 6)
+        (20, 2, 10.0)
     """
 
     def __init__(self, n: int = 20, cond: float = 10.0, noise: float = 0.5, seed: int = 0):
@@ -158,7 +200,7 @@ class TwoParameterLeastSquares(LeastSquares):
         return np.zeros(2)
 
     def loss_many(self, points):
-        """``f`` at each row of ``points``: one product ``A Pᵀ`` for all of them."""
+        """`f` at each row of `points`: one product `A Pᵀ` for all of them."""
         points = self._points(points)
         A = self.A.toarray() if hasattr(self.A, "toarray") else np.asarray(self.A)
         out = np.empty(len(points))

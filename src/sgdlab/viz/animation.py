@@ -1,7 +1,7 @@
-"""Animated GIFs of paths advancing over the contours of ``f − f*`` (drawn once, the moving artists blitted).
+"""Animated GIFs of paths advancing over the contours of `f − f*` (drawn once, the moving artists blitted).
 
-For least squares in two parameters each component ``ℓ_i(x) = ½(a_iᵀx − y_i)²`` is minimised on the line
-``a_iᵀx = y_i``; given the indices each iteration sampled, the animation shows the lines of the components
+For least squares in two parameters each component `ℓ_i(x) = ½(a_iᵀx − y_i)²` is minimised on the line
+`a_iᵀx = y_i`; given the indices each iteration sampled, the animation shows the lines of the components
 that pulled the iterate to where it is — the lecture's "SGD, batch = 2" picture.
 """
 
@@ -22,7 +22,7 @@ from sgdlab.viz.trajectories import PALETTE, _check_2d, _pad, _walk, default_bou
 
 
 def _component_lines(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:
-    """Rows ``a_i`` and targets ``y_i`` when every component's minimisers form the line ``a_iᵀx = y_i``."""
+    """Rows `a_i` and targets `y_i` when every component's minimisers form the line `a_iᵀx = y_i`."""
     if not isinstance(problem, LeastSquares) or problem.dim != 2 or problem.l2 != 0:
         return None
     A = problem.A.toarray() if hasattr(problem.A, "toarray") else np.asarray(problem.A)
@@ -30,7 +30,7 @@ def _component_lines(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _line_points(a: np.ndarray, y: float, reach: float) -> np.ndarray:
-    """Two far-apart points of the line ``aᵀx = y``, for a segment that the axes clip to the box."""
+    """Two far-apart points of the line `aᵀx = y`, for a segment that the axes clip to the box."""
     norm2 = float(a @ a)
     if norm2 == 0:
         return np.full((2, 2), np.nan)  # a zero row: no line (every x minimises ℓ_i)
@@ -74,13 +74,42 @@ def animate_paths(
     samples: dict[str, np.ndarray] | None = None,
     bounds: tuple[float, float, float, float] | None = None,
 ) -> Path:
-    """Write an animated GIF of ``paths`` (name → iterates, as from :func:`iterate_path`) drawn step by step
-    over the contours of ``problem``; returns ``out``.
+    """Write an animated GIF of `paths` drawn step by step over the contours of `problem`.
 
-    At most ``max_frames`` frames (long paths skip evenly between frames), ``fps`` frames per second, with
-    a pause on the last frame. ``samples`` (name → indices per iteration, as from :func:`sampled_indices`)
-    highlights, for least squares in two parameters, the lines ``a_iᵀx = y_i`` of the components that the
-    step into the current iterate used; the other components' lines are drawn faintly.
+    Long paths skip evenly between frames; the last frame is held a moment. Rendered off-screen (Agg):
+    pyplot's state is not touched.
+
+    Args:
+        problem: A problem with two parameters.
+        paths: Name → iterates, an array of shape `(k, 2)` (as from
+            [`iterate_path`][sgdlab.viz.trajectories.iterate_path]).
+        out: The GIF to write (its folder is created).
+        fps: Frames per second.
+        max_frames: At most this many frames.
+        title: Shown above the axes with the iteration number.
+        samples: Name → the indices each iteration sampled (as from
+            [`sampled_indices`][sgdlab.viz.trajectories.sampled_indices]); for least squares in two
+            parameters the lines `a_iᵀx = y_i` of the components that the step into the current iterate used
+            are highlighted, the other components' lines drawn faintly.
+        bounds: `(xmin, xmax, ymin, ymax)`; by default a box around the paths and `x*` (and, with
+            `samples`, the nearer half of the components' lines).
+
+    Returns:
+        `out`, as a `Path`.
+
+    Raises:
+        ValueError: `out` is not a `.gif`, no path is given or one is empty, `samples` names an unknown
+            path, or the problem does not have two parameters.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import sgdlab as sl
+        >>> from sgdlab.viz import animate_paths, iterate_path
+        >>> prob = sl.problems.Quadratic2D(kappa=10.0)
+        >>> gif = animate_paths(prob, {"GD": iterate_path(prob, "GD", 20)}, Path(tempfile.mkdtemp()) / "gd.gif")
+        >>> gif.suffix, gif.stat().st_size > 0
+        ('.gif', True)
     """
     _check_2d(problem)
     out = Path(out)
@@ -182,12 +211,37 @@ def animate_minibatch_sgd(
     fps: int = 8,
     title: str | None = None,
 ) -> Path:
-    """The lecture's picture in one call: ``method`` with minibatches of ``batch_size`` on a two-parameter
+    """The lecture's picture in one call: `method` with minibatches of `batch_size` on a two-parameter
     least-squares problem, each step with the lines of the components it sampled.
 
-    The default method is SGD with the constant step ``1/L_b`` (``L_b`` the expected smoothness of a batch
-    of ``batch_size``): large enough that the iterate visibly reaches the region where the components'
-    lines cross, and keeps wandering there.
+    Args:
+        problem: Least squares in two parameters without L2 (e.g.
+            [`TwoParameterLeastSquares`][sgdlab.problems.TwoParameterLeastSquares]); on other 2-D problems the
+            path is drawn without component lines.
+        out: The GIF to write.
+        method: By default SGD with the constant step `1/L_b` (`L_b` the expected smoothness of a batch of
+            `batch_size`): large enough that the iterate visibly reaches the region where the components'
+            lines cross, and keeps wandering there.
+        batch_size: Components per step.
+        iters: Iterations, one frame each.
+        seed: The sampler's seed.
+        fps: Frames per second.
+        title: Shown above the axes with the iteration number.
+
+    Returns:
+        `out`, as a `Path`.
+
+    Raises:
+        ValueError: As [`animate_paths`][sgdlab.viz.animation.animate_paths].
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import sgdlab as sl
+        >>> from sgdlab.viz import animate_minibatch_sgd
+        >>> prob = sl.problems.TwoParameterLeastSquares(n=8, seed=0)
+        >>> animate_minibatch_sgd(prob, Path(tempfile.mkdtemp()) / "sgd.gif", iters=10).name
+        'sgd.gif'
     """
     if method is None:
         method = SGD(lr=1.0 / expected_smoothness(problem, batch_size))

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from sgdlab.viz._legend import LegendOption, draw_legend
+from sgdlab.viz._ticks import light_log_ticks
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -21,13 +24,36 @@ def plot_effect(
     label: str | None = None,
     logx: bool = True,
     logy: bool = True,
+    legend: LegendOption = True,
 ) -> None:
     """The median over seeds of a final metric at each swept value, with inter-quartile error bars.
 
-    ``finals[j]`` holds one number per seed for ``values[j]``. Non-finite numbers (diverged runs) are left
-    out of the quartiles; a value with no finite run gets no point and an ``×`` at the bottom of the axes,
-    so a diverging step size is visible instead of silently missing. Each call adds one error-bar
-    container (``ax.containers``) and one data line.
+    Non-finite numbers (diverged runs) are left out of the quartiles; a value with no finite run gets no
+    point and an `×` at the bottom of the axes, so a diverging step size is visible instead of silently
+    missing. Each call adds one error-bar container (`ax.containers`) and one data line.
+
+    Args:
+        ax: The matplotlib axes to draw on.
+        values: The swept parameter's values (the horizontal axis).
+        finals: `finals[j]` holds one number per seed for `values[j]`.
+        xlabel: The horizontal axis's label.
+        ylabel: The vertical axis's label.
+        label: The legend entry of this series; without one no legend is drawn.
+        logx: A log-scaled horizontal axis.
+        logy: A log-scaled vertical axis (numbers ≤ 0 are then left out, as a log axis cannot show them).
+        legend: Used when `label` is given: `True` (matplotlib's default legend text size,
+            `rcParams["legend.fontsize"]`), `False` (none), or a dict of `ax.legend` keyword arguments.
+
+    Raises:
+        ValueError: `values` and `finals` differ in length.
+
+    Examples:
+        >>> from matplotlib.figure import Figure
+        >>> ax = Figure().subplots()
+        >>> plot_effect(ax, [0.01, 0.1, 1.0], [[1e-3, 2e-3], [1e-4, 3e-4], [float("inf")]], "step size α",
+        ...             label="SGD")
+        >>> len(ax.containers), ax.get_legend().get_texts()[0].get_text()
+        (1, 'SGD')
     """
     values = np.asarray(values, dtype=float)
     if len(values) != len(finals):
@@ -70,12 +96,14 @@ def plot_effect(
         )
     if logx:
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())  # a swept range within a decade labels every minor tick
     if logy:
         ax.set_yscale("log")
+    light_log_ticks(ax)
+    if logx:
+        ax.xaxis.set_minor_formatter(NullFormatter())  # a swept range within a decade labels every minor tick
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)
     if label is not None:
-        ax.legend(fontsize=8)
+        draw_legend(ax, legend)

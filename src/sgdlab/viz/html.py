@@ -1,6 +1,6 @@
 """A self-contained HTML report: sections with a verdict, text, a table and figures, in one file.
 
-Figures are embedded as base64 ``data:`` URIs and the style sheet is inline, so the page works when copied
+Figures are embedded as base64 `data:` URIs and the style sheet is inline, so the page works when copied
 alone; a Content-Security-Policy forbids anything else, so a stray external reference shows up as an error
 instead of silently depending on the network. No JavaScript.
 """
@@ -82,7 +82,7 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 def _prose(text: str) -> str:
-    """Plain text to HTML: escaped, blank lines separate paragraphs, ``backticks`` become ``<code>``."""
+    """Plain text to HTML: escaped, blank lines separate paragraphs, `backticks` become `<code>`."""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
     out = []
     for p in paragraphs:
@@ -98,10 +98,23 @@ def _badge(verdict: bool | None) -> str:
 
 
 def format_number(value: object, digits: int = 4) -> str:
-    """A number for people: ``digits`` significant digits (4: −1.003 stays −1.003), thousands separators for
-    large magnitudes, a compact exponent (``1.2e-9``) only for very small or very large ones, a true minus
-    sign, ``—`` for a missing value and ``∞`` for an infinite one; integers are printed whole.
-    Anything else is ``str``."""
+    """A number for people, as the report's tables show it.
+
+    `digits` significant digits (4: −1.003 stays −1.003), thousands separators for large magnitudes, a
+    compact exponent (`1.2e−9`) only for very small or very large ones, a true minus sign, `—` for a
+    missing value and `∞` for an infinite one; integers are printed whole.
+
+    Args:
+        value: A number (Python or NumPy), `None`, or anything else (returned as `str(value)`).
+        digits: Significant digits of non-integers.
+
+    Returns:
+        The text.
+
+    Examples:
+        >>> [format_number(v) for v in (-1.0034, 123456.0, 3e-9, float("inf"), None, 7)]
+        ['−1.003', '123,456', '3e−9', '∞', '—', '7']
+    """
     import numbers
 
     if value is None:
@@ -135,9 +148,9 @@ def _flat_label(label: object) -> str:
 
 def _table(table: pd.DataFrame | str, caption: str = "") -> str:
     """A DataFrame as an HTML table for people: a named index becomes ordinary leading columns, an unnamed
-    0, 1, 2, … index is left out, nested column labels are joined ("theory: GD") into one header row, numbers
-    are formatted by :func:`format_number` and right-aligned, and a ``verdict`` column of PASS/FAIL shows
-    badges. A string is HTML the caller rendered, used as it is."""
+    0, 1, 2, … index is left out, nested column labels are joined ("theory: GD") into one header row, numbers are
+    formatted by [`format_number`][sgdlab.viz.html.format_number] and right-aligned, and a `verdict` column of PASS/FAIL
+    shows badges. A string is HTML the caller rendered, used as it is."""
     if isinstance(table, str):
         return table  # pre-rendered by the caller
     import pandas as pd
@@ -188,7 +201,7 @@ def _css_width(path: Path) -> int | None:
 
 
 def data_uri(path: str | Path) -> str:
-    """The file as a base64 ``data:`` URI, typed by its suffix (PNG, GIF, SVG, JPEG, WebP)."""
+    """The file as a base64 `data:` URI, typed by its suffix (PNG, GIF, SVG, JPEG, WebP)."""
     path = Path(path)
     mime = MIME_TYPES.get(path.suffix.lower())
     if mime is None:
@@ -211,11 +224,22 @@ class _Section:
 class HtmlReport:
     """Sections of text, verdicts, tables and figures, written as one self-contained HTML file.
 
-    Usage::
+    Figures are embedded as `data:` URIs and the style sheet is inline; a Content-Security-Policy forbids
+    anything else, so the page works when copied alone. `sgdlab reproduce` and `sgdlab report` write theirs
+    with it.
 
-        report = HtmlReport("Lecture claims", intro="Each claim, its experiment and its verdict.")
-        report.add_section("SGD with a constant step stalls", "…", verdict=True, figures=[png_path])
-        report.write("report.html")
+    Args:
+        title: The page's title and heading.
+        intro: Plain text under the heading (blank lines start paragraphs).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> report = HtmlReport("Lecture claims", intro="Each claim, its experiment and its verdict.")
+        >>> report.add_section("SGD with a constant step stalls", "It reaches a floor.", verdict=True, key="floor")
+        >>> page = report.write(Path(tempfile.mkdtemp()) / "report.html")
+        >>> "PASS" in page.read_text(encoding="utf-8")
+        True
     """
 
     def __init__(self, title: str, intro: str = "") -> None:
@@ -240,13 +264,22 @@ class HtmlReport:
     ) -> None:
         """Append a section.
 
-        ``verdict``: ``True`` shows a green PASS badge, ``False`` a red FAIL one, ``None`` none. ``text``
-        is plain text (escaped; blank lines start paragraphs, ```code``` in backticks); ``details`` is
-        shown verbatim in a collapsed block. ``table`` and ``tables`` (each a DataFrame, HTML the caller
-        rendered, or a ``(caption, table)`` pair): DataFrames are formatted for people (see
-        :func:`format_number`). ``figures``: PNG, GIF, SVG or JPEG files, each alone or as a
-        ``(file, caption)`` pair, read now and embedded; a PNG that records its dpi is shown at its drawn
-        size. ``key``: a short identifier shown under the title (e.g. the claim's key for ``--claim``).
+        Args:
+            title: The section's heading (also listed in the summary at the top).
+            text: Plain text, escaped; blank lines start paragraphs, `code` goes in backticks.
+            verdict: `True` shows a green PASS badge, `False` a red FAIL one, `None` none.
+            details: Shown verbatim in a collapsed block.
+            table: A DataFrame (formatted for people, see
+                [`format_number`][sgdlab.viz.html.format_number]), HTML the caller rendered, or a
+                `(caption, table)` pair.
+            figures: PNG, GIF, SVG, JPEG or WebP files, each alone or as a `(file, caption)` pair, read now and
+                embedded; a PNG that records its dpi is shown at its drawn size.
+            key: A short identifier shown under the title (e.g. the claim's key for `--claim`).
+            tables: More tables, each as `table`.
+
+        Raises:
+            ValueError: A figure is not of a type the page can embed.
+            FileNotFoundError: A figure file does not exist.
         """
         if verdict is not None and not isinstance(verdict, bool):
             verdict = bool(verdict)  # numpy booleans from checks
@@ -323,7 +356,11 @@ class HtmlReport:
         )
 
     def write(self, path: str | Path) -> Path:
-        """Write the page (UTF-8) to ``path``, creating its folder; returns the path."""
+        """Write the page (UTF-8) to `path`, creating its folder.
+
+        Returns:
+            `path`, as a `Path`.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.render(), encoding="utf-8")

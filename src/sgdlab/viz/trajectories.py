@@ -1,15 +1,15 @@
-"""Two-dimensional pictures: every iterate of a run, drawn over the contours of ``f − f*``.
+"""Two-dimensional pictures: every iterate of a run, drawn over the contours of `f − f*`.
 
-:func:`iterate_path` replays a run with the engine's own set-up, :func:`sgdlab.engine.prepare.prepare` (the
-sampler seeded as ``sl.run`` seeds it, the method resolved for the run's length, its state, and the segment
-function ``sl.run`` picks — compiled or ``python_segment``), so a path ends exactly where ``sl.run`` with the same
-arguments ends.
+[`iterate_path`][sgdlab.viz.trajectories.iterate_path] replays a run with the engine's own set-up,
+`sgdlab.engine.prepare.prepare` (the sampler seeded as `sl.run` seeds it, the method resolved for the run's length, its
+state, and the segment function `sl.run` picks — compiled or `python_segment`), so a path ends exactly where `sl.run`
+with the same arguments ends.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from sgdlab.engine.prepare import prepare, starting_point
 from sgdlab.engine.samplers import Sampler
 from sgdlab.methods.base import Method
 from sgdlab.problems.base import Problem
+from sgdlab.viz._legend import LegendOption, draw_legend
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -26,8 +27,8 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def _walk(problem: Problem, method, iters: int, batch_size=1, seed=0, x0=None, sampler="uniform") -> tuple:
-    """The iterates and the sampled indices (a list of arrays) of ``iters`` iterations, set up exactly as
-    ``sl.run`` sets them up."""
+    """The iterates and the sampled indices (a list of arrays) of `iters` iterations, set up exactly as
+    `sl.run` sets them up."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an sgdlab problem, got {type(problem).__name__}")
     iters = int(iters)
@@ -63,19 +64,61 @@ def iterate_path(
     x0: np.ndarray | None = None,
     sampler: str = "uniform",
 ) -> np.ndarray:
-    """``x0`` and every iterate of ``iters`` iterations: an array of shape ``(iters + 1, dim)``.
+    """`x0` and every iterate of `iters` iterations, set up exactly as `sl.run` sets up a run.
 
-    The same arguments given to ``sl.run(problem, method, iters=iters, ...)`` end at the same final ``x``.
-    A run whose iterate explodes (``‖x‖²`` overflows) stops there, as ``sl.run`` does, so its path has
-    ``diverged_at + 1`` rows.
+    The same arguments given to `sl.run(problem, method, iters=iters, ...)` end at the same final `x`, bit
+    for bit. A run whose iterate explodes (`‖x‖²` overflows) stops there, as `sl.run` does, so its path
+    has `diverged_at + 1` rows.
+
+    Args:
+        problem: Any sgdlab problem (pictures need two parameters; the path itself does not).
+        method: A method instance or name.
+        iters: Iterations (≥ 1).
+        batch_size: Components per step.
+        seed: The sampler's seed.
+        x0: The starting point (default: the problem's `initial_point()`).
+        sampler: As in `sl.run`.
+
+    Returns:
+        An array of shape `(iters + 1, dim)` (fewer rows if the run diverged).
+
+    Raises:
+        ValueError: `iters < 1`, an unknown sampler, or a setting `sl.run` would refuse.
+        TypeError: `problem` is not an sgdlab problem.
+
+    Examples:
+        >>> import numpy as np
+        >>> import sgdlab as sl
+        >>> from sgdlab.viz import iterate_path
+        >>> prob = sl.problems.Rosenbrock()
+        >>> path = iterate_path(prob, sl.methods.Adam(lr=0.05), 200, seed=0)
+        >>> path.shape, path[0].tolist()
+        ((201, 2), [-1.5, 2.0])
+        >>> bool(np.array_equal(path[-1], sl.run(prob, sl.methods.Adam(lr=0.05), iters=200, seed=0).x))
+        True
     """
     return _walk(problem, method, iters, batch_size, seed, x0, sampler)[0]
 
 
-def sampled_indices(problem: Problem, method: Method | str, iters: int, **settings) -> np.ndarray:
-    """The component indices each iteration of :func:`iterate_path` used, shape ``(iterations, batch)``
-    (``-1`` pads a short last batch of a reshuffled epoch); ``settings`` are iterate_path's ``batch_size``,
-    ``seed``, ``x0`` and ``sampler``."""
+def sampled_indices(problem: Problem, method: Method | str, iters: int, **settings: Any) -> np.ndarray:
+    """The component indices each iteration of [`iterate_path`][sgdlab.viz.trajectories.iterate_path] used.
+
+    Args:
+        problem: The problem.
+        method: A method instance or name.
+        iters: Iterations.
+        **settings: `iterate_path`'s `batch_size`, `seed`, `x0` and `sampler`.
+
+    Returns:
+        An integer array of shape `(iterations, batch)`; `-1` pads a short last batch of a reshuffled epoch.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> from sgdlab.viz import sampled_indices
+        >>> prob = sl.problems.TwoParameterLeastSquares(n=5)
+        >>> sampled_indices(prob, "SGD", 3, batch_size=2, sampler="reshuffle").tolist()  # 5 = 2 + 2 + 1
+        [[2, 4], [3, 0], [1, -1]]
+    """
     return _pad(_walk(problem, method, iters, **settings)[1])
 
 
@@ -95,10 +138,10 @@ def _check_2d(problem: Problem) -> None:
 def default_bounds(
     problem: Problem, paths: dict[str, np.ndarray], margin: float = 0.12, blow_up: float = 100.0
 ) -> tuple[float, ...]:
-    """A box around the points of ``paths`` and ``x*``, with a margin, and neither side much thinner than
+    """A box around the points of `paths` and `x*`, with a margin, and neither side much thinner than
     the other (so that an equal-aspect picture stays readable).
 
-    Points where ``f − f*`` exceeds ``blow_up`` times its largest value at the paths' starting points are
+    Points where `f − f*` exceeds `blow_up` times its largest value at the paths' starting points are
     left out: a diverging path then leaves the picture instead of shrinking everything else to a dot.
     """
     points = [np.asarray(p, dtype=float).reshape(-1, 2) for p in paths.values()]
@@ -123,8 +166,8 @@ def default_bounds(
 
 
 def loss_grid(problem: Problem, bounds: tuple[float, ...], resolution: int = 121):
-    """``X, Y, f − f*`` on a ``resolution × resolution`` grid (``f* = min`` of the grid when no optimum), from one
-    call of the problem's batched oracle ``loss_many``."""
+    """`X, Y, f − f*` on a `resolution × resolution` grid (`f* = min` of the grid when no optimum), from one
+    call of the problem's batched oracle `loss_many`."""
     xmin, xmax, ymin, ymax = bounds
     X, Y = np.meshgrid(np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution))
     with np.errstate(over="ignore", invalid="ignore"):
@@ -134,7 +177,7 @@ def loss_grid(problem: Problem, bounds: tuple[float, ...], resolution: int = 121
 
 
 def draw_contours(ax: Axes, problem: Problem, bounds: tuple[float, ...], levels: int = 30, filled: bool = True) -> None:
-    """Thin level lines of ``f − f*``, log-spaced, over light filled contours (``filled``): a quiet background."""
+    """Thin level lines of `f − f*`, log-spaced, over light filled contours (`filled`): a quiet background."""
     from matplotlib.colors import LogNorm
 
     X, Y, Z = loss_grid(problem, bounds)
@@ -154,7 +197,7 @@ def draw_contours(ax: Axes, problem: Problem, bounds: tuple[float, ...], levels:
 
 
 def frame_axes(ax: Axes, problem: Problem, bounds: tuple[float, ...], zorder: int = 5) -> None:
-    """The frame every 2-D picture shares: ``x*`` marked, the box ``bounds``, equal scales, axis labels."""
+    """The frame every 2-D picture shares: `x*` marked, the box `bounds`, equal scales, axis labels."""
     if problem.has_optimum:
         ax.plot(*problem.x_star, "*", color="black", ms=13, mec="white", mew=0.8, label="x*", zorder=zorder)
     ax.set_xlim(bounds[0], bounds[1])
@@ -171,12 +214,38 @@ def plot_trajectories(
     bounds: tuple[float, float, float, float] | None = None,
     levels: int = 30,
     title: str | None = None,
+    legend: LegendOption = True,
 ) -> None:
-    """Paths over the contours of ``problem.loss`` on a 2-D box.
+    """Paths over the contours of `problem.loss` on a 2-D box.
 
-    ``bounds = (xmin, xmax, ymin, ymax)``; by default a box around every path and ``x*``. Levels are
-    log-spaced in ``f − f*``. Each path is one coloured polyline with markers (``ax.lines`` gets one line
-    per path, then one for ``x*``); its start is a hollow circle.
+    Levels are log-spaced in `f − f*`. Each path is one coloured polyline with markers (`ax.lines` gets
+    one line per path, then one for `x*`); its start is a hollow circle. Paths come from
+    [`iterate_path`][sgdlab.viz.trajectories.iterate_path].
+
+    Args:
+        ax: The matplotlib axes to draw on.
+        problem: A problem with two parameters.
+        paths: Name → array of shape `(k, 2)`, the iterates in order.
+        bounds: `(xmin, xmax, ymin, ymax)`; by default a near-square box around every path and `x*`
+            (leaving out the points of a diverging path, so the rest stays readable).
+        levels: How many contour levels.
+        title: The axes' title, if any.
+        legend: `True` (matplotlib's default legend text size, `rcParams["legend.fontsize"]`, placed where
+            it hides least), `False` (none), or a dict of `ax.legend` keyword arguments, e.g.
+            `{"fontsize": 14, "loc": "upper left"}` for a slide.
+
+    Raises:
+        ValueError: The problem does not have two parameters.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> from matplotlib.figure import Figure
+        >>> prob = sl.problems.Quadratic2D(kappa=10.0)
+        >>> paths = {"GD": iterate_path(prob, "GD", 30), "SGD": iterate_path(prob, sl.methods.SGD(lr=0.05), 30)}
+        >>> ax = Figure().subplots()
+        >>> plot_trajectories(ax, prob, paths, legend={"fontsize": 14})
+        >>> len(ax.lines), ax.get_legend().get_texts()[0].get_fontsize()
+        (3, 14.0)
     """
     _check_2d(problem)
     bounds = tuple(float(b) for b in (bounds if bounds is not None else default_bounds(problem, paths)))
@@ -191,4 +260,4 @@ def plot_trajectories(
     frame_axes(ax, problem, bounds)
     if title is not None:
         ax.set_title(title)
-    ax.legend(fontsize=8, loc="best", framealpha=0.85)
+    draw_legend(ax, legend, loc="best", framealpha=0.85)

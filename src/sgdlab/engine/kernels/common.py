@@ -23,7 +23,7 @@ jit_sum = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 
 @intrinsic
 def prefetch(typingctx, array, offset):
-    """Hint the CPU to fetch ``array.flat[offset]`` into cache (``llvm.prefetch``: read, high locality)."""
+    """Hint the CPU to fetch `array.flat[offset]` into cache (`llvm.prefetch`: read, high locality)."""
 
     def codegen(context, builder, signature, args):
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
@@ -40,7 +40,7 @@ def prefetch(typingctx, array, offset):
 
 @jit
 def prefetch_row(M, i):
-    """Prefetch row ``i`` of a C-contiguous matrix, one cache line (8 doubles) at a time: per-sample steps visit
+    """Prefetch row `i` of a C-contiguous matrix, one cache line (8 doubles) at a time: per-sample steps visit
     rows in random order and would otherwise wait on memory for each row."""
     d = M.shape[1]
     for q in range(0, d, 8):

@@ -13,9 +13,9 @@ from sgdlab.methods import fused
 
 
 def serial(fn):
-    """``fn`` (a loop over ``prange`` from `sgdlab.methods.fused`) compiled without threads, for use per iteration.
+    """`fn` (a loop over `prange` from `sgdlab.methods.fused`) compiled without threads, for use per iteration.
 
-    A renamed copy: numba's disk cache keys entries by the function's name, not by its ``parallel`` flag, so
+    A renamed copy: numba's disk cache keys entries by the function's name, not by its `parallel` flag, so
     compiling the very same function here would share (and clash with) fused's parallel cache entries.
     """
     fn.__globals__["prange"] = numba.prange  # what fused binds when it compiles; plain range without parallel=True
@@ -37,7 +37,7 @@ SGD, MOMENTUM, DIAGONAL, ADADELTA, ADAM, LION = CODES.values()
 
 @jit
 def _sgd_dense_single(A, i, s, l2, alpha, sign, decay, x):
-    """Per-sample SGD on a dense row, fused: ``x_j ← x_j − α (sign (a_ij s + l2 x_j) + decay x_j)`` (no fast-math:
+    """Per-sample SGD on a dense row, fused: `x_j ← x_j − α (sign (a_ij s + l2 x_j) + decay x_j)` (no fast-math:
     the reference's rounding, element by element)."""
     for j in range(x.size):
         x[j] = x[j] - alpha * (sign * (A[i, j] * s + l2 * x[j]) + decay * x[j])
@@ -48,10 +48,10 @@ def elementwise_segment(
     kernel, A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets, max_evals, alphas, params, step_params,
     s1, s2, s3, g,
 ):  # fmt: skip
-    """SGD and the element-wise methods, whose update is the fused loop ``kernel`` (a code of :data:`CODES`) called
-    as ``step`` calls it: ``loop(x, g, *state, α_t, *step_params[t], *params)`` with the method's ``fused_args()``
-    in ``params`` (flags as 0/1), its ``fused_step_args(k)`` for the chunk's iterations in ``step_params`` and its
-    state arrays in ``s1..s3`` (unused slots: ``x``). An unknown code is an error."""
+    """SGD and the element-wise methods, whose update is the fused loop `kernel` (a code of `CODES`) called
+    as `step` calls it: `loop(x, g, *state, α_t, *step_params[t], *params)` with the method's `fused_args()`
+    in `params` (flags as 0/1), its `fused_step_args(k)` for the chunk's iterations in `step_params` and its
+    state arrays in `s1..s3` (unused slots: `x`). An unknown code is an error."""
     evals = 0
     count = offsets.size - 1
     z = np.empty(K)

@@ -21,9 +21,9 @@ from sgdlab.engine.kernels.variance_reduced import table_step
 # caller restores the chunk's starting state and runs it with the step-by-step kernel, which stops exactly where
 # the reference does.
 
-#: ``dim · max|x_j|²`` above this makes a lazy chunk unsafe (see above).
+#: `dim · max|x_j|²` above this makes a lazy chunk unsafe (see above).
 SAFE_NORM2 = 1e300
-#: The running shrinkage product is folded into ``x`` below this, before it can underflow.
+#: The running shrinkage product is folded into `x` below this, before it can underflow.
 MIN_SCALE = 1e-100
 
 
@@ -39,7 +39,7 @@ def max_abs(x):
 
 @jit
 def lazy_dphi(indptr, indices, data, y, loss, i, x, w, z):
-    """``z ← φ'(w·a_iᵀV, y_i)`` for the CSR row ``i`` (``V`` = ``x`` as ``dim_features × K``, ``K = z.size``)."""
+    """`z ← φ'(w·a_iᵀV, y_i)` for the CSR row `i` (`V` = `x` as `dim_features × K`, `K = z.size`)."""
     K = z.size
     if loss == LOSS_SOFTMAX:
         z[:] = 0.0
@@ -56,10 +56,10 @@ def lazy_dphi(indptr, indices, data, y, loss, i, x, w, z):
 
 @jit
 def sgd_lazy_segment(indptr, indices, data, y, loss, K, l2, x, idx, offsets, max_evals, alphas):
-    """Per-sample SGD on CSR rows with ``x = w·v``: ``z = w·(a_iᵀV)``, ``w ← w(1 − α l2)``,
-    ``v_jk ← v_jk − α a_ij φ'_k(z, y_i) / w`` on the row — the same iterate as ``x ← x − α (a_i ⊗ φ'_i + l2 x)``
-    (bit for bit when ``l2 = 0``). ``v`` is ``x`` itself; ``w`` is folded in below `MIN_SCALE` and at the end.
-    Returns ``(iterations, evals, unsafe)``."""
+    """Per-sample SGD on CSR rows with `x = w·v`: `z = w·(a_iᵀV)`, `w ← w(1 − α l2)`,
+    `v_jk ← v_jk − α a_ij φ'_k(z, y_i) / w` on the row — the same iterate as `x ← x − α (a_i ⊗ φ'_i + l2 x)`
+    (bit for bit when `l2 = 0`). `v` is `x` itself; `w` is folded in below `MIN_SCALE` and at the end.
+    Returns `(iterations, evals, unsafe)`."""
     count = offsets.size - 1
     bound = x.size * 1.0
     m = max_abs(x)
@@ -104,10 +104,10 @@ def sgd_lazy_segment(indptr, indices, data, y, loss, K, l2, x, idx, offsets, max
 
 @jit
 def catch_up(x, table_sum, nf, K, j, last, P, S, u):
-    """Feature ``j`` (coordinates ``j·K … j·K + K − 1``) from the end of iteration ``last[j]`` to the end of
-    iteration ``u`` of ``x_q ← (1 − α l2) x_q − α m_q`` (``m_q = table_sum_q/n``, constant meanwhile): with
-    ``P_t = Π (1 − α l2)`` and ``S_t = Σ α/P``, ``x_q(u) = P_u (x_q/P_last − m_q (S_u − S_last))``.
-    Returns the largest ``|x_q|`` it wrote (0 if none)."""
+    """Feature `j` (coordinates `j·K … j·K + K − 1`) from the end of iteration `last[j]` to the end of
+    iteration `u` of `x_q ← (1 − α l2) x_q − α m_q` (`m_q = table_sum_q/n`, constant meanwhile): with
+    `P_t = Π (1 − α l2)` and `S_t = Σ α/P`, `x_q(u) = P_u (x_q/P_last − m_q (S_u − S_last))`.
+    Returns the largest `|x_q|` it wrote (0 if none)."""
     t0 = last[j]
     m = 0.0
     if t0 < u:
@@ -126,11 +126,11 @@ def table_lazy_segment(
     saga, indptr, indices, data, y, loss, K, l2, x, idx, offsets, max_evals, alphas, table, table_sum, last, P, S,
     undo,
 ):  # fmt: skip
-    """SAGA / SAG (as :func:`table_segment`, one sample per iteration) on CSR rows, just in time: the row's
-    features are caught up (:func:`catch_up`) before ``a_iᵀX`` and updated exactly as the reference does; the
-    others only through the closed form. ``last`` (``dim / K``), ``P``, ``S`` (``iterations + 1``) and ``undo``
-    (``iterations × K``: each iteration's previous ``table[i]``, for the caller to restore an unsafe chunk) are
-    work arrays. Returns ``(iterations, evals, unsafe)``; when unsafe, ``iterations`` table rows were written."""
+    """SAGA / SAG (as `table_segment`, one sample per iteration) on CSR rows, just in time: the row's
+    features are caught up (`catch_up`) before `a_iᵀX` and updated exactly as the reference does; the
+    others only through the closed form. `last` (`dim / K`), `P`, `S` (`iterations + 1`) and `undo`
+    (`iterations × K`: each iteration's previous `table[i]`, for the caller to restore an unsafe chunk) are
+    work arrays. Returns `(iterations, evals, unsafe)`; when unsafe, `iterations` table rows were written."""
     n = table.shape[0]
     nf = float(n)
     count = offsets.size - 1

@@ -10,10 +10,10 @@ from sgdlab.engine.kernels.oracle import add_outer, batch_grad, dphi, full_grad,
 
 @jit_inline
 def table_step(saga, correction, change, total, x, l2, alpha, nf):
-    """One coordinate of a SAGA (``saga``) or SAG step — the one place either is written: with ``total`` the
-    coordinate of ``table_sum`` before the step and ``change`` its table change, SAGA steps by
-    ``correction + total/n`` (the old mean), SAG by ``(total + change)/n`` (the new one), both plus ``l2·x``.
-    Returns ``(x, total + change)``."""
+    """One coordinate of a SAGA (`saga`) or SAG step — the one place either is written: with `total` the
+    coordinate of `table_sum` before the step and `change` its table change, SAGA steps by
+    `correction + total/n` (the old mean), SAG by `(total + change)/n` (the new one), both plus `l2·x`.
+    Returns `(x, total + change)`."""
     if saga:
         step = correction + total / nf
         total = total + change
@@ -28,15 +28,15 @@ def table_segment(
     saga, A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets, max_evals, alphas, table, table_sum,
     fresh, diffs, order, correction, work,
 ):  # fmt: skip
-    """SAGA (``saga=True``) and SAG with the GLM table of `sgdlab.methods.variance_reduced`: ``table[i] = φ'_i``
-    (``K`` numbers), the derivative at the sample's last visit (``∇ℓ_i = a_i ⊗ φ'_i``), and
-    ``table_sum = Σ_i a_i ⊗ table[i]``. With ``δ_t = φ'(a_tᵀX, y_t) − table[t]``:
+    """SAGA (`saga=True`) and SAG with the GLM table of `sgdlab.methods.variance_reduced`: `table[i] = φ'_i`
+    (`K` numbers), the derivative at the sample's last visit (`∇ℓ_i = a_i ⊗ φ'_i`), and
+    `table_sum = Σ_i a_i ⊗ table[i]`. With `δ_t = φ'(a_tᵀX, y_t) − table[t]`:
 
-    SAGA: ``x ← x − α ((1/b) Σ_{t∈B} a_t ⊗ δ_t + table_sum_old/n + l2 x)``;
-    SAG: ``x ← x − α (table_sum_new/n + l2 x)``; then (both) ``table[t] ← φ'(a_tᵀX, y_t)`` and
-    ``table_sum += Σ a_t ⊗ δ_t``, a repeated index once, summed in ascending index order as ``np.unique`` orders
-    it. ``fresh, diffs`` (``b × K``) and ``order`` have room for a batch; ``correction`` and ``work`` are
-    ``dim``-vectors, and ``work`` must be zero on entry (it is left zero)."""
+    SAGA: `x ← x − α ((1/b) Σ_{t∈B} a_t ⊗ δ_t + table_sum_old/n + l2 x)`;
+    SAG: `x ← x − α (table_sum_new/n + l2 x)`; then (both) `table[t] ← φ'(a_tᵀX, y_t)` and
+    `table_sum += Σ a_t ⊗ δ_t`, a repeated index once, summed in ascending index order as `np.unique` orders
+    it. `fresh, diffs` (`b × K`) and `order` have room for a batch; `correction` and `work` are
+    `dim`-vectors, and `work` must be zero on entry (it is left zero)."""
     evals = 0
     n = table.shape[0]
     nf = float(n)
@@ -112,8 +112,8 @@ def svrg_segment(
     A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets, max_evals, alphas, k0, inner, n, snapshot,
     snapshot_grad, g, g_snap,
 ):  # fmt: skip
-    """SVRG: every ``inner`` iterations ``x̃ ← x``, ``μ̃ ← ∇f(x̃)`` (cost ``n``); then
-    ``x ← x − α (∇f_B(x) − ∇f_B(x̃) + μ̃)`` (cost ``2b``). ``k0`` is the step counter before the first iteration."""
+    """SVRG: every `inner` iterations `x̃ ← x`, `μ̃ ← ∇f(x̃)` (cost `n`); then
+    `x ← x − α (∇f_B(x) − ∇f_B(x̃) + μ̃)` (cost `2b`). `k0` is the step counter before the first iteration."""
     evals = 0
     count = offsets.size - 1
     z = np.empty(K)
