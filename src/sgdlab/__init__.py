@@ -17,12 +17,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from sgdlab import analysis, data, methods, problems
+from sgdlab._version import __version__
 from sgdlab.engine import Trace, run
 
 if TYPE_CHECKING:
     from sgdlab import viz
 
-__version__ = "0.1.0"
 __all__ = ["Trace", "__version__", "analysis", "data", "methods", "problems", "run", "viz"]
 
 #: Subpackages imported on first use (PEP 562): `sl.viz` imports matplotlib only when a picture is drawn.

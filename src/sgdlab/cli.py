@@ -9,7 +9,7 @@ import time
 
 import click
 
-from sgdlab import __version__
+from sgdlab._version import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

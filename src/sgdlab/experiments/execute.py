@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import sgdlab
 from sgdlab import problems
+from sgdlab._version import __version__
 from sgdlab.data import sources
 from sgdlab.engine import run
 from sgdlab.experiments.grid import RunConfig
@@ -78,7 +78,7 @@ def versions() -> dict[str, str]:
     import scipy
 
     out = {
-        "sgdlab": sgdlab.__version__,
+        "sgdlab": __version__,
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "python": platform.python_version(),

@@ -340,7 +340,7 @@ class HtmlReport:
 
     def render(self) -> str:
         """The whole page as a string."""
-        from sgdlab import __version__
+        from sgdlab._version import __version__
 
         title = html.escape(self.title)
         body = "\n".join(self._section(s) for s in self.sections)
