@@ -41,6 +41,11 @@ class Executor:
 
     name = "executor"
 
+    @property
+    def workers(self) -> int:
+        """How many runs it computes at once (what a sweep's time left divides the work by)."""
+        return 1
+
     def map_unordered(self, configs: Sequence[RunConfig]) -> Iterator[dict[str, Any]]:
         raise TypeError(f"{type(self).__name__} must implement map_unordered")
 
@@ -96,6 +101,10 @@ class ProcessExecutor(Executor):
         self.jobs = jobs or os.cpu_count() or 1
         self.fn = fn
         self._pool: cf.ProcessPoolExecutor | None = None
+
+    @property
+    def workers(self) -> int:
+        return min(self.jobs, max_jobs())
 
     def _new_pool(self, workers: int) -> cf.ProcessPoolExecutor:
         self._pool = cf.ProcessPoolExecutor(
@@ -192,6 +201,13 @@ class DaskExecutor(Executor):
             ) from None
         self.retries = retries
         self.fn = fn
+
+    @property
+    def workers(self) -> int:
+        try:
+            return max(1, sum(self.client.nthreads().values()))
+        except Exception:  # a scheduler that does not answer: the estimate only
+            return 1
 
     def map_unordered(self, configs):
         from distributed import as_completed

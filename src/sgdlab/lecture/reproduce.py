@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sgdlab.experiments import ProcessExecutor, SerialExecutor, Spec, Store, parse_spec, run_sweep
+from sgdlab.experiments.progress import SweepProgress
 from sgdlab.experiments.store import StoreFullError
 from sgdlab.lecture.claim import Claim, Verdict
 from sgdlab.lecture.results import collect
@@ -58,11 +59,12 @@ def run_claims(
     out: str | Path,
     quick: bool = False,
     jobs: int | None = None,
-    progress: bool = True,
+    progress: bool | SweepProgress = True,
     echo: Callable[[str], None] = print,
     pictures: Callable[[Path], list[Picture]] | None = None,
 ) -> Reproduction:
-    """Run ``claims`` into ``out`` (store ``out/results.db``, figures, ``out/report.html``)."""
+    """Run ``claims`` into ``out`` (store ``out/results.db``, figures, ``out/report.html``). ``progress``: one bar
+    for all the runs on standard error, or a `SweepProgress` to show them in (each run labelled with its claim)."""
     from sgdlab.viz import HtmlReport
 
     started = time.perf_counter()
@@ -76,6 +78,13 @@ def run_claims(
         for spec in group:
             if unique.setdefault(spec.name, spec).digest() != spec.digest():
                 raise ValueError(f"two different experiments are named {spec.name!r}")
+    claims_of: dict[str, list[str]] = {}  # experiment -> the claims it tests (shown beside its runs)
+    for key, group in specs.items():
+        for spec in group:
+            claims_of.setdefault(spec.name, []).append(key)
+    if not isinstance(progress, SweepProgress):
+        progress = SweepProgress(bool(progress), desc="sgdlab reproduce")
+    progress.names.update({name: ", ".join(keys) for name, keys in claims_of.items()})
     jobs = jobs or os.cpu_count() or 1
     result = Reproduction()
     with Store(out / "results.db") as store, ProcessExecutor(jobs) if jobs > 1 else SerialExecutor() as executor:
