@@ -151,7 +151,7 @@ def test_a_fresh_store_counts_every_distinct_run_once_and_ends_at_100_percent(tm
     final = _final(out)
     assert "100%" in final and f"{DISTINCT}/{DISTINCT} runs" in final
     assert f"computed {DISTINCT}/{DISTINCT} · 0 already stored" in final
-    assert "claim-a" in out  # the label of the experiment being computed
+    assert "claim-a · computed" in final  # the label of the experiment being computed
     # one main request reuses a tuning run: shared within the sweep, not "already in the store"
     assert report.executed == DISTINCT and report.shared == 1 and report.found == 0 and report.skipped == 0
     assert "already in the store" not in str(report) and "1 more requests shared a run" in str(report)
@@ -172,14 +172,14 @@ def test_a_fully_stored_store_says_why_and_is_at_100_percent_at_once(tmp_path):
 def test_a_half_stored_store_counts_stored_and_to_do_apart_and_ends_at_100_percent(tmp_path):
     doc = {**TUNED, "seeds": 4}  # 9 distinct runs: SGD on 4 seeds, Adam's 2 tuning runs, the tuned Adam on 3 more
     with Store(tmp_path / "r.db") as store:
-        first = run_sweep(parse_spec(doc), store, _InterruptAfter(3), progress=False)  # the tuning runs, 3 more
-        assert first.interrupted and first.executed == 5
+        first = run_sweep(parse_spec(doc), store, _InterruptAfter(4), progress=False)
+        assert first.interrupted and first.executed == 4
         report, progress, out = _sweep(store, doc=doc)
-    assert len(progress.stored) == 5 and progress.to_do == 4 and progress.count == progress.total == 9
-    assert "9 runs: 5 already in" in out and "4 to compute" in out
+    assert len(progress.stored) == 4 and progress.to_do == 5 and progress.count == progress.total == 9
+    assert "9 runs: 4 already in" in out and "5 to compute" in out
     final = _final(out)
-    assert "100%" in final and "9/9 runs" in final and "computed 4/4 · 5 already stored" in final
-    assert report.executed == 4 and report.found == 5
+    assert "100%" in final and "9/9 runs" in final and "computed 5/5 · 4 already stored" in final
+    assert report.executed == 5 and report.found == 4
 
 
 def test_failed_runs_count_as_finished(tmp_path):
@@ -230,4 +230,5 @@ def test_a_reproduction_labels_the_bar_with_the_claim(tmp_path):
     out = io.StringIO()
     result = run_claims([_Tiny()], tmp_path, jobs=1, progress=SweepProgress(file=out), echo=lambda _: None)
     assert result.passed
-    assert "tiny-claim" in out.getvalue() and "100%" in _final(out.getvalue())
+    final = _final(out.getvalue())
+    assert "100%" in final and "tiny-claim · computed 5/5" in final

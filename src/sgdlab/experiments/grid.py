@@ -150,9 +150,14 @@ class Plan:
     def tuning_runs(self) -> list[RunConfig]:
         return [run for group in self.tuning for run in group.runs]
 
-    def main_runs(self, scores: Mapping[str, float]) -> list[RunConfig]:
-        """Main-phase runs, given the tuning runs' scores by key."""
-        runs = list(self._fixed_runs)
+    @property
+    def fixed_runs(self) -> list[RunConfig]:
+        """Main-phase runs of the methods without tuning: known before any run."""
+        return list(self._fixed_runs)
+
+    def tuned_runs(self, scores: Mapping[str, float]) -> list[RunConfig]:
+        """Main-phase runs of the tuned methods, at the values the tuning runs' scores (by key) choose."""
+        runs = []
         for group in self.tuning:
             best = group.choose(scores)
             point = {**group.fixed, group.method.tune.param: best}
@@ -161,3 +166,7 @@ class Plan:
                 for seed in self.spec.seed_list
             ]
         return runs
+
+    def main_runs(self, scores: Mapping[str, float]) -> list[RunConfig]:
+        """Main-phase runs, given the tuning runs' scores by key."""
+        return self.fixed_runs + self.tuned_runs(scores)

@@ -212,6 +212,7 @@ class SweepProgress:
             self.workers = max(1, workers)
             for key in keys:
                 self._pending[key] = None
+            self._follow()
             if self._started is None:
                 self._started = self.clock()
         self._show()
@@ -223,8 +224,15 @@ class SweepProgress:
             if key in self.cost and key not in self.done and key not in self.stored:
                 self.done.add(key)
                 self.failed += status == "error"
+            self._follow()
             self._estimate = (self._time_left(), self.clock())
         self._show()
+
+    def _follow(self) -> None:
+        """The label shown: that of the earliest submitted run not finished (kept when none is left)."""
+        current = next(iter(self._pending), None)
+        if current is not None:
+            self._current = self.label.get(current, "")
 
     def waiting(self, count: int) -> None:
         """``count`` runs are being computed by another sweep on the same store."""
@@ -278,9 +286,6 @@ class SweepProgress:
         """The words after the bar: the current label, the runs computed of those to do and the runs found
         stored, failures."""
         with self._lock:
-            current = next(iter(self._pending), None)
-            if current is not None:
-                self._current = self.label.get(current, "")
             if self.to_do == 0:
                 return f"nothing to compute: all {self.total} were stored before"
             parts = [self._current] if self._current else []

@@ -1,10 +1,12 @@
 """A sweep: run every configuration of a spec (or of several specs) that the store does not already hold.
 
-Phases: the tuning runs first; then, from their stored scores, the choice of each tuned parameter, and
-the main runs. Every finished run is committed before the next one is awaited, so an interrupted sweep
-(Ctrl-C, a killed process, a full disk) loses only the runs in flight, and running the same spec again
-completes it. Before computing runs a sweep claims them in the store (`sgdlab.experiments.claims`): a second
-sweep on the same file skips the runs the first is computing and collects them as they are stored.
+Phases: first the tuning runs and the main runs of the methods without tuning (none depends on another);
+then, from the tuning runs' stored scores, the choice of each tuned parameter and the main runs at it. Within a
+phase the runs expected to take longest (`sgdlab.experiments.progress.run_cost`) go first, so that no long run is
+left for last while the other workers idle. Every finished run is committed before the next one is awaited, so
+an interrupted sweep (Ctrl-C, a killed process, a full disk) loses only the runs in flight, and running the same
+spec again completes it. Before computing runs a sweep claims them in the store (`sgdlab.experiments.claims`):
+a second sweep on the same file skips the runs the first is computing and collects them as they are stored.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _unique(configs: Sequence[RunConfig]) -> list[RunConfig]:
 
 
 class _Sweep:
-    """Several specs swept together: all tuning runs first, then all main runs, on one executor."""
+    """Several specs swept together, in two phases (the module docstring), on one executor."""
 
     def __init__(self, specs: Sequence[Spec], store: Store, executor: Executor,
                  progress: bool | SweepProgress) -> None:  # fmt: skip
@@ -93,13 +95,14 @@ class _Sweep:
         self.progress = progress if isinstance(progress, SweepProgress) else SweepProgress(bool(progress), desc=name)
         self.seen: set[str] = set()  # runs this sweep stored or collected from another sweep
 
-    def _main_runs(self, scores_of: Callable[[Plan], dict[str, float]]) -> tuple[list[RunConfig], dict[str, Spec]]:
-        main, origin = [], dict(self.origin)
+    def _tuned_runs(self, scores_of: Callable[[Plan], dict[str, float]],
+                    origin: dict[str, Spec]) -> tuple[list[RunConfig], dict[str, Spec]]:  # fmt: skip
+        tuned, origin = [], dict(origin)
         for spec, plan in self.plans:
-            for config in plan.main_runs(scores_of(plan)):
-                main.append(config)
+            for config in plan.tuned_runs(scores_of(plan)):
+                tuned.append(config)
                 origin.setdefault(config.key, spec)
-        return main, origin
+        return tuned, origin
 
     def _scores(self, plan: Plan) -> dict[str, float]:
         scores = {}
@@ -179,14 +182,18 @@ class _Sweep:
         return self.report
 
     def _phases(self) -> None:
-        tuning = [c for _, plan in self.plans for c in plan.tuning_runs]
-        # the main runs as far as the stored scores tell (exact once the tuning runs are stored)
-        estimate, origin = self._main_runs(self._scores)
-        self._plan(tuning + estimate, origin)
-        self.execute(tuning, self.origin)
-        main, origin = self._main_runs(self._scores)
-        self._plan(tuning + main, origin)
-        self.execute(main, origin)
+        first = [c for _, plan in self.plans for c in plan.tuning_runs + plan.fixed_runs]
+        origin = dict(self.origin)
+        for spec, plan in self.plans:
+            for config in plan.fixed_runs:
+                origin.setdefault(config.key, spec)
+        # the tuned runs as far as the stored scores tell (exact once the tuning runs are stored)
+        estimate, planned = self._tuned_runs(self._scores, origin)
+        self._plan(first + estimate, planned)
+        self.execute(first, origin)
+        tuned, origin = self._tuned_runs(self._scores, origin)
+        self._plan(first + tuned, origin)
+        self.execute(tuned, origin)
 
     def _tidy(self) -> None:
         """Free the claims of runs left unfinished, and fold the WAL into the database file, so that the file
