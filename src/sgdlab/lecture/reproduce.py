@@ -71,7 +71,7 @@ class _Drawer(threading.Thread):
         self.claims, self.specs, self.path, self.folder, self.draw_pictures = claims, specs, path, figures, pictures
         self.outcomes: dict[str, tuple | BaseException] = {}
         self.pictures: list[Picture] | BaseException = []
-        self._sweep_over, self._stop = threading.Event(), threading.Event()
+        self._sweep_over, self._halt = threading.Event(), threading.Event()
         self._plans = {spec.name: Plan(spec) for group in specs.values() for spec in group}
 
     def _stored(self, spec: Spec, store: Store, finished: set[str]) -> bool:
@@ -91,12 +91,12 @@ class _Drawer(threading.Thread):
                 self.pictures = exc
         pending = list(self.claims)
         with Store(self.path) as store:
-            while pending and not self._stop.is_set():
+            while pending and not self._halt.is_set():
                 over = self._sweep_over.is_set()  # read before looking: runs stored later are seen next round
                 finished = store.finished_keys()
                 ready = [c for c in pending if all(self._stored(s, store, finished) for s in self.specs[c.key])]
                 for claim in ready:
-                    if self._stop.is_set():
+                    if self._halt.is_set():
                         return
                     try:
                         self.outcomes[claim.key] = _judge(claim, self.specs[claim.key], store, self.folder)
@@ -106,13 +106,13 @@ class _Drawer(threading.Thread):
                 if over and not ready:
                     return  # the rest cannot be drawn from this store: run_claims tries them and says why
                 if not ready:
-                    self._stop.wait(DRAW_POLL_S)
+                    self._halt.wait(DRAW_POLL_S)
 
     def finish(self, stop: bool) -> None:
         """The sweep is over: draw what is left (or, with ``stop``, nothing more), and wait for it."""
         self._sweep_over.set()
         if stop:
-            self._stop.set()
+            self._halt.set()
         self.join()
 
 
