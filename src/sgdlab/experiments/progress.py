@@ -206,6 +206,17 @@ class SweepProgress:
             self._open()
         self._show()
 
+    def order(self, keys: Iterable[str]) -> list[str]:
+        """``keys`` in the order to compute them: grouped by label (an experiment, or a claim), the groups whose
+        longest run is longest first, and the longest first within each."""
+        keys = list(keys)
+        longest: dict[str, float] = {}
+        for key in keys:
+            label = self.label.get(key, "")
+            longest[label] = max(longest.get(label, 0.0), self.cost.get(key, 0.0))
+        label = self.label.get
+        return sorted(keys, key=lambda k: (-longest[label(k, "")], label(k, ""), -self.cost.get(k, 0.0)))
+
     def submitted(self, keys: Iterable[str], workers: int = 1) -> None:
         """Runs handed to the executor, in the order it takes them up, on ``workers`` workers."""
         with self._lock:

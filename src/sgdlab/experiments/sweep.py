@@ -2,11 +2,13 @@
 
 Phases: first the tuning runs and the main runs of the methods without tuning (none depends on another);
 then, from the tuning runs' stored scores, the choice of each tuned parameter and the main runs at it. Within a
-phase the runs expected to take longest (`sgdlab.experiments.progress.run_cost`) go first, so that no long run is
-left for last while the other workers idle. Every finished run is committed before the next one is awaited, so
-an interrupted sweep (Ctrl-C, a killed process, a full disk) loses only the runs in flight, and running the same
-spec again completes it. Before computing runs a sweep claims them in the store (`sgdlab.experiments.claims`):
-a second sweep on the same file skips the runs the first is computing and collects them as they are stored.
+phase the runs go experiment by experiment (by label), the experiments with the longest runs first and within
+each the longest first (`sgdlab.experiments.progress.run_cost`): no long run is left for last while the other
+workers idle, and each experiment's runs are all stored early, for whoever reads them. Every finished run is
+committed before the next one is awaited, so an interrupted sweep (Ctrl-C, a killed process, a full disk) loses
+only the runs in flight, and running the same spec again completes it. Before computing runs a sweep claims
+them in the store (`sgdlab.experiments.claims`): a second sweep on the same file skips the runs the first is
+computing and collects them as they are stored.
 """
 
 from __future__ import annotations
@@ -127,8 +129,7 @@ class _Sweep:
                 self.report.skipped += count
             else:  # asked for before in this sweep, or twice in this phase: one request computes it
                 self.report.shared += count - (key in todo)
-        cost = self.progress.cost
-        order = sorted(todo, key=lambda key: -cost.get(key, 0.0))  # the longest first: no long run left for last
+        order = self.progress.order(todo)
         told = False
         while todo:
             mine = self.store.claim([key for key in order if key in todo], self.owner)
