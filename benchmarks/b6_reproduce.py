@@ -8,10 +8,12 @@ with its default ``--jobs`` (all cores) and the CLI's pictures — with timers w
 outside (nothing in sgdlab is changed): **runs** (the sweep: every experiment into ``results.db``),
 **verdicts** (collecting each claim's stored results and judging them), **figures** (each claim's figures,
 timed one by one, and the lecture's pictures: trajectories and the "batch = 2" GIF), and the rest (start-up,
-imports, the report). Then the same command again on the filled folder (no run recomputed: verdicts, figures
-and report only). *Cold*: empty numba and certified-optimum caches (``NUMBA_CACHE_DIR``, ``SGDLAB_CACHE_DIR``);
-*warm*: the caches the cold run filled. Part 2 is `b6_overhead.py`: the default-run overhead and the
-checkpoint pass's bandwidth.
+imports, the report). With worker processes, `run_claims` draws the pictures and each claim whose runs are
+all stored while the sweep goes on: ``during_runs_s`` is the part of each stage that overlapped the runs,
+``before_runs_s`` and ``after_runs_s`` the wall time before the sweep began and after it ended. Then the same
+command again on the filled folder (no run recomputed: verdicts, figures and report only). *Cold*: empty numba
+and certified-optimum caches (``NUMBA_CACHE_DIR``, ``SGDLAB_CACHE_DIR``); *warm*: the caches the cold run
+filled. Part 2 is `b6_overhead.py`: the default-run overhead and the checkpoint pass's bandwidth.
 Results: benchmarks/results/b6_reproduce.json.
 """
 
@@ -38,7 +40,9 @@ def _child(mode: str, out: str, report: str) -> None:
     from sgdlab.lecture import CLAIMS, pictures
 
     stages = {"runs": 0.0, "verdicts": 0.0, "figures": 0.0, "pictures": 0.0}
+    during: dict[str, float] = {}  # the part of each stage drawn while the sweep ran (a thread of run_claims)
     figures: dict[str, float] = {}
+    sweep: dict[str, float] = {}
 
     def timed(fn, stage, name=None):
         def wrapper(*args, **kwargs):
@@ -48,12 +52,22 @@ def _child(mode: str, out: str, report: str) -> None:
             finally:
                 spent = time.perf_counter() - t
                 stages[stage] = stages.get(stage, 0.0) + spent
+                if stage != "runs" and "start" in sweep and "end" not in sweep:
+                    during[stage] = during.get(stage, 0.0) + spent
                 if name is not None:
                     figures[name] = figures.get(name, 0.0) + spent
 
         return wrapper
 
-    reproduce.run_sweep = timed(reproduce.run_sweep, "runs")
+    def swept(*args, **kwargs):
+        sweep["start"] = time.perf_counter()
+        try:
+            return run_sweep(*args, **kwargs)
+        finally:
+            sweep["end"] = time.perf_counter()
+
+    run_sweep = timed(reproduce.run_sweep, "runs")
+    reproduce.run_sweep = swept
     reproduce.collect = timed(reproduce.collect, "verdicts")
     for claim in CLAIMS:
         claim.judge = timed(claim.judge, "verdicts")
@@ -70,9 +84,12 @@ def _child(mode: str, out: str, report: str) -> None:
     result = reproduce.run_claims(CLAIMS, out, **{k: v for k, v in kwargs.items() if k in accepted})
     total = time.perf_counter() - started
     stages.pop("pictures_parts", None)
+    during.pop("pictures_parts", None)
     Path(report).write_text(json.dumps({
-        "in_process_s": total, "stages_s": stages, "figures_s": figures,
-        "rest_s": total - sum(stages.values()), "runs_executed": getattr(result, "runs_executed", None),
+        "in_process_s": total, "stages_s": stages, "during_runs_s": during, "figures_s": figures,
+        "before_runs_s": sweep["start"] - started, "after_runs_s": time.perf_counter() - sweep["end"],
+        "rest_s": total - sum(stages.values()) + sum(during.values()),
+        "runs_executed": getattr(result, "runs_executed", None),
         "passed": result.passed, "claims": len(result.verdicts),
     }))  # fmt: skip
 
@@ -110,7 +127,8 @@ def main() -> None:
                 out = Path(tmp) / f"{mode}-{cache}"
                 first = reproduction(mode, caches, out)
                 print(f"{mode:5s} {cache}: {first['wall_s']:.1f} s from an empty folder "
-                      f"(stages {json.dumps({k: round(v, 1) for k, v in first['stages_s'].items()})})", flush=True)
+                      f"(stages {json.dumps({k: round(v, 1) for k, v in first['stages_s'].items()})}, "
+                      f"after the runs {first['after_runs_s']:.1f} s)", flush=True)
                 again = reproduction(mode, caches, out)
                 print(f"{mode:5s} {cache}: {again['wall_s']:.1f} s on the filled folder", flush=True)
                 rows.append({"mode": mode, "cache": cache, "empty_folder": first, "filled_folder": again})

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import sgdlab as sl
 from conftest import make_problem, random_point
@@ -81,6 +82,40 @@ def test_fallbacks_respect_the_problem_oracle(monkeypatch):
     assert metrics.loss_and_grad(problem, x, want_grad=False)[1] is None
     rosenbrock = make_problem("rosenbrock")
     np.testing.assert_array_equal(metrics.loss_and_grad(rosenbrock, np.ones(2))[1], rosenbrock.grad(np.ones(2)))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("scale", [0.0, 1.0, 40.0])
+def test_softmax_loss_and_held_out_metrics_equal_the_problems(sparse, scale):
+    """The loss without the gradient and `evaluate` of a softmax problem (100 classes, Zipf-imbalanced) from the
+    scores and NumPy's exp: the problem's values to rounding, every key, the rare-class split included."""
+    data = make_classification(n=3000, dim=8, n_classes=100, imbalance=1.0, seed=3)
+    if sparse:
+        A = np.where(np.random.default_rng(0).random(data.A.shape) < 0.5, data.A, 0.0)
+        data = Dataset(scipy.sparse.csr_matrix(A), data.y)
+    train, test = data.split(0.5, seed=0)
+    problem = SoftmaxRegression(train, l2=1e-3)
+    x = random_point(problem, seed=6, scale=scale)
+    loss, grad = metrics.loss_and_grad(problem, x, want_grad=False)
+    assert grad is None and loss == pytest.approx(problem.loss(x), rel=1e-12)
+    want, got = problem.evaluate(x, test), metrics.evaluate(problem, x, test)
+    assert got.keys() == want.keys() and got["accuracy"] == want["accuracy"]
+    for key in ("loss", "loss_frequent", "loss_rare"):
+        assert got[key] == pytest.approx(want[key], rel=1e-12), key
+
+
+def test_softmax_measurement_respects_an_overridden_oracle(monkeypatch):
+    problem = make_problem("softmax_l2")
+    x = random_point(problem)
+    monkeypatch.setattr(problem, "loss", lambda x: 123.0, raising=False)
+    assert metrics.loss_and_grad(problem, x, want_grad=False)[0] == 123.0
+
+    class Custom(SoftmaxRegression):
+        def evaluate(self, x, data):
+            return {"loss": -1.0}
+
+    custom = Custom(problem.data)
+    assert metrics.evaluate(custom, x, problem.data) == {"loss": -1.0}
 
 
 def test_recorded_metrics_are_the_problem_values():

@@ -18,7 +18,10 @@ times (``Ax``; ``Ax`` and ``Aᵀs``). Here:
 * every other problem, and any whose ``loss`` or ``grad`` is overridden or patched on the instance:
   ``problem.loss`` and ``problem.grad``.
 
-:func:`loss_and_grad` picks among them.
+:func:`loss_and_grad` picks among them. A checkpoint that records the loss without the gradient of a
+`SoftmaxRegression`, and its held-out metrics (:func:`evaluate`), take the scores from BLAS and each row's
+``logsumexp(z) − z_y`` from NumPy (:func:`softmax_losses`) instead of scipy's ``logsumexp`` and ``log_softmax``
+— about 5× faster on the heavy-tail claim's 100 classes —, equal to rounding (``rtol 1e-12``).
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from sgdlab.data.dataset import Dataset
 from sgdlab.engine.kernels.common import jit_inline, jit_sum
 from sgdlab.engine.kernels.oracle import softmax_minus_label
 from sgdlab.problems.base import Problem
-from sgdlab.problems.glm import LeastSquares, LinearModelProblem, LogisticRegression, SoftmaxRegression
+from sgdlab.problems.glm import LeastSquares, LinearModelProblem, LogisticRegression, SoftmaxRegression, class_labels
 
 _LINKS = {LeastSquares: 0, LogisticRegression: 1, SoftmaxRegression: 2}
 
@@ -100,11 +104,50 @@ def shared_scores(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np
     return loss, np.asarray(problem.A.T @ s).ravel() / problem.n + problem.reg_grad(x)
 
 
+def _softmax(problem: Problem) -> bool:
+    """Exactly a `SoftmaxRegression` with its own oracle and its rows in memory."""
+    return type(problem) is SoftmaxRegression and not problem.data.is_out_of_core and _own_oracle(problem)
+
+
+def softmax_losses(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``logsumexp(z_i) − z_{i, y_i}`` for every row of the scores ``z`` (``n × K``): the per-sample softmax
+    cross-entropy, as `SoftmaxRegression` defines it, to rounding — shifted by each row's largest score,
+    exponentiated in place (NumPy's vectorised ``exp``)."""
+    top = z.max(axis=1, keepdims=True)
+    shifted = z - top
+    np.exp(shifted, out=shifted)
+    return top[:, 0] + np.log(shifted.sum(axis=1)) - z[np.arange(len(y)), y]
+
+
+def _softmax_loss(problem: SoftmaxRegression, x: np.ndarray) -> float:
+    x = problem._point(x)
+    z = problem._scores(problem.A, x)
+    return float(float(np.mean(softmax_losses(z, problem.y))) + problem.reg_loss(x))
+
+
+def evaluate(problem: Problem, x: np.ndarray, test: object) -> dict[str, float]:
+    """``problem.evaluate(x, test)``: for a `SoftmaxRegression` (its own ``evaluate``, data in memory) from the
+    scores and :func:`softmax_losses` — the same keys and values to rounding."""
+    if not (_softmax(problem) and type(problem).evaluate is SoftmaxRegression.evaluate and isinstance(test, Dataset)
+            and not test.is_out_of_core):  # fmt: skip
+        return problem.evaluate(x, test)
+    y, _ = class_labels(test.y, problem.n_outputs)
+    z = problem._scores(test.A, problem._point(x))
+    losses = softmax_losses(z, y)
+    frequent = problem._frequent_classes()[y]
+    return {
+        "loss": float(np.mean(losses)),
+        "accuracy": float(np.mean(np.argmax(z, axis=1) == y)),
+        "loss_frequent": float(np.mean(losses[frequent])) if frequent.any() else float("nan"),
+        "loss_rare": float(np.mean(losses[~frequent])) if not frequent.all() else float("nan"),
+    }
+
+
 def loss_and_grad(problem: Problem, x: np.ndarray, want_grad: bool = True) -> tuple[float, np.ndarray | None]:
     """``f(x)`` and, with ``want_grad``, ``∇f(x)``, by the fastest pass available (module docstring): the fused
     kernel on dense designs, shared scores on CSR ones (scipy's two sparse products, measured faster there)."""
     if not want_grad:
-        return problem.loss(x), None
+        return (_softmax_loss(problem, x) if _softmax(problem) else problem.loss(x)), None
     if _arrays(problem, x) is not None and not sp.issparse(problem.A):
         return fused_pass(problem, x)
     if isinstance(problem, LinearModelProblem) and not problem.data.is_out_of_core and _own_oracle(problem):

@@ -6,14 +6,15 @@ import time
 
 import numpy as np
 
-from sgdlab.engine.metrics import loss_and_grad
+from sgdlab.engine.metrics import evaluate, loss_and_grad
 from sgdlab.engine.trace import COUNTERS
 from sgdlab.problems.base import Problem
 
 
 class Recorder:
     """Appends one row per checkpoint: the counters, then ``record``'s metrics (``loss`` always, from the same
-    pass as ``grad_norm2`` — `sgdlab.engine.metrics`), then ``test_*`` metrics when ``test`` is given.
+    pass as ``grad_norm2`` — `sgdlab.engine.metrics`), then ``test_*`` metrics when ``test`` is given (the
+    problem's ``evaluate``, through `sgdlab.engine.metrics.evaluate`).
 
     ``measure_s`` sums the wall time of every measurement (never part of ``time_s``)."""
 
@@ -48,7 +49,7 @@ class Recorder:
             d = x - self.x_star
             values["dist2"] = float(d @ d)
         if self.test is not None:
-            values.update({f"test_{k}": v for k, v in problem.evaluate(x, self.test).items()})
+            values.update({f"test_{k}": v for k, v in evaluate(problem, x, self.test).items()})
         for key, value in values.items():
             self.columns.setdefault(key, []).append(float(value))
         self.measure_s += time.perf_counter() - started

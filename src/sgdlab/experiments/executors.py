@@ -41,6 +41,11 @@ class Executor:
 
     name = "executor"
 
+    @property
+    def workers(self) -> int:
+        """How many runs it computes at once (what a sweep's time left divides the work by)."""
+        return 1
+
     def map_unordered(self, configs: Sequence[RunConfig]) -> Iterator[dict[str, Any]]:
         raise TypeError(f"{type(self).__name__} must implement map_unordered")
 
@@ -81,7 +86,8 @@ def _died(config: RunConfig, error: BaseException) -> dict[str, Any]:
 
 class ProcessExecutor(Executor):
     """A pool of ``jobs`` worker processes on this machine (default: one per core), started with ``spawn``; never
-    more than there are runs, nor than :func:`max_jobs`. Workers exit when this process dies.
+    more than there are runs, nor than :func:`max_jobs`. Workers exit when this process dies; between calls they
+    wait for the next (``close`` ends them).
 
     A worker that dies (killed, or crashing the interpreter) breaks the whole pool, and every unfinished run
     is resubmitted to a new pool. A run caught in :data:`WORKER_DEATH_RETRIES` breakages becomes a suspect
@@ -95,23 +101,38 @@ class ProcessExecutor(Executor):
     def __init__(self, jobs: int | None = None, fn: Callable[[RunConfig], dict[str, Any]] = execute_run) -> None:
         self.jobs = jobs or os.cpu_count() or 1
         self.fn = fn
-        self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool: cf.ProcessPoolExecutor | None = None  # kept between calls while sound
+        self._size = 0
+        self._solo: cf.ProcessPoolExecutor | None = None  # a suspect's own pool
+
+    @property
+    def workers(self) -> int:
+        return min(self.jobs, max_jobs())
 
     def _new_pool(self, workers: int) -> cf.ProcessPoolExecutor:
-        self._pool = cf.ProcessPoolExecutor(
+        return cf.ProcessPoolExecutor(
             max_workers=min(workers, max_jobs()), mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker, initargs=(os.getpid(),),
         )  # fmt: skip
+
+    def _shared_pool(self, workers: int) -> cf.ProcessPoolExecutor:
+        """The pool an earlier call left, if it has enough workers — they keep their imports, compiled kernels
+        and built problems, so a sweep's second phase does not start them again —, else a new one."""
+        workers = min(workers, max_jobs())
+        if self._pool is None or self._size < workers:
+            self._drop(self._pool)
+            self._pool, self._size = self._new_pool(workers), workers
         return self._pool
 
     def _alone(self, config: RunConfig) -> dict[str, Any]:
-        pool = self._new_pool(1)
+        self._solo = self._new_pool(1)
         try:
-            return pool.submit(self.fn, config).result()
+            return self._solo.submit(self.fn, config).result()
         except cf.process.BrokenProcessPool as exc:
             return _died(config, exc)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            self._solo.shutdown(wait=True, cancel_futures=True)
+            self._solo = None
 
     def map_unordered(self, configs):
         pending = {config.key: config for config in configs}
@@ -121,31 +142,43 @@ class ProcessExecutor(Executor):
                 yield self._alone(pending.pop(key))
             if not pending:
                 break
-            pool = self._new_pool(min(self.jobs, len(pending)))
+            pool = self._shared_pool(min(self.jobs, len(pending)))
             futures = {pool.submit(self.fn, config): key for key, config in pending.items()}
+            sound = False  # every future answered and none broke: the pool serves the next call
             try:
+                broke = False
                 for future in cf.as_completed(futures):
                     key = futures[future]
                     try:
                         result = future.result()
                     except cf.process.BrokenProcessPool:
                         breakages[key] += 1
+                        broke = True
                         continue
                     except Exception as exc:  # the function itself raised: that run failed, the rest go on
                         result = _failed(pending[key], f"{type(exc).__name__}: {exc}")
                     pending.pop(key)
                     yield result
+                sound = not broke
             finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+                if not sound:  # broken, or the caller stopped early: a new pool for what is left
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    self._pool = None
 
-    def close(self) -> None:
-        """Stop at once: drop pending runs and end the workers (their runs in flight are lost, as on Ctrl-C)."""
-        if self._pool is not None:
-            processes = list((getattr(self._pool, "_processes", None) or {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
+    @staticmethod
+    def _drop(pool: cf.ProcessPoolExecutor | None) -> None:
+        if pool is not None:
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
             for process in processes:
                 if process.is_alive():
                     process.terminate()
+
+    def close(self) -> None:
+        """Stop at once: drop pending runs and end the workers (their runs in flight are lost, as on Ctrl-C)."""
+        for pool in (self._pool, self._solo):
+            self._drop(pool)
+        self._pool = self._solo = None
 
 
 class DaskExecutor(Executor):
@@ -192,6 +225,13 @@ class DaskExecutor(Executor):
             ) from None
         self.retries = retries
         self.fn = fn
+
+    @property
+    def workers(self) -> int:
+        try:
+            return max(1, sum(self.client.nthreads().values()))
+        except Exception:  # a scheduler that does not answer: the estimate only
+            return 1
 
     def map_unordered(self, configs):
         from distributed import as_completed

@@ -196,6 +196,23 @@ class Plan:
         """Every tuning-phase run."""
         return [run for group in self.tuning for run in group.runs]
 
+    @property
+    def fixed_runs(self) -> list[RunConfig]:
+        """Main-phase runs of the methods without tuning: known before any run."""
+        return list(self._fixed_runs)
+
+    def tuned_runs(self, scores: Mapping[str, float]) -> list[RunConfig]:
+        """Main-phase runs of the tuned methods, at the values the tuning runs' scores (by key) choose."""
+        runs = []
+        for group in self.tuning:
+            best = group.choose(scores)
+            point = {**group.fixed, group.method.tune.param: best}
+            runs += [
+                self._config(group.problem, group.method, point, group.batch_size, seed, "main")
+                for seed in self.spec.seed_list
+            ]
+        return runs
+
     def main_runs(self, scores: Mapping[str, float]) -> list[RunConfig]:
         """The main-phase runs, given the tuning runs' scores.
 
@@ -206,12 +223,4 @@ class Plan:
         Returns:
             The runs, fixed grid points first, then each tuning group's chosen value on every seed.
         """
-        runs = list(self._fixed_runs)
-        for group in self.tuning:
-            best = group.choose(scores)
-            point = {**group.fixed, group.method.tune.param: best}
-            runs += [
-                self._config(group.problem, group.method, point, group.batch_size, seed, "main")
-                for seed in self.spec.seed_list
-            ]
-        return runs
+        return self.fixed_runs + self.tuned_runs(scores)

@@ -1,24 +1,27 @@
 """A sweep: run every configuration of a spec (or of several specs) that the store does not already hold.
 
-Phases: the tuning runs first; then, from their stored scores, the choice of each tuned parameter, and
-the main runs. Every finished run is committed before the next one is awaited, so an interrupted sweep
-(Ctrl-C, a killed process, a full disk) loses only the runs in flight, and running the same spec again
-completes it. Before computing runs a sweep claims them in the store (`sgdlab.experiments.claims`): a second
-sweep on the same file skips the runs the first is computing and collects them as they are stored.
+Phases: first the tuning runs and the main runs of the methods without tuning (none depends on another);
+then, from the tuning runs' stored scores, the choice of each tuned parameter and the main runs at it. Within a
+phase the runs go experiment by experiment (by label), the experiments with the longest runs first and within
+each the longest first (`sgdlab.experiments.progress.run_cost`): no long run is left for last while the other
+workers idle, and each experiment's runs are all stored early, for whoever reads them. Every finished run is
+committed before the next one is awaited, so an interrupted sweep (Ctrl-C, a killed process, a full disk) loses
+only the runs in flight, and running the same spec again completes it. Before computing runs a sweep claims
+them in the store (`sgdlab.experiments.claims`): a second sweep on the same file skips the runs the first is
+computing and collects them as they are stored.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from tqdm import tqdm
 
 from sgdlab.experiments.claims import Heartbeat, Owner
 from sgdlab.experiments.executors import Executor
 from sgdlab.experiments.grid import Plan, RunConfig
+from sgdlab.experiments.progress import SweepProgress
 from sgdlab.experiments.spec import Spec
 from sgdlab.experiments.store import Store, StoreFullError
 
@@ -28,13 +31,19 @@ POLL_S = 0.5
 
 @dataclass
 class SweepReport:
-    """What a sweep did: runs executed now, found already finished, computed by a concurrent sweep, failed,
-    diverged; ``disk_full`` is the error that stopped it when the store could not take another run."""
+    """What a sweep did. ``planned`` counts requests — a run asked for twice (by a tuning and a main phase, or by
+    two experiments) counts twice — and each request was answered by a run executed now (``executed``), one
+    already in the store when the sweep began (``skipped``; ``found`` counts those runs once each), one computed
+    by a concurrent sweep (``by_others``), or one another request of this sweep already got (``shared``);
+    ``failed`` and ``diverged`` are among the executed; ``disk_full`` is the error that stopped the sweep when the
+    store could not take another run."""
 
     planned: int = 0
     executed: int = 0
     skipped: int = 0
+    found: int = 0
     by_others: int = 0
+    shared: int = 0
     failed: int = 0
     diverged: int = 0
     interrupted: bool = False
@@ -44,15 +53,17 @@ class SweepReport:
 
     def __str__(self) -> str:
         state = "stopped" if self.disk_full else "interrupted" if self.interrupted else "complete"
+        found = f", {self.found} already in the store from an earlier sweep" if self.found else ""
         others = f", {self.by_others} computed by another sweep" if self.by_others else ""
+        shared = f"; {self.shared} more requests shared a run with another phase or experiment" if self.shared else ""
         return (
-            f"sweep {state}: {self.executed} runs executed, {self.skipped} already in the store{others}, "
-            f"{self.failed} failed, {self.diverged} diverged ({self.wall_s:.1f} s)"
+            f"sweep {state}: {self.executed} runs executed{found}{others}, {self.failed} failed, "
+            f"{self.diverged} diverged ({self.wall_s:.1f} s){shared}"
         )
 
     @property
     def remaining(self) -> int:
-        return max(0, self.planned - self.executed - self.skipped - self.by_others)
+        return max(0, self.planned - self.executed - self.skipped - self.by_others - self.shared)
 
     def disk_full_message(self, db: object) -> str:
         return (
@@ -69,12 +80,12 @@ def _unique(configs: Sequence[RunConfig]) -> list[RunConfig]:
 
 
 class _Sweep:
-    """Several specs swept together: all tuning runs first, then all main runs, on one executor."""
+    """Several specs swept together, in two phases (the module docstring), on one executor."""
 
-    def __init__(self, specs: Sequence[Spec], store: Store, executor: Executor, progress: bool) -> None:
+    def __init__(self, specs: Sequence[Spec], store: Store, executor: Executor,
+                 progress: bool | SweepProgress) -> None:  # fmt: skip
         self.store, self.executor = store, executor
         self.owner = Owner()
-        self.progress = progress
         self.plans = [(spec, Plan(spec)) for spec in specs]
         self.report = SweepReport()
         self.origin: dict[str, Spec] = {}  # run key -> the first spec asking for it (its name goes on record)
@@ -83,18 +94,46 @@ class _Sweep:
                 self.origin.setdefault(config.key, spec)
         self.report.planned = sum(len(_unique(plan.tuning_runs)) + plan.main_count for _, plan in self.plans)
         name = specs[0].name if len(specs) == 1 else f"{len(specs)} experiments"
-        self.bar = tqdm(total=self.report.planned, desc=name, unit="run", disable=not progress, leave=True)
+        self.progress = progress if isinstance(progress, SweepProgress) else SweepProgress(bool(progress), desc=name)
+        self.seen: set[str] = set()  # runs this sweep stored or collected from another sweep
+
+    def _tuned_runs(self, scores_of: Callable[[Plan], dict[str, float]],
+                    origin: dict[str, Spec]) -> tuple[list[RunConfig], dict[str, Spec]]:  # fmt: skip
+        tuned, origin = [], dict(origin)
+        for spec, plan in self.plans:
+            for config in plan.tuned_runs(scores_of(plan)):
+                tuned.append(config)
+                origin.setdefault(config.key, spec)
+        return tuned, origin
+
+    def _scores(self, plan: Plan) -> dict[str, float]:
+        scores = {}
+        for group in plan.tuning:
+            scores.update(self.store.scores(group.method.tune.metric, (r.key for r in group.runs)))
+        return scores
+
+    def _plan(self, configs: Sequence[RunConfig], origin: dict[str, Spec]) -> None:
+        """Tell the progress which distinct runs the sweep has, and which of them were stored before it began."""
+        runs = {c.key: c for c in configs}
+        stored = self.store.finished_keys(runs) - self.seen
+        self.progress.plan(runs, {key: origin[key].name for key in runs}, stored, where=self.store.path)
 
     def execute(self, configs: Sequence[RunConfig], origin: dict[str, Spec]) -> None:
+        requests = Counter(c.key for c in configs)
         configs = _unique(configs)
         finished = self.store.finished_keys(c.key for c in configs)
         todo = {c.key: c for c in configs if c.key not in finished}
         self.store.mark_main(c.key for c in configs if c.key in finished and c.phase == "main")
-        self.report.skipped += len(configs) - len(todo)
-        self.bar.update(len(configs) - len(todo))
+        for key, count in requests.items():
+            if key in finished and key not in self.seen:
+                self.report.skipped += count
+            else:  # asked for before in this sweep, or twice in this phase: one request computes it
+                self.report.shared += count - (key in todo)
+        order = self.progress.order(todo)
         told = False
         while todo:
-            mine = self.store.claim(todo, self.owner)
+            mine = self.store.claim([key for key in order if key in todo], self.owner)
+            self.progress.submitted(mine, self.executor.workers)
             for result in self.executor.map_unordered([todo[key] for key in mine]):
                 self._record(result, origin)
                 todo.pop(result["key"], None)
@@ -105,23 +144,25 @@ class _Sweep:
             self.store.mark_main(key for key in done if todo[key].phase == "main")
             for key in done:
                 todo.pop(key)
+                self.seen.add(key)
+                self.progress.finished(key)
             self.report.by_others += len(done)
-            self.bar.update(len(done))
             if todo:
-                if not told and self.progress:
-                    tqdm.write(f"waiting for {len(todo)} runs another sweep on {self.store.path} is computing",
-                               file=sys.stderr)  # fmt: skip
+                self.progress.waiting(len(todo))
+                if not told:
+                    self.progress.write(f"waiting for {len(todo)} runs another sweep on {self.store.path} is computing")
                     told = True
                 time.sleep(POLL_S)
+        self.progress.waiting(0)
 
     def _record(self, result, origin: dict[str, Spec]) -> None:
         spec = origin[result["key"]]
         self.store.record(result, spec_hash=spec.digest(), sweep=spec.name)
+        self.seen.add(result["key"])
         self.report.executed += 1
         self.report.failed += result["status"] == "error"
         self.report.diverged += result["status"] == "diverged"
-        self.bar.update(1)
-        self.bar.set_postfix(failed=self.report.failed, diverged=self.report.diverged, refresh=False)
+        self.progress.finished(result["key"], result["status"])
 
     def run(self) -> SweepReport:
         started = time.perf_counter()
@@ -135,22 +176,25 @@ class _Sweep:
             self.report.disk_full = str(exc)
             self.executor.close()
         finally:
-            self.bar.close()
+            self.progress.close()
             self._tidy()
+            self.report.found = len(self.progress.stored)
             self.report.wall_s = time.perf_counter() - started
         return self.report
 
     def _phases(self) -> None:
-        self.execute([c for _, plan in self.plans for c in plan.tuning_runs], self.origin)
-        main, origin = [], dict(self.origin)
+        first = [c for _, plan in self.plans for c in plan.tuning_runs + plan.fixed_runs]
+        origin = dict(self.origin)
         for spec, plan in self.plans:
-            scores = {}
-            for group in plan.tuning:
-                scores.update(self.store.scores(group.method.tune.metric, (r.key for r in group.runs)))
-            for config in plan.main_runs(scores):
-                main.append(config)
+            for config in plan.fixed_runs:
                 origin.setdefault(config.key, spec)
-        self.execute(main, origin)
+        # the tuned runs as far as the stored scores tell (exact once the tuning runs are stored)
+        estimate, planned = self._tuned_runs(self._scores, origin)
+        self._plan(first + estimate, planned)
+        self.execute(first, origin)
+        tuned, origin = self._tuned_runs(self._scores, origin)
+        self._plan(first + tuned, origin)
+        self.execute(tuned, origin)
 
     def _tidy(self) -> None:
         """Free the claims of runs left unfinished, and fold the WAL into the database file, so that the file
@@ -163,9 +207,10 @@ class _Sweep:
             pass
 
 
-def run_sweep(spec: Spec | Sequence[Spec], store: Store, executor: Executor, progress: bool = True) -> SweepReport:
+def run_sweep(spec: Spec | Sequence[Spec], store: Store, executor: Executor,
+              progress: bool | SweepProgress = True) -> SweepReport:  # fmt: skip
     """Execute the runs of ``spec`` (or of several specs together) missing from ``store`` on ``executor``; see
-    the module docstring."""
+    the module docstring. ``progress``: a bar on standard error, or a `SweepProgress` (its labels, its file)."""
     specs = [spec] if isinstance(spec, Spec) else list(spec)
     if not specs:
         raise ValueError("run_sweep needs at least one spec")

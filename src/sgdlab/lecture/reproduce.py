@@ -8,15 +8,21 @@ recomputes nothing, and an interrupted one resumes where it stopped. Pictures th
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sgdlab.experiments import ProcessExecutor, SerialExecutor, Spec, Store, parse_spec, run_sweep
+from sgdlab.experiments.grid import Plan
+from sgdlab.experiments.progress import SweepProgress
 from sgdlab.experiments.store import StoreFullError
 from sgdlab.lecture.claim import Claim, Verdict
 from sgdlab.lecture.results import collect
+
+#: Seconds between the figure thread's looks at the store for claims whose runs are all stored.
+DRAW_POLL_S = 0.5
 
 
 @dataclass
@@ -53,16 +59,79 @@ def _add_picture(report, picture: Picture, result: Reproduction) -> None:
             result.files.append(path.with_suffix(".svg"))
 
 
+class _Drawer(threading.Thread):
+    """Verdicts and figures drawn while the sweep still runs: first the pictures (they need no stored run), then
+    each claim as soon as every run of its experiments is stored. The parent process mostly waits on its workers
+    during a sweep, so this takes the drawing off the end of the reproduction. Each outcome is kept (an exception
+    too) for :func:`run_claims` to use in the claims' order; what is not ready when the sweep ends is drawn then.
+    Only this thread draws while it runs (matplotlib's settings are global)."""
+
+    def __init__(self, claims, specs, path: Path, figures: Path, pictures) -> None:
+        super().__init__(name="sgdlab-reproduce-figures", daemon=True)
+        self.claims, self.specs, self.path, self.folder, self.draw_pictures = claims, specs, path, figures, pictures
+        self.outcomes: dict[str, tuple | BaseException] = {}
+        self.pictures: list[Picture] | BaseException = []
+        self._sweep_over, self._halt = threading.Event(), threading.Event()
+        self._plans = {spec.name: Plan(spec) for group in specs.values() for spec in group}
+
+    def _stored(self, spec: Spec, store: Store, finished: set[str]) -> bool:
+        plan = self._plans[spec.name]
+        if not {c.key for c in plan.tuning_runs} <= finished:
+            return False
+        scores = {}
+        for group in plan.tuning:
+            scores.update(store.scores(group.method.tune.metric, (r.key for r in group.runs)))
+        return {c.key for c in plan.main_runs(scores)} <= finished
+
+    def run(self) -> None:
+        if self.draw_pictures is not None:
+            try:
+                self.pictures = self.draw_pictures(self.folder)
+            except BaseException as exc:  # shown by run_claims, at the pictures' turn
+                self.pictures = exc
+        pending = list(self.claims)
+        with Store(self.path) as store:
+            while pending and not self._halt.is_set():
+                over = self._sweep_over.is_set()  # read before looking: runs stored later are seen next round
+                finished = store.finished_keys()
+                ready = [c for c in pending if all(self._stored(s, store, finished) for s in self.specs[c.key])]
+                for claim in ready:
+                    if self._halt.is_set():
+                        return
+                    try:
+                        self.outcomes[claim.key] = _judge(claim, self.specs[claim.key], store, self.folder)
+                    except Exception as exc:
+                        self.outcomes[claim.key] = exc
+                    pending.remove(claim)
+                if over and not ready:
+                    return  # the rest cannot be drawn from this store: run_claims tries them and says why
+                if not ready:
+                    self._halt.wait(DRAW_POLL_S)
+
+    def finish(self, stop: bool) -> None:
+        """The sweep is over: draw what is left (or, with ``stop``, nothing more), and wait for it."""
+        self._sweep_over.set()
+        if stop:
+            self._halt.set()
+        self.join()
+
+
+def _judge(claim: Claim, specs: Sequence[Spec], store: Store, figures: Path) -> tuple[Verdict, list[Path]]:
+    results = {spec.name: collect(spec, store) for spec in specs}
+    return claim.judge(results), claim.figures(results, figures)
+
+
 def run_claims(
     claims: Sequence[Claim],
     out: str | Path,
     quick: bool = False,
     jobs: int | None = None,
-    progress: bool = True,
+    progress: bool | SweepProgress = True,
     echo: Callable[[str], None] = print,
     pictures: Callable[[Path], list[Picture]] | None = None,
 ) -> Reproduction:
-    """Run ``claims`` into ``out`` (store ``out/results.db``, figures, ``out/report.html``)."""
+    """Run ``claims`` into ``out`` (store ``out/results.db``, figures, ``out/report.html``). ``progress``: one bar
+    for all the runs on standard error, or a `SweepProgress` to show them in (each run labelled with its claim)."""
     from sgdlab.viz import HtmlReport
 
     started = time.perf_counter()
@@ -76,10 +145,26 @@ def run_claims(
         for spec in group:
             if unique.setdefault(spec.name, spec).digest() != spec.digest():
                 raise ValueError(f"two different experiments are named {spec.name!r}")
+    claims_of: dict[str, list[str]] = {}  # experiment -> the claims it tests (shown beside its runs)
+    for key, group in specs.items():
+        for spec in group:
+            claims_of.setdefault(spec.name, []).append(key)
+    if not isinstance(progress, SweepProgress):
+        progress = SweepProgress(bool(progress), desc="sgdlab reproduce")
+    progress.names.update({name: ", ".join(keys) for name, keys in claims_of.items()})
     jobs = jobs or os.cpu_count() or 1
     result = Reproduction()
     with Store(out / "results.db") as store, ProcessExecutor(jobs) if jobs > 1 else SerialExecutor() as executor:
-        sweep = run_sweep(list(unique.values()), store, executor, progress=progress)
+        # with worker processes this process is free to draw while they compute; alone, it computes
+        drawer = _Drawer(claims, specs, store.path, figures, pictures) if jobs > 1 else None
+        if drawer is not None:
+            drawer.start()
+        sweep = None
+        try:
+            sweep = run_sweep(list(unique.values()), store, executor, progress=progress)
+        finally:
+            if drawer is not None:
+                drawer.finish(stop=sweep is None or sweep.interrupted or bool(sweep.disk_full))
         result.runs_executed = sweep.executed
         echo(str(sweep))
         if sweep.disk_full:
@@ -102,11 +187,17 @@ def run_claims(
             "`figures/` as a 200-dpi PNG and an SVG. Bands and error bars are the inter-quartile range (IQR: "
             "the middle half of the seeds) around the median." + timing,
         )
-        drawn = pictures(figures) if pictures is not None else []
+        if drawer is None:
+            drawn = pictures(figures) if pictures is not None else []
+        elif isinstance(drawer.pictures, BaseException):
+            raise drawer.pictures
+        else:
+            drawn = drawer.pictures
         for claim in claims:
-            results = {spec.name: collect(spec, store) for spec in specs[claim.key]}
-            verdict = claim.judge(results)
-            files = claim.figures(results, figures)
+            outcome = drawer.outcomes.get(claim.key) if drawer is not None else None
+            if isinstance(outcome, BaseException):
+                raise outcome
+            verdict, files = outcome or _judge(claim, specs[claim.key], store, figures)
             result.verdicts[claim.key] = verdict
             result.files += files + [f.with_suffix(".svg") for f in files if f.with_suffix(".svg").is_file()]
             text = f"Lecture: {claim.statement}"
