@@ -17,6 +17,7 @@ import torch
 
 from sgdlab import methods
 from sgdlab.methods.base import SteppedMethod
+from sgdlab.torch import fast_path
 
 
 class SgdlabOptimizer(torch.optim.Optimizer):
@@ -51,7 +52,7 @@ class SgdlabOptimizer(torch.optim.Optimizer):
                 loss = closure()
         for index, group in enumerate(self.param_groups):
             method = self._method_for(index, group)
-            for p in group["params"]:
+            for p in fast_path.step(self, method, group["params"]):  # what the fast path leaves to this loop
                 if p.grad is None:
                     continue
                 if p.grad.is_sparse:
