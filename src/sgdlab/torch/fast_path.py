@@ -6,8 +6,8 @@ their state directly in memory: one numba call per group (per dtype and step cou
 when the group holds at least ``fused.MIN_SIZE`` elements in all, serial below that, where starting threads
 would cost more than the update. Inside the call every tensor — large or small — goes through the *same*
 ``<kernel>_update`` loop that `sgdlab.methods.fused` compiles for NumPy arrays (and
-`sgdlab.engine.kernels.elementwise` for the GLM segments), called with the same arguments as ``fused.step``
-does::
+`sgdlab.engine.kernels.elementwise` for the GLM segments; compiled here serially, :func:`_serial`), called with the
+same arguments as ``fused.step`` does::
 
     kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())
 
@@ -33,8 +33,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import os
 import types
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -42,7 +44,6 @@ import torch
 from numba import types as nbtypes
 from numba.extending import intrinsic
 
-from sgdlab.engine.kernels.elementwise import serial
 from sgdlab.methods import fused
 
 # --- inside numba: tensors as arrays, and the group loops ---------------------------------------------------
@@ -117,16 +118,28 @@ def _fingerprint(fn) -> str:
 
 
 @functools.cache
-def _driver(update_loop, arrays: int, parallel: bool):
-    """The group loop for ``update_loop`` (a ``fused.<kernel>_update``) taking ``arrays`` arrays, compiled in
-    parallel or serially, cached on disk."""
+def _serial(update_loop):
+    """``update_loop`` compiled without threads, as `sgdlab.engine.kernels.elementwise.serial` does, but with
+    NumPy's error model: a division then gives inf/NaN as the NumPy and torch formulas do, instead of testing for
+    a zero divisor first — a branch per element that keeps LLVM from vectorising the loop (Adam's serial loop ran
+    4× slower, RMSProp's 9×). A renamed copy, so that its disk-cache entries are its own."""
+    update_loop.__globals__["prange"] = numba.prange  # what fused binds when it compiles (range without parallel)
+    name = f"{update_loop.__name__}_torch_{_fingerprint(update_loop)}"
+    copy = types.FunctionType(update_loop.__code__, update_loop.__globals__, name, update_loop.__defaults__)
+    copy.__qualname__ = name
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(copy)
+
+
+@functools.cache
+def _driver(update_loop, arrays: int):
+    """The group loop for ``update_loop`` (a ``fused.<kernel>_update``) taking ``arrays`` arrays, compiled serially
+    (threads are the caller's, :class:`_Workers`) and cached on disk."""
     template = _GROUPS[arrays]
-    name = f"{template.__name__}_{update_loop.__name__}_{'parallel' if parallel else 'serial'}"
-    name += f"_{_fingerprint(update_loop)}"
-    namespace = dict(template.__globals__, _update=serial(update_loop), prange=numba.prange)
+    name = f"{template.__name__}_{update_loop.__name__}_{_fingerprint(update_loop)}"
+    namespace = dict(template.__globals__, _update=_serial(update_loop), prange=numba.prange)
     copy = types.FunctionType(template.__code__, namespace, name)
     copy.__qualname__ = name
-    return numba.njit(parallel=parallel, cache=True, nogil=True)(copy)
+    return numba.njit(cache=True, nogil=True)(copy)
 
 
 # --- the Python side ------------------------------------------------------------------------------------
@@ -134,20 +147,10 @@ def _driver(update_loop, arrays: int, parallel: bool):
 _FLOAT_SIZES = {4: np.float32, 8: np.float64}
 #: An empty array of each float type: tells the group loops the element type.
 _LIKE = {size: np.empty(0, dtype=real) for size, real in _FLOAT_SIZES.items()}
+#: Groups of fewer elements are updated on the calling thread alone: starting threads would cost more.
+PARALLEL_MIN = fused.MIN_SIZE
 #: How many group calls the fast path has made (tests read it to see that the path was taken).
 calls = 0
-
-
-def _dense(t: torch.Tensor, size: int, numel: int) -> bool:
-    """``t`` is a C-contiguous CPU tensor of ``numel`` elements of the float type of ``size`` bytes."""
-    return (
-        t.is_cpu
-        and not t.is_sparse
-        and t.is_floating_point()
-        and t.element_size() == size
-        and t.numel() == numel
-        and t.is_contiguous()
-    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -177,11 +180,64 @@ def _scalars(real, values: Iterable) -> tuple:
     return tuple(real(v) if isinstance(v, float) else v for v in values)
 
 
+class _Workers:
+    """The threads of the group loops: ``T − 1`` of them for ``T`` parts, the caller running the first part. They
+    wait on a queue (blocking, not spinning), so between steps they take no CPU from torch's own thread pool —
+    numba's OpenMP pool spins after each parallel loop, and on a machine with few cores that slows the forward
+    and backward passes that follow. The loops release the GIL (``nogil``)."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._size = 0
+
+    def run(self, fn, jobs: list[tuple]) -> None:
+        if len(jobs) - 1 > self._size:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+            self._size = len(jobs) - 1
+            self._pool = ThreadPoolExecutor(self._size, thread_name_prefix="sgdlab-fast-path")
+        futures = [self._pool.submit(fn, *job) for job in jobs[1:]]
+        try:
+            fn(*jobs[0])
+        finally:
+            for future in futures:
+                future.result()
+
+    def forget(self) -> None:
+        """After a fork: the child has none of the parent's threads."""
+        self._pool, self._size = None, 0
+
+
+_WORKERS = _Workers()
+os.register_at_fork(after_in_child=_WORKERS.forget)
+
+
 def _launch(driver, table: np.ndarray, segments: np.ndarray, chunks: np.ndarray, like, scalars: tuple) -> None:
-    """One call of a group loop (a seam for tests)."""
+    """One group update: chunk ``c`` of ``chunks`` on thread ``c`` (the caller's for the first). A seam for tests."""
     global calls
     calls += 1
-    driver(table, segments, chunks, like, scalars)
+    if chunks.size <= 2:
+        driver(table, segments, chunks, like, scalars)
+    else:
+        _WORKERS.run(driver, [(table, segments, chunks[c : c + 2], like, scalars) for c in range(chunks.size - 1)])
+
+
+def _fits(t, size: int, numel: int) -> bool:
+    """``t`` is a C-contiguous CPU tensor of ``numel`` elements of the float type of ``size`` bytes."""
+    try:
+        return (
+            t.is_contiguous()  # False for sparse COO tensors; other layouts raise
+            and t.is_cpu
+            and t.element_size() == size
+            and t.is_floating_point()
+            and t.numel() == numel
+        )
+    except RuntimeError:
+        return False
+
+
+def _all_with_gradients(params):
+    return [p for p in params if p.grad is not None]
 
 
 def step(optimizer: torch.optim.Optimizer, method, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -189,67 +245,79 @@ def step(optimizer: torch.optim.Optimizer, method, params: Sequence[torch.Tensor
     fast path takes; return the others that have a gradient, for the caller's reference loop."""
     spec = type(method).fused_kernel()
     if spec is None or not fused._switch.on:
-        return [p for p in params if p.grad is not None]
+        return _all_with_gradients(params)
     update_loop = getattr(fused.KERNELS.get(spec.kernel), "__wrapped__", None)
-    if update_loop is None:
-        return [p for p in params if p.grad is not None]
     slots = spec.state
     arrays = 2 + len(slots)
-    if arrays not in _GROUPS:  # a kernel with more state arrays than the group loops take
-        return [p for p in params if p.grad is not None]
+    if update_loop is None or arrays not in _GROUPS:  # (a kernel with more state arrays than the loops take)
+        return _all_with_gradients(params)
 
-    # Pass 1 changes nothing: which parameters qualify, and whether the group must go to the reference loop whole.
-    taken, rest = [], []
+    # Pass 1 advances nothing: which parameters qualify (their states created as the reference loop would), their
+    # data pointers, and whether the group must go to the reference loop whole.
+    state_of = optimizer.state
+    taken: list[tuple] = []
+    rest: list[torch.Tensor] = []
     for p in params:
         g = p.grad
         if g is None:
             continue
-        if g.is_sparse:
-            return [p for p in params if p.grad is not None]  # the reference loop raises where it always did
         size = p.element_size()
         numel = p.numel()
-        if size in _FLOAT_SIZES and _dense(p, size, numel) and _dense(g, size, numel) and g.shape == p.shape:
-            taken.append((p, g, size, numel))
-        else:
+        try:  # _fits(p, size, numel) and _fits(g, size, numel), spelled out: this loop is the path's fixed cost
+            fits = (
+                (size == 4 or size == 8)
+                and p.is_contiguous()  # False for sparse COO tensors; other layouts raise
+                and g.is_contiguous()
+                and p.is_cpu
+                and g.is_cpu
+                and g.element_size() == size
+                and p.is_floating_point()
+                and g.is_floating_point()
+                and g.numel() == numel
+            )
+        except RuntimeError:
+            fits = False
+        if not fits:
+            if g.is_sparse:
+                return _all_with_gradients(params)  # the reference loop raises where it always did
             rest.append(p)
-    if not taken:
-        return rest
-
-    # Pass 2: states, step counters and data pointers, batched by float type and step count.
-    state_of = optimizer.state
-    batches: dict[tuple[int, int], tuple[float, list[int], list[int]]] = {}
-    for p, g, size, numel in taken:
+            continue
         state = state_of[p]
         if not state:
             state.update(method.init(p))
-        row = [p.data_ptr(), g.data_ptr()]
+        x = p.data_ptr()
+        row = [x, g.data_ptr()]
         for name in slots:
             if name is None:
-                row.append(row[0])
+                row.append(x)
                 continue
             s = state.get(name)
-            if not (isinstance(s, torch.Tensor) and _dense(s, size, numel)):
-                break
+            if not (isinstance(s, torch.Tensor) and _fits(s, size, numel)):
+                break  # e.g. a state loaded non-contiguous
             row.append(s.data_ptr())
         else:
-            alpha = method._advance(state)
-            key = (size, state["k"])
-            batch = batches.get(key)
-            if batch is None:
-                batch = batches[key] = (alpha, [], [])
-            batch[1].extend(row)
-            batch[2].append(numel)
-            torch.autograd.graph.increment_version(p)
+            taken.append((p, state, size, numel, row))
             continue
-        rest.append(p)  # a state tensor that does not qualify (e.g. loaded non-contiguous)
+        rest.append(p)
+    if not taken:
+        return rest
 
-    for (size, k), (alpha, pointers, sizes) in batches.items():
-        real = _FLOAT_SIZES[size]
-        total = sum(sizes)
-        parallel = total >= fused.MIN_SIZE
-        driver = _driver(update_loop, arrays, parallel)
-        segments, chunks = _layout(tuple(sizes), numba.get_num_threads() if parallel else 1)
+    # Pass 2: step counters, then one group update per float type and step count.
+    batches: dict[tuple[int, int], tuple] = {}
+    for p, state, size, numel, row in taken:
+        alpha = method._advance(state)
+        key = (size, state["k"])
+        batch = batches.get(key)
+        if batch is None:
+            batch = batches[key] = (alpha, [], [], [])
+        batch[1].append(p)
+        batch[2].extend(row)
+        batch[3].append(numel)
+    for (size, k), (alpha, updated, pointers, sizes) in batches.items():
+        parts = torch.get_num_threads() if sum(sizes) >= PARALLEL_MIN else 1
+        segments, chunks = _layout(tuple(sizes), parts)
         table = np.array(pointers, dtype=np.int64).reshape(-1, arrays)
-        scalars = _scalars(real, (alpha, *method.fused_step_args(k), *method.fused_args()))
-        _launch(driver, table, segments, chunks, _LIKE[size], scalars)
+        scalars = _scalars(_FLOAT_SIZES[size], (alpha, *method.fused_step_args(k), *method.fused_args()))
+        _launch(_driver(update_loop, arrays), table, segments, chunks, _LIKE[size], scalars)
+        torch.autograd.graph.increment_version(updated)  # as an in-place torch operation would
     return rest
