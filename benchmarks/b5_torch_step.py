@@ -15,8 +15,9 @@ state layout) over a STREAM triad measured in the same run (B1's), and the fixed
 with the same number of tensors of one element each (sgdlab's and torch's fastest path).
 
 Training steps (forward, backward, step) on ``sgdlab.torch.problems.digits_cnn`` and ``char_lm``: sgdlab.torch
-vs torch.optim ``fused=True`` from the same initial weights on the same minibatches, blocks of steps timed
-alternately (throughput, steps/s), and the two loss sequences compared (largest relative difference).
+vs torch.optim ``fused=True`` from the same initial weights on the same minibatches (batch 32), blocks of steps
+timed alternately (``--train-pairs`` pairs; throughput, steps/s), and the two loss sequences compared (largest
+relative difference over the run).
 
 Threads: torch's CPU kernels use ``torch.get_num_threads()`` threads (at::parallel_for), and so does sgdlab.torch's
 fast path (by construction); ``--threads`` sets that number for both, and the results file records it.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import math
 import os
@@ -241,15 +243,19 @@ def _trainer(problem, make, batches):
     return run, losses
 
 
+#: Steps per timed block of a training comparison (a digits-CNN step takes ~1 ms, a char-LSTM step ~15 ms).
+TRAINING_BLOCK = {"digits_cnn": 10, "char_lm": 1}
+
+
 def training_rows(quick: bool, pairs: int) -> list[dict]:
     made = {
         "digits_cnn": lambda: problems.digits_cnn(seed=0),
         "char_lm": lambda: problems.char_lm(max_chars=20_000 if quick else 100_000, seed=0),
     }
-    block = 2 if quick else 20
     rows = []
     for problem_name, make_problem in made.items():
         problem = make_problem()
+        block = 1 if quick else TRAINING_BLOCK[problem_name]
         gen = torch.Generator().manual_seed(0)
         count = block * (pairs + 1)
         batches = []
@@ -261,12 +267,17 @@ def training_rows(quick: bool, pairs: int) -> list[dict]:
             theirs, theirs_losses = _trainer(
                 problem, lambda p, n=theirs_name, k=theirs_kw: getattr(torch.optim, n)(p, **k, fused=True), batches
             )
-            # both sides train on the same blocks in the same order: A(i) B(i) A(i+1) B(i+1) …
+            # Both sides train on the same blocks of batches, alternately and in alternating order (A B, B A, …:
+            # neither side always runs right after the other's forward and backward passes).
             times = []
-            for start in range(0, count, block):
-                a = timed(lambda run=ours, s=start: run(s, s + block))
-                b = timed(lambda run=theirs, s=start: run(s, s + block))
-                times.append((a, b))
+            for i, start in enumerate(range(0, count, block)):
+                a = functools.partial(ours, start, start + block)
+                b = functools.partial(theirs, start, start + block)
+                if i % 2:
+                    tb, ta = timed(b), timed(a)
+                else:
+                    ta, tb = timed(a), timed(b)
+                times.append((ta, tb))
             times = times[1:]  # the first pair is the warm-up (compilation, allocator)
             ratio = statistics.median(b / a for a, b in times)
             ours_s, theirs_s = (statistics.median(t[i] for t in times) / block for i in (0, 1))
@@ -355,6 +366,7 @@ def threads(count: int | None) -> dict:
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=9)
+    parser.add_argument("--train-pairs", type=int, default=60, help="timed pairs of training blocks")
     parser.add_argument("--quick", action="store_true", help="a smoke test: tiny lists and models, 2 pairs")
     parser.add_argument("--readme", action="store_true", help="only print the README's tables from the results file")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's own choice)")
@@ -379,7 +391,7 @@ def main(argv: list[str] | None = None) -> Path:
     print(f"triad bandwidth {bandwidth / 1e9:.1f} GB/s")
     step = step_rows(lists, pairs, bandwidth, args.only or list(CONFIGS))
     print()
-    training = [] if args.no_training else training_rows(args.quick, pairs)
+    training = [] if args.no_training else training_rows(args.quick, 2 if args.quick else args.train_pairs)
     out = args.out or (
         Path(tempfile.mkdtemp()) / "b5_torch_step.json" if args.quick else RESULTS / "b5_torch_step.json"
     )

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [pytest.param(p.values[0].name, p.values[1].kwargs, id=p.id) for p in cases(STEP, needs="torch")]
 DTYPES = [pytest.param(torch.float64, id="float64"), pytest.param(torch.float32, id="float32")]
 TOLERANCE = {torch.float64: 1e-12, torch.float32: 1e-6}
-BIG = fused.MIN_SIZE + 77  # above the threshold at which the path uses its threads
+BIG = fused.MIN_SIZE + 77  # the mixed lists' big tensors; the tests split groups from this size on (PARALLEL_MIN)
 
 
 def _mixed_parameters(dtype, seed=0):
@@ -92,7 +92,9 @@ def _run(name, kwargs, dtype, steps=6, *, reference=False, spy=None):
 
 @pytest.fixture
 def spy(monkeypatch):
-    """The fast path's launches: (kernel loop, number of tensors, number of chunks) per group update."""
+    """The fast path's launches: (kernel loop, number of tensors, number of chunks) per group update. Groups of
+    the mixed lists' size are split over the threads (as groups of 2^20 elements and more are)."""
+    monkeypatch.setattr(fast_path, "PARALLEL_MIN", fused.MIN_SIZE)
     calls = []
     original = fast_path._launch
 
@@ -240,7 +242,7 @@ out = {{}}
 for param in t.CONFIGS:
     name, kwargs = param.values
     for dtype in (torch.float32, torch.float64):
-        params, _, _ = t._run(name, kwargs, dtype, steps=3)
+        params, _, _ = t._run(name, kwargs, dtype, steps=2)
         out[f"{{param.id}}-{{dtype}}"] = [p.detach() for p in params]
 assert fast_path.calls == 0
 torch.save(out, {path!r})
@@ -257,7 +259,7 @@ def test_SGDLAB_FUSED_0_is_the_reference_path(tmp_path):
     for param in CONFIGS:
         name, kwargs = param.values
         for dtype in (torch.float32, torch.float64):
-            params, _, _ = _run(name, kwargs, dtype, steps=3, reference=True)
+            params, _, _ = _run(name, kwargs, dtype, steps=2, reference=True)
             for p, q in zip(params, theirs[f"{param.id}-{dtype}"], strict=True):
                 assert torch.equal(p.detach(), q), (param.id, dtype)
 

@@ -2,12 +2,11 @@
 updated by one call of the method's fused update loop (`sgdlab.methods.fused`), in place, without copies.
 
 :func:`step` takes the parameters of one group that have a gradient and, when they qualify, updates them and
-their state directly in memory: one numba call per group (per dtype and step count), parallel over the cores
-when the group holds at least ``fused.MIN_SIZE`` elements in all, serial below that, where starting threads
-would cost more than the update. Inside the call every tensor — large or small — goes through the *same*
-``<kernel>_update`` loop that `sgdlab.methods.fused` compiles for NumPy arrays (and
-`sgdlab.engine.kernels.elementwise` for the GLM segments; compiled here serially, :func:`_serial`), called with the
-same arguments as ``fused.step`` does::
+their state directly in memory: one numba call per group (per dtype and step count), split over torch's number
+of threads when the group holds at least :data:`PARALLEL_MIN` elements in all, on the calling thread below that.
+Inside the call every tensor — large or small — goes through the *same* ``<kernel>_update`` loop that
+`sgdlab.methods.fused` compiles for NumPy arrays (and `sgdlab.engine.kernels.elementwise` for the GLM segments;
+compiled here serially, :func:`_serial`), called with the same arguments as ``fused.step`` does::
 
     kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())
 
@@ -147,8 +146,12 @@ def _driver(update_loop, arrays: int):
 _FLOAT_SIZES = {4: np.float32, 8: np.float64}
 #: An empty array of each float type: tells the group loops the element type.
 _LIKE = {size: np.empty(0, dtype=real) for size, real in _FLOAT_SIZES.items()}
-#: Groups of fewer elements are updated on the calling thread alone: starting threads would cost more.
-PARALLEL_MIN = fused.MIN_SIZE
+#: Groups of fewer elements are updated on the calling thread alone. Handing work to a thread costs ~30 µs on a
+#: quiet machine but up to a scheduler time slice (ms) on a busy one — a training step's forward and backward
+#: passes leave torch's OpenMP threads spinning — so threads are used only where the update itself takes
+#: milliseconds (2^20 float32 elements of Adam move 28 MB). The character LSTM's 99k parameters, split over two
+#: threads, took 6–9 ms per step on the shared 2-core machine against 0.6 ms on one.
+PARALLEL_MIN = 1 << 20
 #: How many group calls the fast path has made (tests read it to see that the path was taken).
 calls = 0
 
