@@ -23,7 +23,11 @@ Threads: torch's CPU kernels use ``torch.get_num_threads()`` threads (at::parall
 fast path (by construction); ``--threads`` sets that number for both, and the results file records it.
 
 ``--quick`` is a smoke test (tiny lists and models, 2 pairs; seconds): same code, same result structure, written
-to a temporary file unless ``--out`` says where. Full results: benchmarks/results/b5_torch_step.json.
+to a temporary file unless ``--out`` says where. Full results: benchmarks/results/b5_torch_step.json (torch's
+default thread count) and b5_torch_step_threads1.json (``--threads 1``: both sides on one thread, the README's
+tables — on a machine shared with other jobs, OpenMP's threads wait on each other and on the other jobs, which
+made torch's two-thread steps 2–40× slower from one pair to the next); ``--readme`` prints the README's tables
+from them.
 """
 
 from __future__ import annotations
@@ -111,6 +115,8 @@ CONFIGS: dict[str, tuple[str, dict, str, dict]] = {
 FASTEST_TARGET = {"Adam", "AdamW", "Adagrad", "SGD", "SGD momentum", "SGD Nesterov"}
 FOREACH_TARGET = {"RMSprop": 2.0, "Adadelta": 2.0}
 TORCH_PATHS = ("default", "foreach", "fused")
+#: The results: both sides on one thread (``--threads 1``; the README's tables), and on torch's default count.
+RESULTS_FILES = (RESULTS / "b5_torch_step_threads1.json", RESULTS / "b5_torch_step.json")
 
 
 def arrays_moved(label: str) -> int:
@@ -296,6 +302,7 @@ def training_rows(quick: bool, pairs: int) -> list[dict]:
                     "final_loss": {"sgdlab": ours_losses[-1], "torch_fused": theirs_losses[-1]},
                     "final_loss_rel_diff": rel[-1],
                     "max_loss_rel_diff": max(rel),
+                    "first_step_over_1e-6": next((i + 1 for i, r in enumerate(rel) if r > 1e-6), None),
                     "pairs": times,
                 }
             )
@@ -331,8 +338,8 @@ def readme_tables(result: dict) -> str:
                           f"{r['speedup_vs_fastest']:.2f}×"]  # fmt: skip
         target = f"≥ {FOREACH_TARGET[label]:g}× foreach" if label in FOREACH_TARGET else "≥ 1× fastest"
         lines.append(f"| {label} | {' | '.join(cells)} | {target} |")
-    lines += ["", "| list | bytes per Adam step | Adam: sgdlab / torch fused, of triad | fixed cost per step: sgdlab / "
-              "torch fused µs |", "|---|---|---|---|"]  # fmt: skip
+    lines += ["", "| list | bytes per Adam step | Adam, of triad: sgdlab / torch (fastest) | fixed cost per step: "
+              "sgdlab / torch (fastest) µs |", "|---|---|---|---|"]  # fmt: skip
     for name in lists:
         r = by[(name, "Adam")]
         ours_us, theirs_us = (1e6 * r["fixed_cost_s"][side] for side in ("sgdlab", "torch"))
@@ -349,16 +356,38 @@ def readme_tables(result: dict) -> str:
     return "\n".join(lines)
 
 
+def readme_summary(result: dict) -> list[str]:
+    """B5's rows of the README's one-table summary of the benchmarks, from a results file."""
+    fastest = [r["speedup_vs_fastest"] for r in result["rows"] if r["optimizer"] not in FOREACH_TARGET]
+    foreach = [r["speedup_vs_foreach"] for r in result["rows"] if r["optimizer"] in FOREACH_TARGET]
+    threads = result["threads"]["torch_threads"]
+    lines = [
+        f"| B5: one `step()` of sgdlab.torch on ResNet-18 and transformer parameter lists (float32, CPU, {threads} "
+        f"thread{'s' * (threads > 1)}): Adam, AdamW, Adagrad, SGD (plain, momentum, Nesterov) / RMSprop, Adadelta | "
+        f"fast path | torch.optim's fastest path / `foreach=True` | **{min(fastest):.2f}–{max(fastest):.2f}×** / "
+        f"**{min(foreach):.2f}–{max(foreach):.2f}×** | ≥ 1× / ≥ 2× |"
+    ]
+    if result.get("training"):
+        ratios = [r["throughput_ratio"] for r in result["training"]]
+        worst = max(r["max_loss_rel_diff"] for r in result["training"])
+        lines.append(
+            f"| B5: training steps (forward, backward, step), digits CNN and char LSTM, Adam and SGD momentum | "
+            f"sgdlab.torch | torch.optim `fused=True` | **{min(ratios):.2f}–{max(ratios):.2f}×** (losses within "
+            f"{worst:.1e}) | ≥ 0.98× (1e-6) |"
+        )
+    return lines
+
+
 # --- main ----------------------------------------------------------------------------------------------------
 
 
-def threads(count: int | None) -> dict:
-    """Set torch's thread count (``count``, else leave it) and record what each side uses: torch's CPU kernels
-    run on ``torch.get_num_threads()`` threads (at::parallel_for), and so does sgdlab.torch's fast path (its
-    own worker threads, `sgdlab.torch.fast_path`); numba's parallel kernels (the NumPy side, B1) would use
-    ``numba.get_num_threads()``."""
-    if count is not None:
-        torch.set_num_threads(count)
+def threads(count: int) -> dict:
+    """Set torch's thread count and record what each side uses: torch's CPU kernels run on
+    ``torch.get_num_threads()`` threads (at::parallel_for over OpenMP), and so does sgdlab.torch's fast path (its
+    own worker threads, `sgdlab.torch.fast_path`). numba's parallel loops (the triad here, the NumPy side's fused
+    kernels) run on the same OpenMP runtime as torch and leave *its* thread count at ``numba.get_num_threads()``:
+    torch.set_num_threads(1) before the triad becomes 2 threads after it. So the count is set after the triad."""
+    torch.set_num_threads(count)
     return {"torch_threads": torch.get_num_threads(), "sgdlab_fast_path_threads": torch.get_num_threads(),
             "numba_threads": numba.get_num_threads()}  # fmt: skip
 
@@ -368,15 +397,18 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--pairs", type=int, default=9)
     parser.add_argument("--train-pairs", type=int, default=60, help="timed pairs of training blocks")
     parser.add_argument("--quick", action="store_true", help="a smoke test: tiny lists and models, 2 pairs")
-    parser.add_argument("--readme", action="store_true", help="only print the README's tables from the results file")
+    parser.add_argument("--readme", action="store_true", help="only print the README's tables from the results files")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's own choice)")
     parser.add_argument("--only", nargs="+", help="step benchmark: only these optimizers (labels of CONFIGS)")
     parser.add_argument("--no-training", action="store_true", help="skip the training steps")
-    parser.add_argument("--out", type=Path, help="results file (default: benchmarks/results/b5_torch_step.json)")
+    parser.add_argument(
+        "--out", type=Path, help="results file (default: benchmarks/results/b5_torch_step[_threads1].json)"
+    )
     args = parser.parse_args(argv)
     if args.readme:
-        print(readme_tables(json.loads((args.out or RESULTS / "b5_torch_step.json").read_text())))
-        return args.out or RESULTS / "b5_torch_step.json"
+        single, default = (json.loads(path.read_text()) for path in RESULTS_FILES)
+        print(readme_tables(single), "", *readme_summary(single), *readme_summary(default), sep="\n")
+        return RESULTS_FILES[0]
     pairs = 2 if args.quick else args.pairs
     if args.quick:
         lists = {
@@ -385,15 +417,17 @@ def main(argv: list[str] | None = None) -> Path:
         }
     else:
         lists = {"resnet18": resnet18_shapes(), "transformer": transformer_shapes()}
-    thread_info = threads(args.threads)
-    print(f"threads: torch and sgdlab's fast path {thread_info['torch_threads']}, numba {thread_info['numba_threads']}")
+    initial_threads = torch.get_num_threads()
     bandwidth = triad_bandwidth(1 << 16 if args.quick else 20_000_000)
     print(f"triad bandwidth {bandwidth / 1e9:.1f} GB/s")
+    thread_info = threads(args.threads or initial_threads)
+    print(f"threads: torch and sgdlab's fast path {thread_info['torch_threads']}, numba {thread_info['numba_threads']}")
     step = step_rows(lists, pairs, bandwidth, args.only or list(CONFIGS))
     print()
     training = [] if args.no_training else training_rows(args.quick, 2 if args.quick else args.train_pairs)
+    assert torch.get_num_threads() == thread_info["torch_threads"], "the thread count changed during the run"
     out = args.out or (
-        Path(tempfile.mkdtemp()) / "b5_torch_step.json" if args.quick else RESULTS / "b5_torch_step.json"
+        Path(tempfile.mkdtemp()) / "b5_torch_step.json" if args.quick else RESULTS_FILES[0 if args.threads == 1 else 1]
     )
     payload = {
         "benchmark": "B5 torch optimizer step",

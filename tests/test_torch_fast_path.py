@@ -309,3 +309,20 @@ def test_b5_quick_mode_runs_end_to_end(tmp_path):
         assert r["steps"] == len(r["pairs"]) * r["block"] + r["block"]  # the first block is the warm-up
         assert all(np.isfinite(v) for v in r["final_loss"].values())
         assert r["max_loss_rel_diff"] >= 0 and r["throughput_ratio"] > 0
+
+
+def test_the_readme_shows_the_b5_results_files():
+    """The README's B5 tables are written from benchmarks/results/b5_torch_step*.json (``b5_torch_step.py
+    --readme``), and run_all's targets are B5's."""
+    b5 = _b5()
+    single, default = (json.loads(path.read_text()) for path in b5.RESULTS_FILES)
+    assert single["threads"]["torch_threads"] == 1 and not single["quick"] and not default["quick"]
+    readme = (ROOT / "README.md").read_text()
+    for line in [*b5.readme_tables(single).splitlines(), *b5.readme_summary(single), *b5.readme_summary(default)]:
+        assert line in readme, line
+    spec = importlib.util.spec_from_file_location("_run_all", ROOT / "benchmarks" / "run_all.py")
+    run_all = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_all)
+    assert run_all.B5_FOREACH_TARGETS == b5.FOREACH_TARGET
+    b5_rows = [what for bench, what, _, _ in run_all.rows() if bench == "B5"]
+    assert len(b5_rows) == 2 * (len(single["rows"]) + 2 * len(single["training"]))  # both files, every row
