@@ -1,10 +1,10 @@
 """Every benchmark in one command, then one table of ratios against the targets.
 
-    python benchmarks/run_all.py            # runs B1–B4 and B6 (about 35 minutes on 2 cores), then prints the table
+    python benchmarks/run_all.py            # runs B1–B6 (about 50 minutes on 2 cores), then prints the table
     python benchmarks/run_all.py --table    # only prints the table from benchmarks/results/*.json
 
 B6 (``sgdlab reproduce`` and the cost of measuring) reports times as "target / measured" (above 1: within the
-target), so that every row reads the same way.
+target), and B5 its loss agreement as "tolerance / largest difference", so that every row reads the same way.
 
 Each benchmark times sgdlab and its peer alternately in the same run (see harness.py) and writes its raw
 numbers to benchmarks/results/; the table is read back from those files.
@@ -19,7 +19,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ("b1_optimizer_step.py", "b2_sgd_epoch.py", "b3_saga.py", "b4_memmap.py", "b6_reproduce.py")
+SCRIPTS = (
+    "b1_optimizer_step.py", "b2_sgd_epoch.py", "b3_saga.py", "b4_memmap.py", "b5_torch_step.py",
+    "b5_torch_step.py --threads 1", "b6_reproduce.py",
+)  # fmt: skip
 
 
 def _load(name: str) -> dict:
@@ -47,8 +50,36 @@ def rows() -> list[tuple[str, str, float, float]]:
         out.append(("B4", f"memory-mapped / in memory: {r['workload']}", r["ratio_memmap_over_in_memory"], target))
     peak = max(v["peak_VmHWM"] for v in b4["peak_rss_bytes"].values()) / 2**30
     out.append(("B4", "peak RSS at n = 10^7, GiB (target: below)", peak, 1.0))
+    for name in ("b5_torch_step_threads1", "b5_torch_step"):
+        if (HERE / "results" / f"{name}.json").exists():
+            out += b5_rows(_load(name))
     if (HERE / "results" / "b6_reproduce.json").exists():
         out += b6_rows(_load("b6_reproduce"))
+    return out
+
+
+#: B5's targets: sgdlab.torch / torch.optim's fastest CPU path, except where torch has no fused path (then / foreach).
+B5_FOREACH_TARGETS = {"RMSprop": 2.0, "Adadelta": 2.0}
+B5_TRAINING_TARGET = 0.98
+B5_LOSS_TOLERANCE = 1e-6
+
+
+def b5_rows(b5: dict) -> list[tuple[str, str, float, float]]:
+    out = []
+    threads = b5["threads"]["torch_threads"]
+    for r in b5["rows"]:
+        where = f"{r['optimizer']} step, {r['list']}, {threads} thread{'s' * (threads > 1)}"
+        if r["optimizer"] in B5_FOREACH_TARGETS:
+            out.append(("B5", f"{where}, vs torch.optim (foreach)", r["speedup_vs_foreach"],
+                        B5_FOREACH_TARGETS[r["optimizer"]]))  # fmt: skip
+        else:
+            out.append(("B5", f"{where}, vs torch.optim ({r['fastest_torch_path']})", r["speedup_vs_fastest"], 1.0))
+    for r in b5.get("training", []):
+        where = f"training, {r['problem']}, {r['optimizer']}, {threads} thread{'s' * (threads > 1)}"
+        out.append(("B5", f"{where}: throughput vs torch.optim (fused)", r["throughput_ratio"], B5_TRAINING_TARGET))
+        rel = r["max_loss_rel_diff"]
+        out.append(("B5", f"{where}: losses within {B5_LOSS_TOLERANCE:g} / largest difference ({rel:.1g})",
+                    B5_LOSS_TOLERANCE / max(rel, 1e-12), 1.0))  # fmt: skip
     return out
 
 
@@ -102,7 +133,8 @@ def main() -> None:
     if not args.table:
         for script in SCRIPTS:
             print(f"\n=== {script}", flush=True)
-            subprocess.run([sys.executable, str(HERE / script)], check=True)
+            name, *arguments = script.split()
+            subprocess.run([sys.executable, str(HERE / name), *arguments], check=True)
     print()
     print(table())
 

@@ -35,6 +35,7 @@ import torch
 
 from sgdlab import methods
 from sgdlab.methods.base import SteppedMethod
+from sgdlab.torch import fast_path
 
 #: torch's implementation choices: not hyperparameters. ``foreach`` and ``fused`` are accepted and change nothing
 #: (every step takes sgdlab's one path); ``capturable`` and ``differentiable`` are refused (`_check_flags`).
@@ -198,7 +199,8 @@ class SgdlabOptimizer(torch.optim.Optimizer):
                 loss = closure()
         for index, group in enumerate(self.param_groups):
             method, layout = self._method_for(index, group)
-            for p in group["params"]:
+            state_of = functools.partial(self._state, method=method, layout=layout)
+            for p in fast_path.step(method, group["params"], state_of):  # what the fast path leaves to this loop
                 if p.grad is None:
                     continue
                 if p.grad.is_sparse:

@@ -1,0 +1,326 @@
+"""The multi-tensor fast path of the `sgdlab.torch` optimizers: every CPU float32/float64 tensor of a param group
+updated by one call of the method's fused update loop (`sgdlab.methods.fused`), in place, without copies.
+
+:func:`step` takes the parameters of one group that have a gradient and, when they qualify, updates them and
+their state directly in memory: one numba call per group (per dtype and step count), split over torch's number
+of threads when the group holds at least :data:`PARALLEL_MIN` elements in all, on the calling thread below that.
+Inside the call every tensor — large or small — goes through the *same* ``<kernel>_update`` loop that
+`sgdlab.methods.fused` compiles for NumPy arrays (and `sgdlab.engine.kernels.elementwise` for the GLM segments;
+compiled here serially, :func:`_serial`), called with the same arguments as ``fused.step`` does::
+
+    kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())
+
+with the state slots of ``method.fused_spec().state`` (an unused slot is ``x``) and ``alpha`` from
+``method._advance(state)``. The update rules are thus written once; a kernel option added to a method (through
+its ``fused_args``) reaches this path unchanged.
+
+A parameter qualifies when it, its gradient and its state tensors are dense, C-contiguous CPU tensors of one
+float dtype (float32 or float64) and the method has a fused kernel (``fused_kernel()`` is not ``None``).
+Every other parameter — other devices and dtypes, non-contiguous or sparse tensors, methods without a kernel —
+is handed back to the caller, whose reference loop runs ``method.step(p, p.grad, state)`` on the tensors (the
+array-agnostic formula). So does everything when ``SGDLAB_FUSED=0`` or inside ``fused.disabled()``. A group
+with a sparse gradient is handed back whole, so the reference loop raises where it always did. Gradients are
+only read. Each updated parameter's version counter is bumped, as an in-place torch operation would.
+
+The kernels see the tensors through their data pointers (:func:`_view`: a raw address as a NumPy-typed
+array inside numba), which is what ``tensor.numpy()`` shares, minus the cost of building an array object per
+tensor per step.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import os
+import types
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+import torch
+from numba import types as nbtypes
+from numba.extending import intrinsic
+
+from sgdlab.methods import fused
+
+# --- inside numba: tensors as arrays, and the group loops ---------------------------------------------------
+
+
+@intrinsic
+def _pointer(typingctx, address, like):
+    """The integer ``address`` as a pointer to elements of ``like``'s type."""
+    signature = nbtypes.CPointer(like.dtype)(address, like)
+
+    def codegen(context, builder, sig, args):
+        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+
+    return signature, codegen
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _view(address, lo, n, like):
+    """Elements ``lo … lo + n − 1`` of the contiguous buffer at ``address`` (of ``like``'s type), as an array."""
+    return numba.carray(_pointer(address + lo * like.itemsize, like), n)
+
+
+# The group loops, one per number of arrays the update takes (x, g and 0–3 state arrays). ``table[t]`` holds the
+# data pointers of tensor t's arrays in the kernel's order; a segment ``(t, lo, n)`` is a piece of tensor t; the
+# pieces of ``chunks[c] … chunks[c + 1] − 1`` form chunk c, and the chunks (equal numbers of elements) are
+# spread over the threads. ``_update`` (the method's update loop, compiled serially) and ``prange`` are bound
+# per kernel by :func:`_driver`; these Python functions are never compiled themselves.
+
+
+def _group2(table, segments, chunks, like, scalars):
+    for c in prange(chunks.size - 1):  # noqa: F821 - bound by _driver
+        for s in range(chunks[c], chunks[c + 1]):
+            t, lo, n = segments[s, 0], segments[s, 1], segments[s, 2]
+            _update(_view(table[t, 0], lo, n, like), _view(table[t, 1], lo, n, like), *scalars)  # noqa: F821
+
+
+def _group3(table, segments, chunks, like, scalars):
+    for c in prange(chunks.size - 1):  # noqa: F821
+        for s in range(chunks[c], chunks[c + 1]):
+            t, lo, n = segments[s, 0], segments[s, 1], segments[s, 2]
+            _update(_view(table[t, 0], lo, n, like), _view(table[t, 1], lo, n, like),  # noqa: F821
+                    _view(table[t, 2], lo, n, like), *scalars)  # fmt: skip
+
+
+def _group4(table, segments, chunks, like, scalars):
+    for c in prange(chunks.size - 1):  # noqa: F821
+        for s in range(chunks[c], chunks[c + 1]):
+            t, lo, n = segments[s, 0], segments[s, 1], segments[s, 2]
+            _update(_view(table[t, 0], lo, n, like), _view(table[t, 1], lo, n, like),  # noqa: F821
+                    _view(table[t, 2], lo, n, like), _view(table[t, 3], lo, n, like), *scalars)  # fmt: skip
+
+
+def _group5(table, segments, chunks, like, scalars):
+    for c in prange(chunks.size - 1):  # noqa: F821
+        for s in range(chunks[c], chunks[c + 1]):
+            t, lo, n = segments[s, 0], segments[s, 1], segments[s, 2]
+            _update(_view(table[t, 0], lo, n, like), _view(table[t, 1], lo, n, like),  # noqa: F821
+                    _view(table[t, 2], lo, n, like), _view(table[t, 3], lo, n, like),
+                    _view(table[t, 4], lo, n, like), *scalars)  # fmt: skip
+
+
+_GROUPS = {2: _group2, 3: _group3, 4: _group4, 5: _group5}
+
+
+def _fingerprint(fn) -> str:
+    """A digest of an update loop's code: part of its group loop's name, so that numba's disk cache (which keys
+    entries by the compiled function's name and code, not by the functions it calls) cannot serve a group loop
+    compiled around an older version of the update."""
+    code = fn.__code__
+    text = repr((code.co_code, code.co_consts, code.co_names, code.co_varnames, fn.__defaults__))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@functools.cache
+def _serial(update_loop):
+    """``update_loop`` compiled without threads, as `sgdlab.engine.kernels.elementwise.serial` does, but with
+    NumPy's error model: a division then gives inf/NaN as the NumPy and torch formulas do, instead of testing for
+    a zero divisor first — a branch per element that keeps LLVM from vectorising the loop (Adam's serial loop ran
+    4× slower, RMSProp's 9×). A renamed copy, so that its disk-cache entries are its own."""
+    update_loop.__globals__["prange"] = numba.prange  # what fused binds when it compiles (range without parallel)
+    name = f"{update_loop.__name__}_torch_{_fingerprint(update_loop)}"
+    copy = types.FunctionType(update_loop.__code__, update_loop.__globals__, name, update_loop.__defaults__)
+    copy.__qualname__ = name
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(copy)
+
+
+@functools.cache
+def _driver(update_loop, arrays: int):
+    """The group loop for ``update_loop`` (a ``fused.<kernel>_update``) taking ``arrays`` arrays, compiled serially
+    (threads are the caller's, :class:`_Workers`) and cached on disk."""
+    template = _GROUPS[arrays]
+    name = f"{template.__name__}_{update_loop.__name__}_{_fingerprint(update_loop)}"
+    namespace = dict(template.__globals__, _update=_serial(update_loop), prange=numba.prange)
+    copy = types.FunctionType(template.__code__, namespace, name)
+    copy.__qualname__ = name
+    return numba.njit(cache=True, nogil=True)(copy)
+
+
+# --- the Python side ------------------------------------------------------------------------------------
+
+_FLOAT_SIZES = {4: np.float32, 8: np.float64}
+#: An empty array of each float type: tells the group loops the element type.
+_LIKE = {size: np.empty(0, dtype=real) for size, real in _FLOAT_SIZES.items()}
+#: Groups of fewer elements are updated on the calling thread alone. Handing work to a thread costs ~30 µs on a
+#: quiet machine but up to a scheduler time slice (ms) on a busy one — a training step's forward and backward
+#: passes leave torch's OpenMP threads spinning — so threads are used only where the update itself takes
+#: milliseconds (2^20 float32 elements of Adam move 28 MB). The character LSTM's 99k parameters, split over two
+#: threads, took 6–9 ms per step on the shared 2-core machine against 0.6 ms on one.
+PARALLEL_MIN = 1 << 20
+#: How many group calls the fast path has made (tests read it to see that the path was taken).
+calls = 0
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(sizes: tuple[int, ...], parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Segments ``(tensor, lo, n)`` and chunk offsets cutting the concatenation of tensors of ``sizes`` into
+    ``parts`` chunks of equal length (a multiple of 16 elements, one 64-byte line of float32)."""
+    total = sum(sizes)
+    per = max(16, -(-math.ceil(total / parts) // 16) * 16)
+    segments, chunks, fill = [], [0], 0
+    for t, n in enumerate(sizes):
+        lo = 0
+        while lo < n:
+            take = min(n - lo, per - fill)
+            segments.append((t, lo, take))
+            lo, fill = lo + take, fill + take
+            if fill == per:
+                chunks.append(len(segments))
+                fill = 0
+    if chunks[-1] != len(segments):
+        chunks.append(len(segments))
+    return np.array(segments, dtype=np.int64).reshape(-1, 3), np.array(chunks, dtype=np.int64)
+
+
+def _scalars(real, values: Iterable) -> tuple:
+    """The kernel's scalars as ``fused`` passes them: Python floats in the arrays' type (float32 arithmetic for
+    float32 tensors), everything else unchanged."""
+    return tuple(real(v) if isinstance(v, float) else v for v in values)
+
+
+class _Workers:
+    """The threads of the group loops: ``T − 1`` of them for ``T`` parts, the caller running the first part. They
+    wait on a queue (blocking, not spinning), so between steps they take no CPU from torch's own thread pool —
+    numba's OpenMP pool spins after each parallel loop, and on a machine with few cores that slows the forward
+    and backward passes that follow. The loops release the GIL (``nogil``)."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._size = 0
+
+    def run(self, fn, jobs: list[tuple]) -> None:
+        if len(jobs) - 1 > self._size:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+            self._size = len(jobs) - 1
+            self._pool = ThreadPoolExecutor(self._size, thread_name_prefix="sgdlab-fast-path")
+        futures = [self._pool.submit(fn, *job) for job in jobs[1:]]
+        try:
+            fn(*jobs[0])
+        finally:
+            for future in futures:
+                future.result()
+
+    def forget(self) -> None:
+        """After a fork: the child has none of the parent's threads."""
+        self._pool, self._size = None, 0
+
+
+_WORKERS = _Workers()
+os.register_at_fork(after_in_child=_WORKERS.forget)
+
+
+def _launch(driver, table: np.ndarray, segments: np.ndarray, chunks: np.ndarray, like, scalars: tuple) -> None:
+    """One group update: chunk ``c`` of ``chunks`` on thread ``c`` (the caller's for the first). A seam for tests."""
+    global calls
+    calls += 1
+    if chunks.size <= 2:
+        driver(table, segments, chunks, like, scalars)
+    else:
+        _WORKERS.run(driver, [(table, segments, chunks[c : c + 2], like, scalars) for c in range(chunks.size - 1)])
+
+
+def _fits(t, size: int, numel: int) -> bool:
+    """``t`` is a C-contiguous CPU tensor of ``numel`` elements of the float type of ``size`` bytes."""
+    try:
+        return (
+            t.is_contiguous()  # False for sparse COO tensors; other layouts raise
+            and t.is_cpu
+            and t.element_size() == size
+            and t.is_floating_point()
+            and t.numel() == numel
+        )
+    except RuntimeError:
+        return False
+
+
+def _all_with_gradients(params):
+    return [p for p in params if p.grad is not None]
+
+
+def step(
+    method, params: Sequence[torch.Tensor], state_of: Callable[[torch.Tensor, torch.Tensor], dict]
+) -> list[torch.Tensor]:
+    """Update the parameters of one group (``params``, with ``method``) that the fast path takes; return the others
+    that have a gradient, for the caller's reference loop. ``state_of(p, x)`` is the state of parameter ``p`` stepped
+    as ``x`` (created or completed as the reference loop would: the optimizer's ``_state``)."""
+    spec = method.fused_spec()
+    if spec is None or not fused._switch.on:
+        return _all_with_gradients(params)
+    update_loop = getattr(fused.KERNELS.get(spec.kernel), "__wrapped__", None)
+    slots = spec.state
+    arrays = 2 + len(slots)
+    if update_loop is None or arrays not in _GROUPS:  # (a kernel with more state arrays than the loops take)
+        return _all_with_gradients(params)
+
+    # Pass 1 advances nothing: which parameters qualify (their states created as the reference loop would), their
+    # data pointers, and whether the group must go to the reference loop whole.
+    taken: list[tuple] = []
+    rest: list[torch.Tensor] = []
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
+        size = p.element_size()
+        numel = p.numel()
+        try:  # _fits(p, size, numel) and _fits(g, size, numel), spelled out: this loop is the path's fixed cost
+            fits = (
+                (size == 4 or size == 8)
+                and p.is_contiguous()  # False for sparse COO tensors; other layouts raise
+                and g.is_contiguous()
+                and p.is_cpu
+                and g.is_cpu
+                and g.element_size() == size
+                and p.is_floating_point()
+                and g.is_floating_point()
+                and g.numel() == numel
+            )
+        except RuntimeError:
+            fits = False
+        if not fits:
+            if g.is_sparse:
+                return _all_with_gradients(params)  # the reference loop raises where it always did
+            rest.append(p)
+            continue
+        state = state_of(p, p)
+        x = p.data_ptr()
+        row = [x, g.data_ptr()]
+        for name in slots:
+            if name is None:
+                row.append(x)
+                continue
+            s = state.get(name)
+            if not (isinstance(s, torch.Tensor) and _fits(s, size, numel)):
+                break  # e.g. a state loaded non-contiguous
+            row.append(s.data_ptr())
+        else:
+            taken.append((p, state, size, numel, row))
+            continue
+        rest.append(p)
+    if not taken:
+        return rest
+
+    # Pass 2: step counters, then one group update per float type and step count.
+    batches: dict[tuple[int, int], tuple] = {}
+    for p, state, size, numel, row in taken:
+        alpha = method._advance(state)
+        key = (size, state["k"])
+        batch = batches.get(key)
+        if batch is None:
+            batch = batches[key] = (alpha, [], [], [])
+        batch[1].append(p)
+        batch[2].extend(row)
+        batch[3].append(numel)
+    for (size, k), (alpha, updated, pointers, sizes) in batches.items():
+        parts = torch.get_num_threads() if sum(sizes) >= PARALLEL_MIN else 1
+        segments, chunks = _layout(tuple(sizes), parts)
+        table = np.array(pointers, dtype=np.int64).reshape(-1, arrays)
+        scalars = _scalars(_FLOAT_SIZES[size], (alpha, *method.fused_step_args(k), *method.fused_args()))
+        _launch(_driver(update_loop, arrays), table, segments, chunks, _LIKE[size], scalars)
+        torch.autograd.graph.increment_version(updated)  # as an in-place torch operation would
+    return rest
