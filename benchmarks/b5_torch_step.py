@@ -371,7 +371,8 @@ def readme_summary(result: dict) -> list[str]:
         ratios = [r["throughput_ratio"] for r in result["training"]]
         worst = max(r["max_loss_rel_diff"] for r in result["training"])
         lines.append(
-            f"| B5: training steps (forward, backward, step), digits CNN and char LSTM, Adam and SGD momentum | "
+            f"| B5: training steps (forward, backward, step), digits CNN and char LSTM, Adam and SGD momentum, "
+            f"{threads} thread{'s' * (threads > 1)} | "
             f"sgdlab.torch | torch.optim `fused=True` | **{min(ratios):.2f}–{max(ratios):.2f}×** (losses within "
             f"{worst:.1e}) | ≥ 0.98× (1e-6) |"
         )

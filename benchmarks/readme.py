@@ -86,7 +86,7 @@ def _thousands(value: float) -> str:
 
 
 def one_table() -> str:
-    """B2–B4 in one table (B1, B5 and B6 have their own blocks)."""
+    """B2–B4 in one table, and B5's summary rows (B1 and B5 have their own blocks too)."""
     b2, b3, b4 = _load("b2_sgd_epoch"), _load("b3_saga"), _load("b4_memmap")
     ours2, sk2 = b2["rows"][:2]
     sk3_tol = float(b3["rows"][1]["side"].split("tol=")[1].rstrip(")"))
@@ -119,7 +119,21 @@ def one_table() -> str:
     ]  # fmt: skip
     out = ["| benchmark | sgdlab | peer | ratio (> 1: sgdlab faster) | target |", "|---|---|---|---|---|"]
     out += ["| " + " | ".join(row) + " |" for row in rows]
+    b5, single, default = _b5()
+    out += [*b5.readme_summary(single), *b5.readme_summary(default)]
     return "\n".join(out)
+
+
+def _b5() -> tuple:
+    """B5's module and its two results files (one thread each side, torch's default thread count)."""
+    b5 = _module("b5_torch_step")
+    return (b5, *(json.loads(path.read_text()) for path in b5.RESULTS_FILES))
+
+
+def b5_tables() -> str:
+    """B5: one `step()` of sgdlab.torch vs torch.optim, and whole training steps (one thread each side)."""
+    b5, single, _ = _b5()
+    return b5.readme_tables(single)
 
 
 def sweep_sentence() -> str:
@@ -134,7 +148,12 @@ def sweep_sentence() -> str:
 
 
 #: Every generated block of README.md by name.
-BLOCKS: dict[str, Callable[[], str]] = {"b1": b1_table, "benchmarks": one_table, "sweep": sweep_sentence}
+BLOCKS: dict[str, Callable[[], str]] = {
+    "b1": b1_table,
+    "b5": b5_tables,
+    "benchmarks": one_table,
+    "sweep": sweep_sentence,
+}
 
 
 def render(text: str) -> str:

@@ -320,7 +320,7 @@ def test_b5_quick_mode_runs_end_to_end(tmp_path):
 
 def test_the_readme_shows_the_b5_results_files():
     """The README's B5 tables are written from benchmarks/results/b5_torch_step*.json (``b5_torch_step.py
-    --readme``), and run_all's targets are B5's."""
+    --readme``, rendered into README.md by benchmarks/readme.py), and run_all's targets are B5's."""
     b5 = _b5()
     single, default = (json.loads(path.read_text()) for path in b5.RESULTS_FILES)
     assert single["threads"]["torch_threads"] == 1 and not single["quick"] and not default["quick"]
