@@ -89,27 +89,25 @@ def transformer_shapes(
 # --- what is compared ---------------------------------------------------------------------------------------
 
 #: label -> (sgdlab.torch optimizer, its kwargs, torch.optim class, torch kwargs). The one place that maps
-#: torch's keywords to sgdlab's current ones (switch the left side to torch's keywords when they land):
+#: torch's keywords to sgdlab's (the drop-ins take torch's own; Momentum/Nesterov keep sgdlab's names):
 #:
 #: ===================  ==============================================  =========================================
-#: torch.optim          sgdlab.torch (current API)                      why
+#: torch.optim          sgdlab.torch                                    why
 #: ===================  ==============================================  =========================================
 #: SGD(momentum=0.9)    Momentum(beta=0.9)                              same velocity form v ← βv + g
 #: SGD(nesterov=True)   Nesterov(beta=0.9)                              look-ahead form g + βv
-#: RMSprop(alpha=0.99)  RMSProp(gamma=0.99, eps=1e-8, convention=torch) ε outside the root, as torch
-#: Adagrad(eps=1e-10)   Adagrad(eps=1e-10, convention="torch")          ε outside the root, as torch
-#: Adadelta(rho=0.9)    Adadelta(gamma=0.9, rho=0.9, eps=1e-6)          one decay for both averages in torch
+#: RMSprop, Adagrad, Adadelta, Adam(W), SGD: the drop-ins, called with torch.optim's own keywords and defaults
 #: Adam(betas=(b1,b2))  Adam(beta1=b1, beta2=b2)                        same formula
 #: ===================  ==============================================  =========================================
 CONFIGS: dict[str, tuple[str, dict, str, dict]] = {
     "Adam": ("Adam", {"lr": 1e-3}, "Adam", {"lr": 1e-3}),
     "AdamW": ("AdamW", {"lr": 1e-3, "weight_decay": 0.01}, "AdamW", {"lr": 1e-3, "weight_decay": 0.01}),
-    "Adagrad": ("Adagrad", {"lr": 1e-2, "eps": 1e-10, "convention": "torch"}, "Adagrad", {"lr": 1e-2}),
+    "Adagrad": ("Adagrad", {"lr": 1e-2}, "Adagrad", {"lr": 1e-2}),
     "SGD": ("SGD", {"lr": 1e-2}, "SGD", {"lr": 1e-2}),
     "SGD momentum": ("Momentum", {"lr": 1e-2, "beta": 0.9}, "SGD", {"lr": 1e-2, "momentum": 0.9}),
     "SGD Nesterov": ("Nesterov", {"lr": 1e-2, "beta": 0.9}, "SGD", {"lr": 1e-2, "momentum": 0.9, "nesterov": True}),
-    "RMSprop": ("RMSProp", {"lr": 1e-2, "gamma": 0.99, "eps": 1e-8, "convention": "torch"}, "RMSprop", {"lr": 1e-2}),
-    "Adadelta": ("Adadelta", {"lr": 1.0, "gamma": 0.9, "rho": 0.9, "eps": 1e-6}, "Adadelta", {"lr": 1.0}),
+    "RMSprop": ("RMSProp", {"lr": 1e-2}, "RMSprop", {"lr": 1e-2}),
+    "Adadelta": ("Adadelta", {"lr": 1.0}, "Adadelta", {"lr": 1.0}),
 }
 #: Targets (Done means of the issue): sgdlab / torch's fastest path for these, and / foreach for the others.
 FASTEST_TARGET = {"Adam", "AdamW", "Adagrad", "SGD", "SGD momentum", "SGD Nesterov"}

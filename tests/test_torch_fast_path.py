@@ -208,7 +208,7 @@ def test_mixed_dtypes_and_step_counts_in_one_group(spy):
 
 def test_a_sparse_gradient_sends_the_group_to_the_reference_loop(spy):
     dense, sparse = torch.nn.Parameter(torch.ones(4)), torch.nn.Parameter(torch.ones(4))
-    opt = st.SGD([dense, sparse], lr=0.1)
+    opt = st.Adam([dense, sparse], lr=0.1)  # Adam refuses sparse gradients, as torch.optim.Adam does
     dense.grad = torch.ones(4)
     sparse.grad = torch.ones(4).to_sparse()
     with pytest.raises(RuntimeError, match="does not support sparse gradients"):
