@@ -104,7 +104,8 @@ def reproduction(mode: str, caches: dict[str, str], out: Path) -> dict:
     wall = time.perf_counter() - started
     row = json.loads(Path(report).read_text())
     os.unlink(report)
-    return {"wall_s": wall, **row}
+    # the machine is shared: the 1-minute load average at the end (over 2 cores) says how busy it was
+    return {"wall_s": wall, "load_average_1min": os.getloadavg()[0], **row}
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from sgdlab.engine.schedule import count_checkpoints
 from sgdlab.experiments.grid import RunConfig
 from sgdlab.methods import METHODS
 
-#: Seconds of one core per unit of work, fitted to the full reproduction's runs (2-core machine, warm caches):
+#: Seconds of one core per unit of work, set from the full reproduction's runs timed one by one (warm caches):
 #: a run's set-up and bookkeeping; an iteration of the Python loop (times a method's factor) and of a compiled
 #: segment; a component gradient's fixed cost and its multiply-adds (its width of them); a multiply-add of a full
 #: pass over the data (full-batch gradients, checkpoints: BLAS or the fused pass, sequential reads).
@@ -181,7 +181,7 @@ class SweepProgress:
         self.workers = 1
         self._pending: dict[str, None] = {}  # submitted and unfinished, in submission order
         self._waiting = 0
-        self._current = ""  # the label last shown
+        self._current = ""  # the label of the earliest unfinished run (kept when none is left)
         self._started: float | None = None  # when the first run was submitted
         self._estimate: tuple[float, float] | None = None  # (time left, when) at the last finished run
         self._bar: _Bar | None = None
