@@ -9,7 +9,7 @@ import numpy as np
 
 from sgdlab import _checks
 from sgdlab.methods import _ops
-from sgdlab.methods.base import CONVENTIONS, Fused, MethodInfo, State, SteppedMethod, flag, torch_gradient
+from sgdlab.methods.base import Fused, MethodInfo, State, SteppedMethod, check_torch_options, torch_gradient
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -48,9 +48,7 @@ class Adadelta(SteppedMethod):
         self.gamma = _checks.unit_interval("gamma", self.gamma)
         self.rho = _checks.unit_interval("rho", self.rho)
         self.eps = _checks.positive("eps", self.eps)  # ε = 0 would freeze Δx at 0 forever
-        self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
-        self.maximize = flag("maximize", self.maximize)
-        _checks.choice("convention", self.convention, CONVENTIONS)
+        check_torch_options(self)
 
     def init(self, x: np.ndarray) -> State:
         state = {**super().init(x), "v": _ops.zeros_like(x), "dx": _ops.zeros_like(x)}

@@ -9,7 +9,7 @@ import numpy as np
 
 from sgdlab import _checks
 from sgdlab.methods import _ops
-from sgdlab.methods.base import CONVENTIONS, Fused, MethodInfo, State, SteppedMethod, flag, torch_gradient
+from sgdlab.methods.base import Fused, MethodInfo, State, SteppedMethod, check_torch_options, flag, torch_gradient
 
 _HOOKS = ("_denominator",)
 _BETAS = (("betas", ("beta1", "beta2")),)
@@ -57,11 +57,9 @@ class Adam(SteppedMethod):
         self.beta1 = _checks.unit_interval("beta1", self.beta1)
         self.beta2 = _checks.unit_interval("beta2", self.beta2)
         self.eps = _checks.positive("eps", self.eps)  # a zero gradient would give m̂/√v̂ = 0/0
-        self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
+        check_torch_options(self)
         self.amsgrad = flag("amsgrad", self.amsgrad)
         self.decoupled_weight_decay = flag("decoupled_weight_decay", self.decoupled_weight_decay)
-        self.maximize = flag("maximize", self.maximize)
-        _checks.choice("convention", self.convention, CONVENTIONS)
 
     @classmethod
     def check_torch_call(cls, keywords: dict[str, Any]) -> None:

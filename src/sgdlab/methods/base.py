@@ -95,6 +95,14 @@ def flag(name: str, value: object) -> bool:
     return bool(value)
 
 
+def check_torch_options(method: Any) -> None:
+    """Check the options every torch.optim counterpart shares, in place: ``convention`` one of `CONVENTIONS` (first:
+    a method's other ranges may depend on it), ``weight_decay ≥ 0`` and ``maximize`` a bool."""
+    _checks.choice("convention", method.convention, CONVENTIONS)
+    method.weight_decay = _checks.nonnegative("weight_decay", method.weight_decay)
+    method.maximize = flag("maximize", method.maximize)
+
+
 def _spread(keyword: str, fields: tuple[str, ...], value: Any) -> dict[str, Any]:
     """``betas=(0.9, 0.999)`` → ``{"beta1": 0.9, "beta2": 0.999}``."""
     if not isinstance(value, tuple | list) or len(value) != len(fields):
@@ -108,7 +116,7 @@ def _torch_named(message: str, renames: tuple) -> str:
         for i, name in enumerate(field if isinstance(field, tuple) else (field,)):
             if message.startswith(f"{name} "):
                 shown = f"{keyword}[{i}]" if isinstance(field, tuple) else keyword
-                return f"{shown}{message[len(name):]}"
+                return f"{shown}{message[len(name) :]}"
     return message
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from sgdlab import _checks
 from sgdlab.methods import _ops
-from sgdlab.methods.base import CONVENTIONS, Fused, State, SteppedMethod, flag, torch_gradient
+from sgdlab.methods.base import Fused, State, SteppedMethod, check_torch_options, torch_gradient
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -43,9 +43,7 @@ class DiagonallyScaled(SteppedMethod):
     def _validate(self) -> None:
         super()._validate()
         self.eps = _checks.positive("eps", self.eps)  # a coordinate with v = 0 would give g/d(v) = 0/0
-        self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
-        self.maximize = flag("maximize", self.maximize)
-        _checks.choice("convention", self.convention, CONVENTIONS)
+        check_torch_options(self)
 
     def init(self, x: np.ndarray) -> State:
         state = {**super().init(x), "v": _ops.zeros_like(x)}

@@ -10,13 +10,12 @@ import numpy as np
 from sgdlab import _checks
 from sgdlab.methods import _ops
 from sgdlab.methods.base import (
-    CONVENTIONS,
     Fused,
     MethodInfo,
     State,
     SteppedMethod,
+    check_torch_options,
     expected_smoothness,
-    flag,
     torch_gradient,
 )
 
@@ -50,11 +49,9 @@ class Momentum(SteppedMethod):
 
     def _validate(self) -> None:
         super()._validate()
-        _checks.choice("convention", self.convention, CONVENTIONS)
+        check_torch_options(self)
         self.beta = (_checks.nonnegative if self.torch_ranges else _checks.unit_interval)("beta", self.beta)
         self.dampening = _checks.closed_unit_interval("dampening", self.dampening)
-        self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
-        self.maximize = flag("maximize", self.maximize)
         if self.nesterov and self.dampening:
             raise ValueError(f"dampening must be 0 for Nesterov momentum, got {self.dampening}")
 

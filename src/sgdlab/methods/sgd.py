@@ -9,12 +9,12 @@ import numpy as np
 
 from sgdlab import _checks
 from sgdlab.methods.base import (
-    CONVENTIONS,
     Fused,
     Method,
     MethodInfo,
     State,
     SteppedMethod,
+    check_torch_options,
     expected_smoothness,
     flag,
     torch_gradient,
@@ -43,9 +43,7 @@ class SGD(SteppedMethod):
 
     def _validate(self) -> None:
         super()._validate()
-        self.weight_decay = _checks.nonnegative("weight_decay", self.weight_decay)
-        self.maximize = flag("maximize", self.maximize)
-        _checks.choice("convention", self.convention, CONVENTIONS)
+        check_torch_options(self)
 
     @classmethod
     def from_torch(cls, *, momentum: Any = 0.0, dampening: Any = 0.0, nesterov: Any = False, **keywords) -> Method:
