@@ -1,4 +1,4 @@
-"""The ``sgdlab`` command line."""
+"""The `sgdlab` command line."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ _DB_HELP = "SQLite results file (created if missing; an existing file must be an
 
 @contextlib.contextmanager
 def _open_store(db: str):
-    """The store at ``db``, read-only (ls, show, export and report never write to it); its problems as one error."""
+    """The store at `db`, read-only (ls, show, export and report never write to it); its problems as one error."""
     from sgdlab.experiments.store import Store, StoreError
 
     try:

@@ -1,6 +1,6 @@
 """Where runs execute: in this process, in a local process pool, or on a Dask cluster — one interface.
 
-``executor.map_unordered(configs)`` yields each run's result record as soon as it is finished. All three
+`executor.map_unordered(configs)` yields each run's result record as soon as it is finished. All three
 give bit-identical results for the same configurations (see `sgdlab.experiments.execute`).
 """
 
@@ -85,14 +85,14 @@ def _died(config: RunConfig, error: BaseException) -> dict[str, Any]:
 
 
 class ProcessExecutor(Executor):
-    """A pool of ``jobs`` worker processes on this machine (default: one per core), started with ``spawn``; never
-    more than there are runs, nor than :func:`max_jobs`. Workers exit when this process dies; between calls they
-    wait for the next (``close`` ends them).
+    """A pool of `jobs` worker processes on this machine (default: one per core), started with `spawn`; never
+    more than there are runs, nor than `max_jobs`. Workers exit when this process dies; between calls they
+    wait for the next (`close` ends them).
 
     A worker that dies (killed, or crashing the interpreter) breaks the whole pool, and every unfinished run
-    is resubmitted to a new pool. A run caught in :data:`WORKER_DEATH_RETRIES` breakages becomes a suspect
+    is resubmitted to a new pool. A run caught in `WORKER_DEATH_RETRIES` breakages becomes a suspect
     and runs alone in a one-worker pool: if that pool breaks too, the run is the culprit and is failed with
-    ``status="error"``; the runs that were merely in flight beside it are not. ``fn`` replaces the function
+    `status="error"`; the runs that were merely in flight beside it are not. `fn` replaces the function
     applied to each configuration (for tests and custom workloads; it must be importable by the workers).
     """
 
@@ -182,10 +182,10 @@ class ProcessExecutor(Executor):
 
 
 class DaskExecutor(Executor):
-    """Runs on a Dask distributed cluster: an existing scheduler (``address="tcp://host:port"``) or a
-    ``LocalCluster`` of ``local_workers`` single-threaded worker processes on loopback. Dask retries a run
-    whose worker died (up to ``retries`` times). A scheduler that does not answer within ``connect_timeout``
-    seconds raises :class:`SchedulerUnreachable`."""
+    """Runs on a Dask distributed cluster: an existing scheduler (`address="tcp://host:port"`) or a
+    `LocalCluster` of `local_workers` single-threaded worker processes on loopback. Dask retries a run
+    whose worker died (up to `retries` times). A scheduler that does not answer within `connect_timeout`
+    seconds raises `SchedulerUnreachable`."""
 
     name = "dask"
 

@@ -31,11 +31,11 @@ POLL_S = 0.5
 
 @dataclass
 class SweepReport:
-    """What a sweep did. ``planned`` counts requests — a run asked for twice (by a tuning and a main phase, or by
-    two experiments) counts twice — and each request was answered by a run executed now (``executed``), one
-    already in the store when the sweep began (``skipped``; ``found`` counts those runs once each), one computed
-    by a concurrent sweep (``by_others``), or one another request of this sweep already got (``shared``);
-    ``failed`` and ``diverged`` are among the executed; ``disk_full`` is the error that stopped the sweep when the
+    """What a sweep did. `planned` counts requests — a run asked for twice (by a tuning and a main phase, or by
+    two experiments) counts twice — and each request was answered by a run executed now (`executed`), one
+    already in the store when the sweep began (`skipped`; `found` counts those runs once each), one computed
+    by a concurrent sweep (`by_others`), or one another request of this sweep already got (`shared`);
+    `failed` and `diverged` are among the executed; `disk_full` is the error that stopped the sweep when the
     store could not take another run."""
 
     planned: int = 0
@@ -209,8 +209,8 @@ class _Sweep:
 
 def run_sweep(spec: Spec | Sequence[Spec], store: Store, executor: Executor,
               progress: bool | SweepProgress = True) -> SweepReport:  # fmt: skip
-    """Execute the runs of ``spec`` (or of several specs together) missing from ``store`` on ``executor``; see
-    the module docstring. ``progress``: a bar on standard error, or a `SweepProgress` (its labels, its file)."""
+    """Execute the runs of `spec` (or of several specs together) missing from `store` on `executor`; see
+    the module docstring. `progress`: a bar on standard error, or a `SweepProgress` (its labels, its file)."""
     specs = [spec] if isinstance(spec, Spec) else list(spec)
     if not specs:
         raise ValueError("run_sweep needs at least one spec")

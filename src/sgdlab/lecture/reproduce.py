@@ -42,8 +42,8 @@ class Reproduction:
 
 @dataclass(frozen=True)
 class Picture:
-    """A section of pictures without a verdict, shown right after the claim (``after``, its key) it illustrates;
-    ``figures`` are ``(file, caption)`` pairs."""
+    """A section of pictures without a verdict, shown right after the claim (`after`, its key) it illustrates;
+    `figures` are `(file, caption)` pairs."""
 
     after: str
     title: str
@@ -63,7 +63,7 @@ class _Drawer(threading.Thread):
     """Verdicts and figures drawn while the sweep still runs: first the pictures (they need no stored run), then
     each claim as soon as every run of its experiments is stored. The parent process mostly waits on its workers
     during a sweep, so this takes the drawing off the end of the reproduction. Each outcome is kept (an exception
-    too) for :func:`run_claims` to use in the claims' order; what is not ready when the sweep ends is drawn then.
+    too) for `run_claims` to use in the claims' order; what is not ready when the sweep ends is drawn then.
     Only this thread draws while it runs (matplotlib's settings are global)."""
 
     def __init__(self, claims, specs, path: Path, figures: Path, pictures) -> None:
@@ -109,7 +109,7 @@ class _Drawer(threading.Thread):
                     self._halt.wait(DRAW_POLL_S)
 
     def finish(self, stop: bool) -> None:
-        """The sweep is over: draw what is left (or, with ``stop``, nothing more), and wait for it."""
+        """The sweep is over: draw what is left (or, with `stop`, nothing more), and wait for it."""
         self._sweep_over.set()
         if stop:
             self._halt.set()
@@ -130,7 +130,7 @@ def run_claims(
     echo: Callable[[str], None] = print,
     pictures: Callable[[Path], list[Picture]] | None = None,
 ) -> Reproduction:
-    """Run ``claims`` into ``out`` (store ``out/results.db``, figures, ``out/report.html``). ``progress``: one bar
+    """Run `claims` into `out` (store `out/results.db`, figures, `out/report.html`). `progress`: one bar
     for all the runs on standard error, or a `SweepProgress` to show them in (each run labelled with its claim)."""
     from sgdlab.viz import HtmlReport
 

@@ -1,6 +1,6 @@
 """The runs behind a claim, read back from the store: each run's identity, recorded trace and final iterate.
 
-A claim's verdict is a function of a :class:`Results` only, so a test can hand it planted traces and watch
+A claim's verdict is a function of a `Results` only, so a test can hand it planted traces and watch
 the verdict flip.
 """
 
@@ -21,7 +21,7 @@ from sgdlab.experiments.store import Store
 
 @dataclass(frozen=True)
 class Run:
-    """One finished run: what was run (``problem`` and ``label`` are the spec's names) and what it recorded."""
+    """One finished run: what was run (`problem` and `label` are the spec's names) and what it recorded."""
 
     problem: str
     label: str
@@ -69,14 +69,14 @@ class Results:
         return Results(chosen)
 
     def one(self, **selection: Any) -> Results:
-        """Like :meth:`select`, but an empty selection is an error naming what was asked for."""
+        """Like `select`, but an empty selection is an error naming what was asked for."""
         chosen = self.select(**selection)
         if not chosen:
             raise LookupError(f"no run matches {selection}")
         return chosen
 
     def curves(self, metric: str, x: str = "iters", best_so_far: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
-        """One ``(x, metric)`` curve per run; ``best_so_far`` takes the running minimum (e.g. min ‖∇f‖²)."""
+        """One `(x, metric)` curve per run; `best_so_far` takes the running minimum (e.g. min ‖∇f‖²)."""
         out = []
         for run in self.runs:
             y = run.column(metric)
@@ -84,15 +84,15 @@ class Results:
         return out
 
     def finals(self, metric: str) -> np.ndarray:
-        """The last recorded ``metric`` of each run."""
+        """The last recorded `metric` of each run."""
         return np.array([run.final(metric) for run in self.runs])
 
     def median_final(self, metric: str) -> float:
-        """The median over runs (seeds) of the last recorded ``metric``: what a claim's tables report."""
+        """The median over runs (seeds) of the last recorded `metric`: what a claim's tables report."""
         return float(np.median(self.finals(metric)))
 
     def values(self, name: str) -> list[Any]:
-        """The distinct values of a hyperparameter (or ``batch_size``), in order of appearance."""
+        """The distinct values of a hyperparameter (or `batch_size`), in order of appearance."""
         seen: list[Any] = []
         for run in self.runs:
             value = run.batch_size if name == "batch_size" else run.hyperparameters.get(name)
@@ -102,7 +102,7 @@ class Results:
 
 
 def collect(spec: Spec, store: Store) -> Results:
-    """The main-phase runs of ``spec`` as stored (the tuned choices re-derived from the stored scores)."""
+    """The main-phase runs of `spec` as stored (the tuned choices re-derived from the stored scores)."""
     plan = Plan(spec)
     scores: dict[str, float] = {}
     for group in plan.tuning:

@@ -16,17 +16,17 @@ from sgdlab.methods.base import Fused, MethodInfo, State, SteppedMethod, check_t
 class Adadelta(SteppedMethod):
     """Adadelta (Zeiler, *ADADELTA: an adaptive learning rate method*, 2012), per coordinate:
 
-    ``v_j ← γ v_j + (1 − γ) g_j²``
-    ``g̃_j = √(Δx_j + ε) / √(v_j + ε) · g_j``
-    ``x_j ← x_j − lr · g̃_j``
-    ``Δx_j ← ρ Δx_j + (1 − ρ) g̃_j²``
+    `v_j ← γ v_j + (1 − γ) g_j²`
+    `g̃_j = √(Δx_j + ε) / √(v_j + ε) · g_j`
+    `x_j ← x_j − lr · g̃_j`
+    `Δx_j ← ρ Δx_j + (1 − ρ) g̃_j²`
 
-    The lecture's method has no step size: ``lr = 1`` (the default). torch.optim.Adadelta multiplies the
-    step by its ``lr`` in the same place, with one decay ``rho`` for both averages (``gamma = rho`` here).
-    Defaults from the paper: ``gamma = rho = 0.95``, ``eps = 1e-6``.
+    The lecture's method has no step size: `lr = 1` (the default). torch.optim.Adadelta multiplies the
+    step by its `lr` in the same place, with one decay `rho` for both averages (`gamma = rho` here).
+    Defaults from the paper: `gamma = rho = 0.95`, `eps = 1e-6`.
 
-    torch.optim.Adadelta's options: ``weight_decay = λ`` adds ``λx`` to the gradient and ``maximize`` ascends
-    (``g ← −g`` first). ``convention="torch"`` admits torch's ranges (``lr = 0``); the rule is the same.
+    torch.optim.Adadelta's options: `weight_decay = λ` adds `λx` to the gradient and `maximize` ascends
+    (`g ← −g` first). `convention="torch"` admits torch's ranges (`lr = 0`); the rule is the same.
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(

@@ -14,16 +14,16 @@ from sgdlab.methods.diagonal import DiagonallyScaled
 
 @dataclasses.dataclass(kw_only=True)
 class Adagrad(DiagonallyScaled):
-    """Adagrad (Duchi, Hazan & Singer, JMLR 2011), per coordinate ``j``:
+    """Adagrad (Duchi, Hazan & Singer, JMLR 2011), per coordinate `j`:
 
-    ``v_j ← v_j + g_j²;   x_j ← x_j − α g_j / √(v_j + ε)``        (lecture, ``convention="lecture"``)
+    `v_j ← v_j + g_j²;   x_j ← x_j − α g_j / √(v_j + ε)`        (lecture, `convention="lecture"`)
 
-    ``convention="torch"`` puts ε outside the root, ``x_j ← x_j − α g_j / (√v_j + ε)``, as
-    torch.optim.Adagrad does. Defaults: ``lr = 0.01`` (torch.optim's), ``eps = 1e-6`` (the lecture's).
+    `convention="torch"` puts ε outside the root, `x_j ← x_j − α g_j / (√v_j + ε)`, as
+    torch.optim.Adagrad does. Defaults: `lr = 0.01` (torch.optim's), `eps = 1e-6` (the lecture's).
 
-    torch.optim.Adagrad's options: ``lr_decay = η`` divides the step, ``α_k = lr·s(k)/(1 + (k − 1) η)``;
-    ``initial_accumulator_value`` is ``v₀`` (0 by default); ``weight_decay`` and ``maximize`` as for
-    :class:`~sgdlab.methods.RMSProp`. A zero gradient entry leaves its coordinate and its ``v`` unchanged, so a
+    torch.optim.Adagrad's options: `lr_decay = η` divides the step, `α_k = lr·s(k)/(1 + (k − 1) η)`;
+    `initial_accumulator_value` is `v₀` (0 by default); `weight_decay` and `maximize` as for
+    `RMSProp`. A zero gradient entry leaves its coordinate and its `v` unchanged, so a
     sparse gradient steps only its rows (without weight decay, which would move every coordinate).
     """
 

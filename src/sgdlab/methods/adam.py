@@ -19,20 +19,20 @@ _BETAS = (("betas", ("beta1", "beta2")),)
 class Adam(SteppedMethod):
     """Adam (Kingma & Ba, *Adam: a method for stochastic optimization*, ICLR 2015), per coordinate:
 
-    ``m_j ← β1 m_j + (1 − β1) g_j;   v_j ← β2 v_j + (1 − β2) g_j²``
-    ``m̂_j = m_j / (1 − β1^k);   v̂_j = v_j / (1 − β2^k)``
-    ``x_j ← x_j − α m̂_j / (√v̂_j + ε)``
+    `m_j ← β1 m_j + (1 − β1) g_j;   v_j ← β2 v_j + (1 − β2) g_j²`
+    `m̂_j = m_j / (1 − β1^k);   v̂_j = v_j / (1 − β2^k)`
+    `x_j ← x_j − α m̂_j / (√v̂_j + ε)`
 
-    Same convention as torch.optim.Adam. ``weight_decay = λ > 0`` adds the coupled L2 gradient ``λx`` to
-    ``g`` before the moments (torch's ``weight_decay``; contrast :class:`AdamW`). Defaults from the paper:
-    ``lr = 1e-3``, ``beta1 = 0.9``, ``beta2 = 0.999``, ``eps = 1e-8``.
+    Same convention as torch.optim.Adam. `weight_decay = λ > 0` adds the coupled L2 gradient `λx` to
+    `g` before the moments (torch's `weight_decay`; contrast `AdamW`). Defaults from the paper:
+    `lr = 1e-3`, `beta1 = 0.9`, `beta2 = 0.999`, `eps = 1e-8`.
 
-    torch.optim.Adam's options: ``amsgrad`` is :class:`AMSGrad`'s denominator (whose two conventions
-    ``convention`` chooses; it also admits torch's ``lr = 0``), ``decoupled_weight_decay`` is :class:`AdamW`'s
-    decay, ``maximize`` ascends (``g ← −g`` before the decay and the moments).
+    torch.optim.Adam's options: `amsgrad` is `AMSGrad`'s denominator (whose two conventions
+    `convention` chooses; it also admits torch's `lr = 0`), `decoupled_weight_decay` is `AdamW`'s
+    decay, `maximize` ascends (`g ← −g` before the decay and the moments).
 
-    ``eps`` must be > 0: with ``ε = 0`` a coordinate whose gradients have all been zero (a zero gradient, an
-    all-zero feature) has ``m̂ = v̂ = 0`` and the update ``0/0``. torch.optim accepts ``eps=0`` and returns NaN there.
+    `eps` must be > 0: with `ε = 0` a coordinate whose gradients have all been zero (a zero gradient, an
+    all-zero feature) has `m̂ = v̂ = 0` and the update `0/0`. torch.optim accepts `eps=0` and returns NaN there.
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
@@ -47,7 +47,7 @@ class Adam(SteppedMethod):
     eps: float = 1e-8
     weight_decay: float = 0.0
     amsgrad: bool = False
-    #: ``True`` (AdamW): ``λx`` is added to the step, not to the gradient that feeds the moments.
+    #: `True` (AdamW): `λx` is added to the step, not to the gradient that feeds the moments.
     decoupled_weight_decay: bool = False
     maximize: bool = False
     convention: str = "lecture"
@@ -63,8 +63,8 @@ class Adam(SteppedMethod):
 
     @classmethod
     def check_torch_call(cls, keywords: dict[str, Any]) -> None:
-        """As torch.optim.Adam: ``betas`` both floats or both (1-element) tensors, and no tensor ``lr`` or ``betas``
-        with ``foreach=True`` and ``capturable=False`` (torch's multi-tensor path cannot take them)."""
+        """As torch.optim.Adam: `betas` both floats or both (1-element) tensors, and no tensor `lr` or `betas`
+        with `foreach=True` and `capturable=False` (torch's multi-tensor path cannot take them)."""
         betas = keywords.get("betas")
         if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
@@ -84,7 +84,7 @@ class Adam(SteppedMethod):
         return state
 
     def _denominator(self, state: State) -> np.ndarray:
-        """``√v̂ + ε``, or AMSGrad's with the running maximum: of ``v̂`` (lecture), of the raw ``v`` bias-corrected
+        """`√v̂ + ε`, or AMSGrad's with the running maximum: of `v̂` (lecture), of the raw `v` bias-corrected
         afterwards (torch)."""
         correction = 1.0 - self.beta2 ** state["k"]
         if not self.amsgrad:
@@ -128,11 +128,11 @@ class AMSGrad(Adam):
     """AMSGrad (Reddi, Kale & Kumar, *On the convergence of Adam and beyond*, ICLR 2018): Adam with a
     denominator that never shrinks, which restores convergence where Adam provably fails.
 
-    ``convention="lecture"``: ``v̂max_j ← max(v̂max_j, v̂_j)`` with the bias-corrected ``v̂``, and
-    ``x_j ← x_j − α m̂_j / (√v̂max_j + ε)``.
-    ``convention="torch"`` (torch.optim.Adam(amsgrad=True)): the maximum is taken of the raw ``v`` and
-    bias-corrected afterwards, ``vmax ← max(vmax, v)``, denominator ``√(vmax/(1 − β2^k)) + ε``.
-    ``AMSGrad(...)`` is ``Adam(amsgrad=True, ...)``.
+    `convention="lecture"`: `v̂max_j ← max(v̂max_j, v̂_j)` with the bias-corrected `v̂`, and
+    `x_j ← x_j − α m̂_j / (√v̂max_j + ε)`.
+    `convention="torch"` (torch.optim.Adam(amsgrad=True)): the maximum is taken of the raw `v` and
+    bias-corrected afterwards, `vmax ← max(vmax, v)`, denominator `√(vmax/(1 − β2^k)) + ε`.
+    `AMSGrad(...)` is `Adam(amsgrad=True, ...)`.
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
@@ -153,10 +153,10 @@ class AMSGrad(Adam):
 class AdamW(Adam):
     """AdamW (Loshchilov & Hutter, *Decoupled weight decay regularization*, ICLR 2019):
 
-    Adam's moments from the plain gradient, then ``x_j ← x_j − α (m̂_j / (√v̂_j + ε) + λ x_j^(k−1))`` — the
+    Adam's moments from the plain gradient, then `x_j ← x_j − α (m̂_j / (√v̂_j + ε) + λ x_j^(k−1))` — the
     decay uses the previous iterate and is not scaled by the adaptive denominator. Same convention as
-    torch.optim.AdamW; default ``weight_decay = 0.01`` (torch's). ``AdamW(...)`` is
-    ``Adam(decoupled_weight_decay=True, weight_decay=0.01, ...)``, with Adam's other options.
+    torch.optim.AdamW; default `weight_decay = 0.01` (torch's). `AdamW(...)` is
+    `Adam(decoupled_weight_decay=True, weight_decay=0.01, ...)`, with Adam's other options.
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(

@@ -14,18 +14,18 @@ from sgdlab.methods.sgd import SGD
 
 @dataclasses.dataclass(kw_only=True)
 class GD(SGD):
-    """Gradient descent: ``x ← x − α ∇f(x)`` with ``∇f = (1/n) Σ ∇f_i``.
+    """Gradient descent: `x ← x − α ∇f(x)` with `∇f = (1/n) Σ ∇f_i`.
 
-    ``line_search=None``: constant step ``α`` (default ``1/L``, the classical choice that guarantees
-    descent for an ``L``-smooth ``f``; Nesterov, *Introductory Lectures*, 2004, §2.1.5).
+    `line_search=None`: constant step `α` (default `1/L`, the classical choice that guarantees
+    descent for an `L`-smooth `f`; Nesterov, *Introductory Lectures*, 2004, §2.1.5).
 
-    ``line_search="armijo"``: backtracking until ``f(x − t∇f) ≤ f(x) − c·t·‖∇f‖²`` (Armijo, 1966), shrinking
-    ``t`` by ``shrink``; each iteration starts from twice the previous accepted step, the first from ``lr``
-    (default 1). It needs no problem constants. Every loss evaluation of the search costs ``n`` in the
+    `line_search="armijo"`: backtracking until `f(x − t∇f) ≤ f(x) − c·t·‖∇f‖²` (Armijo, 1966), shrinking
+    `t` by `shrink`; each iteration starts from twice the previous accepted step, the first from `lr`
+    (default 1). It needs no problem constants. Every loss evaluation of the search costs `n` in the
     oracle count, like a full gradient.
     """
 
-    #: element-wise with a constant step (``line_search=None``); the line search needs f, and ``step`` refuses it.
+    #: element-wise with a constant step (`line_search=None`); the line search needs f, and `step` refuses it.
     info: ClassVar[MethodInfo] = MethodInfo(full_batch=True, fused=Fused("sgd"))
     line_search: str | None = None
     c: float = 1e-4

@@ -17,13 +17,13 @@ class Lion(SteppedMethod):
     """Lion (Chen et al., *Symbolic discovery of optimization algorithms*, NeurIPS 2023, arXiv:2302.06675), per
     coordinate:
 
-    ``c_j = β1 m_j + (1 − β1) g_j;   x_j ← x_j − α (sign(c_j) + λ x_j);   m_j ← β2 m_j + (1 − β2) g_j``
+    `c_j = β1 m_j + (1 − β1) g_j;   x_j ← x_j − α (sign(c_j) + λ x_j);   m_j ← β2 m_j + (1 − β2) g_j`
 
-    Every coordinate moves by exactly ``α`` (plus the decay): the sign of an interpolation between the momentum and
-    the gradient, while the momentum itself averages with the slower ``β2``. ``sign(0) = 0`` (as NumPy's and
-    torch's ``sign``), so a coordinate whose ``c`` is 0 moves by the decay alone. ``weight_decay = λ`` is decoupled,
-    as in AdamW (the previous iterate, not scaled by the sign). Defaults from the paper: ``lr = 1e-4`` (3–10× smaller
-    than AdamW's, as the update's norm is larger), ``beta1 = 0.9``, ``beta2 = 0.99``, ``weight_decay = 0``.
+    Every coordinate moves by exactly `α` (plus the decay): the sign of an interpolation between the momentum and
+    the gradient, while the momentum itself averages with the slower `β2`. `sign(0) = 0` (as NumPy's and
+    torch's `sign`), so a coordinate whose `c` is 0 moves by the decay alone. `weight_decay = λ` is decoupled,
+    as in AdamW (the previous iterate, not scaled by the sign). Defaults from the paper: `lr = 1e-4` (3–10× smaller
+    than AdamW's, as the update's norm is larger), `beta1 = 0.9`, `beta2 = 0.99`, `weight_decay = 0`.
     torch.optim has no Lion.
     """
 

@@ -16,15 +16,15 @@ from sgdlab.methods.diagonal import DiagonallyScaled
 class RMSProp(DiagonallyScaled):
     """RMSProp (Tieleman & Hinton, *Neural Networks for Machine Learning*, lecture 6e, 2012), per coordinate:
 
-    ``v_j ← γ v_j + (1 − γ) g_j²;   x_j ← x_j − α g_j / √(v_j + ε)``    (lecture, ``convention="lecture"``)
+    `v_j ← γ v_j + (1 − γ) g_j²;   x_j ← x_j − α g_j / √(v_j + ε)`    (lecture, `convention="lecture"`)
 
-    ``convention="torch"`` puts ε outside the root, ``α g_j / (√v_j + ε)``, as torch.optim.RMSprop (whose
-    ``alpha`` is our ``gamma``). Defaults from the course notes: ``lr = 1e-3``, ``gamma = 0.9``, ``eps = 1e-8``.
+    `convention="torch"` puts ε outside the root, `α g_j / (√v_j + ε)`, as torch.optim.RMSprop (whose
+    `alpha` is our `gamma`). Defaults from the course notes: `lr = 1e-3`, `gamma = 0.9`, `eps = 1e-8`.
 
     torch.optim.RMSprop's options (Graves, *Generating sequences with recurrent neural networks*, 2013):
-    ``centered`` keeps the running mean ``ḡ ← ḡ + (1 − γ)(g − ḡ)`` and divides by ``d(v − ḡ²)``, an estimate
-    of the variance; ``momentum = μ > 0`` steps by a buffer ``b ← μ b + g/d``, ``x ← x − α b``;
-    ``weight_decay = λ`` adds ``λx`` to the gradient and ``maximize`` ascends (``g ← −g`` first).
+    `centered` keeps the running mean `ḡ ← ḡ + (1 − γ)(g − ḡ)` and divides by `d(v − ḡ²)`, an estimate
+    of the variance; `momentum = μ > 0` steps by a buffer `b ← μ b + g/d`, `x ← x − α b`;
+    `weight_decay = λ` adds `λx` to the gradient and `maximize` ascends (`g ← −g` first).
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(

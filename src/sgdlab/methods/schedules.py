@@ -1,9 +1,9 @@
-"""Step-size schedules: multiplicative factors ``s(k)`` so that the step at iteration ``k ≥ 1`` is ``α_k = α·s(k)``.
+"""Step-size schedules: multiplicative factors `s(k)` so that the step at iteration `k ≥ 1` is `α_k = α·s(k)`.
 
-Names accepted wherever a schedule is: ``"constant"`` (1), ``"1/k"`` (α/k), ``"1/sqrt(k)"`` (α/√k),
-``"cosine"`` (needs the run's length, which `sgdlab.run` supplies); parametrised ones are objects:
-``StepDecay(every, factor)``, ``Cosine(total, final)``, ``Warmup(steps, then)``, ``InverseTime(k0)``, or their
-text, e.g. ``"InverseTime(k0=400)"`` — what a record shows is what an experiment file can ask for.
+Names accepted wherever a schedule is: `"constant"` (1), `"1/k"` (α/k), `"1/sqrt(k)"` (α/√k),
+`"cosine"` (needs the run's length, which `sgdlab.run` supplies); parametrised ones are objects:
+`StepDecay(every, factor)`, `Cosine(total, final)`, `Warmup(steps, then)`, `InverseTime(k0)`, or their
+text, e.g. `"InverseTime(k0=400)"` — what a record shows is what an experiment file can ask for.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sgdlab import _checks
 
 
 class Schedule:
-    """A factor ``s(k)`` for iterations ``k = 1, 2, …``."""
+    """A factor `s(k)` for iterations `k = 1, 2, …`."""
 
     def __call__(self, k: int) -> float:
         raise TypeError(f"{type(self).__name__} is abstract")
@@ -29,7 +29,7 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Constant(Schedule):
-    """``s(k) = 1``."""
+    """`s(k) = 1`."""
 
     def __call__(self, k: int) -> float:
         return 1.0
@@ -40,7 +40,7 @@ class Constant(Schedule):
 
 @dataclass(frozen=True)
 class InverseTime(Schedule):
-    """``s(k) = k0 / (k0 + k − 1)``: the lecture's ``α_k = α0/k`` for ``k0 = 1``, delayed decay for larger ``k0``."""
+    """`s(k) = k0 / (k0 + k − 1)`: the lecture's `α_k = α0/k` for `k0 = 1`, delayed decay for larger `k0`."""
 
     k0: float = 1.0
 
@@ -56,7 +56,7 @@ class InverseTime(Schedule):
 
 @dataclass(frozen=True)
 class InverseSqrt(Schedule):
-    """``s(k) = 1/√k``."""
+    """`s(k) = 1/√k`."""
 
     def __call__(self, k: int) -> float:
         return 1.0 / math.sqrt(k)
@@ -67,7 +67,7 @@ class InverseSqrt(Schedule):
 
 @dataclass(frozen=True)
 class StepDecay(Schedule):
-    """``s(k) = factor^⌊(k−1)/every⌋``: multiply the step by ``factor`` every ``every`` iterations."""
+    """`s(k) = factor^⌊(k−1)/every⌋`: multiply the step by `factor` every `every` iterations."""
 
     every: int = 1000
     factor: float = 0.1
@@ -82,9 +82,9 @@ class StepDecay(Schedule):
 
 @dataclass(frozen=True)
 class Cosine(Schedule):
-    """``s(k) = final + (1 − final)·(1 + cos(π (k−1)/total))/2`` for ``k ≤ total``, then ``final``.
+    """`s(k) = final + (1 − final)·(1 + cos(π (k−1)/total))/2` for `k ≤ total`, then `final`.
 
-    Loshchilov & Hutter, *SGDR* (2017), without restarts. ``total=None`` takes the run's length.
+    Loshchilov & Hutter, *SGDR* (2017), without restarts. `total=None` takes the run's length.
     """
 
     total: int | None = None
@@ -107,7 +107,7 @@ class Cosine(Schedule):
 
 @dataclass(frozen=True)
 class Warmup(Schedule):
-    """Linear warm-up ``s(k) = k/steps`` for ``k ≤ steps``, then ``then(k − steps)`` (Goyal et al., 2017)."""
+    """Linear warm-up `s(k) = k/steps` for `k ≤ steps`, then `then(k − steps)` (Goyal et al., 2017)."""
 
     steps: int = 100
     then: Schedule = Constant()
@@ -131,7 +131,7 @@ _CLASSES = {cls.__name__: cls for cls in (Constant, InverseTime, InverseSqrt, St
 
 
 def _parse_call(text: str) -> Schedule | None:
-    """``"InverseTime(k0=400)"`` → ``InverseTime(k0=400)``: a class name with literal keyword arguments."""
+    """`"InverseTime(k0=400)"` → `InverseTime(k0=400)`: a class name with literal keyword arguments."""
     try:
         call = ast.parse(text.strip(), mode="eval").body
     except SyntaxError:
@@ -162,8 +162,8 @@ def _parse_call(text: str) -> Schedule | None:
 
 
 def as_schedule(spec: str | Schedule | None, name: str = "schedule") -> Schedule:
-    """A schedule from a name, its text (``"StepDecay(every=100, factor=0.5)"``) or an object (``None``: constant);
-    ``name`` is the argument's name in error messages."""
+    """A schedule from a name, its text (`"StepDecay(every=100, factor=0.5)"`) or an object (`None`: constant);
+    `name` is the argument's name in error messages."""
     if spec is None:
         return Constant()
     if isinstance(spec, Schedule):

@@ -24,16 +24,16 @@ from sgdlab.methods.momentum import Momentum, Nesterov
 
 @dataclasses.dataclass(kw_only=True)
 class SGD(SteppedMethod):
-    """SGD: ``x ← x − α_k ∇f_{i_k}(x)`` with ``i_k ~ Uniform{1..n}`` (a minibatch averages ``b`` indices).
+    """SGD: `x ← x − α_k ∇f_{i_k}(x)` with `i_k ~ Uniform{1..n}` (a minibatch averages `b` indices).
 
-    ``α_k = lr · schedule(k)``. Default ``lr = 1/(2 L_b)`` with the minibatch expected smoothness
-    ``L_b = L_max/b + (1 − 1/b) L`` — the constant step of Gower et al., *SGD: general analysis and
-    improved rates* (ICML 2019), which is ``1/(2 L_max)`` for ``b = 1``.
+    `α_k = lr · schedule(k)`. Default `lr = 1/(2 L_b)` with the minibatch expected smoothness
+    `L_b = L_max/b + (1 − 1/b) L` — the constant step of Gower et al., *SGD: general analysis and
+    improved rates* (ICML 2019), which is `1/(2 L_max)` for `b = 1`.
 
-    torch.optim.SGD's options: ``weight_decay = λ`` adds ``λx`` to the gradient (coupled L2) and ``maximize``
-    ascends (``g ← −g``, before the decay, in torch's order). ``convention="torch"`` admits torch's ranges
-    (``lr = 0``); the rule is the same. torch.optim.SGD with ``momentum > 0`` is :class:`Momentum` or
-    :class:`Nesterov` (`from_torch`).
+    torch.optim.SGD's options: `weight_decay = λ` adds `λx` to the gradient (coupled L2) and `maximize`
+    ascends (`g ← −g`, before the decay, in torch's order). `convention="torch"` admits torch's ranges
+    (`lr = 0`); the rule is the same. torch.optim.SGD with `momentum > 0` is `Momentum` or
+    `Nesterov` (`from_torch`).
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(fused=Fused("sgd"), compiled="elementwise", torch="torch.optim.SGD")
@@ -47,8 +47,8 @@ class SGD(SteppedMethod):
 
     @classmethod
     def from_torch(cls, *, momentum: Any = 0.0, dampening: Any = 0.0, nesterov: Any = False, **keywords) -> Method:
-        """torch.optim.SGD: this class without momentum, :class:`Momentum` (``beta = momentum``) or
-        :class:`Nesterov` with it."""
+        """torch.optim.SGD: this class without momentum, `Momentum` (`beta = momentum`) or
+        `Nesterov` with it."""
         momentum, dampening = _checks.nonnegative("momentum", momentum), _checks.real("dampening", dampening)
         if flag("nesterov", nesterov) and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov=True requires momentum > 0 and dampening = 0 (as torch.optim.SGD)")
