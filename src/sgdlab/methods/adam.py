@@ -33,6 +33,31 @@ class Adam(SteppedMethod):
 
     `eps` must be > 0: with `ε = 0` a coordinate whose gradients have all been zero (a zero gradient, an
     all-zero feature) has `m̂ = v̂ = 0` and the update `0/0`. torch.optim accepts `eps=0` and returns NaN there.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        beta1: The first moment's decay `β1 ∈ [0, 1)`.
+        beta2: The second moment's decay `β2 ∈ [0, 1)`.
+        eps: `ε > 0`, added to the root of the second moment.
+        weight_decay: `λ ≥ 0`: coupled L2 decay, or decoupled with `decoupled_weight_decay=True`.
+        amsgrad: Use AMSGrad's non-decreasing denominator (`AMSGrad`).
+        decoupled_weight_decay: Decouple the decay from the moments (`AdamW`).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` or `"torch"`: which AMSGrad maximum (above), and torch's ranges (`lr = 0`).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.Adam(lr=0.05), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.008...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
@@ -133,6 +158,31 @@ class AMSGrad(Adam):
     `convention="torch"` (torch.optim.Adam(amsgrad=True)): the maximum is taken of the raw `v` and
     bias-corrected afterwards, `vmax ← max(vmax, v)`, denominator `√(vmax/(1 − β2^k)) + ε`.
     `AMSGrad(...)` is `Adam(amsgrad=True, ...)`.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        beta1: The first moment's decay `β1 ∈ [0, 1)`.
+        beta2: The second moment's decay `β2 ∈ [0, 1)`.
+        eps: `ε > 0`, added to the root of the running maximum.
+        weight_decay: `λ ≥ 0`: coupled L2 decay, or decoupled with `decoupled_weight_decay=True`.
+        amsgrad: Must be `True` (`Adam(amsgrad=False)` is `Adam`).
+        decoupled_weight_decay: Decouple the decay from the moments (as `AdamW`).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` or `"torch"`: the maximum of `v̂` or of the raw `v` (above).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.AMSGrad(lr=0.05), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.0048...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
@@ -157,6 +207,31 @@ class AdamW(Adam):
     decay uses the previous iterate and is not scaled by the adaptive denominator. Same convention as
     torch.optim.AdamW; default `weight_decay = 0.01` (torch's). `AdamW(...)` is
     `Adam(decoupled_weight_decay=True, weight_decay=0.01, ...)`, with Adam's other options.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        beta1: The first moment's decay `β1 ∈ [0, 1)`.
+        beta2: The second moment's decay `β2 ∈ [0, 1)`.
+        eps: `ε > 0`, added to the root of the second moment.
+        weight_decay: The decoupled decay `λ ≥ 0`.
+        amsgrad: Use AMSGrad's non-decreasing denominator.
+        decoupled_weight_decay: Must be `True` (without it, AdamW is Adam).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` or `"torch"` (torch's ranges, and AMSGrad's maximum with `amsgrad=True`).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.AdamW(lr=0.05, weight_decay=0.01), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.007...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(

@@ -56,6 +56,26 @@ class SLBFGS(SteppedMethod):
     SGD's default `1/(2 L_b)`. `α_k = lr · schedule(k)` as for SGD. With gradient noise a constant step
     stalls at a noise floor, and a decreasing one gives SGD's rates: the preconditioner changes constants,
     not rates.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        memory: How many curvature pairs `(s, y)` the two-loop product uses (a positive integer).
+        eps: The curvature condition's threshold `ε ≥ 0`.
+        damping: `λ ≥ 0` (`None`: the default above).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), or an
+            unknown schedule.
+        TypeError: `step(x, g, state)` called directly: the method needs the problem's oracle (`sgdlab.run`).
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.SLBFGS(), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.004...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(elementwise=False)

@@ -33,6 +33,28 @@ class Momentum(SteppedMethod):
     differ only in the first step and in the range of `β`: `"lecture"` (the default, the lab's) starts from
     `v = 0`, so `v₁ = (1 − d) g₁`, and needs `β < 1`; `"torch"` starts the buffer as a copy of the first
     gradient, `v₁ = g₁` (the same when `d = 0`), and admits `β ≥ 1` and `lr = 0` as torch does.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        beta: The momentum `β`, in `[0, 1)` (`convention="torch"`: any `β ≥ 0`).
+        dampening: torch's dampening `d ∈ [0, 1]`: the new gradient is scaled by `1 − d`.
+        weight_decay: Coupled L2 decay `λ ≥ 0`: `λx` is added to the gradient (torch's `weight_decay`).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` (the lab's form) or `"torch"` (torch.optim's form and ranges, e.g. `lr = 0`).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.Momentum(beta=0.9), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.0048...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
@@ -96,6 +118,28 @@ class Nesterov(Momentum):
 
     The look-ahead form of torch.optim.SGD(nesterov=True), with `Momentum`'s options and conventions
     (`dampening` must be 0, as torch requires). Default `lr` as `Momentum`.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        beta: The momentum `β`, in `[0, 1)` (`convention="torch"`: any `β ≥ 0`).
+        dampening: Must be 0 (as torch requires for Nesterov momentum).
+        weight_decay: Coupled L2 decay `λ ≥ 0`: `λx` is added to the gradient (torch's `weight_decay`).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` (the lab's form) or `"torch"` (torch.optim's form and ranges, e.g. `lr = 0`).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.Nesterov(beta=0.9), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.0048...
     """
 
     info: ClassVar[MethodInfo] = Momentum.info

@@ -34,6 +34,28 @@ class SGD(SteppedMethod):
     ascends (`g ← −g`, before the decay, in torch's order). `convention="torch"` admits torch's ranges
     (`lr = 0`); the rule is the same. torch.optim.SGD with `momentum > 0` is `Momentum` or
     `Nesterov` (`from_torch`).
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        weight_decay: Coupled L2 decay `λ ≥ 0`: `λx` is added to the gradient (torch's `weight_decay`).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` (the lab's form) or `"torch"` (torch.optim's form and ranges, e.g. `lr = 0`).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> sl.methods.SGD().resolve(prob).lr == 1 / (2 * prob.L_max)  # the default for b = 1
+        True
+        >>> trace = sl.run(prob, sl.methods.SGD(lr=0.05, schedule="1/k"), epochs=20, seed=0)
+        >>> trace.status, bool(trace.loss[-1] < trace.loss[0])
+        ('budget', True)
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(fused=Fused("sgd"), compiled="elementwise", torch="torch.optim.SGD")

@@ -78,6 +78,22 @@ class SAG(_TableMethod):
 
     A biased estimate with linear convergence for strongly convex `f`. Default `lr = 1/(16 L_max)`, the
     step of the paper's convergence theorem (the authors note that `1/L_max` often works in practice).
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+
+    Raises:
+        ValueError: A step size out of its range, or an unknown schedule.
+        TypeError: `step(x, g, state)` called directly: the method needs the problem's oracle (`sgdlab.run`).
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.SAG(), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.0047...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(elementwise=False, compiled="sag")
@@ -100,6 +116,24 @@ class SAGA(_TableMethod):
 
     An unbiased estimate whose variance vanishes at the optimum: linear convergence for strongly convex
     `f`. Default `lr = 1/(3 L_max)`, the step of the paper's Theorem 1.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+
+    Raises:
+        ValueError: A step size out of its range, or an unknown schedule.
+        TypeError: `step(x, g, state)` called directly: the method needs the problem's oracle (`sgdlab.run`).
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.SAGA(), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.0047...
+        >>> bool(trace.subopt[-1] < 1e-10)  # linear convergence to the minimiser
+        True
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(elementwise=False, compiled="saga")
@@ -126,6 +160,23 @@ class SVRG(SteppedMethod):
     The snapshot is the last iterate (the paper's practical option I). Defaults follow the paper's
     experiments and analysis: `inner = 2n/b` iterations (`m = 2n` for convex problems) and
     `lr = 1/(10 L_max)` (inside the theorem's `η < 1/(4L)` regime).
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        inner: Iterations between snapshots (a positive integer; `None`: `2n/b`).
+
+    Raises:
+        ValueError: A hyperparameter out of its range, or an unknown schedule.
+        TypeError: `step(x, g, state)` called directly: the method needs the problem's oracle (`sgdlab.run`).
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.SVRG(), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.005...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(elementwise=False, compiled="svrg")
