@@ -45,10 +45,17 @@ def torch_gradient(x, g, maximize: bool = False, weight_decay: float = 0.0):
 class Fused:
     """A fused kernel of `sgdlab.methods.fused` and how a method's state feeds it.
 
-    `kernel` names it in `fused.KERNELS`; `state` lists the state arrays it updates in its argument order
-    (`None`: an unused slot, passed `x`); `hooks` are the attributes of the registering class whose formulas
-    the kernel implements besides `_update` (e.g. `accumulate`): a subclass that overrides `_update` or one of
-    them has no kernel unless it registers its own `MethodInfo`.
+    Attributes:
+        kernel: The kernel's name in `fused.KERNELS`.
+        state: The state arrays it updates, in its argument order (`None`: an unused slot, passed `x`).
+        hooks: The attributes of the registering class whose formulas the kernel implements besides `_update`
+            (e.g. `accumulate`): a subclass that overrides `_update` or one of them has no kernel unless it
+            registers its own `MethodInfo`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> sl.methods.Adadelta.info.fused
+        Fused(kernel='adadelta', state=('v', 'dx'), hooks=())
     """
 
     kernel: str
@@ -60,24 +67,33 @@ class Fused:
 class MethodInfo:
     """What a method is and which implementations it has: the one record every dispatcher reads.
 
-    * `elementwise` — `step(x, g, state)` alone implements it (otherwise it needs the problem's oracle and
-      `step` refuses): `SteppedMethod.step`, the torch adapter (`sgdlab.torch.optim`);
-    * `full_batch` — every iteration uses the full gradient, the engine samples nothing (`sgdlab.run`, the spec
-      checks, the playground);
-    * `fused` — its fused kernel and state layout (`Fused`), or `None`: `sgdlab.methods.fused.step` and the
-      compiled element-wise segments;
-    * `compiled` — its compiled GLM segment (`"elementwise"`, `"sag"`, `"saga"`, `"svrg"`) or `None`:
-      `sgdlab.engine.compiled`;
-    * `torch` — the torch.optim optimizer with the same update (under `convention="torch"` where the method
-      has one), e.g. `"torch.optim.Adam"`, or `None`: B1, the torch tests, and `sgdlab.torch`, whose optimizer
-      of the same name takes that counterpart's keywords (`Method.from_torch`);
-    * `torch_keywords` — the counterpart's keywords that name this method's fields differently, as pairs
-      `(keyword, field)`: a tuple of fields spreads a sequence (`("betas", ("beta1", "beta2"))`), a keyword
-      listed twice gives its value to both fields (`("rho", "gamma"), ("rho", "rho")`); a keyword not listed is
-      the field of the same name.
-
     A class registers its info by defining `info` in its own body; a subclass that does not inherits it, but
     neither the compiled segments (exact classes only) nor, if it overrides a hook, the fused kernel.
+
+    Attributes:
+        elementwise: `step(x, g, state)` alone implements it (otherwise it needs the problem's oracle and
+            `step` refuses): `SteppedMethod.step`, the torch adapter (`sgdlab.torch.optim`).
+        full_batch: Every iteration uses the full gradient, the engine samples nothing (`sgdlab.run`, the spec
+            checks, the playground).
+        fused: Its fused kernel and state layout (`Fused`), or `None`: `sgdlab.methods.fused.step` and the
+            compiled element-wise segments.
+        compiled: Its compiled GLM segment (`"elementwise"`, `"sag"`, `"saga"`, `"svrg"`) or `None`:
+            `sgdlab.engine.compiled`.
+        torch: The torch.optim optimizer with the same update (under `convention="torch"` where the method
+            has one), e.g. `"torch.optim.Adam"`, or `None`: B1, the torch tests, and `sgdlab.torch`, whose
+            optimizer of the same name takes that counterpart's keywords (`Method.from_torch`).
+        torch_keywords: The counterpart's keywords that name this method's fields differently, as pairs
+            `(keyword, field)`: a tuple of fields spreads a sequence (`("betas", ("beta1", "beta2"))`), a
+            keyword listed twice gives its value to both fields (`("rho", "gamma"), ("rho", "rho")`); a keyword
+            not listed is the field of the same name.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> info = sl.methods.RMSProp.info
+        >>> info.elementwise, info.full_batch, info.compiled, info.torch, info.torch_keywords
+        (True, False, 'elementwise', 'torch.optim.RMSprop', (('alpha', 'gamma'),))
+        >>> sl.methods.SVRG.info.elementwise, sl.methods.GD.info.full_batch
+        (False, True)
     """
 
     elementwise: bool = True
@@ -127,14 +143,42 @@ def registering_class(cls: type) -> type:
 
 def expected_smoothness(problem: Problem, batch_size: int) -> float:
     """`L_b = L_max/b + (1 − 1/b)·L`: the expected smoothness of a minibatch of `b` indices drawn
-    uniformly with replacement (Gower et al., *SGD: general analysis and improved rates*, ICML 2019)."""
+    uniformly with replacement (Gower et al., *SGD: general analysis and improved rates*, ICML 2019).
+
+    Args:
+        problem: A problem with the constants `L` and `L_max`.
+        batch_size: The minibatch size `b` (values below 1 count as 1).
+
+    Returns:
+        `L_b`, from `L_max` (`b = 1`) down towards `L` (`b → ∞`).
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> sl.methods.expected_smoothness(prob, 1) == prob.L_max
+        True
+        >>> bool(prob.L < sl.methods.expected_smoothness(prob, 10) < prob.L_max)
+        True
+    """
     b = max(int(batch_size), 1)
     return problem.L_max / b + (1.0 - 1.0 / b) * problem.L
 
 
 @dataclasses.dataclass(kw_only=True)
 class Method:
-    """Base class of all methods; subclasses are dataclasses whose fields are the hyperparameters."""
+    """Base class of all methods; subclasses are dataclasses whose fields are the hyperparameters.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> adam = sl.methods.Adam(lr=0.01)
+        >>> isinstance(adam, sl.methods.Method), adam.name, adam.hyperparameters()["beta2"]
+        (True, 'Adam', 0.999)
+        >>> import numpy as np
+        >>> sl.methods.SAGA().step(np.zeros(2), np.zeros(2), {"k": 0})
+        Traceback (most recent call last):
+        ...
+        TypeError: SAGA needs the problem's oracle; run it through sgdlab.run
+    """
 
     #: What the method is and which implementations it has (each registered method defines its own).
     info: ClassVar[MethodInfo] = MethodInfo(elementwise=False)
@@ -240,6 +284,25 @@ class SteppedMethod(Method):
     """A method with a step size `lr` (α) and a schedule: `α_k = lr · schedule(k)`.
 
     `lr=None` is resolved from the problem by `default_lr` when a run starts.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem by `default_lr` when a run starts).
+        schedule: The step-size schedule `s(k)`: a `Schedule` or its name or text (`"constant"`, `"1/k"`, …).
+
+    Raises:
+        ValueError: `lr` is not positive (`convention="torch"`: negative), or the schedule is unknown.
+
+    Examples:
+        An element-wise method steps a NumPy array in place, without a problem:
+
+        >>> import numpy as np
+        >>> import sgdlab as sl
+        >>> sgd = sl.methods.SGD(lr=0.1)
+        >>> x = np.array([1.0, -2.0])
+        >>> state = sgd.init(x)
+        >>> sgd.step(x, np.array([1.0, 1.0]), state)
+        >>> x, state["k"]
+        (array([ 0.9, -2.1]), 1)
     """
 
     lr: float | None = None
