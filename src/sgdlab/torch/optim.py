@@ -2,7 +2,9 @@
 
 Each optimizer holds no math of its own: for every parameter it calls the NumPy side's
 `method.step(p, p.grad, state)`, whose update rule is written with array-agnostic operations
-(`sgdlab.methods._ops`) and therefore runs on tensors of any floating dtype and device. A parameter's state is what
+(`sgdlab.methods._ops`) and therefore runs on tensors of any floating dtype and device. Dense CPU float32/float64
+tensors of a method with a fused kernel take the multi-tensor fast path instead (`sgdlab.torch.fast_path`: one
+call of the same fused update loop per param group); every other tensor takes that reference loop. A parameter's state is what
 `method.init` returns (tensors, and the step counter `"k"`). Hyperparameters live in the param groups (so
 per-group values and every `torch.optim.lr_scheduler` work as usual); the method object for a group is rebuilt —
 and its hyperparameters re-validated — whenever they change.
@@ -28,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -138,7 +141,33 @@ class FieldInterface:
 
 class SgdlabOptimizer(torch.optim.Optimizer):
     """Base class: `method_class` names the sgdlab method whose `step` this optimizer applies, `torch_class` the
-    torch.optim optimizer whose interface it takes by default (`None`: sgdlab's only)."""
+    torch.optim optimizer whose interface it takes by default (`None`: sgdlab's only).
+
+    Args:
+        params: The tensors to optimize, or param groups (dicts with `params` and per-group hyperparameters).
+        *args: Positional hyperparameters, as the interface takes them (torch's positions, or `lr` alone).
+        **kwargs: The hyperparameters by name: the torch counterpart's keywords, or with `convention="lecture"`
+            (and for methods without a counterpart) the method's fields.
+
+    Raises:
+        TypeError: An unknown keyword, or more positional hyperparameters than the interface takes.
+        ValueError: A hyperparameter out of its range, or a param group made for another interface.
+
+    Examples:
+        Every optimizer of `OPTIMIZERS` is a subclass; the drop-ins are also `torch.optim.Optimizer`s:
+
+        >>> import torch
+        >>> import sgdlab.torch
+        >>> model = torch.nn.Linear(2, 1)
+        >>> opt = sgdlab.torch.Adam(model.parameters(), lr=0.01, betas=(0.9, 0.99))
+        >>> isinstance(opt, sgdlab.torch.SgdlabOptimizer), isinstance(opt, torch.optim.Optimizer)
+        (True, True)
+        >>> opt.param_groups[0]["betas"], opt.method_class.__name__
+        ((0.9, 0.99), 'Adam')
+        >>> lecture = sgdlab.torch.Adam(model.parameters(), lr=0.01, beta2=0.99, convention="lecture")
+        >>> lecture.param_groups[0]["beta2"]
+        0.99
+    """
 
     method_class: ClassVar[type[SteppedMethod]]
     torch_class: ClassVar[type[torch.optim.Optimizer] | None] = None
@@ -238,23 +267,77 @@ def _counterpart(method_class: type[SteppedMethod]) -> type[torch.optim.Optimize
     return getattr(torch.optim, name) if name.lower() == method_class.__name__.lower() else None
 
 
+_SECTION = re.compile(r"^(Args|Attributes|Returns|Raises|Examples):$", re.MULTILINE)
+
+
+def _rule(method_class: type[SteppedMethod]) -> str:
+    """The method's docstring without its sections (its Args and Examples are the NumPy side's)."""
+    doc = inspect.cleandoc(method_class.__doc__ or "")
+    found = _SECTION.search(doc)
+    return f"The update rule (`sgdlab.methods.{method_class.__name__}`): " + (doc[: found.start()] if found else doc).rstrip()
+
+
+_TORCH_ARGS = """\
+    params: The tensors to optimize, or param groups (dicts with `params` and per-group hyperparameters), as
+        for any `torch.optim.Optimizer`.
+    convention: `"torch"` (the default): the counterpart's keywords (listed in the signature), positions and
+        defaults, and torch's formula; `"lecture"`: the method's fields as keywords (`lr` also by position)."""
+_FIELD_ARGS = """\
+    params: The tensors to optimize, or param groups (dicts with `params` and per-group hyperparameters), as
+        for any `torch.optim.Optimizer`.
+    *args: `lr`, the only hyperparameter that may come by position.
+    **kwargs: The method's other fields, by name; `lr` is required (no problem to derive it from)."""
+_OPTIMIZER_SECTIONS = """
+
+Args:
+{args}
+
+Raises:
+    TypeError: An unknown keyword (the message lists the accepted ones).
+    ValueError: A hyperparameter out of its range (named as the interface names it), `lr` missing under
+        sgdlab's interface, or `capturable=True` / `differentiable=True`, which this implementation lacks.
+
+Examples:
+    One training step after another on a tiny linear model:
+
+    >>> import torch
+    >>> import sgdlab.torch
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Linear(3, 1)
+    >>> x, y = torch.randn(16, 3), torch.randn(16, 1)
+    >>> opt = sgdlab.torch.{name}(model.parameters(), lr={lr})
+    >>> def loss():
+    ...     return torch.nn.functional.mse_loss(model(x), y)
+    >>> before = loss().item()
+    >>> for _ in range(5):
+    ...     opt.zero_grad()
+    ...     loss().backward()
+    ...     opt.step()
+    >>> loss().item() < before
+    True
+"""
+_EXAMPLE_LR = {"Adadelta": 1.0}  # torch's default; the others take a small step
+
+
 def _optimizer(method_class: type[SteppedMethod]) -> type[SgdlabOptimizer]:
     if not method_class.info.elementwise or method_class.info.full_batch:
         raise TypeError(f"{method_class.__name__} is not an element-wise stochastic method; it has no torch optimizer")
     counterpart, name = _counterpart(method_class), method_class.__name__
     if counterpart is None:
         doc = (
-            f"``torch.optim.Optimizer`` running :class:`sgdlab.methods.{name}`'s update rule.\n\n"
-            f"Keyword arguments are that method's hyperparameters.\n\n{method_class.__doc__ or ''}"
+            f"`torch.optim.Optimizer` running `sgdlab.methods.{name}`'s update rule.\n\n"
+            f"Keyword arguments are that method's hyperparameters.\n\n{_rule(method_class)}"
+            + _OPTIMIZER_SECTIONS.format(name=name, lr=_EXAMPLE_LR.get(name, 0.01), args=_FIELD_ARGS)
         )
     else:
         doc = (
-            f"``torch.optim.Optimizer`` running :class:`sgdlab.methods.{name}`'s update rule: a drop-in for "
-            f"``torch.optim.{counterpart.__name__}``.\n\nBy default (``convention=\"torch\"``) it takes torch.optim's "
+            f"`torch.optim.Optimizer` running `sgdlab.methods.{name}`'s update rule: a drop-in for "
+            f"`torch.optim.{counterpart.__name__}`.\n\nBy default (`convention=\"torch\"`) it takes torch.optim's "
             f"arguments, positions and defaults, and runs torch's formula (`sgdlab.methods.{name}.from_torch`), so "
-            "that code written for torch.optim runs unchanged. ``convention=\"lecture\"`` takes sgdlab's names and "
-            "defaults instead (the method's fields below, the lecture's formula).\n\n"
-            f"{method_class.__doc__ or ''}"
+            "that code written for torch.optim runs unchanged. `convention=\"lecture\"` takes sgdlab's names and "
+            "defaults instead (the method's fields, the lecture's formula).\n\n"
+            f"{_rule(method_class)}"
+            + _OPTIMIZER_SECTIONS.format(name=name, lr=_EXAMPLE_LR.get(name, 0.01), args=_TORCH_ARGS)
         )
     attributes: dict[str, Any] = {"method_class": method_class, "torch_class": counterpart, "__doc__": doc,
                                   "__module__": __name__}  # fmt: skip
