@@ -21,7 +21,27 @@ from sgdlab.experiments.store import Store
 
 @dataclass(frozen=True)
 class Run:
-    """One finished run: what was run (`problem` and `label` are the spec's names) and what it recorded."""
+    """One finished run: what was run (`problem` and `label` are the spec's names) and what it recorded.
+
+    Attributes:
+        problem: The problem's name in the spec.
+        label: The method's label in the spec.
+        hyperparameters: The method's hyperparameters of this run (the tuned ones at their chosen values).
+        batch_size: The minibatch size.
+        seed: The run's seed.
+        status: How the run ended (`"budget"`, `"ok"`, `"diverged"`, …).
+        trace: The recorded checkpoints, one row each (`iters`, `grad_evals`, `epochs`, the metrics).
+        x: The final iterate, when stored.
+        key: The run's key in the store.
+
+    Examples:
+        >>> import pandas as pd
+        >>> from sgdlab.lecture import Run
+        >>> run = Run(problem="q", label="SGD", hyperparameters={"lr": 0.1}, batch_size=1, seed=0,
+        ...           status="budget", trace=pd.DataFrame({"iters": [0, 10], "loss": [1.0, 0.25]}))
+        >>> run.final("loss"), run.column("iters").tolist()
+        (0.25, [0.0, 10.0])
+    """
 
     problem: str
     label: str
@@ -45,7 +65,24 @@ class Run:
 
 @dataclass(frozen=True)
 class Results:
-    """A set of runs with selection helpers."""
+    """A set of runs with selection helpers.
+
+    Attributes:
+        runs: The runs, in the order of the spec's plan.
+
+    Examples:
+        >>> import pandas as pd
+        >>> from sgdlab.lecture import Results, Run
+        >>> def run(label, lr, seed, final):
+        ...     trace = pd.DataFrame({"iters": [0, 10], "loss": [1.0, final]})
+        ...     return Run(problem="q", label=label, hyperparameters={"lr": lr}, batch_size=1, seed=seed,
+        ...                status="budget", trace=trace)
+        >>> results = Results((run("SGD", 0.1, 0, 0.3), run("SGD", 0.1, 1, 0.1), run("SGD", 0.01, 0, 0.5)))
+        >>> len(results), results.values("lr")
+        (3, [0.1, 0.01])
+        >>> results.select(lr=0.1).median_final("loss")
+        0.2
+    """
 
     runs: tuple[Run, ...] = field(default_factory=tuple)
 
@@ -102,7 +139,37 @@ class Results:
 
 
 def collect(spec: Spec, store: Store) -> Results:
-    """The main-phase runs of `spec` as stored (the tuned choices re-derived from the stored scores)."""
+    """The main-phase runs of `spec` as stored (the tuned choices re-derived from the stored scores).
+
+    Args:
+        spec: The parsed experiment.
+        store: The store its sweep wrote to.
+
+    Returns:
+        The `Results` of the spec's main runs, in its plan's order.
+
+    Raises:
+        LookupError: A main run of the spec is not in the store (sweep it first).
+        RuntimeError: A main run failed (its error is in the message).
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from sgdlab.experiments import SerialExecutor, Store, run_sweep
+        >>> from sgdlab.lecture import collect
+        >>> from sgdlab.experiments import parse_spec
+        >>> spec = parse_spec({"name": "demo", "seeds": 2, "budget": {"epochs": 3},
+        ...                    "problems": [{"name": "q", "type": "Quadratic2D"}],
+        ...                    "methods": [{"type": "SGD", "params": {"lr": 0.05}}, {"type": "GD"}]})
+        >>> with Store(Path(tempfile.mkdtemp()) / "results.db") as store:
+        ...     _ = run_sweep(spec, store, SerialExecutor(), progress=False)
+        ...     results = collect(spec, store)
+        >>> [(run.label, run.seed, run.status) for run in results]
+        [('SGD', 0, 'budget'), ('SGD', 1, 'budget'), ('GD', 0, 'budget'), ('GD', 1, 'budget')]
+        >>> gd = results.select(label="GD")
+        >>> len(gd), list(gd.runs[0].trace.columns[:3])
+        (2, ['iters', 'grad_evals', 'epochs'])
+    """
     plan = Plan(spec)
     scores: dict[str, float] = {}
     for group in plan.tuning:
