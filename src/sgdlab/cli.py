@@ -163,6 +163,8 @@ def _nn_plot(curves, path):
     """Training and test loss against epochs, one panel per network and a line per optimizer (seed median)."""
     from matplotlib.figure import Figure
 
+    from sgdlab.viz._legend import draw_legend
+
     networks = list(dict.fromkeys(curves["network"]))
     fig = Figure(figsize=(4.6 * len(networks), 3.8), layout="constrained")
     axes = fig.subplots(1, len(networks), squeeze=False)[0]
@@ -176,7 +178,7 @@ def _nn_plot(curves, path):
         ax.set_xlabel("epochs")
         ax.set_ylabel("cross-entropy (nats)")
         ax.grid(True, alpha=0.35)
-        ax.legend(fontsize=8)
+        draw_legend(ax, True)  # rcParams' legend size, as every sgdlab.viz picture
     fig.savefig(path, dpi=150)
     return path
 
