@@ -4,8 +4,8 @@ Each optimizer holds no math of its own: for every parameter it calls the NumPy 
 `method.step(p, p.grad, state)`, whose update rule is written with array-agnostic operations
 (`sgdlab.methods._ops`) and therefore runs on tensors of any floating dtype and device. Dense CPU float32/float64
 tensors of a method with a fused kernel take the multi-tensor fast path instead (`sgdlab.torch.fast_path`: one
-call of the same fused update loop per param group); every other tensor takes that reference loop. A parameter's state is what
-`method.init` returns (tensors, and the step counter `"k"`). Hyperparameters live in the param groups (so
+call of the same fused update loop per param group); every other tensor takes that reference loop. A parameter's
+state is what `method.init` returns (tensors, and the step counter `"k"`). Hyperparameters live in the param groups (so
 per-group values and every `torch.optim.lr_scheduler` work as usual); the method object for a group is rebuilt —
 and its hyperparameters re-validated — whenever they change.
 
@@ -274,7 +274,8 @@ def _rule(method_class: type[SteppedMethod]) -> str:
     """The method's docstring without its sections (its Args and Examples are the NumPy side's)."""
     doc = inspect.cleandoc(method_class.__doc__ or "")
     found = _SECTION.search(doc)
-    return f"The update rule (`sgdlab.methods.{method_class.__name__}`): " + (doc[: found.start()] if found else doc).rstrip()
+    rule = doc[: found.start()] if found else doc
+    return f"The update rule (`sgdlab.methods.{method_class.__name__}`): {rule.rstrip()}"
 
 
 _TORCH_ARGS = """\
@@ -332,9 +333,9 @@ def _optimizer(method_class: type[SteppedMethod]) -> type[SgdlabOptimizer]:
     else:
         doc = (
             f"`torch.optim.Optimizer` running `sgdlab.methods.{name}`'s update rule: a drop-in for "
-            f"`torch.optim.{counterpart.__name__}`.\n\nBy default (`convention=\"torch\"`) it takes torch.optim's "
+            f'`torch.optim.{counterpart.__name__}`.\n\nBy default (`convention="torch"`) it takes torch.optim\'s '
             f"arguments, positions and defaults, and runs torch's formula (`sgdlab.methods.{name}.from_torch`), so "
-            "that code written for torch.optim runs unchanged. `convention=\"lecture\"` takes sgdlab's names and "
+            'that code written for torch.optim runs unchanged. `convention="lecture"` takes sgdlab\'s names and '
             "defaults instead (the method's fields, the lecture's formula).\n\n"
             f"{_rule(method_class)}"
             + _OPTIMIZER_SECTIONS.format(name=name, lr=_EXAMPLE_LR.get(name, 0.01), args=_TORCH_ARGS)
