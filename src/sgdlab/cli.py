@@ -1,4 +1,4 @@
-"""The ``sgdlab`` command line."""
+"""The `sgdlab` command line."""
 
 from __future__ import annotations
 
@@ -163,6 +163,8 @@ def _nn_plot(curves, path):
     """Training and test loss against epochs, one panel per network and a line per optimizer (seed median)."""
     from matplotlib.figure import Figure
 
+    from sgdlab.viz._legend import draw_legend
+
     networks = list(dict.fromkeys(curves["network"]))
     fig = Figure(figsize=(4.6 * len(networks), 3.8), layout="constrained")
     axes = fig.subplots(1, len(networks), squeeze=False)[0]
@@ -176,7 +178,7 @@ def _nn_plot(curves, path):
         ax.set_xlabel("epochs")
         ax.set_ylabel("cross-entropy (nats)")
         ax.grid(True, alpha=0.35)
-        ax.legend(fontsize=8)
+        draw_legend(ax, True)  # rcParams' legend size, as every sgdlab.viz picture
     fig.savefig(path, dpi=150)
     return path
 
@@ -187,7 +189,7 @@ _DB_HELP = "SQLite results file (created if missing; an existing file must be an
 
 @contextlib.contextmanager
 def _open_store(db: str):
-    """The store at ``db``, read-only (ls, show, export and report never write to it); its problems as one error."""
+    """The store at `db`, read-only (ls, show, export and report never write to it); its problems as one error."""
     from sgdlab.experiments.store import Store, StoreError
 
     try:

@@ -1,27 +1,27 @@
-"""Checkpoint metrics in one pass over the data: ``f(x)``, ``∇f(x)`` (hence ``‖∇f‖²``) from the same scores.
+"""Checkpoint metrics in one pass over the data: `f(x)`, `∇f(x)` (hence `‖∇f‖²`) from the same scores.
 
-For a generalised linear problem ``f(x) = (1/n) Σ φ(a_iᵀX, y_i) + R(x)`` the loss and the gradient share the
-scores ``z_i = a_iᵀX``: computed separately (``problem.loss``, then ``problem.grad``) they read the design three
-times (``Ax``; ``Ax`` and ``Aᵀs``). Here:
+For a generalised linear problem `f(x) = (1/n) Σ φ(a_iᵀX, y_i) + R(x)` the loss and the gradient share the
+scores `z_i = a_iᵀX`: computed separately (`problem.loss`, then `problem.grad`) they read the design three
+times (`Ax`; `Ax` and `Aᵀs`). Here:
 
-* :func:`fused_pass` — a numba kernel reads each row once (dense or CSR, float64, in memory): ``z_i``, then
-  ``φ(z_i, y_i)`` and ``φ'(z_i, y_i)``, then ``∇ += a_i ⊗ φ'`` while the row is still in cache. Used for
+* `fused_pass` — a numba kernel reads each row once (dense or CSR, float64, in memory): `z_i`, then
+  `φ(z_i, y_i)` and `φ'(z_i, y_i)`, then `∇ += a_i ⊗ φ'` while the row is still in cache. Used for
   `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links) on
   dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). On CSR designs its
   gathers and scatters run slower than scipy's two sparse products (B6: 22 vs 11.5 ms for 4·10⁶ nonzeros), so
-  CSR designs use :func:`shared_scores`.
-  Its sums run in another order than BLAS's, so its values agree with ``problem.loss``/``problem.grad`` to
-  rounding (``rtol 1e-12`` in the tests), not bit for bit; on one machine they are bit-identical run to run.
-* :func:`shared_scores` — NumPy, for any other in-memory linear problem: one ``A @ x`` shared by the loss and
-  the gradient (two reads instead of three), the very operations of ``problem.loss``/``problem.grad``, so the
+  CSR designs use `shared_scores`.
+  Its sums run in another order than BLAS's, so its values agree with `problem.loss`/`problem.grad` to
+  rounding (`rtol 1e-12` in the tests), not bit for bit; on one machine they are bit-identical run to run.
+* `shared_scores` — NumPy, for any other in-memory linear problem: one `A @ x` shared by the loss and
+  the gradient (two reads instead of three), the very operations of `problem.loss`/`problem.grad`, so the
   values are bit-identical to theirs.
-* every other problem, and any whose ``loss`` or ``grad`` is overridden or patched on the instance:
-  ``problem.loss`` and ``problem.grad``.
+* every other problem, and any whose `loss` or `grad` is overridden or patched on the instance:
+  `problem.loss` and `problem.grad`.
 
-:func:`loss_and_grad` picks among them. A checkpoint that records the loss without the gradient of a
-`SoftmaxRegression`, and its held-out metrics (:func:`evaluate`), take the scores from BLAS and each row's
-``logsumexp(z) − z_y`` from NumPy (:func:`softmax_losses`) instead of scipy's ``logsumexp`` and ``log_softmax``
-— about 5× faster on the heavy-tail claim's 100 classes —, equal to rounding (``rtol 1e-12``).
+`loss_and_grad` picks among them. A checkpoint that records the loss without the gradient of a
+`SoftmaxRegression`, and its held-out metrics (`evaluate`), take the scores from BLAS and each row's
+`logsumexp(z) − z_y` from NumPy (`softmax_losses`) instead of scipy's `logsumexp` and `log_softmax`
+— about 5× faster on the heavy-tail claim's 100 classes —, equal to rounding (`rtol 1e-12`).
 """
 
 from __future__ import annotations
@@ -41,14 +41,14 @@ _LINKS = {LeastSquares: 0, LogisticRegression: 1, SoftmaxRegression: 2}
 
 
 def _own_oracle(problem: Problem) -> bool:
-    """Whether ``problem.loss`` and ``problem.grad`` are `Problem`'s, neither overridden nor patched on the
+    """Whether `problem.loss` and `problem.grad` are `Problem`'s, neither overridden nor patched on the
     instance: only then do the passes here compute what they compute."""
     kind = type(problem)
     return kind.loss is Problem.loss and kind.grad is Problem.grad and not {"loss", "grad"} & set(vars(problem))
 
 
 def _arrays(problem: Problem, x: np.ndarray):
-    """``(kind, A, y)`` when the fused kernel applies to ``problem`` at ``x``, else ``None``."""
+    """`(kind, A, y)` when the fused kernel applies to `problem` at `x`, else `None`."""
     kind = _LINKS.get(type(problem))
     if kind is None or problem.data.is_out_of_core or not _own_oracle(problem):
         return None
@@ -74,7 +74,7 @@ def design_bytes(problem: LinearModelProblem) -> int:
 
 
 def fused_pass(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.ndarray]:
-    """``(f(x), ∇f(x))`` from one read of each row of the design (numba); see the module's docstring."""
+    """`(f(x), ∇f(x))` from one read of each row of the design (numba); see the module's docstring."""
     found = _arrays(problem, x)
     if found is None:
         raise TypeError(f"the fused pass does not apply to {problem.name} with x of dtype {x.dtype}")
@@ -96,7 +96,7 @@ def fused_pass(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.nd
 
 
 def shared_scores(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.ndarray]:
-    """``(f(x), ∇f(x))`` with one ``A @ x`` for both: the operations of ``problem.loss`` and ``problem.grad``."""
+    """`(f(x), ∇f(x))` with one `A @ x` for both: the operations of `problem.loss` and `problem.grad`."""
     x = problem._point(x)
     z = problem._scores(problem.A, x)
     loss = float(float(np.mean(problem._phi(z, problem.y))) + problem.reg_loss(x))
@@ -110,9 +110,9 @@ def _softmax(problem: Problem) -> bool:
 
 
 def softmax_losses(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``logsumexp(z_i) − z_{i, y_i}`` for every row of the scores ``z`` (``n × K``): the per-sample softmax
+    """`logsumexp(z_i) − z_{i, y_i}` for every row of the scores `z` (`n × K`): the per-sample softmax
     cross-entropy, as `SoftmaxRegression` defines it, to rounding — shifted by each row's largest score,
-    exponentiated in place (NumPy's vectorised ``exp``)."""
+    exponentiated in place (NumPy's vectorised `exp`)."""
     top = z.max(axis=1, keepdims=True)
     shifted = z - top
     np.exp(shifted, out=shifted)
@@ -126,8 +126,8 @@ def _softmax_loss(problem: SoftmaxRegression, x: np.ndarray) -> float:
 
 
 def evaluate(problem: Problem, x: np.ndarray, test: object) -> dict[str, float]:
-    """``problem.evaluate(x, test)``: for a `SoftmaxRegression` (its own ``evaluate``, data in memory) from the
-    scores and :func:`softmax_losses` — the same keys and values to rounding."""
+    """`problem.evaluate(x, test)`: for a `SoftmaxRegression` (its own `evaluate`, data in memory) from the
+    scores and `softmax_losses` — the same keys and values to rounding."""
     if not (_softmax(problem) and type(problem).evaluate is SoftmaxRegression.evaluate and isinstance(test, Dataset)
             and not test.is_out_of_core):  # fmt: skip
         return problem.evaluate(x, test)
@@ -144,7 +144,7 @@ def evaluate(problem: Problem, x: np.ndarray, test: object) -> dict[str, float]:
 
 
 def loss_and_grad(problem: Problem, x: np.ndarray, want_grad: bool = True) -> tuple[float, np.ndarray | None]:
-    """``f(x)`` and, with ``want_grad``, ``∇f(x)``, by the fastest pass available (module docstring): the fused
+    """`f(x)` and, with `want_grad`, `∇f(x)`, by the fastest pass available (module docstring): the fused
     kernel on dense designs, shared scores on CSR ones (scipy's two sparse products, measured faster there)."""
     if not want_grad:
         return (_softmax_loss(problem, x) if _softmax(problem) else problem.loss(x)), None
@@ -172,7 +172,7 @@ def _link(kind, z, y):
 
 
 def _softmax_row(z, label, s):
-    """``s ← softmax(z) − e_label``; returns ``logsumexp(z) − z[label]``."""
+    """`s ← softmax(z) − e_label`; returns `logsumexp(z) − z[label]`."""
     s[:] = z
     return softmax_minus_label(s, label) - z[label]
 

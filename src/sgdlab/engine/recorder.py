@@ -12,11 +12,11 @@ from sgdlab.problems.base import Problem
 
 
 class Recorder:
-    """Appends one row per checkpoint: the counters, then ``record``'s metrics (``loss`` always, from the same
-    pass as ``grad_norm2`` — `sgdlab.engine.metrics`), then ``test_*`` metrics when ``test`` is given (the
-    problem's ``evaluate``, through `sgdlab.engine.metrics.evaluate`).
+    """Appends one row per checkpoint: the counters, then `record`'s metrics (`loss` always, from the same
+    pass as `grad_norm2` — `sgdlab.engine.metrics`), then `test_*` metrics when `test` is given (the
+    problem's `evaluate`, through `sgdlab.engine.metrics.evaluate`).
 
-    ``measure_s`` sums the wall time of every measurement (never part of ``time_s``)."""
+    `measure_s` sums the wall time of every measurement (never part of `time_s`)."""
 
     def __init__(
         self,
@@ -35,7 +35,7 @@ class Recorder:
         self.measure_s = float(measure_s)
 
     def measure(self, x: np.ndarray, it: int, ev: float, elapsed: float) -> float:
-        """Record the checkpoint at ``x`` after ``it`` iterations, ``ev`` evaluations and ``elapsed`` seconds of
+        """Record the checkpoint at `x` after `it` iterations, `ev` evaluations and `elapsed` seconds of
         optimisation; returns the loss."""
         started = time.perf_counter()
         problem, record = self.problem, self.record

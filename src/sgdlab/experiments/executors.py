@@ -1,6 +1,6 @@
 """Where runs execute: in this process, in a local process pool, or on a Dask cluster — one interface.
 
-``executor.map_unordered(configs)`` yields each run's result record as soon as it is finished. All three
+`executor.map_unordered(configs)` yields each run's result record as soon as it is finished. All three
 give bit-identical results for the same configurations (see `sgdlab.experiments.execute`).
 """
 
@@ -37,7 +37,18 @@ class SchedulerUnreachable(ConnectionError):
 
 
 class Executor:
-    """Base class: run configurations and yield result records as they finish."""
+    """Base class: run configurations and yield result records as they finish.
+
+    Subclasses implement `map_unordered(configs)`, which yields each configuration's result record (a dict
+    with its `key`, `status`, `columns`, …) as soon as it is finished; an executor is a context manager that
+    `close`s itself.
+
+    Examples:
+        >>> from sgdlab.experiments import Executor, SerialExecutor
+        >>> with SerialExecutor() as executor:
+        ...     isinstance(executor, Executor), executor.name, executor.workers
+        (True, 'serial', 1)
+    """
 
     name = "executor"
 
@@ -60,7 +71,19 @@ class Executor:
 
 
 class SerialExecutor(Executor):
-    """One run after another in this process."""
+    """One run after another in this process.
+
+    Examples:
+        >>> from sgdlab.experiments import Plan, SerialExecutor
+        >>> from sgdlab.experiments import parse_spec
+        >>> spec = parse_spec({"name": "demo", "seeds": 2, "budget": {"epochs": 3},
+        ...                    "problems": [{"name": "q", "type": "Quadratic2D"}],
+        ...                    "methods": [{"type": "SGD", "params": {"lr": 0.05}}, {"type": "GD"}]})
+        >>> configs = Plan(spec).main_runs({})
+        >>> results = list(SerialExecutor().map_unordered(configs))
+        >>> [(r["config"]["label"], r["status"]) for r in results]
+        [('SGD', 'budget'), ('SGD', 'budget'), ('GD', 'budget'), ('GD', 'budget')]
+    """
 
     name = "serial"
 
@@ -85,15 +108,27 @@ def _died(config: RunConfig, error: BaseException) -> dict[str, Any]:
 
 
 class ProcessExecutor(Executor):
-    """A pool of ``jobs`` worker processes on this machine (default: one per core), started with ``spawn``; never
-    more than there are runs, nor than :func:`max_jobs`. Workers exit when this process dies; between calls they
-    wait for the next (``close`` ends them).
+    """A pool of `jobs` worker processes on this machine (default: one per core), started with `spawn`; never
+    more than there are runs, nor than `max_jobs`. Workers exit when this process dies; between calls they
+    wait for the next (`close` ends them).
 
     A worker that dies (killed, or crashing the interpreter) breaks the whole pool, and every unfinished run
-    is resubmitted to a new pool. A run caught in :data:`WORKER_DEATH_RETRIES` breakages becomes a suspect
+    is resubmitted to a new pool. A run caught in `WORKER_DEATH_RETRIES` breakages becomes a suspect
     and runs alone in a one-worker pool: if that pool breaks too, the run is the culprit and is failed with
-    ``status="error"``; the runs that were merely in flight beside it are not. ``fn`` replaces the function
+    `status="error"`; the runs that were merely in flight beside it are not. `fn` replaces the function
     applied to each configuration (for tests and custom workloads; it must be importable by the workers).
+
+    Args:
+        jobs: Worker processes (default: one per core; at most `max_jobs()`, and never more than there are runs).
+        fn: The function applied to each configuration (default: `execute_run`).
+
+    Examples:
+        Starting worker processes takes a few seconds, so this example only builds one (`run_sweep` uses it):
+
+        >>> from sgdlab.experiments import ProcessExecutor
+        >>> with ProcessExecutor(jobs=2) as executor:
+        ...     executor.name, executor.workers
+        ('processes', 2)
     """
 
     name = "processes"
@@ -182,10 +217,33 @@ class ProcessExecutor(Executor):
 
 
 class DaskExecutor(Executor):
-    """Runs on a Dask distributed cluster: an existing scheduler (``address="tcp://host:port"``) or a
-    ``LocalCluster`` of ``local_workers`` single-threaded worker processes on loopback. Dask retries a run
-    whose worker died (up to ``retries`` times). A scheduler that does not answer within ``connect_timeout``
-    seconds raises :class:`SchedulerUnreachable`."""
+    """Runs on a Dask distributed cluster: an existing scheduler (`address="tcp://host:port"`) or a
+    `LocalCluster` of `local_workers` single-threaded worker processes on loopback. Dask retries a run
+    whose worker died (up to `retries` times). A scheduler that does not answer within `connect_timeout`
+    seconds raises `SchedulerUnreachable`.
+
+    Args:
+        address: A scheduler's address, `tcp://HOST:PORT` (or `tls://`); give this or `local_workers`.
+        local_workers: Start a `LocalCluster` of this many single-threaded workers (1 to `max_jobs()`).
+        retries: How many times Dask reruns a run whose worker died.
+        fn: The function applied to each configuration (default: `execute_run`).
+        connect_timeout: Seconds to wait for the scheduler (positive).
+
+    Raises:
+        ValueError: Both or neither of `address` and `local_workers`, an address that is not one, a number of
+            workers out of range, or a timeout that is not positive.
+        ImportError: dask.distributed is not installed.
+        SchedulerUnreachable: No scheduler answered within `connect_timeout`.
+
+    Examples:
+        Starting a cluster takes seconds; the arguments are checked first:
+
+        >>> from sgdlab.experiments import DaskExecutor
+        >>> DaskExecutor(address="localhost")
+        Traceback (most recent call last):
+        ...
+        ValueError: 'localhost' is not a Dask scheduler address: expected tcp://HOST:PORT (or tls://)
+    """
 
     name = "dask"
 

@@ -6,7 +6,7 @@ file: a resumed or repeated one), so it ends at its total, 100 %, whether the ru
 stored, failed, or computed by another sweep on the same file. It shows the label (in `sgdlab reproduce`, the
 claim) of the earliest run submitted and not yet finished.
 
-The time left weighs each run by :func:`run_cost`, what its budget costs (component gradients times their width,
+The time left weighs each run by `run_cost`, what its budget costs (component gradients times their width,
 iterations, checkpoints over the data), not by its count: a network run costs hundreds of small linear-model runs,
 so a count-based estimate swings by an order of magnitude as the mix of finished runs changes.
 """
@@ -51,14 +51,14 @@ DIGITS_SAMPLES = 1797
 RARE_FEATURES_DENSITY = 0.1  # about; its rows are sparse by design
 CHAR_LM_DEFAULTS = {"seq_len": 64, "max_chars": 100_000, "hidden": 128, "test_fraction": 0.1}
 #: The time left starts from this many seconds' worth of the prior rate (each worker doing one second of
-#: :func:`run_cost` per second), so the first finished runs move it smoothly.
+#: `run_cost` per second), so the first finished runs move it smoothly.
 PRIOR_S = 10.0
 #: Seconds between redraws on a terminal (the elapsed time and the time left move between finished runs).
 REFRESH_S = 1.0
 
 
 def _sizes(problem: Mapping[str, Any]) -> tuple[float, float, float]:
-    """``(training samples, held-out samples, width)`` of a problem table: width is the multiply-adds of one
+    """`(training samples, held-out samples, width)` of a problem table: width is the multiply-adds of one
     component gradient (nonzeros per row times outputs)."""
     kind, params, data = problem["type"], problem.get("params") or {}, problem.get("data") or {}
     if kind in ("digits_mlp", "digits_cnn"):
@@ -87,13 +87,13 @@ _checkpoints = functools.lru_cache(maxsize=256)(count_checkpoints)  # many runs 
 
 
 def run_cost(config: RunConfig) -> float:
-    """What ``config`` is expected to cost, in seconds of one core: the weight of the run in the time left.
+    """What `config` is expected to cost, in seconds of one core: the weight of the run in the time left.
 
-    From the budget alone (nothing is built): the component gradients it computes (``epochs × n``,
-    ``grad_evals``, or ``iters`` × the batch, × ``n`` for full-batch methods — the first budget reached), times
+    From the budget alone (nothing is built): the component gradients it computes (`epochs × n`,
+    `grad_evals`, or `iters` × the batch, × `n` for full-batch methods — the first budget reached), times
     their width; its iterations (Python or compiled); and its checkpoints, each a pass over the training and
-    held-out data. A run bounded by ``seconds`` costs at most that. Networks are costed per step and per sample
-    of their type (:data:`NETWORK_SAMPLE_S`)."""
+    held-out data. A run bounded by `seconds` costs at most that. Networks are costed per step and per sample
+    of their type (`NETWORK_SAMPLE_S`)."""
     n, n_test, width = _sizes(config.problem)
     budget, method = config.budget, METHODS.get(config.method)
     full_batch = config.sampler == "full" or bool(method and method.info.full_batch)
@@ -136,14 +136,14 @@ def run_cost(config: RunConfig) -> float:
 
 def time_left(done_cost: float, elapsed_s: float, remaining_cost: float, workers: int = 1,
               prior_s: float = PRIOR_S) -> float:  # fmt: skip
-    """Seconds until ``remaining_cost`` is done at the rate measured so far (``done_cost`` in ``elapsed_s``),
-    started from the prior of ``workers`` cost-seconds per second weighed as ``prior_s`` seconds of it."""
+    """Seconds until `remaining_cost` is done at the rate measured so far (`done_cost` in `elapsed_s`),
+    started from the prior of `workers` cost-seconds per second weighed as `prior_s` seconds of it."""
     rate = (done_cost + max(1, workers) * prior_s) / (max(0.0, elapsed_s) + prior_s)
     return remaining_cost / rate
 
 
 class _Bar(tqdm):
-    """tqdm with two more fields for ``bar_format``: ``{left}`` (the time left) and ``{status}``."""
+    """tqdm with two more fields for `bar_format`: `{left}` (the time left) and `{status}`."""
 
     def __init__(self, *args, fields: Callable[[], dict[str, str]], **kwargs) -> None:
         self._fields = fields
@@ -157,8 +157,8 @@ class _Bar(tqdm):
 class SweepProgress:
     """One bar for all the runs of a sweep (see the module docstring).
 
-    ``names`` maps an experiment's name to the label shown while its runs are computed (e.g. a claim's key);
-    ``file`` is where the bar goes (default: standard error); ``clock`` is the time source (seconds)."""
+    `names` maps an experiment's name to the label shown while its runs are computed (e.g. a claim's key);
+    `file` is where the bar goes (default: standard error); `clock` is the time source (seconds)."""
 
     BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} runs [{elapsed}<{left}] {status}"
 
@@ -192,8 +192,8 @@ class SweepProgress:
     # --- what the sweep tells it --------------------------------------------------------------------------
     def plan(self, runs: Mapping[str, RunConfig], origin: Mapping[str, str], stored: Iterable[str],
              where: object = "the store") -> None:  # fmt: skip
-        """The sweep's runs by key (``origin``: the experiment each belongs to), of which ``stored`` were in the
-        store (``where``) before it began. Called again when the plan is known more exactly (after the tuning
+        """The sweep's runs by key (`origin`: the experiment each belongs to), of which `stored` were in the
+        store (`where`) before it began. Called again when the plan is known more exactly (after the tuning
         phase): runs no longer planned drop out, new ones join."""
         with self._lock:
             first = not self.cost
@@ -207,7 +207,7 @@ class SweepProgress:
         self._show()
 
     def order(self, keys: Iterable[str]) -> list[str]:
-        """``keys`` in the order to compute them: grouped by label (an experiment, or a claim), the groups whose
+        """`keys` in the order to compute them: grouped by label (an experiment, or a claim), the groups whose
         longest run is longest first, and the longest first within each."""
         keys = list(keys)
         longest: dict[str, float] = {}
@@ -218,7 +218,7 @@ class SweepProgress:
         return sorted(keys, key=lambda k: (-longest[label(k, "")], label(k, ""), -self.cost.get(k, 0.0)))
 
     def submitted(self, keys: Iterable[str], workers: int = 1) -> None:
-        """Runs handed to the executor, in the order it takes them up, on ``workers`` workers."""
+        """Runs handed to the executor, in the order it takes them up, on `workers` workers."""
         with self._lock:
             self.workers = max(1, workers)
             for key in keys:
@@ -229,7 +229,7 @@ class SweepProgress:
         self._show()
 
     def finished(self, key: str, status: str = "budget") -> None:
-        """A run finished: computed here (``status`` as stored) or found computed by another sweep."""
+        """A run finished: computed here (`status` as stored) or found computed by another sweep."""
         with self._lock:
             self._pending.pop(key, None)
             if key in self.cost and key not in self.done and key not in self.stored:
@@ -246,7 +246,7 @@ class SweepProgress:
             self._current = self.label.get(current, "")
 
     def waiting(self, count: int) -> None:
-        """``count`` runs are being computed by another sweep on the same store."""
+        """`count` runs are being computed by another sweep on the same store."""
         with self._lock:
             self._waiting = count
         self._show()
@@ -282,7 +282,7 @@ class SweepProgress:
         return time_left(done, elapsed, remaining, self.workers)
 
     def seconds_left(self) -> float | None:
-        """The time left: the estimate at the last finished run, counting down since (``None`` before any
+        """The time left: the estimate at the last finished run, counting down since (`None` before any
         run was submitted, unless nothing is left)."""
         if self.count == self.total:
             return 0.0
@@ -326,8 +326,8 @@ class SweepProgress:
             self._bar.refresh()
 
     def _show(self, force: bool = False) -> None:
-        """Move the bar to the current count: through tqdm's ``update`` (which redraws at most every
-        ``mininterval``), or at once with ``force``."""
+        """Move the bar to the current count: through tqdm's `update` (which redraws at most every
+        `mininterval`), or at once with `force`."""
         bar = self._bar
         if bar is None:
             return
@@ -348,7 +348,7 @@ class SweepProgress:
             tqdm.write(line, file=self._bar.fp if self._bar is not None else self.file)
 
     def header(self, store: object) -> str:
-        """What the sweep starts from: its runs, those already in ``store`` and why, those to compute."""
+        """What the sweep starts from: its runs, those already in `store` and why, those to compute."""
         stored = len(self.stored)
         if stored == 0:
             return f"{self.total} runs to compute; none was in {store} before"

@@ -31,12 +31,35 @@ POLL_S = 0.5
 
 @dataclass
 class SweepReport:
-    """What a sweep did. ``planned`` counts requests — a run asked for twice (by a tuning and a main phase, or by
-    two experiments) counts twice — and each request was answered by a run executed now (``executed``), one
-    already in the store when the sweep began (``skipped``; ``found`` counts those runs once each), one computed
-    by a concurrent sweep (``by_others``), or one another request of this sweep already got (``shared``);
-    ``failed`` and ``diverged`` are among the executed; ``disk_full`` is the error that stopped the sweep when the
-    store could not take another run."""
+    """What a sweep did. `planned` counts requests — a run asked for twice (by a tuning and a main phase, or by
+    two experiments) counts twice — and each request was answered by a run executed now (`executed`), one
+    already in the store when the sweep began (`skipped`; `found` counts those runs once each), one computed
+    by a concurrent sweep (`by_others`), or one another request of this sweep already got (`shared`);
+    `failed` and `diverged` are among the executed; `disk_full` is the error that stopped the sweep when the
+    store could not take another run.
+
+    Attributes:
+        planned: Run requests of the sweep (a run asked for twice counts twice).
+        executed: Runs this sweep executed.
+        skipped: Requests answered by a run already stored when the sweep began.
+        found: The distinct runs among `skipped`.
+        by_others: Requests answered by a concurrent sweep's run.
+        shared: Requests answered by a run another request of this sweep already got.
+        failed: Executed runs that raised (`status="error"`).
+        diverged: Executed runs that diverged.
+        interrupted: Whether the sweep was stopped by Ctrl-C.
+        disk_full: The error that stopped the sweep when the store was full, else `None`.
+        stored: Finished runs in the store when the sweep ended.
+        wall_s: The sweep's wall time in seconds.
+
+    Examples:
+        >>> from sgdlab.experiments import SweepReport
+        >>> report = SweepReport(planned=6, executed=3, skipped=2, found=2, diverged=1)
+        >>> report.remaining
+        1
+        >>> print(report)
+        sweep complete: 3 runs executed, 2 already in the store from an earlier sweep, 0 failed, 1 diverged (0.0 s)
+    """
 
     planned: int = 0
     executed: int = 0
@@ -209,8 +232,37 @@ class _Sweep:
 
 def run_sweep(spec: Spec | Sequence[Spec], store: Store, executor: Executor,
               progress: bool | SweepProgress = True) -> SweepReport:  # fmt: skip
-    """Execute the runs of ``spec`` (or of several specs together) missing from ``store`` on ``executor``; see
-    the module docstring. ``progress``: a bar on standard error, or a `SweepProgress` (its labels, its file)."""
+    """Execute the runs of `spec` (or of several specs together) missing from `store` on `executor`; see
+    the module docstring. `progress`: a bar on standard error, or a `SweepProgress` (its labels, its file).
+
+    Args:
+        spec: One parsed experiment (`parse_spec`, `load_spec`) or several, swept together.
+        store: The `Store` that holds the results; the runs it already holds are not computed again.
+        executor: Where the runs execute (`SerialExecutor`, `ProcessExecutor`, `DaskExecutor`).
+        progress: Show a progress bar on standard error (`True`), none (`False`), or a `SweepProgress`.
+
+    Returns:
+        A `SweepReport` of what the sweep did (`str()` of it is a one-line summary).
+
+    Raises:
+        ValueError: No spec was given.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from sgdlab.experiments import SerialExecutor, Store, run_sweep
+        >>> from sgdlab.experiments import parse_spec
+        >>> spec = parse_spec({"name": "demo", "seeds": 2, "budget": {"epochs": 3},
+        ...                    "problems": [{"name": "q", "type": "Quadratic2D"}],
+        ...                    "methods": [{"type": "SGD", "params": {"lr": 0.05}}, {"type": "GD"}]})
+        >>> with Store(Path(tempfile.mkdtemp()) / "results.db") as store:
+        ...     report = run_sweep(spec, store, SerialExecutor(), progress=False)
+        ...     again = run_sweep(spec, store, SerialExecutor(), progress=False)
+        >>> report.planned, report.executed, again.executed, again.skipped
+        (4, 4, 0, 4)
+        >>> print(again)  # doctest: +ELLIPSIS
+        sweep complete: 0 runs executed, 4 already in the store from an earlier sweep, 0 failed, 0 diverged (... s)
+    """
     specs = [spec] if isinstance(spec, Spec) else list(spec)
     if not specs:
         raise ValueError("run_sweep needs at least one spec")

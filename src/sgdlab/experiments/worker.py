@@ -1,9 +1,9 @@
 """What a worker process does before its first run.
 
 Thread pools must be sized before the libraries that own them start: OpenMP (torch, numba's OpenMP layer) and
-OpenBLAS read ``*_NUM_THREADS`` once, when they load, and a pool sized to every core in each of several
+OpenBLAS read `*_NUM_THREADS` once, when they load, and a pool sized to every core in each of several
 workers oversubscribes the machine — torch's first network run in a fresh worker took 25–50× longer than in
-one that had pinned them. Every worker of a process pool runs :func:`init_worker` first (Dask's nanny sets
+one that had pinned them. Every worker of a process pool runs `init_worker` first (Dask's nanny sets
 the same variables for the workers it spawns).
 
 A worker also dies with its parent: a sweep that is SIGKILLed cannot shut its pool down, and its workers would
@@ -44,9 +44,9 @@ def _exit_with(parent: int) -> None:
 
 
 def watch_parent(parent: int) -> None:
-    """End this process when ``parent`` (the process that started it) dies.
+    """End this process when `parent` (the process that started it) dies.
 
-    On Linux the kernel sends SIGKILL at once (``PR_SET_PDEATHSIG``), even while a run holds the GIL; everywhere,
+    On Linux the kernel sends SIGKILL at once (`PR_SET_PDEATHSIG`), even while a run holds the GIL; everywhere,
     a daemon thread also polls the parent pid, which covers other systems and a parent that died before the
     signal was armed."""
     if sys.platform.startswith("linux"):
@@ -58,7 +58,7 @@ def watch_parent(parent: int) -> None:
 
 
 def init_worker(parent: int | None = None) -> None:
-    """The initializer of every local worker process (``parent``: the pid of the process that started the pool;
+    """The initializer of every local worker process (`parent`: the pid of the process that started the pool;
     default: this process's parent now)."""
     pin_threads()
     watch_parent(os.getppid() if parent is None else parent)

@@ -27,7 +27,23 @@ DRAW_POLL_S = 0.5
 
 @dataclass
 class Reproduction:
-    """What a reproduction produced: the verdict of every claim, the files, and how long it took."""
+    """What a reproduction produced: the verdict of every claim, the files, and how long it took.
+
+    Attributes:
+        verdicts: Every claim's `Verdict`, by its key.
+        report: The HTML report (`out/report.html`).
+        files: The figures written (PNG and SVG).
+        wall_s: The reproduction's wall time in seconds.
+        runs_executed: Runs computed now (the others were already in the store).
+
+    Examples:
+        >>> from sgdlab.lecture import Reproduction, Verdict
+        >>> verdict = Verdict()
+        >>> verdict.check("floor shrinks", True, "0.1", "< 0.5")
+        True
+        >>> Reproduction(verdicts={"noise-floor": verdict}).passed
+        True
+    """
 
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     report: Path | None = None
@@ -42,8 +58,8 @@ class Reproduction:
 
 @dataclass(frozen=True)
 class Picture:
-    """A section of pictures without a verdict, shown right after the claim (``after``, its key) it illustrates;
-    ``figures`` are ``(file, caption)`` pairs."""
+    """A section of pictures without a verdict, shown right after the claim (`after`, its key) it illustrates;
+    `figures` are `(file, caption)` pairs."""
 
     after: str
     title: str
@@ -63,7 +79,7 @@ class _Drawer(threading.Thread):
     """Verdicts and figures drawn while the sweep still runs: first the pictures (they need no stored run), then
     each claim as soon as every run of its experiments is stored. The parent process mostly waits on its workers
     during a sweep, so this takes the drawing off the end of the reproduction. Each outcome is kept (an exception
-    too) for :func:`run_claims` to use in the claims' order; what is not ready when the sweep ends is drawn then.
+    too) for `run_claims` to use in the claims' order; what is not ready when the sweep ends is drawn then.
     Only this thread draws while it runs (matplotlib's settings are global)."""
 
     def __init__(self, claims, specs, path: Path, figures: Path, pictures) -> None:
@@ -109,7 +125,7 @@ class _Drawer(threading.Thread):
                     self._halt.wait(DRAW_POLL_S)
 
     def finish(self, stop: bool) -> None:
-        """The sweep is over: draw what is left (or, with ``stop``, nothing more), and wait for it."""
+        """The sweep is over: draw what is left (or, with `stop`, nothing more), and wait for it."""
         self._sweep_over.set()
         if stop:
             self._halt.set()
@@ -130,8 +146,49 @@ def run_claims(
     echo: Callable[[str], None] = print,
     pictures: Callable[[Path], list[Picture]] | None = None,
 ) -> Reproduction:
-    """Run ``claims`` into ``out`` (store ``out/results.db``, figures, ``out/report.html``). ``progress``: one bar
-    for all the runs on standard error, or a `SweepProgress` to show them in (each run labelled with its claim)."""
+    """Run `claims` into `out` (store `out/results.db`, figures, `out/report.html`). `progress`: one bar
+    for all the runs on standard error, or a `SweepProgress` to show them in (each run labelled with its claim).
+
+    Args:
+        claims: The claims to reproduce (e.g. `sgdlab.lecture.CLAIMS`).
+        out: The folder to write into (created if missing); its store makes a second call recompute nothing.
+        quick: Use the claims' smaller experiments (fewer seeds, shorter runs).
+        jobs: Worker processes (default: one per core; 1 runs everything in this process).
+        progress: A progress bar on standard error (`True`), none (`False`), or a `SweepProgress`.
+        echo: Where the summary lines (the sweep, each claim's PASS/FAIL) go.
+        pictures: Draws the sections without a verdict into the figures folder (`sgdlab reproduce`'s 2-D
+            trajectories and animation); `None`: none.
+
+    Returns:
+        The `Reproduction`: verdicts, report, files and timings.
+
+    Raises:
+        ValueError: Two different experiments share a name.
+        StoreFullError: The store's disk filled up (the runs stored so far stay; run again after freeing space).
+        KeyboardInterrupt: The sweep was interrupted (the stored runs stay).
+
+    Examples:
+        A claim of one's own, on a tiny experiment:
+
+        >>> import tempfile
+        >>> from sgdlab.lecture import Claim, Verdict, run_claims
+        >>> class GDConverges(Claim):
+        ...     key, title, statement = "gd", "GD converges", "GD with α = 1/L decreases the loss."
+        ...     def experiments(self, quick):
+        ...         return [{"name": "gd", "budget": {"epochs": 5},
+        ...                  "problems": [{"name": "q", "type": "Quadratic2D"}], "methods": [{"type": "GD"}]}]
+        ...     def judge(self, results):
+        ...         verdict, (run,) = Verdict(), results["gd"]
+        ...         first, last = run.column("loss")[[0, -1]]
+        ...         verdict.check("the loss decreases", last < first, f"{first:.2g} → {last:.2g}", "decrease")
+        ...         return verdict
+        >>> result = run_claims([GDConverges()], tempfile.mkdtemp(), jobs=1, progress=False, echo=print)
+        ... # doctest: +ELLIPSIS
+        sweep complete: 1 runs executed, 0 failed, 0 diverged (... s)
+        PASS  GD converges
+        >>> result.passed, result.runs_executed, result.report.name
+        (True, 1, 'report.html')
+    """
     from sgdlab.viz import HtmlReport
 
     started = time.perf_counter()

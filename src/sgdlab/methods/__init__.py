@@ -21,7 +21,7 @@ from sgdlab.methods.schedules import (
 from sgdlab.methods.sgd import SGD
 from sgdlab.methods.variance_reduced import SAG, SAGA, SVRG
 
-#: Every method by its public name: the registry. Each class carries its `MethodInfo` (``cls.info``), which the
+#: Every method by its public name: the registry. Each class carries its `MethodInfo` (`cls.info`), which the
 #: fused path, the compiled segments, the torch optimizers, the spec schema, the CLI and the benchmarks read.
 METHODS: dict[str, type[Method]] = {
     cls.__name__: cls

@@ -1,6 +1,6 @@
 """The few array operations the element-wise update rules need, for NumPy arrays and torch tensors alike.
 
-Dispatch is by duck typing, so one formula serves both sides (`sgdlab.torch` runs the very same ``step``
+Dispatch is by duck typing, so one formula serves both sides (`sgdlab.torch` runs the very same `step`
 on tensors, on any device) and the NumPy core never imports torch.
 """
 
@@ -10,7 +10,7 @@ import numpy as np
 
 
 def zeros_like(x):
-    """Zeros of ``x``'s shape, dtype and (for tensors) device."""
+    """Zeros of `x`'s shape, dtype and (for tensors) device."""
     return np.zeros_like(x) if isinstance(x, np.ndarray) else x.new_zeros(x.shape)
 
 
@@ -19,12 +19,12 @@ def sqrt(a):
 
 
 def sign(a):
-    """``sign(a)`` element-wise, with ``sign(0) = 0`` (NumPy's and torch's convention)."""
+    """`sign(a)` element-wise, with `sign(0) = 0` (NumPy's and torch's convention)."""
     return a.sign() if hasattr(a, "sign") else np.sign(a)  # tensors have .sign; arrays do not
 
 
 def maximum_into(out, other) -> None:
-    """``out ← max(out, other)`` element-wise, in place."""
+    """`out ← max(out, other)` element-wise, in place."""
     if isinstance(out, np.ndarray):
         np.maximum(out, other, out=out)
     else:
@@ -32,12 +32,12 @@ def maximum_into(out, other) -> None:
 
 
 def rounds_to_zero(value: float, x) -> bool:
-    """Whether ``value`` is 0 in ``x``'s floating-point type (e.g. ``eps = 1e-50`` in float32)."""
+    """Whether `value` is 0 in `x`'s floating-point type (e.g. `eps = 1e-50` in float32)."""
     return bool((x.dtype.type(value) if isinstance(x, np.ndarray) else x.new_tensor(value)) == 0)
 
 
 def check_iterate(x) -> None:
-    """``x`` must be a writeable, finite float32/float64 array, or a floating-point tensor."""
+    """`x` must be a writeable, finite float32/float64 array, or a floating-point tensor."""
     if isinstance(x, np.ndarray):
         if x.dtype.type not in (np.float32, np.float64):
             raise TypeError(f"x must be a float32 or float64 NumPy array, got {x.dtype}")

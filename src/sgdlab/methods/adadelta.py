@@ -16,17 +16,40 @@ from sgdlab.methods.base import Fused, MethodInfo, State, SteppedMethod, check_t
 class Adadelta(SteppedMethod):
     """Adadelta (Zeiler, *ADADELTA: an adaptive learning rate method*, 2012), per coordinate:
 
-    ``v_j ← γ v_j + (1 − γ) g_j²``
-    ``g̃_j = √(Δx_j + ε) / √(v_j + ε) · g_j``
-    ``x_j ← x_j − lr · g̃_j``
-    ``Δx_j ← ρ Δx_j + (1 − ρ) g̃_j²``
+    `v_j ← γ v_j + (1 − γ) g_j²`
+    `g̃_j = √(Δx_j + ε) / √(v_j + ε) · g_j`
+    `x_j ← x_j − lr · g̃_j`
+    `Δx_j ← ρ Δx_j + (1 − ρ) g̃_j²`
 
-    The lecture's method has no step size: ``lr = 1`` (the default). torch.optim.Adadelta multiplies the
-    step by its ``lr`` in the same place, with one decay ``rho`` for both averages (``gamma = rho`` here).
-    Defaults from the paper: ``gamma = rho = 0.95``, ``eps = 1e-6``.
+    The lecture's method has no step size: `lr = 1` (the default). torch.optim.Adadelta multiplies the
+    step by its `lr` in the same place, with one decay `rho` for both averages (`gamma = rho` here).
+    Defaults from the paper: `gamma = rho = 0.95`, `eps = 1e-6`.
 
-    torch.optim.Adadelta's options: ``weight_decay = λ`` adds ``λx`` to the gradient and ``maximize`` ascends
-    (``g ← −g`` first). ``convention="torch"`` admits torch's ranges (``lr = 0``); the rule is the same.
+    torch.optim.Adadelta's options: `weight_decay = λ` adds `λx` to the gradient and `maximize` ascends
+    (`g ← −g` first). `convention="torch"` admits torch's ranges (`lr = 0`); the rule is the same.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        gamma: The decay `γ ∈ [0, 1)` of the squared-gradient average.
+        rho: The decay `ρ ∈ [0, 1)` of the squared-update average.
+        eps: `ε > 0`, inside both roots.
+        weight_decay: Coupled L2 decay `λ ≥ 0`: `λx` is added to the gradient (torch's `weight_decay`).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` (the lab's form) or `"torch"` (torch.optim's form and ranges, e.g. `lr = 0`).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.Adadelta(), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.0048...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(

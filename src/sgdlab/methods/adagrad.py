@@ -14,17 +14,40 @@ from sgdlab.methods.diagonal import DiagonallyScaled
 
 @dataclasses.dataclass(kw_only=True)
 class Adagrad(DiagonallyScaled):
-    """Adagrad (Duchi, Hazan & Singer, JMLR 2011), per coordinate ``j``:
+    """Adagrad (Duchi, Hazan & Singer, JMLR 2011), per coordinate `j`:
 
-    ``v_j ← v_j + g_j²;   x_j ← x_j − α g_j / √(v_j + ε)``        (lecture, ``convention="lecture"``)
+    `v_j ← v_j + g_j²;   x_j ← x_j − α g_j / √(v_j + ε)`        (lecture, `convention="lecture"`)
 
-    ``convention="torch"`` puts ε outside the root, ``x_j ← x_j − α g_j / (√v_j + ε)``, as
-    torch.optim.Adagrad does. Defaults: ``lr = 0.01`` (torch.optim's), ``eps = 1e-6`` (the lecture's).
+    `convention="torch"` puts ε outside the root, `x_j ← x_j − α g_j / (√v_j + ε)`, as
+    torch.optim.Adagrad does. Defaults: `lr = 0.01` (torch.optim's), `eps = 1e-6` (the lecture's).
 
-    torch.optim.Adagrad's options: ``lr_decay = η`` divides the step, ``α_k = lr·s(k)/(1 + (k − 1) η)``;
-    ``initial_accumulator_value`` is ``v₀`` (0 by default); ``weight_decay`` and ``maximize`` as for
-    :class:`~sgdlab.methods.RMSProp`. A zero gradient entry leaves its coordinate and its ``v`` unchanged, so a
+    torch.optim.Adagrad's options: `lr_decay = η` divides the step, `α_k = lr·s(k)/(1 + (k − 1) η)`;
+    `initial_accumulator_value` is `v₀` (0 by default); `weight_decay` and `maximize` as for
+    `RMSProp`. A zero gradient entry leaves its coordinate and its `v` unchanged, so a
     sparse gradient steps only its rows (without weight decay, which would move every coordinate).
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        eps: `ε > 0`, which keeps the denominator away from 0.
+        weight_decay: Coupled L2 decay `λ ≥ 0`: `λx` is added to the gradient (torch's `weight_decay`).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` (the lab's form) or `"torch"` (torch.optim's form and ranges, e.g. `lr = 0`).
+        lr_decay: torch's `lr_decay ≥ 0`.
+        initial_accumulator_value: The initial accumulator `v₀ ≥ 0`.
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.Adagrad(lr=0.5), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.0060...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(

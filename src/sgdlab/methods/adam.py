@@ -19,20 +19,45 @@ _BETAS = (("betas", ("beta1", "beta2")),)
 class Adam(SteppedMethod):
     """Adam (Kingma & Ba, *Adam: a method for stochastic optimization*, ICLR 2015), per coordinate:
 
-    ``m_j ← β1 m_j + (1 − β1) g_j;   v_j ← β2 v_j + (1 − β2) g_j²``
-    ``m̂_j = m_j / (1 − β1^k);   v̂_j = v_j / (1 − β2^k)``
-    ``x_j ← x_j − α m̂_j / (√v̂_j + ε)``
+    `m_j ← β1 m_j + (1 − β1) g_j;   v_j ← β2 v_j + (1 − β2) g_j²`
+    `m̂_j = m_j / (1 − β1^k);   v̂_j = v_j / (1 − β2^k)`
+    `x_j ← x_j − α m̂_j / (√v̂_j + ε)`
 
-    Same convention as torch.optim.Adam. ``weight_decay = λ > 0`` adds the coupled L2 gradient ``λx`` to
-    ``g`` before the moments (torch's ``weight_decay``; contrast :class:`AdamW`). Defaults from the paper:
-    ``lr = 1e-3``, ``beta1 = 0.9``, ``beta2 = 0.999``, ``eps = 1e-8``.
+    Same convention as torch.optim.Adam. `weight_decay = λ > 0` adds the coupled L2 gradient `λx` to
+    `g` before the moments (torch's `weight_decay`; contrast `AdamW`). Defaults from the paper:
+    `lr = 1e-3`, `beta1 = 0.9`, `beta2 = 0.999`, `eps = 1e-8`.
 
-    torch.optim.Adam's options: ``amsgrad`` is :class:`AMSGrad`'s denominator (whose two conventions
-    ``convention`` chooses; it also admits torch's ``lr = 0``), ``decoupled_weight_decay`` is :class:`AdamW`'s
-    decay, ``maximize`` ascends (``g ← −g`` before the decay and the moments).
+    torch.optim.Adam's options: `amsgrad` is `AMSGrad`'s denominator (whose two conventions
+    `convention` chooses; it also admits torch's `lr = 0`), `decoupled_weight_decay` is `AdamW`'s
+    decay, `maximize` ascends (`g ← −g` before the decay and the moments).
 
-    ``eps`` must be > 0: with ``ε = 0`` a coordinate whose gradients have all been zero (a zero gradient, an
-    all-zero feature) has ``m̂ = v̂ = 0`` and the update ``0/0``. torch.optim accepts ``eps=0`` and returns NaN there.
+    `eps` must be > 0: with `ε = 0` a coordinate whose gradients have all been zero (a zero gradient, an
+    all-zero feature) has `m̂ = v̂ = 0` and the update `0/0`. torch.optim accepts `eps=0` and returns NaN there.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        beta1: The first moment's decay `β1 ∈ [0, 1)`.
+        beta2: The second moment's decay `β2 ∈ [0, 1)`.
+        eps: `ε > 0`, added to the root of the second moment.
+        weight_decay: `λ ≥ 0`: coupled L2 decay, or decoupled with `decoupled_weight_decay=True`.
+        amsgrad: Use AMSGrad's non-decreasing denominator (`AMSGrad`).
+        decoupled_weight_decay: Decouple the decay from the moments (`AdamW`).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` or `"torch"`: which AMSGrad maximum (above), and torch's ranges (`lr = 0`).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.Adam(lr=0.05), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.008...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
@@ -47,7 +72,7 @@ class Adam(SteppedMethod):
     eps: float = 1e-8
     weight_decay: float = 0.0
     amsgrad: bool = False
-    #: ``True`` (AdamW): ``λx`` is added to the step, not to the gradient that feeds the moments.
+    #: `True` (AdamW): `λx` is added to the step, not to the gradient that feeds the moments.
     decoupled_weight_decay: bool = False
     maximize: bool = False
     convention: str = "lecture"
@@ -63,8 +88,8 @@ class Adam(SteppedMethod):
 
     @classmethod
     def check_torch_call(cls, keywords: dict[str, Any]) -> None:
-        """As torch.optim.Adam: ``betas`` both floats or both (1-element) tensors, and no tensor ``lr`` or ``betas``
-        with ``foreach=True`` and ``capturable=False`` (torch's multi-tensor path cannot take them)."""
+        """As torch.optim.Adam: `betas` both floats or both (1-element) tensors, and no tensor `lr` or `betas`
+        with `foreach=True` and `capturable=False` (torch's multi-tensor path cannot take them)."""
         betas = keywords.get("betas")
         if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
@@ -84,7 +109,7 @@ class Adam(SteppedMethod):
         return state
 
     def _denominator(self, state: State) -> np.ndarray:
-        """``√v̂ + ε``, or AMSGrad's with the running maximum: of ``v̂`` (lecture), of the raw ``v`` bias-corrected
+        """`√v̂ + ε`, or AMSGrad's with the running maximum: of `v̂` (lecture), of the raw `v` bias-corrected
         afterwards (torch)."""
         correction = 1.0 - self.beta2 ** state["k"]
         if not self.amsgrad:
@@ -128,11 +153,36 @@ class AMSGrad(Adam):
     """AMSGrad (Reddi, Kale & Kumar, *On the convergence of Adam and beyond*, ICLR 2018): Adam with a
     denominator that never shrinks, which restores convergence where Adam provably fails.
 
-    ``convention="lecture"``: ``v̂max_j ← max(v̂max_j, v̂_j)`` with the bias-corrected ``v̂``, and
-    ``x_j ← x_j − α m̂_j / (√v̂max_j + ε)``.
-    ``convention="torch"`` (torch.optim.Adam(amsgrad=True)): the maximum is taken of the raw ``v`` and
-    bias-corrected afterwards, ``vmax ← max(vmax, v)``, denominator ``√(vmax/(1 − β2^k)) + ε``.
-    ``AMSGrad(...)`` is ``Adam(amsgrad=True, ...)``.
+    `convention="lecture"`: `v̂max_j ← max(v̂max_j, v̂_j)` with the bias-corrected `v̂`, and
+    `x_j ← x_j − α m̂_j / (√v̂max_j + ε)`.
+    `convention="torch"` (torch.optim.Adam(amsgrad=True)): the maximum is taken of the raw `v` and
+    bias-corrected afterwards, `vmax ← max(vmax, v)`, denominator `√(vmax/(1 − β2^k)) + ε`.
+    `AMSGrad(...)` is `Adam(amsgrad=True, ...)`.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        beta1: The first moment's decay `β1 ∈ [0, 1)`.
+        beta2: The second moment's decay `β2 ∈ [0, 1)`.
+        eps: `ε > 0`, added to the root of the running maximum.
+        weight_decay: `λ ≥ 0`: coupled L2 decay, or decoupled with `decoupled_weight_decay=True`.
+        amsgrad: Must be `True` (`Adam(amsgrad=False)` is `Adam`).
+        decoupled_weight_decay: Decouple the decay from the moments (as `AdamW`).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` or `"torch"`: the maximum of `v̂` or of the raw `v` (above).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.AMSGrad(lr=0.05), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.0048...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(
@@ -153,10 +203,35 @@ class AMSGrad(Adam):
 class AdamW(Adam):
     """AdamW (Loshchilov & Hutter, *Decoupled weight decay regularization*, ICLR 2019):
 
-    Adam's moments from the plain gradient, then ``x_j ← x_j − α (m̂_j / (√v̂_j + ε) + λ x_j^(k−1))`` — the
+    Adam's moments from the plain gradient, then `x_j ← x_j − α (m̂_j / (√v̂_j + ε) + λ x_j^(k−1))` — the
     decay uses the previous iterate and is not scaled by the adaptive denominator. Same convention as
-    torch.optim.AdamW; default ``weight_decay = 0.01`` (torch's). ``AdamW(...)`` is
-    ``Adam(decoupled_weight_decay=True, weight_decay=0.01, ...)``, with Adam's other options.
+    torch.optim.AdamW; default `weight_decay = 0.01` (torch's). `AdamW(...)` is
+    `Adam(decoupled_weight_decay=True, weight_decay=0.01, ...)`, with Adam's other options.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        beta1: The first moment's decay `β1 ∈ [0, 1)`.
+        beta2: The second moment's decay `β2 ∈ [0, 1)`.
+        eps: `ε > 0`, added to the root of the second moment.
+        weight_decay: The decoupled decay `λ ≥ 0`.
+        amsgrad: Use AMSGrad's non-decreasing denominator.
+        decoupled_weight_decay: Must be `True` (without it, AdamW is Adam).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` or `"torch"` (torch's ranges, and AMSGrad's maximum with `amsgrad=True`).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.AdamW(lr=0.05, weight_decay=0.01), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.007...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(

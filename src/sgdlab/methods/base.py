@@ -2,13 +2,13 @@
 
 A method is a dataclass of hyperparameters with two kinds of entry points:
 
-* ``init(x) -> state`` and ``step(x, g, state)`` — the update rule for a given (stochastic) gradient
-  ``g``, applied to ``x`` in place. ``state`` is a plain dict with the step counter ``"k"``.
-* ``iterate(problem, x, idx, state) -> cost`` — one iteration through the problem's oracle on the
-  sample indices ``idx``; the default computes ``g = problem.grad_batch(x, idx)`` and calls ``step``.
+* `init(x) -> state` and `step(x, g, state)` — the update rule for a given (stochastic) gradient
+  `g`, applied to `x` in place. `state` is a plain dict with the step counter `"k"`.
+* `iterate(problem, x, idx, state) -> cost` — one iteration through the problem's oracle on the
+  sample indices `idx`; the default computes `g = problem.grad_batch(x, idx)` and calls `step`.
   Methods that need more than one minibatch gradient (GD with line search, SAG, SAGA, SVRG) override it.
 
-A step size left as ``None`` is derived from the problem's constants by ``resolve`` when a run starts.
+A step size left as `None` is derived from the problem's constants by `resolve` when a run starts.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ CONVENTIONS = ("lecture", "torch")
 
 
 def torch_gradient(x, g, maximize: bool = False, weight_decay: float = 0.0):
-    """The gradient torch.optim's rules use: ``−g`` when maximizing, then plus ``λx`` (coupled weight decay ``λ``),
-    in that order. A new array where either applies; ``g`` itself is never modified."""
+    """The gradient torch.optim's rules use: `−g` when maximizing, then plus `λx` (coupled weight decay `λ`),
+    in that order. A new array where either applies; `g` itself is never modified."""
     if maximize:
         g = -g
     if weight_decay:
@@ -45,10 +45,17 @@ def torch_gradient(x, g, maximize: bool = False, weight_decay: float = 0.0):
 class Fused:
     """A fused kernel of `sgdlab.methods.fused` and how a method's state feeds it.
 
-    ``kernel`` names it in ``fused.KERNELS``; ``state`` lists the state arrays it updates in its argument order
-    (``None``: an unused slot, passed ``x``); ``hooks`` are the attributes of the registering class whose formulas
-    the kernel implements besides ``_update`` (e.g. ``accumulate``): a subclass that overrides ``_update`` or one of
-    them has no kernel unless it registers its own `MethodInfo`.
+    Attributes:
+        kernel: The kernel's name in `fused.KERNELS`.
+        state: The state arrays it updates, in its argument order (`None`: an unused slot, passed `x`).
+        hooks: The attributes of the registering class whose formulas the kernel implements besides `_update`
+            (e.g. `accumulate`): a subclass that overrides `_update` or one of them has no kernel unless it
+            registers its own `MethodInfo`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> sl.methods.Adadelta.info.fused
+        Fused(kernel='adadelta', state=('v', 'dx'), hooks=())
     """
 
     kernel: str
@@ -60,24 +67,33 @@ class Fused:
 class MethodInfo:
     """What a method is and which implementations it has: the one record every dispatcher reads.
 
-    * ``elementwise`` — ``step(x, g, state)`` alone implements it (otherwise it needs the problem's oracle and
-      ``step`` refuses): `SteppedMethod.step`, the torch adapter (`sgdlab.torch.optim`);
-    * ``full_batch`` — every iteration uses the full gradient, the engine samples nothing (`sgdlab.run`, the spec
-      checks, the playground);
-    * ``fused`` — its fused kernel and state layout (`Fused`), or ``None``: `sgdlab.methods.fused.step` and the
-      compiled element-wise segments;
-    * ``compiled`` — its compiled GLM segment (``"elementwise"``, ``"sag"``, ``"saga"``, ``"svrg"``) or ``None``:
-      `sgdlab.engine.compiled`;
-    * ``torch`` — the torch.optim optimizer with the same update (under ``convention="torch"`` where the method
-      has one), e.g. ``"torch.optim.Adam"``, or ``None``: B1, the torch tests, and `sgdlab.torch`, whose optimizer
-      of the same name takes that counterpart's keywords (`Method.from_torch`);
-    * ``torch_keywords`` — the counterpart's keywords that name this method's fields differently, as pairs
-      ``(keyword, field)``: a tuple of fields spreads a sequence (``("betas", ("beta1", "beta2"))``), a keyword
-      listed twice gives its value to both fields (``("rho", "gamma"), ("rho", "rho")``); a keyword not listed is
-      the field of the same name.
-
-    A class registers its info by defining ``info`` in its own body; a subclass that does not inherits it, but
+    A class registers its info by defining `info` in its own body; a subclass that does not inherits it, but
     neither the compiled segments (exact classes only) nor, if it overrides a hook, the fused kernel.
+
+    Attributes:
+        elementwise: `step(x, g, state)` alone implements it (otherwise it needs the problem's oracle and
+            `step` refuses): `SteppedMethod.step`, the torch adapter (`sgdlab.torch.optim`).
+        full_batch: Every iteration uses the full gradient, the engine samples nothing (`sgdlab.run`, the spec
+            checks, the playground).
+        fused: Its fused kernel and state layout (`Fused`), or `None`: `sgdlab.methods.fused.step` and the
+            compiled element-wise segments.
+        compiled: Its compiled GLM segment (`"elementwise"`, `"sag"`, `"saga"`, `"svrg"`) or `None`:
+            `sgdlab.engine.compiled`.
+        torch: The torch.optim optimizer with the same update (under `convention="torch"` where the method
+            has one), e.g. `"torch.optim.Adam"`, or `None`: B1, the torch tests, and `sgdlab.torch`, whose
+            optimizer of the same name takes that counterpart's keywords (`Method.from_torch`).
+        torch_keywords: The counterpart's keywords that name this method's fields differently, as pairs
+            `(keyword, field)`: a tuple of fields spreads a sequence (`("betas", ("beta1", "beta2"))`), a
+            keyword listed twice gives its value to both fields (`("rho", "gamma"), ("rho", "rho")`); a keyword
+            not listed is the field of the same name.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> info = sl.methods.RMSProp.info
+        >>> info.elementwise, info.full_batch, info.compiled, info.torch, info.torch_keywords
+        (True, False, 'elementwise', 'torch.optim.RMSprop', (('alpha', 'gamma'),))
+        >>> sl.methods.SVRG.info.elementwise, sl.methods.GD.info.full_batch
+        (False, True)
     """
 
     elementwise: bool = True
@@ -89,29 +105,29 @@ class MethodInfo:
 
 
 def flag(name: str, value: object) -> bool:
-    """``value`` as a bool after checking it is one (``True``/``False``, or a NumPy bool)."""
+    """`value` as a bool after checking it is one (`True`/`False`, or a NumPy bool)."""
     if not isinstance(value, bool | np.bool_):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return bool(value)
 
 
 def check_torch_options(method: Any) -> None:
-    """Check the options every torch.optim counterpart shares, in place: ``convention`` one of `CONVENTIONS` (first:
-    a method's other ranges may depend on it), ``weight_decay ≥ 0`` and ``maximize`` a bool."""
+    """Check the options every torch.optim counterpart shares, in place: `convention` one of `CONVENTIONS` (first:
+    a method's other ranges may depend on it), `weight_decay ≥ 0` and `maximize` a bool."""
     _checks.choice("convention", method.convention, CONVENTIONS)
     method.weight_decay = _checks.nonnegative("weight_decay", method.weight_decay)
     method.maximize = flag("maximize", method.maximize)
 
 
 def _spread(keyword: str, fields: tuple[str, ...], value: Any) -> dict[str, Any]:
-    """``betas=(0.9, 0.999)`` → ``{"beta1": 0.9, "beta2": 0.999}``."""
+    """`betas=(0.9, 0.999)` → `{"beta1": 0.9, "beta2": 0.999}`."""
     if not isinstance(value, tuple | list) or len(value) != len(fields):
         raise TypeError(f"{keyword} must be a tuple of {len(fields)} numbers, got {value!r}")
     return dict(zip(fields, value, strict=True))
 
 
 def _torch_named(message: str, renames: tuple) -> str:
-    """An error message that starts with a field's name, restated with torch's keyword (``beta1`` → ``betas[0]``)."""
+    """An error message that starts with a field's name, restated with torch's keyword (`beta1` → `betas[0]`)."""
     for keyword, field in renames:
         for i, name in enumerate(field if isinstance(field, tuple) else (field,)):
             if message.startswith(f"{name} "):
@@ -121,24 +137,52 @@ def _torch_named(message: str, renames: tuple) -> str:
 
 
 def registering_class(cls: type) -> type:
-    """The class in ``cls``'s MRO that defines the `MethodInfo` it has (``cls`` itself if it registers one)."""
+    """The class in `cls`'s MRO that defines the `MethodInfo` it has (`cls` itself if it registers one)."""
     return next(k for k in cls.__mro__ if "info" in vars(k))
 
 
 def expected_smoothness(problem: Problem, batch_size: int) -> float:
-    """``L_b = L_max/b + (1 − 1/b)·L``: the expected smoothness of a minibatch of ``b`` indices drawn
-    uniformly with replacement (Gower et al., *SGD: general analysis and improved rates*, ICML 2019)."""
+    """`L_b = L_max/b + (1 − 1/b)·L`: the expected smoothness of a minibatch of `b` indices drawn
+    uniformly with replacement (Gower et al., *SGD: general analysis and improved rates*, ICML 2019).
+
+    Args:
+        problem: A problem with the constants `L` and `L_max`.
+        batch_size: The minibatch size `b` (values below 1 count as 1).
+
+    Returns:
+        `L_b`, from `L_max` (`b = 1`) down towards `L` (`b → ∞`).
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> sl.methods.expected_smoothness(prob, 1) == prob.L_max
+        True
+        >>> bool(prob.L < sl.methods.expected_smoothness(prob, 10) < prob.L_max)
+        True
+    """
     b = max(int(batch_size), 1)
     return problem.L_max / b + (1.0 - 1.0 / b) * problem.L
 
 
 @dataclasses.dataclass(kw_only=True)
 class Method:
-    """Base class of all methods; subclasses are dataclasses whose fields are the hyperparameters."""
+    """Base class of all methods; subclasses are dataclasses whose fields are the hyperparameters.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> adam = sl.methods.Adam(lr=0.01)
+        >>> isinstance(adam, sl.methods.Method), adam.name, adam.hyperparameters()["beta2"]
+        (True, 'Adam', 0.999)
+        >>> import numpy as np
+        >>> sl.methods.SAGA().step(np.zeros(2), np.zeros(2), {"k": 0})
+        Traceback (most recent call last):
+        ...
+        TypeError: SAGA needs the problem's oracle; run it through sgdlab.run
+    """
 
     #: What the method is and which implementations it has (each registered method defines its own).
     info: ClassVar[MethodInfo] = MethodInfo(elementwise=False)
-    #: ``info.full_batch``, kept as a class attribute for the engine and the playground.
+    #: `info.full_batch`, kept as a class attribute for the engine and the playground.
     full_batch: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -153,8 +197,8 @@ class Method:
 
     @classmethod
     def fused_kernel(cls) -> Fused | None:
-        """``info.fused`` where that kernel computes this class's update: the registering class's own, or a
-        subclass's that overrides neither ``_update`` nor any of the kernel's ``hooks``; else ``None``."""
+        """`info.fused` where that kernel computes this class's update: the registering class's own, or a
+        subclass's that overrides neither `_update` nor any of the kernel's `hooks`; else `None`."""
         spec, owner = cls.info.fused, registering_class(cls)
         if spec is None or owner is cls:
             return spec
@@ -168,8 +212,8 @@ class Method:
 
     @classmethod
     def from_torch(cls, **keywords: Any) -> Method:
-        """The method that ``info.torch`` runs with these keywords (torch's names, ``info.torch_keywords``), under
-        torch's convention; a refused value's error names torch's keyword. Implementation flags (``foreach``, …)
+        """The method that `info.torch` runs with these keywords (torch's names, `info.torch_keywords`), under
+        torch's convention; a refused value's error names torch's keyword. Implementation flags (`foreach`, …)
         are not hyperparameters: the caller removes them."""
         fields: dict[str, Any] = {}
         for keyword, value in keywords.items():
@@ -188,11 +232,11 @@ class Method:
 
     @classmethod
     def check_torch_call(cls, keywords: dict[str, Any]) -> None:
-        """Refuse, with torch's exception type, what ``info.torch``'s constructor refuses besides out-of-range
+        """Refuse, with torch's exception type, what `info.torch`'s constructor refuses besides out-of-range
         hyperparameters (which `from_torch` refuses): nothing, unless a method says otherwise."""
 
     def _validate(self) -> None:
-        """Check hyperparameters; subclasses extend this and raise ``ValueError`` naming the parameter."""
+        """Check hyperparameters; subclasses extend this and raise `ValueError` naming the parameter."""
 
     @property
     def name(self) -> str:
@@ -208,12 +252,12 @@ class Method:
 
     # --- the update rule --------------------------------------------------------------------------
     def init(self, x: np.ndarray) -> State:
-        """A fresh state for iterate ``x`` (arrays of ``x``'s shape and dtype)."""
+        """A fresh state for iterate `x` (arrays of `x`'s shape and dtype)."""
         _ops.check_iterate(x)
         return {"k": 0}
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
-        """Update ``x`` in place with gradient ``g``."""
+        """Update `x` in place with gradient `g`."""
         raise TypeError(f"{self.name} needs the problem's oracle; run it through sgdlab.run")
 
     def fused_args(self) -> tuple:
@@ -221,25 +265,44 @@ class Method:
         return ()
 
     def fused_step_args(self, k: int) -> tuple:
-        """The fused kernel's arguments that change with the step counter ``k`` (right after the step size)."""
+        """The fused kernel's arguments that change with the step counter `k` (right after the step size)."""
         return ()
 
     # --- the oracle protocol ----------------------------------------------------------------------
     def resolve(self, problem: Problem, batch_size: int = 1, total_iters: int | None = None) -> Method:
-        """A copy with every unset hyperparameter derived from ``problem`` (and the run's length)."""
+        """A copy with every unset hyperparameter derived from `problem` (and the run's length)."""
         return self
 
     def iterate(self, problem: Problem, x: np.ndarray, idx: np.ndarray, state: State) -> int:
-        """One iteration on the samples ``idx``; returns its cost in component-gradient evaluations."""
+        """One iteration on the samples `idx`; returns its cost in component-gradient evaluations."""
         self.step(x, problem.grad_batch(x, idx), state)
         return len(idx)
 
 
 @dataclasses.dataclass(kw_only=True)
 class SteppedMethod(Method):
-    """A method with a step size ``lr`` (α) and a schedule: ``α_k = lr · schedule(k)``.
+    """A method with a step size `lr` (α) and a schedule: `α_k = lr · schedule(k)`.
 
-    ``lr=None`` is resolved from the problem by :meth:`default_lr` when a run starts.
+    `lr=None` is resolved from the problem by `default_lr` when a run starts.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem by `default_lr` when a run starts).
+        schedule: The step-size schedule `s(k)`: a `Schedule` or its name or text (`"constant"`, `"1/k"`, …).
+
+    Raises:
+        ValueError: `lr` is not positive (`convention="torch"`: negative), or the schedule is unknown.
+
+    Examples:
+        An element-wise method steps a NumPy array in place, without a problem:
+
+        >>> import numpy as np
+        >>> import sgdlab as sl
+        >>> sgd = sl.methods.SGD(lr=0.1)
+        >>> x = np.array([1.0, -2.0])
+        >>> state = sgd.init(x)
+        >>> sgd.step(x, np.array([1.0, 1.0]), state)
+        >>> x, state["k"]
+        (array([ 0.9, -2.1]), 1)
     """
 
     lr: float | None = None
@@ -252,25 +315,25 @@ class SteppedMethod(Method):
 
     @property
     def torch_ranges(self) -> bool:
-        """Whether hyperparameters may take torch.optim's ranges (``convention="torch"``): ``lr = 0``, and
-        momentum ``≥ 1`` where the method has one."""
+        """Whether hyperparameters may take torch.optim's ranges (`convention="torch"`): `lr = 0`, and
+        momentum `≥ 1` where the method has one."""
         return getattr(self, "convention", None) == "torch"
 
     def sparse_update(self) -> str:
-        """How a sparse gradient (`sgdlab.torch`) updates the iterate: ``"rows"`` — a zero gradient entry leaves
-        its coordinate and state unchanged, so only the gradient's rows are stepped — or ``"dense"`` — as the
-        densified gradient. ``RuntimeError`` (torch.optim's type) where the method refuses sparse gradients."""
+        """How a sparse gradient (`sgdlab.torch`) updates the iterate: `"rows"` — a zero gradient entry leaves
+        its coordinate and state unchanged, so only the gradient's rows are stepped — or `"dense"` — as the
+        densified gradient. `RuntimeError` (torch.optim's type) where the method refuses sparse gradients."""
         raise RuntimeError(f"{self.name} does not support sparse gradients")
 
     def default_lr(self, problem: Problem, batch_size: int) -> float:
-        """The step size used when ``lr`` is unset (each subclass documents its rule and paper)."""
+        """The step size used when `lr` is unset (each subclass documents its rule and paper)."""
         raise TypeError(f"{self.name} has no default step size rule; pass lr=")
 
     def _inverse(
         self, rule: str, constant: str, value: float, numerator: float = 1.0, scale: float = 1.0, remedy: str = ""
     ) -> float:
-        """``numerator / (scale · value)`` for a default derived from a problem constant (``rule`` is its formula, e.g.
-        ``"1/(2 L_b)"``): undefined, and refused naming the constant, when the constant is 0, negative, not finite,
+        """`numerator / (scale · value)` for a default derived from a problem constant (`rule` is its formula, e.g.
+        `"1/(2 L_b)"`): undefined, and refused naming the constant, when the constant is 0, negative, not finite,
         or so small that its inverse overflows."""
         what, remedy = f"{self.name}'s default {rule}", remedy or "pass lr="
         if not math.isfinite(value):
@@ -294,7 +357,7 @@ class SteppedMethod(Method):
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         """Element-wise methods: advance the counter, then the fused kernel (`fused.step`) or the reference
-        ``_update``."""
+        `_update`."""
         if not self.info.elementwise:
             return super().step(x, g, state)  # refuses
         alpha = self._advance(state, x, g)
@@ -302,16 +365,16 @@ class SteppedMethod(Method):
             self._update(x, g, state, alpha)
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
-        """The reference update rule with step size ``alpha`` (``state["k"]`` already advanced)."""
+        """The reference update rule with step size `alpha` (`state["k"]` already advanced)."""
         raise TypeError(f"{self.name} defines no update rule")
 
     @property
     def constant_step_size(self) -> bool:
-        """Whether ``α_k`` is the same at every ``k`` (a constant schedule, and no decay of the method's own)."""
+        """Whether `α_k` is the same at every `k` (a constant schedule, and no decay of the method's own)."""
         return isinstance(self.schedule, Constant)
 
     def step_size(self, state: State) -> float:
-        """``α_k`` for the iteration in progress (``state["k"]`` already advanced)."""
+        """`α_k` for the iteration in progress (`state["k"]` already advanced)."""
         if self.lr is None:
             raise ValueError(
                 f"{self.name}.lr is unset: pass lr=, or run through sgdlab.run, which derives it from the problem"
@@ -319,12 +382,12 @@ class SteppedMethod(Method):
         return self.lr * self.schedule(state["k"])
 
     def _check_eps(self, x) -> None:
-        """``eps`` keeps a denominator away from 0 only if it is not 0 in the iterate's type."""
+        """`eps` keeps a denominator away from 0 only if it is not 0 in the iterate's type."""
         if _ops.rounds_to_zero(self.eps, x):
             raise ValueError(f"eps={self.eps:g} is 0 in {x.dtype}, the iterate's type: pass a larger eps, or float64")
 
     def _advance(self, state: State, x=None, g=None) -> float:
-        """Advance the step counter and return ``α_k`` (checking, when given, that ``g`` matches ``x``)."""
+        """Advance the step counter and return `α_k` (checking, when given, that `g` matches `x`)."""
         if g is not None and g.shape != x.shape:
             raise ValueError(f"the gradient has shape {tuple(g.shape)} but x has shape {tuple(x.shape)}")
         state["k"] += 1

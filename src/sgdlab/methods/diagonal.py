@@ -1,7 +1,7 @@
 """Diagonal scaling by a running sum or average of squared gradients: what Adagrad and RMSProp share.
 
 This is also the one place where the lecture's and PyTorch's conventions differ for them: the lecture
-divides by ``√(v + ε)``, torch.optim by ``√v + ε``.
+divides by `√(v + ε)`, torch.optim by `√v + ε`.
 """
 
 from __future__ import annotations
@@ -18,25 +18,25 @@ from sgdlab.methods.base import Fused, State, SteppedMethod, check_torch_options
 
 @dataclasses.dataclass(kw_only=True)
 class DiagonallyScaled(SteppedMethod):
-    """``x ← x − α_k g / d(v)`` with ``d(v) = √(v + ε)`` (``convention="lecture"``) or ``√v + ε`` (``"torch"``);
-    subclasses define how the squared-gradient statistic ``v`` accumulates (:meth:`accumulate`).
+    """`x ← x − α_k g / d(v)` with `d(v) = √(v + ε)` (`convention="lecture"`) or `√v + ε` (`"torch"`);
+    subclasses define how the squared-gradient statistic `v` accumulates (`accumulate`).
 
-    ``g`` is torch.optim's gradient: ``−g`` when ``maximize``, then plus ``λx`` (``weight_decay = λ``). RMSProp adds
-    ``centered`` (``v`` minus the squared running mean of ``g`` in ``d``) and ``momentum`` (a buffer of the scaled
-    steps): they are class attributes here, fields of :class:`RMSProp`.
+    `g` is torch.optim's gradient: `−g` when `maximize`, then plus `λx` (`weight_decay = λ`). RMSProp adds
+    `centered` (`v` minus the squared running mean of `g` in `d`) and `momentum` (a buffer of the scaled
+    steps): they are class attributes here, fields of `RMSProp`.
 
-    ``eps`` must be > 0: with ``ε = 0`` a coordinate whose gradients have all been zero has ``v = 0`` and the
-    update ``0/0`` (torch.optim accepts ``eps=0`` and returns NaN there)."""
+    `eps` must be > 0: with `ε = 0` a coordinate whose gradients have all been zero has `v = 0` and the
+    update `0/0` (torch.optim accepts `eps=0` and returns NaN there)."""
 
     eps: float = 1e-8
     weight_decay: float = 0.0
     maximize: bool = False
     convention: str = "lecture"
-    #: ``True``: ``v`` is a running sum (Adagrad); ``False``: an exponential average with ``gamma`` (RMSProp).
+    #: `True`: `v` is a running sum (Adagrad); `False`: an exponential average with `gamma` (RMSProp).
     accumulates: ClassVar[bool] = False
     centered: ClassVar[bool] = False
     momentum: ClassVar[float] = 0.0
-    #: The fused kernel implements ``accumulate`` as the subclass's ``accumulates`` says (see ``Fused.hooks``); its
+    #: The fused kernel implements `accumulate` as the subclass's `accumulates` says (see `Fused.hooks`); its
     #: last two slots are RMSProp's running mean and momentum buffer, filled in where used (`fused_spec`).
     fused_diagonal: ClassVar[Fused] = Fused("diagonal", ("v", None, None), hooks=("accumulate", "accumulates"))
 
@@ -55,7 +55,7 @@ class DiagonallyScaled(SteppedMethod):
         return state
 
     def accumulate(self, v: np.ndarray, g: np.ndarray) -> None:
-        """Update ``v`` in place with the new gradient."""
+        """Update `v` in place with the new gradient."""
         raise TypeError(f"{type(self).__name__} must define accumulate")
 
     def fused_spec(self) -> Fused | None:

@@ -12,8 +12,8 @@ from sgdlab.methods.base import MethodInfo, State, SteppedMethod, expected_smoot
 
 
 def two_loop(g: np.ndarray, s: list[np.ndarray], y: list[np.ndarray], rho: list[float], gamma: float) -> np.ndarray:
-    """``H g`` for the L-BFGS inverse-Hessian approximation ``H`` built from the pairs ``(s_i, y_i)``, oldest
-    first, with ``ρ_i = 1/(s_iᵀ y_i)`` and initial matrix ``γ I`` (Nocedal & Wright, *Numerical Optimization*,
+    """`H g` for the L-BFGS inverse-Hessian approximation `H` built from the pairs `(s_i, y_i)`, oldest
+    first, with `ρ_i = 1/(s_iᵀ y_i)` and initial matrix `γ I` (Nocedal & Wright, *Numerical Optimization*,
     2nd ed., 2006, Algorithm 7.4)."""
     q = g.copy()
     a = [0.0] * len(s)
@@ -29,33 +29,53 @@ def two_loop(g: np.ndarray, s: list[np.ndarray], y: list[np.ndarray], rho: list[
 
 @dataclasses.dataclass(kw_only=True)
 class SLBFGS(SteppedMethod):
-    """Minibatch stochastic L-BFGS: ``x ← x − α_k H_k ∇f_S(x)``, curvature pairs from the same minibatch.
+    """Minibatch stochastic L-BFGS: `x ← x − α_k H_k ∇f_S(x)`, curvature pairs from the same minibatch.
 
     Online L-BFGS (Schraudolph, Yu & Günter, *A stochastic quasi-Newton method for online convex
     optimization*, AISTATS 2007; see also Byrd, Hansen, Nocedal & Singer, *A stochastic quasi-Newton method for
-    large-scale optimization*, SIAM J. Optim. 26, 2016). With the minibatch ``S_k``:
+    large-scale optimization*, SIAM J. Optim. 26, 2016). With the minibatch `S_k`:
 
-    ``g = ∇f_S(x);   x⁺ = x − α_k H_k g;   s = x⁺ − x;   y = ∇f_S(x⁺) − g + λ s``
+    `g = ∇f_S(x);   x⁺ = x − α_k H_k g;   s = x⁺ − x;   y = ∇f_S(x⁺) − g + λ s`
 
-    where ``H_k g`` is the two-loop product of L-BFGS over the last ``memory`` pairs ``(s, y)`` with initial
-    matrix ``γ I``, ``γ = sᵀy / yᵀy`` of the newest pair. Both gradients use the *same* minibatch, so ``y``
-    measures the curvature of ``f_S`` along ``s`` without sampling noise; the iteration costs ``2b``
-    component gradients. A pair is kept only if ``sᵀy > ε ‖s‖²`` (the curvature condition, which keeps ``H``
-    positive definite). Before the first pair ``H = I / L_b`` (minibatch expected smoothness, see
-    :func:`~sgdlab.methods.base.expected_smoothness`), so the first step is an SGD step.
+    where `H_k g` is the two-loop product of L-BFGS over the last `memory` pairs `(s, y)` with initial
+    matrix `γ I`, `γ = sᵀy / yᵀy` of the newest pair. Both gradients use the *same* minibatch, so `y`
+    measures the curvature of `f_S` along `s` without sampling noise; the iteration costs `2b`
+    component gradients. A pair is kept only if `sᵀy > ε ‖s‖²` (the curvature condition, which keeps `H`
+    positive definite). Before the first pair `H = I / L_b` (minibatch expected smoothness, see
+    `expected_smoothness`), so the first step is an SGD step.
 
-    ``damping`` (λ ≥ 0) makes ``H`` approximate ``(∇²f_S + λI)⁻¹`` and bounds its eigenvalues by about ``1/λ``
+    `damping` (λ ≥ 0) makes `H` approximate `(∇²f_S + λI)⁻¹` and bounds its eigenvalues by about `1/λ`
     per pair — Schraudolph et al.'s remedy for minibatch curvature that misleads. A small minibatch's curvature
-    along ``s`` can be far below the mean's (one sample: down to the regulariser's), and undamped pairs then
-    produce huge steps. Default: ``λ = (n − b)/(b(n − 1))·(L_max − L)``, by how much the expected smoothness
-    of a minibatch of ``b`` distinct samples exceeds ``L`` (Gower et al., ICML 2019, "b-nice sampling") — the
-    scale of the minibatch curvature's fluctuations: ``L_max − L`` for one sample, 0 for the full batch
-    (plain L-BFGS). A heuristic; ``damping=0`` gives the undamped online L-BFGS.
+    along `s` can be far below the mean's (one sample: down to the regulariser's), and undamped pairs then
+    produce huge steps. Default: `λ = (n − b)/(b(n − 1))·(L_max − L)`, by how much the expected smoothness
+    of a minibatch of `b` distinct samples exceeds `L` (Gower et al., ICML 2019, "b-nice sampling") — the
+    scale of the minibatch curvature's fluctuations: `L_max − L` for one sample, 0 for the full batch
+    (plain L-BFGS). A heuristic; `damping=0` gives the undamped online L-BFGS.
 
-    Default ``lr = 0.5``: ``α = 1`` is the quasi-Newton (unit) step, and half of it makes the first step
-    SGD's default ``1/(2 L_b)``. ``α_k = lr · schedule(k)`` as for SGD. With gradient noise a constant step
+    Default `lr = 0.5`: `α = 1` is the quasi-Newton (unit) step, and half of it makes the first step
+    SGD's default `1/(2 L_b)`. `α_k = lr · schedule(k)` as for SGD. With gradient noise a constant step
     stalls at a noise floor, and a decreasing one gives SGD's rates: the preconditioner changes constants,
     not rates.
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        memory: How many curvature pairs `(s, y)` the two-loop product uses (a positive integer).
+        eps: The curvature condition's threshold `ε ≥ 0`.
+        damping: `λ ≥ 0` (`None`: the default above).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), or an
+            unknown schedule.
+        TypeError: `step(x, g, state)` called directly: the method needs the problem's oracle (`sgdlab.run`).
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> trace = sl.run(prob, sl.methods.SLBFGS(), epochs=20, seed=0)
+        >>> print(f"{trace.loss[0]:.4f} -> {trace.loss[-1]:.6f}")
+        2.3833 -> 0.004...
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(elementwise=False)
@@ -86,12 +106,12 @@ class SLBFGS(SteppedMethod):
         return {**super().init(x), "s": [], "y": [], "rho": [], "gamma": None}
 
     def _initial_scale(self, problem, batch_size: int) -> float:
-        """``1/L_b``, the scale of ``H`` before the first curvature pair."""
+        """`1/L_b`, the scale of `H` before the first curvature pair."""
         L_b = expected_smoothness(problem, batch_size)
         return self._inverse("inverse-Hessian scale 1/L_b", "L_b", L_b, remedy="SLBFGS cannot start on this problem")
 
     def direction(self, g: np.ndarray, state: State) -> np.ndarray:
-        """``H_k g``: the two-loop product with the stored pairs."""
+        """`H_k g`: the two-loop product with the stored pairs."""
         return two_loop(g, state["s"], state["y"], state["rho"], state["gamma"])
 
     def iterate(self, problem, x, idx, state) -> int:

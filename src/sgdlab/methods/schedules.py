@@ -1,9 +1,9 @@
-"""Step-size schedules: multiplicative factors ``s(k)`` so that the step at iteration ``k ≥ 1`` is ``α_k = α·s(k)``.
+"""Step-size schedules: multiplicative factors `s(k)` so that the step at iteration `k ≥ 1` is `α_k = α·s(k)`.
 
-Names accepted wherever a schedule is: ``"constant"`` (1), ``"1/k"`` (α/k), ``"1/sqrt(k)"`` (α/√k),
-``"cosine"`` (needs the run's length, which `sgdlab.run` supplies); parametrised ones are objects:
-``StepDecay(every, factor)``, ``Cosine(total, final)``, ``Warmup(steps, then)``, ``InverseTime(k0)``, or their
-text, e.g. ``"InverseTime(k0=400)"`` — what a record shows is what an experiment file can ask for.
+Names accepted wherever a schedule is: `"constant"` (1), `"1/k"` (α/k), `"1/sqrt(k)"` (α/√k),
+`"cosine"` (needs the run's length, which `sgdlab.run` supplies); parametrised ones are objects:
+`StepDecay(every, factor)`, `Cosine(total, final)`, `Warmup(steps, then)`, `InverseTime(k0)`, or their
+text, e.g. `"InverseTime(k0=400)"` — what a record shows is what an experiment file can ask for.
 """
 
 from __future__ import annotations
@@ -17,7 +17,16 @@ from sgdlab import _checks
 
 
 class Schedule:
-    """A factor ``s(k)`` for iterations ``k = 1, 2, …``."""
+    """A factor `s(k)` for iterations `k = 1, 2, …`.
+
+    Subclasses are frozen dataclasses whose `__call__(k)` is `s(k)`; `str(schedule)` is its text, which
+    `as_schedule` (and an experiment file) reads back.
+
+    Examples:
+        >>> from sgdlab.methods import InverseTime, Schedule
+        >>> isinstance(InverseTime(), Schedule), str(InverseTime(k0=10))
+        (True, 'InverseTime(k0=10)')
+    """
 
     def __call__(self, k: int) -> float:
         raise TypeError(f"{type(self).__name__} is abstract")
@@ -29,7 +38,13 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Constant(Schedule):
-    """``s(k) = 1``."""
+    """`s(k) = 1`.
+
+    Examples:
+        >>> from sgdlab.methods import Constant
+        >>> [Constant()(k) for k in (1, 10, 100)], str(Constant())
+        ([1.0, 1.0, 1.0], 'constant')
+    """
 
     def __call__(self, k: int) -> float:
         return 1.0
@@ -40,7 +55,22 @@ class Constant(Schedule):
 
 @dataclass(frozen=True)
 class InverseTime(Schedule):
-    """``s(k) = k0 / (k0 + k − 1)``: the lecture's ``α_k = α0/k`` for ``k0 = 1``, delayed decay for larger ``k0``."""
+    """`s(k) = k0 / (k0 + k − 1)`: the lecture's `α_k = α0/k` for `k0 = 1`, delayed decay for larger `k0`.
+
+    Args:
+        k0: The delay `k0 > 0`: the factor halves at `k = k0 + 1`. A good `k0` is about the number of
+            iterations the constant step `α` needs to reach its noise floor.
+
+    Raises:
+        ValueError: `k0` is not positive.
+
+    Examples:
+        >>> from sgdlab.methods import InverseTime
+        >>> [InverseTime()(k) for k in (1, 2, 4)]
+        [1.0, 0.5, 0.25]
+        >>> [InverseTime(k0=10)(k) for k in (1, 11, 91)]
+        [1.0, 0.5, 0.1]
+    """
 
     k0: float = 1.0
 
@@ -56,7 +86,13 @@ class InverseTime(Schedule):
 
 @dataclass(frozen=True)
 class InverseSqrt(Schedule):
-    """``s(k) = 1/√k``."""
+    """`s(k) = 1/√k`.
+
+    Examples:
+        >>> from sgdlab.methods import InverseSqrt
+        >>> [InverseSqrt()(k) for k in (1, 4, 100)], str(InverseSqrt())
+        ([1.0, 0.5, 0.1], '1/sqrt(k)')
+    """
 
     def __call__(self, k: int) -> float:
         return 1.0 / math.sqrt(k)
@@ -67,7 +103,21 @@ class InverseSqrt(Schedule):
 
 @dataclass(frozen=True)
 class StepDecay(Schedule):
-    """``s(k) = factor^⌊(k−1)/every⌋``: multiply the step by ``factor`` every ``every`` iterations."""
+    """`s(k) = factor^⌊(k−1)/every⌋`: multiply the step by `factor` every `every` iterations.
+
+    Args:
+        every: Iterations between two decays (a positive integer).
+        factor: The multiplier, in `(0, 1)`.
+
+    Raises:
+        ValueError: `every` is not a positive integer, or `factor` is not in `(0, 1)`.
+
+    Examples:
+        >>> from sgdlab.methods import StepDecay
+        >>> decay = StepDecay(every=100, factor=0.5)
+        >>> [decay(k) for k in (1, 100, 101, 201)]
+        [1.0, 1.0, 0.5, 0.25]
+    """
 
     every: int = 1000
     factor: float = 0.1
@@ -82,9 +132,23 @@ class StepDecay(Schedule):
 
 @dataclass(frozen=True)
 class Cosine(Schedule):
-    """``s(k) = final + (1 − final)·(1 + cos(π (k−1)/total))/2`` for ``k ≤ total``, then ``final``.
+    """`s(k) = final + (1 − final)·(1 + cos(π (k−1)/total))/2` for `k ≤ total`, then `final`.
 
-    Loshchilov & Hutter, *SGDR* (2017), without restarts. ``total=None`` takes the run's length.
+    Loshchilov & Hutter, *SGDR* (2017), without restarts. `total=None` takes the run's length.
+
+    Args:
+        total: Iterations the decay spans (a positive integer; `None`: the run's length, set by `sgdlab.run`).
+        final: The factor at the end, in `[0, 1]`.
+
+    Raises:
+        ValueError: `total` is not a positive integer or `final` not in `[0, 1]`; calling the schedule before
+            `total` is known.
+
+    Examples:
+        >>> from sgdlab.methods import Cosine
+        >>> cosine = Cosine(total=100, final=0.1)
+        >>> [round(cosine(k), 3) for k in (1, 51, 101, 500)]
+        [1.0, 0.55, 0.1, 0.1]
     """
 
     total: int | None = None
@@ -107,7 +171,21 @@ class Cosine(Schedule):
 
 @dataclass(frozen=True)
 class Warmup(Schedule):
-    """Linear warm-up ``s(k) = k/steps`` for ``k ≤ steps``, then ``then(k − steps)`` (Goyal et al., 2017)."""
+    """Linear warm-up `s(k) = k/steps` for `k ≤ steps`, then `then(k − steps)` (Goyal et al., 2017).
+
+    Args:
+        steps: Warm-up iterations (a positive integer).
+        then: The schedule after the warm-up (a `Schedule`, or its name or text), counted from 1 again.
+
+    Raises:
+        ValueError: `steps` is not a positive integer, or `then` is not a schedule.
+
+    Examples:
+        >>> from sgdlab.methods import Warmup
+        >>> warmup = Warmup(steps=4, then="1/k")
+        >>> [warmup(k) for k in (1, 2, 4, 5, 6)]
+        [0.25, 0.5, 1.0, 1.0, 0.5]
+    """
 
     steps: int = 100
     then: Schedule = Constant()
@@ -131,7 +209,7 @@ _CLASSES = {cls.__name__: cls for cls in (Constant, InverseTime, InverseSqrt, St
 
 
 def _parse_call(text: str) -> Schedule | None:
-    """``"InverseTime(k0=400)"`` → ``InverseTime(k0=400)``: a class name with literal keyword arguments."""
+    """`"InverseTime(k0=400)"` → `InverseTime(k0=400)`: a class name with literal keyword arguments."""
     try:
         call = ast.parse(text.strip(), mode="eval").body
     except SyntaxError:
@@ -162,8 +240,8 @@ def _parse_call(text: str) -> Schedule | None:
 
 
 def as_schedule(spec: str | Schedule | None, name: str = "schedule") -> Schedule:
-    """A schedule from a name, its text (``"StepDecay(every=100, factor=0.5)"``) or an object (``None``: constant);
-    ``name`` is the argument's name in error messages."""
+    """A schedule from a name, its text (`"StepDecay(every=100, factor=0.5)"`) or an object (`None`: constant);
+    `name` is the argument's name in error messages."""
     if spec is None:
         return Constant()
     if isinstance(spec, Schedule):

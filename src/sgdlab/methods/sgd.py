@@ -24,16 +24,38 @@ from sgdlab.methods.momentum import Momentum, Nesterov
 
 @dataclasses.dataclass(kw_only=True)
 class SGD(SteppedMethod):
-    """SGD: ``x ← x − α_k ∇f_{i_k}(x)`` with ``i_k ~ Uniform{1..n}`` (a minibatch averages ``b`` indices).
+    """SGD: `x ← x − α_k ∇f_{i_k}(x)` with `i_k ~ Uniform{1..n}` (a minibatch averages `b` indices).
 
-    ``α_k = lr · schedule(k)``. Default ``lr = 1/(2 L_b)`` with the minibatch expected smoothness
-    ``L_b = L_max/b + (1 − 1/b) L`` — the constant step of Gower et al., *SGD: general analysis and
-    improved rates* (ICML 2019), which is ``1/(2 L_max)`` for ``b = 1``.
+    `α_k = lr · schedule(k)`. Default `lr = 1/(2 L_b)` with the minibatch expected smoothness
+    `L_b = L_max/b + (1 − 1/b) L` — the constant step of Gower et al., *SGD: general analysis and
+    improved rates* (ICML 2019), which is `1/(2 L_max)` for `b = 1`.
 
-    torch.optim.SGD's options: ``weight_decay = λ`` adds ``λx`` to the gradient (coupled L2) and ``maximize``
-    ascends (``g ← −g``, before the decay, in torch's order). ``convention="torch"`` admits torch's ranges
-    (``lr = 0``); the rule is the same. torch.optim.SGD with ``momentum > 0`` is :class:`Momentum` or
-    :class:`Nesterov` (`from_torch`).
+    torch.optim.SGD's options: `weight_decay = λ` adds `λx` to the gradient (coupled L2) and `maximize`
+    ascends (`g ← −g`, before the decay, in torch's order). `convention="torch"` admits torch's ranges
+    (`lr = 0`); the rule is the same. torch.optim.SGD with `momentum > 0` is `Momentum` or
+    `Nesterov` (`from_torch`).
+
+    Args:
+        lr: The step size `α` (`None`: derived from the problem when a run starts, by the rule above).
+        schedule: The step-size schedule `s(k)`, `α_k = lr · s(k)`: a `Schedule` or its name or text
+            (`"constant"`, `"1/k"`, `"InverseTime(k0=100)"`, …).
+        weight_decay: Coupled L2 decay `λ ≥ 0`: `λx` is added to the gradient (torch's `weight_decay`).
+        maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
+        convention: `"lecture"` (the lab's form) or `"torch"` (torch.optim's form and ranges, e.g. `lr = 0`).
+
+    Raises:
+        ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
+            `convention` or schedule.
+        TypeError: A flag that is not `True` or `False`.
+
+    Examples:
+        >>> import sgdlab as sl
+        >>> prob = sl.problems.LeastSquares(sl.data.make_regression(n=200, dim=5, noise=0.1, seed=0))
+        >>> sl.methods.SGD().resolve(prob).lr == 1 / (2 * prob.L_max)  # the default for b = 1
+        True
+        >>> trace = sl.run(prob, sl.methods.SGD(lr=0.05, schedule="1/k"), epochs=20, seed=0)
+        >>> trace.status, bool(trace.loss[-1] < trace.loss[0])
+        ('budget', True)
     """
 
     info: ClassVar[MethodInfo] = MethodInfo(fused=Fused("sgd"), compiled="elementwise", torch="torch.optim.SGD")
@@ -47,8 +69,8 @@ class SGD(SteppedMethod):
 
     @classmethod
     def from_torch(cls, *, momentum: Any = 0.0, dampening: Any = 0.0, nesterov: Any = False, **keywords) -> Method:
-        """torch.optim.SGD: this class without momentum, :class:`Momentum` (``beta = momentum``) or
-        :class:`Nesterov` with it."""
+        """torch.optim.SGD: this class without momentum, `Momentum` (`beta = momentum`) or
+        `Nesterov` with it."""
         momentum, dampening = _checks.nonnegative("momentum", momentum), _checks.real("dampening", dampening)
         if flag("nesterov", nesterov) and (momentum <= 0 or dampening != 0):
             raise ValueError("nesterov=True requires momentum > 0 and dampening = 0 (as torch.optim.SGD)")

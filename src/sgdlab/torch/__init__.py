@@ -1,8 +1,8 @@
 """PyTorch side of sgdlab: drop-in optimizers (same update rules as `sgdlab.methods`) and network problems.
 
-Importing this package imports torch; ``import sgdlab`` alone does not. The optimizers (``sgdlab.torch.Adam``, …)
+Importing this package imports torch; `import sgdlab` alone does not. The optimizers (`sgdlab.torch.Adam`, …)
 are those of `sgdlab.torch.optim.OPTIMIZERS`, one per element-wise method of the registry, and torch.optim's
-spellings of their names (`sgdlab.torch.optim.ALIASES`: ``RMSprop``).
+spellings of their names (`sgdlab.torch.optim.ALIASES`: `RMSprop`).
 """
 
 from sgdlab.torch.optim import ALIASES, OPTIMIZERS, SgdlabOptimizer

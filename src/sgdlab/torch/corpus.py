@@ -21,7 +21,7 @@ ALPHABET = "\n" + "".join(chr(c) for c in range(32, 127))
 
 
 def stdlib_text(max_chars: int = 200_000) -> str:
-    """The first ``max_chars`` (≥ `MIN_CHARS`) characters of the concatenated standard-library sources."""
+    """The first `max_chars` (≥ `MIN_CHARS`) characters of the concatenated standard-library sources."""
     if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < MIN_CHARS:
         raise ValueError(f"max_chars must be an integer >= {MIN_CHARS:,}, got {max_chars!r}")
     root = Path(sysconfig.get_paths()["stdlib"])
@@ -41,7 +41,7 @@ def stdlib_text(max_chars: int = 200_000) -> str:
 
 
 def encode(text: str) -> np.ndarray:
-    """Character indices into :data:`ALPHABET` (unknown characters map to ``"?"``)."""
+    """Character indices into `ALPHABET` (unknown characters map to `"?"`)."""
     lookup = np.full(128, ALPHABET.index("?"), dtype=np.int64)
     for i, ch in enumerate(ALPHABET):
         lookup[ord(ch)] = i

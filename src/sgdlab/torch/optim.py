@@ -1,24 +1,26 @@
-"""sgdlab's element-wise methods as ``torch.optim.Optimizer`` subclasses.
+"""sgdlab's element-wise methods as `torch.optim.Optimizer` subclasses.
 
 Each optimizer holds no math of its own: for every parameter it calls the NumPy side's
-``method.step(p, p.grad, state)``, whose update rule is written with array-agnostic operations
-(`sgdlab.methods._ops`) and therefore runs on tensors of any floating dtype and device. A parameter's state is what
-``method.init`` returns (tensors, and the step counter ``"k"``). Hyperparameters live in the param groups (so
-per-group values and every ``torch.optim.lr_scheduler`` work as usual); the method object for a group is rebuilt —
+`method.step(p, p.grad, state)`, whose update rule is written with array-agnostic operations
+(`sgdlab.methods._ops`) and therefore runs on tensors of any floating dtype and device. Dense CPU float32/float64
+tensors of a method with a fused kernel take the multi-tensor fast path instead (`sgdlab.torch.fast_path`: one
+call of the same fused update loop per param group); every other tensor takes that reference loop. A parameter's
+state is what `method.init` returns (tensors, and the step counter `"k"`). Hyperparameters live in the param groups (so
+per-group values and every `torch.optim.lr_scheduler` work as usual); the method object for a group is rebuilt —
 and its hyperparameters re-validated — whenever they change.
 
 Two interfaces, each a set of keywords and of param-group keys:
 
-* **torch's** (`TorchInterface`) — an optimizer named as its torch.optim counterpart (``Adam``, ``AdamW``,
-  ``Adagrad``, ``RMSprop`` = ``RMSProp``, ``Adadelta``, ``SGD``) takes that counterpart's signature: its keywords,
-  positions and defaults, read from the installed torch, and its group keys (``betas``, ``momentum``, …, which
-  ``OneCycleLR`` and ``CyclicLR`` cycle). The group runs the method that `Method.from_torch` builds, under
-  ``convention="torch"``. This is their default: a drop-in.
+* **torch's** (`TorchInterface`) — an optimizer named as its torch.optim counterpart (`Adam`, `AdamW`,
+  `Adagrad`, `RMSprop` = `RMSProp`, `Adadelta`, `SGD`) takes that counterpart's signature: its keywords,
+  positions and defaults, read from the installed torch, and its group keys (`betas`, `momentum`, …, which
+  `OneCycleLR` and `CyclicLR` cycle). The group runs the method that `Method.from_torch` builds, under
+  `convention="torch"`. This is their default: a drop-in.
 * **sgdlab's** (`FieldInterface`) — the method's own hyperparameters (names, defaults, the lecture's convention),
-  schedules as their text: ``convention="lecture"`` (or any method field) for those six, and the only interface of
-  the others (``Momentum``, ``Nesterov``, ``AMSGrad``, ``Lion``).
+  schedules as their text: `convention="lecture"` (or any method field) for those six, and the only interface of
+  the others (`Momentum`, `Nesterov`, `AMSGrad`, `Lion`).
 
-Complex parameters are stepped as their real view (``torch.view_as_real``, as torch.optim does). A sparse gradient
+Complex parameters are stepped as their real view (`torch.view_as_real`, as torch.optim does). A sparse gradient
 updates its rows only where a zero gradient entry changes nothing (plain SGD, Adagrad without weight decay), else
 it is densified; methods that torch refuses sparse gradients for refuse them too (`Method.sparse_update`).
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -37,8 +40,8 @@ from sgdlab import methods
 from sgdlab.methods.base import SteppedMethod
 from sgdlab.torch import fast_path
 
-#: torch's implementation choices: not hyperparameters. ``foreach`` and ``fused`` are accepted and change nothing
-#: (every step takes sgdlab's one path); ``capturable`` and ``differentiable`` are refused (`_check_flags`).
+#: torch's implementation choices: not hyperparameters. `foreach` and `fused` are accepted and change nothing
+#: (every step takes sgdlab's one path); `capturable` and `differentiable` are refused (`_check_flags`).
 FLAGS = ("foreach", "fused", "capturable", "differentiable")
 _PROBE = torch.zeros(1, dtype=torch.float64)  # a method's state layout: the keys of its init on this
 
@@ -80,7 +83,7 @@ def _torch_defaults(torch_class: type[torch.optim.Optimizer]) -> dict[str, Any]:
 
 
 class TorchInterface:
-    """torch.optim's interface for ``method_class``: ``torch_class``'s signature and group keys."""
+    """torch.optim's interface for `method_class`: `torch_class`'s signature and group keys."""
 
     def __init__(self, method_class: type[SteppedMethod], torch_class: type[torch.optim.Optimizer]) -> None:
         self.method_class, self.torch_class = method_class, torch_class
@@ -112,7 +115,7 @@ class TorchInterface:
 
 
 class FieldInterface:
-    """sgdlab's interface: the method's fields as keywords and group keys (``lr`` may come first, by position)."""
+    """sgdlab's interface: the method's fields as keywords and group keys (`lr` may come first, by position)."""
 
     def __init__(self, method_class: type[SteppedMethod]) -> None:
         self.method_class = method_class
@@ -137,8 +140,34 @@ class FieldInterface:
 
 
 class SgdlabOptimizer(torch.optim.Optimizer):
-    """Base class: ``method_class`` names the sgdlab method whose ``step`` this optimizer applies, ``torch_class`` the
-    torch.optim optimizer whose interface it takes by default (``None``: sgdlab's only)."""
+    """Base class: `method_class` names the sgdlab method whose `step` this optimizer applies, `torch_class` the
+    torch.optim optimizer whose interface it takes by default (`None`: sgdlab's only).
+
+    Args:
+        params: The tensors to optimize, or param groups (dicts with `params` and per-group hyperparameters).
+        *args: Positional hyperparameters, as the interface takes them (torch's positions, or `lr` alone).
+        **kwargs: The hyperparameters by name: the torch counterpart's keywords, or with `convention="lecture"`
+            (and for methods without a counterpart) the method's fields.
+
+    Raises:
+        TypeError: An unknown keyword, or more positional hyperparameters than the interface takes.
+        ValueError: A hyperparameter out of its range, or a param group made for another interface.
+
+    Examples:
+        Every optimizer of `OPTIMIZERS` is a subclass; the drop-ins are also `torch.optim.Optimizer`s:
+
+        >>> import torch
+        >>> import sgdlab.torch
+        >>> model = torch.nn.Linear(2, 1)
+        >>> opt = sgdlab.torch.Adam(model.parameters(), lr=0.01, betas=(0.9, 0.99))
+        >>> isinstance(opt, sgdlab.torch.SgdlabOptimizer), isinstance(opt, torch.optim.Optimizer)
+        (True, True)
+        >>> opt.param_groups[0]["betas"], opt.method_class.__name__
+        ((0.9, 0.99), 'Adam')
+        >>> lecture = sgdlab.torch.Adam(model.parameters(), lr=0.01, beta2=0.99, convention="lecture")
+        >>> lecture.param_groups[0]["beta2"]
+        0.99
+    """
 
     method_class: ClassVar[type[SteppedMethod]]
     torch_class: ClassVar[type[torch.optim.Optimizer] | None] = None
@@ -180,10 +209,10 @@ class SgdlabOptimizer(torch.optim.Optimizer):
         return cached[1], cached[2]
 
     def _state(self, p: torch.Tensor, x: torch.Tensor, method: SteppedMethod, layout: frozenset) -> dict[str, Any]:
-        """``p``'s state: ``method.init(x)`` at the first step, completed when a changed hyperparameter (amsgrad,
-        momentum) needs a state array it did not have. (Such an array starts as ``init`` makes it: SGD's momentum
+        """`p`'s state: `method.init(x)` at the first step, completed when a changed hyperparameter (amsgrad,
+        momentum) needs a state array it did not have. (Such an array starts as `init` makes it: SGD's momentum
         buffer switched on after the first step starts at 0, where torch copies that step's gradient — the same
-        update unless ``dampening > 0``.)"""
+        update unless `dampening > 0`.)"""
         state = self.state[p]
         if not state.keys() >= layout:
             for name, value in method.init(x).items():
@@ -192,7 +221,7 @@ class SgdlabOptimizer(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        """One update of every parameter that has a gradient; ``closure`` re-evaluates the loss first."""
+        """One update of every parameter that has a gradient; `closure` re-evaluates the loss first."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -211,7 +240,7 @@ class SgdlabOptimizer(torch.optim.Optimizer):
         return loss
 
     def _sparse_step(self, method: SteppedMethod, layout: frozenset, p: torch.Tensor) -> None:
-        """A sparse gradient: its rows stepped alone (``method.sparse_update() == "rows"``), or densified."""
+        """A sparse gradient: its rows stepped alone (`method.sparse_update() == "rows"`), or densified."""
         if p.is_complex():
             raise RuntimeError(f"{type(self).__name__} does not support sparse gradients of complex parameters")
         rule, grad = method.sparse_update(), p.grad.coalesce()
@@ -233,9 +262,62 @@ class SgdlabOptimizer(torch.optim.Optimizer):
 
 
 def _counterpart(method_class: type[SteppedMethod]) -> type[torch.optim.Optimizer] | None:
-    """The torch.optim class named as the method (case aside: ``RMSprop``), whose interface its optimizer takes."""
+    """The torch.optim class named as the method (case aside: `RMSprop`), whose interface its optimizer takes."""
     name = (method_class.info.torch or "").rpartition(".")[2]
     return getattr(torch.optim, name) if name.lower() == method_class.__name__.lower() else None
+
+
+_SECTION = re.compile(r"^(Args|Attributes|Returns|Raises|Examples):$", re.MULTILINE)
+
+
+def _rule(method_class: type[SteppedMethod]) -> str:
+    """The method's docstring without its sections (its Args and Examples are the NumPy side's)."""
+    doc = inspect.cleandoc(method_class.__doc__ or "")
+    found = _SECTION.search(doc)
+    rule = doc[: found.start()] if found else doc
+    return f"The update rule (`sgdlab.methods.{method_class.__name__}`): {rule.rstrip()}"
+
+
+_TORCH_ARGS = """\
+    params: The tensors to optimize, or param groups (dicts with `params` and per-group hyperparameters), as
+        for any `torch.optim.Optimizer`.
+    convention: `"torch"` (the default): the counterpart's keywords (listed in the signature), positions and
+        defaults, and torch's formula; `"lecture"`: the method's fields as keywords (`lr` also by position)."""
+_FIELD_ARGS = """\
+    params: The tensors to optimize, or param groups (dicts with `params` and per-group hyperparameters), as
+        for any `torch.optim.Optimizer`.
+    *args: `lr`, the only hyperparameter that may come by position.
+    **kwargs: The method's other fields, by name; `lr` is required (no problem to derive it from)."""
+_OPTIMIZER_SECTIONS = """
+
+Args:
+{args}
+
+Raises:
+    TypeError: An unknown keyword (the message lists the accepted ones).
+    ValueError: A hyperparameter out of its range (named as the interface names it), `lr` missing under
+        sgdlab's interface, or `capturable=True` / `differentiable=True`, which this implementation lacks.
+
+Examples:
+    One training step after another on a tiny linear model:
+
+    >>> import torch
+    >>> import sgdlab.torch
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Linear(3, 1)
+    >>> x, y = torch.randn(16, 3), torch.randn(16, 1)
+    >>> opt = sgdlab.torch.{name}(model.parameters(), lr={lr})
+    >>> def loss():
+    ...     return torch.nn.functional.mse_loss(model(x), y)
+    >>> before = loss().item()
+    >>> for _ in range(5):
+    ...     opt.zero_grad()
+    ...     loss().backward()
+    ...     opt.step()
+    >>> loss().item() < before
+    True
+"""
+_EXAMPLE_LR = {"Adadelta": 1.0}  # torch's default; the others take a small step
 
 
 def _optimizer(method_class: type[SteppedMethod]) -> type[SgdlabOptimizer]:
@@ -244,17 +326,19 @@ def _optimizer(method_class: type[SteppedMethod]) -> type[SgdlabOptimizer]:
     counterpart, name = _counterpart(method_class), method_class.__name__
     if counterpart is None:
         doc = (
-            f"``torch.optim.Optimizer`` running :class:`sgdlab.methods.{name}`'s update rule.\n\n"
-            f"Keyword arguments are that method's hyperparameters.\n\n{method_class.__doc__ or ''}"
+            f"`torch.optim.Optimizer` running `sgdlab.methods.{name}`'s update rule.\n\n"
+            f"Keyword arguments are that method's hyperparameters.\n\n{_rule(method_class)}"
+            + _OPTIMIZER_SECTIONS.format(name=name, lr=_EXAMPLE_LR.get(name, 0.01), args=_FIELD_ARGS)
         )
     else:
         doc = (
-            f"``torch.optim.Optimizer`` running :class:`sgdlab.methods.{name}`'s update rule: a drop-in for "
-            f"``torch.optim.{counterpart.__name__}``.\n\nBy default (``convention=\"torch\"``) it takes torch.optim's "
+            f"`torch.optim.Optimizer` running `sgdlab.methods.{name}`'s update rule: a drop-in for "
+            f'`torch.optim.{counterpart.__name__}`.\n\nBy default (`convention="torch"`) it takes torch.optim\'s '
             f"arguments, positions and defaults, and runs torch's formula (`sgdlab.methods.{name}.from_torch`), so "
-            "that code written for torch.optim runs unchanged. ``convention=\"lecture\"`` takes sgdlab's names and "
-            "defaults instead (the method's fields below, the lecture's formula).\n\n"
-            f"{method_class.__doc__ or ''}"
+            'that code written for torch.optim runs unchanged. `convention="lecture"` takes sgdlab\'s names and '
+            "defaults instead (the method's fields, the lecture's formula).\n\n"
+            f"{_rule(method_class)}"
+            + _OPTIMIZER_SECTIONS.format(name=name, lr=_EXAMPLE_LR.get(name, 0.01), args=_TORCH_ARGS)
         )
     attributes: dict[str, Any] = {"method_class": method_class, "torch_class": counterpart, "__doc__": doc,
                                   "__module__": __name__}  # fmt: skip
@@ -265,14 +349,14 @@ def _optimizer(method_class: type[SteppedMethod]) -> type[SgdlabOptimizer]:
     return type(name, (SgdlabOptimizer,), attributes)
 
 
-#: An optimizer for every element-wise stochastic method of `sgdlab.methods.METHODS` (``info.elementwise`` and not
-#: ``info.full_batch``), by name; each is also an attribute of this module and of `sgdlab.torch`.
+#: An optimizer for every element-wise stochastic method of `sgdlab.methods.METHODS` (`info.elementwise` and not
+#: `info.full_batch`), by name; each is also an attribute of this module and of `sgdlab.torch`.
 OPTIMIZERS: dict[str, type[SgdlabOptimizer]] = {
     name: _optimizer(cls)
     for name, cls in methods.METHODS.items()
     if cls.info.elementwise and not cls.info.full_batch
 }
-#: torch.optim's spelling of a name, for the drop-in: ``sgdlab.torch.RMSprop`` is ``sgdlab.torch.RMSProp``.
+#: torch.optim's spelling of a name, for the drop-in: `sgdlab.torch.RMSprop` is `sgdlab.torch.RMSProp`.
 ALIASES: dict[str, type[SgdlabOptimizer]] = {
     optimizer.torch_class.__name__: optimizer
     for optimizer in OPTIMIZERS.values()
