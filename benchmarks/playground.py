@@ -94,9 +94,8 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=7, help="slider moves per start (default: %(default)s)")
     parser.add_argument("--name", default="playground", help="results file name (default: %(default)s)")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
     from harness import save
+    from playwright.sync_api import sync_playwright
 
     rows: dict[str, list[dict]] = {src: [] for src in args.src}
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
@@ -119,7 +118,8 @@ def main() -> None:
                for k in ("listening_s", "start_s", "change_s", "server_s", "load_average_1min")}  # fmt: skip
         summary.append({"src": src, "starts": len(runs), **{f"median_{k}": v for k, v in med.items()}, "runs": runs})
         print(f"{src}: start {med['start_s']:.2f} s (listening {med['listening_s']:.2f} s), change at 1,000 steps "
-              f"{med['change_s'] * 1e3:.0f} ms (server {med['server_s'] * 1e3:.0f} ms), load {med['load_average_1min']:.1f}")
+              f"{med['change_s'] * 1e3:.0f} ms (server {med['server_s'] * 1e3:.0f} ms), "
+              f"load {med['load_average_1min']:.1f}")  # fmt: skip
     print(save(args.name, "sgdlab playground: start to first page drawn, one slider move at 1,000 steps", summary))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import warnings
 
 import matplotlib
 
@@ -27,6 +28,7 @@ from sgdlab.viz import (
     plot_effect,
     plot_trajectories,
     sampled_indices,
+    seed_bands,
 )
 from sgdlab.viz.trajectories import default_bounds
 
@@ -299,6 +301,27 @@ def test_convergence_bands_for_every_counter(ax, x):
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert ax.get_xlabel() in ("iterations", "gradient evaluations", "epochs", "time (s)")
     assert np.isfinite(ax.get_lines()[0].get_ydata()).any()
+
+
+@pytest.mark.parametrize(
+    ("seeds", "stopped"),
+    [(1, ()), (2, ()), (5, ()), (5, (1, 3)), (4, (0, 1, 2, 3))],  # `stopped`: runs that end a third of the way
+)
+def test_seed_bands_are_numpys_quartiles_over_the_runs_still_going(seeds, stopped):
+    rng = np.random.default_rng(seeds + len(stopped))
+    k = np.arange(1.0, 301.0)
+    lengths = [100 if i in stopped else 300 for i in range(seeds)]
+    runs = [(k[:length], rng.lognormal(size=length)) for length in lengths]
+    grid, q25, median, q75 = seed_bands(runs, points=40)
+    table = np.full((seeds, len(grid)), np.nan)  # each run on the grid, where it has points (as seed_bands does)
+    for row, (x, y) in enumerate(runs):
+        inside = grid <= x.max()
+        table[row, inside] = np.exp(np.interp(np.log(grid[inside]), np.log(x), np.log(y)))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN, as seed_bands gives
+        expected = [np.nanquantile(table, q, axis=0) for q in (0.25, 0.5, 0.75)]
+    for got, want in zip((q25, median, q75), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True)
 
 
 def test_plot_convergence_takes_arrays(ax):
