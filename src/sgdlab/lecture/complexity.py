@@ -132,10 +132,10 @@ class ComplexityTable(Claim):
     captions: ClassVar[dict[str, str]] = {
         "complexity-table.png": "One panel per cell of the table (rows: PL, convex, nonconvex; columns: GD, SGD). "
         "Dashed black: the rate fitted on the last half of the run (to the median curve, so it may differ in "
-        "the second digit from the table's rate, which is the median of a bootstrap over seeds); dotted grey: the theory's "
-        "rate drawn through the same starting point. A cell passes when the measured curve falls at least as "
-        "fast as the theory's (the table's rates are upper bounds). GD's decays are geometric, so those "
-        "panels have a linear iteration axis and a linear fit (qᵏ); they are cut where f − f* or ‖∇f‖² "
+        "the second digit from the table's rate, which is the median of a bootstrap over seeds); dotted grey: "
+        "the theory's rate drawn through the same starting point. A cell passes when the measured curve falls "
+        "at least as fast as the theory's (the table's rates are upper bounds). GD's decays are geometric, so "
+        "those panels have a linear iteration axis and a linear fit (qᵏ); they are cut where f − f* or ‖∇f‖² "
         "reaches machine precision (1e-16), after which the curve is rounding noise. SGD panels are log–log, "
         "with the median over seeds and its IQR band (middle half of the seeds)."
     }
