@@ -362,7 +362,7 @@ def test_html_report_is_self_contained_and_escapes(tmp_path):
     assert "a &lt; b" in page and "<code>code</code>" in page and "stderr: &lt;boom&gt;" in page
     assert "&lt;y&gt;" in page and ">1.235<" in page and ">1e−9<" in page  # 4 significant digits, compact exponent
     assert "<table><tr><td>raw</td></tr></table>" in page
-    assert "<th>method</th><th class=num>rate</th>" in page and "<td>SGD</td>" in page  # the index as a column
+    assert "<th>method</th><th class=num>rate</th>" in page and '<td class="short">SGD</td>' in page  # the index
     assert "<th>0</th>" not in page and "<th></th>" not in page  # no unnamed index, no empty header row
     uris = re.findall(r'<img src="(data:[^"]+)" alt="([^"]+)"[^>]*>', page)
     assert [u.split(";")[0] for u, _ in uris] == ["data:image/png", "data:image/svg+xml"]
