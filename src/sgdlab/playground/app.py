@@ -384,8 +384,9 @@ class Playground:
         info = model.describe(settings)
         start, star = model.x0(settings), info["x_star"]
         self.caption.text = (
-            f"<b>{info['kind']}</b><br>n = {info['n']} components, L = {info['L']:.4g}, μ = {info['mu']:.4g}, "
-            f"L_max = {info['L_max']:.4g}<br>x* = ({', '.join(f'{v:.4g}' for v in star)}), f* = {info['f_star']:.4g}"
+            f"<b>{html.escape(model.PROBLEMS[settings.key])}</b> (<code>{info['kind']}</code>)<br>"
+            f"n = {info['n']} components, L = {info['L']:.4g}, μ = {info['mu']:.4g}, L_max = {info['L_max']:.4g}<br>"
+            f"x* = ({', '.join(f'{v:.4g}' for v in star)}), f* = {info['f_star']:.4g}"
         )
         if info["dim"] == 2:
             c = model.contours(settings, levels=LEVELS)
