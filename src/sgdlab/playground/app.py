@@ -181,8 +181,8 @@ class SlotControls:
 
 
 class Playground:
-    """The document's state and callbacks; `doc` may be `None` until [`attach`][sgdlab.playground.app.Playground.attach]
-    (the models are built, and the first paths computed, before a page asks for them)."""
+    """The document's state and callbacks; `doc` may be `None` until `attach` (the models are built, and the
+    first paths computed, before a page asks for them)."""
 
     def __init__(self, doc=None, problem: str = "quadratic"):
         self.doc = doc
