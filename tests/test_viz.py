@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import warnings
 
 import matplotlib
 
@@ -27,6 +28,7 @@ from sgdlab.viz import (
     plot_effect,
     plot_trajectories,
     sampled_indices,
+    seed_bands,
 )
 from sgdlab.viz.trajectories import default_bounds
 
@@ -301,6 +303,27 @@ def test_convergence_bands_for_every_counter(ax, x):
     assert np.isfinite(ax.get_lines()[0].get_ydata()).any()
 
 
+@pytest.mark.parametrize(
+    ("seeds", "stopped"),
+    [(1, ()), (2, ()), (5, ()), (5, (1, 3)), (4, (0, 1, 2, 3))],  # `stopped`: runs that end a third of the way
+)
+def test_seed_bands_are_numpys_quartiles_over_the_runs_still_going(seeds, stopped):
+    rng = np.random.default_rng(seeds + len(stopped))
+    k = np.arange(1.0, 301.0)
+    lengths = [100 if i in stopped else 300 for i in range(seeds)]
+    runs = [(k[:length], rng.lognormal(size=length)) for length in lengths]
+    grid, q25, median, q75 = seed_bands(runs, points=40)
+    table = np.full((seeds, len(grid)), np.nan)  # each run on the grid, where it has points (as seed_bands does)
+    for row, (x, y) in enumerate(runs):
+        inside = grid <= x.max()
+        table[row, inside] = np.exp(np.interp(np.log(grid[inside]), np.log(x), np.log(y)))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN, as seed_bands gives
+        expected = [np.nanquantile(table, q, axis=0) for q in (0.25, 0.5, 0.75)]
+    for got, want in zip((q25, median, q75), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True)
+
+
 def test_plot_convergence_takes_arrays(ax):
     x = np.arange(1, 50, dtype=float)
     curves = {"a": [(x, 1 / x), (x, 2 / x), (x, 3 / x)], "b": [(x, x**-2.0)]}
@@ -339,7 +362,7 @@ def test_html_report_is_self_contained_and_escapes(tmp_path):
     assert "a &lt; b" in page and "<code>code</code>" in page and "stderr: &lt;boom&gt;" in page
     assert "&lt;y&gt;" in page and ">1.235<" in page and ">1e−9<" in page  # 4 significant digits, compact exponent
     assert "<table><tr><td>raw</td></tr></table>" in page
-    assert "<th>method</th><th class=num>rate</th>" in page and "<td>SGD</td>" in page  # the index as a column
+    assert "<th>method</th><th class=num>rate</th>" in page and '<td class="short">SGD</td>' in page  # the index
     assert "<th>0</th>" not in page and "<th></th>" not in page  # no unnamed index, no empty header row
     uris = re.findall(r'<img src="(data:[^"]+)" alt="([^"]+)"[^>]*>', page)
     assert [u.split(";")[0] for u, _ in uris] == ["data:image/png", "data:image/svg+xml"]

@@ -34,15 +34,23 @@ MAX_WIDTH = 11.0
 
 
 @contextmanager
-def figure(path: Path, ncols: int = 1, nrows: int = 1, width: float = 5.2, height: float = 3.9):
+def figure(path: Path, ncols: int = 1, nrows: int = 1, width: float = 5.2, height: float = 3.9,
+           margins: dict[str, float] | None = None):  # fmt: skip
     """A figure of `nrows × ncols` axes (each `width × height` inches, the whole at most 11 inches wide)
-    saved on exit to `path` (PNG, 200 dpi) and beside it as SVG, with legible text sizes (`STYLE`)."""
+    saved on exit to `path` (PNG, 200 dpi) and beside it as SVG, with legible text sizes (`STYLE`).
+
+    `margins` (`Figure.subplots_adjust`'s `left`, `right`, `top`, `bottom`, `wspace`, `hspace`) fixes the layout
+    instead of matplotlib's constrained layout, which measures every tick label twice: for a grid of log
+    panels that was the largest part of the figure's time."""
     import matplotlib
     from matplotlib.figure import Figure
 
     scale = min(1.0, MAX_WIDTH / (width * ncols))
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(width * ncols * scale, height * nrows * scale), layout="constrained")
+        fig = Figure(figsize=(width * ncols * scale, height * nrows * scale),
+                     layout=None if margins else "constrained")  # fmt: skip
+        if margins:
+            fig.subplots_adjust(**margins)
         axes = fig.subplots(nrows, ncols, squeeze=False)
         yield axes
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -156,7 +156,8 @@ class HeavyTailImbalance(Claim):
         "for each method at its tuned rate, with Zipf (left) and uniform (right) class frequencies, on the same "
         "loss scale. With Zipf classes the dashed curves sit far above the solid ones for SGD and Adam alike — "
         "the rare classes lag, but Adam's nearly as much as SGD's; with uniform classes the halves coincide. "
-        "Bands: IQR over seeds."
+        "A curve that leaves the top of the scale (sign descent's rare half, with Zipf classes) ends where the "
+        "table says. Bands: IQR over seeds."
     }
 
     def figures(self, results: Mapping[str, Results], folder: Path) -> list[Path]:

@@ -26,6 +26,7 @@ from bokeh.models import (
     ColumnDataSource,
     CustomJSTickFormatter,
     Div,
+    GlyphRenderer,
     HoverTool,
     Legend,
     LegendItem,
@@ -180,9 +181,10 @@ class SlotControls:
 
 
 class Playground:
-    """The document's state and callbacks."""
+    """The document's state and callbacks; `doc` may be `None` until `attach` (the models are built, and the
+    first paths computed, before a page asks for them)."""
 
-    def __init__(self, doc, problem: str = "quadratic"):
+    def __init__(self, doc=None, problem: str = "quadratic"):
         self.doc = doc
         self.pending = False
         self.applying = False
@@ -283,6 +285,9 @@ class Playground:
                                           tooltips=[("k", "@k"), ("‖∇f‖²", "@grad_norm2{0.000e}")]))  # fmt: skip
         for fig in (self.fig2d, self.fig1d, self.fig_gap, self.fig_grad):
             _style(fig)
+            for renderer in fig.renderers:
+                if isinstance(renderer, GlyphRenderer):  # nothing is ever selected or muted here: no glyph copies
+                    renderer.nonselection_glyph = renderer.muted_glyph = None  # (a sixth of the page's models)
 
     def layout(self) -> list:
         """The page's roots, top to bottom: the title, the plots with the problem's controls, the three slots.
@@ -306,8 +311,20 @@ class Playground:
     def on_value(self, attr, old, new) -> None:
         self.request()
 
+    def attach(self, doc) -> None:
+        """Put the page's roots into `doc`, under one freeze: Bokeh collects the document's models once, not once
+        per root (that walk is as long as building the models)."""
+        self.doc = doc
+        doc.title = "sgdlab playground"
+        with doc.models.freeze():
+            for root in self.layout():
+                doc.add_root(root)
+
     def _held(self, action) -> None:
         """Run `action` with the document's changes sent as one message (the browser lays out once)."""
+        if self.doc is None:  # not on a page yet: nothing to send
+            action()
+            return
         self.doc.hold("combine")
         try:
             action()
@@ -367,8 +384,9 @@ class Playground:
         info = model.describe(settings)
         start, star = model.x0(settings), info["x_star"]
         self.caption.text = (
-            f"<b>{info['kind']}</b><br>n = {info['n']} components, L = {info['L']:.4g}, μ = {info['mu']:.4g}, "
-            f"L_max = {info['L_max']:.4g}<br>x* = ({', '.join(f'{v:.4g}' for v in star)}), f* = {info['f_star']:.4g}"
+            f"<b>{html.escape(model.PROBLEMS[settings.key])}</b> (<code>{info['kind']}</code>)<br>"
+            f"n = {info['n']} components, L = {info['L']:.4g}, μ = {info['mu']:.4g}, L_max = {info['L_max']:.4g}<br>"
+            f"x* = ({', '.join(f'{v:.4g}' for v in star)}), f* = {info['f_star']:.4g}"
         )
         if info["dim"] == 2:
             c = model.contours(settings, levels=LEVELS)
@@ -445,10 +463,22 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return out
 
 
+#: A playground built before any page asked for one (see `prepare`), for the first page to take.
+_spare: Playground | None = None
+
+
+def prepare() -> None:
+    """Build the first page's playground now (the server calls this as soon as it listens, while the browser
+    is still loading BokehJS), so that the first page only attaches it."""
+    global _spare
+    if _spare is None:
+        _spare = Playground()
+
+
 def build(doc, problem: str = "quadratic") -> Playground:
     """Fill `doc` with the playground (what the server's handler calls for every new page)."""
-    playground = Playground(doc, problem)
-    doc.title = "sgdlab playground"
-    for root in playground.layout():
-        doc.add_root(root)
+    global _spare
+    playground, _spare = (_spare, None) if _spare is not None and problem == "quadratic" else (None, _spare)
+    playground = playground or Playground(None, problem)
+    playground.attach(doc)
     return playground

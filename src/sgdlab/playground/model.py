@@ -33,7 +33,7 @@ PROBLEMS: dict[str, str] = {
     "quadratic": "ill-conditioned quadratic",
     "rosenbrock": "Rosenbrock",
     "least-squares": "least squares, 2 parameters",
-    "reddi": "Reddi et al.'s counterexample (1-D)",
+    "reddi": "Reddi et al. (1-D)",  # short enough for the menu's width (the caption names the problem)
 }
 
 #: The methods the playground offers (every sgdlab method with a 2-D picture worth drawing; SLBFGS needs

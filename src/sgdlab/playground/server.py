@@ -44,14 +44,10 @@ def _make_document(doc) -> None:
 
 
 def warm_up() -> None:
-    """Import the numerics and compute the first page's paths and contours (they are cached per process)."""
-    from sgdlab.playground import app, model
+    """Import the numerics and build the first page (its Bokeh models, paths and contours) before it is asked for."""
+    from sgdlab.playground import app
 
-    settings = model.ProblemSettings("quadratic")
-    preset = model.PRESETS[settings.key]
-    for slot in preset["slots"]:
-        model.compute(settings, slot, preset["steps"], 0)
-    model.contours(settings, levels=app.LEVELS)
+    app.prepare()
 
 
 def make_server(port: int = 0, address: str = ADDRESS):

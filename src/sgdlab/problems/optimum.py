@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import scipy.optimize
-import scipy.sparse.linalg as spla
 
 
 class Certifiable(Protocol):
@@ -84,6 +82,8 @@ def _grad_norm(problem: Certifiable, x: np.ndarray) -> float:
 
 
 def _lbfgs(problem: Certifiable, x: np.ndarray, tol: float) -> np.ndarray:
+    import scipy.optimize  # here, not at import: it is a third of `import sgdlab`'s time, and most runs hit the cache
+
     def fun(z):
         return problem.loss(z), np.asarray(problem.grad(z), dtype=np.float64)
 
@@ -95,6 +95,8 @@ def _lbfgs(problem: Certifiable, x: np.ndarray, tol: float) -> np.ndarray:
 
 def _newton_polish(problem: Certifiable, x: np.ndarray, tol: float, max_iter: int = 60) -> np.ndarray:
     """Newton-CG steps; backtracking on `f` while it can tell, then on `‖∇f‖` near the optimum."""
+    import scipy.sparse.linalg as spla
+
     op_shape = (problem.dim, problem.dim)
     for _ in range(max_iter):
         g = problem.grad(x)

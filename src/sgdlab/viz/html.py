@@ -60,10 +60,10 @@ section { border-top: 1px solid var(--line); padding: 1.6rem 0 .6rem; }
 table { border-collapse: collapse; font-size: .88rem; font-variant-numeric: tabular-nums; max-width: 100%; }
 caption { caption-side: top; text-align: left; color: var(--muted); font-size: .85rem; padding: 0 0 .3rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .35rem .6rem; text-align: left; vertical-align: top;
-         overflow-wrap: anywhere; }
+         overflow-wrap: break-word; }
 th { background: var(--bg-soft); font-weight: 600; overflow-wrap: normal; }
 th.num, td.num { text-align: right; }
-td.num { white-space: nowrap; }
+td.num, td.short { white-space: nowrap; }
 thead th { border-bottom: 2px solid #b8c2cc; vertical-align: bottom; }
 tbody tr:nth-child(even) td { background: #fafbfc; }
 details { margin: .6rem 0; }
@@ -146,6 +146,10 @@ def _flat_label(label: object) -> str:
     return "" if label is None else str(label)
 
 
+#: Text cells this short are kept on one line (a table never breaks "< 1e−16" or "PASS" over two).
+SHORT_CELL = 12
+
+
 def _table(table: pd.DataFrame | str, caption: str = "") -> str:
     """A DataFrame as an HTML table for people: a named index becomes ordinary leading columns, an unnamed
     0, 1, 2, … index is left out, nested column labels are joined ("theory: GD") into one header row, numbers are
@@ -172,7 +176,9 @@ def _table(table: pd.DataFrame | str, caption: str = "") -> str:
             elif num:
                 cells.append(f'<td class="num">{html.escape(format_number(value))}</td>')
             else:
-                cells.append(f"<td>{html.escape('—' if value is None else str(value))}</td>")
+                text = "—" if value is None else str(value)
+                short = ' class="short"' if len(text) <= SHORT_CELL else ""  # "< 1e−16" on one line
+                cells.append(f"<td{short}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
