@@ -327,8 +327,14 @@ def test_unknown_segments_and_kernels_are_errors(monkeypatch):
 
     assert compiled.segment_for(Subclass(lr=0.1), prob, sampler) is None
     x, g = np.zeros(prob.dim), np.empty(prob.dim)
-    dense_A, indptr, indices, data, dense, y, loss, K, l2 = compiled._glm_data(prob)["arrays"]
+    dense_A, indptr, indices, data, dense, y, loss, K, l2 = compiled._problem_data(prob)["arrays"]
     idx, offsets = np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64)
     with pytest.raises(ValueError, match="unknown kernel code"):
         glm_kernels.elementwise_segment(99, dense_A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets,
                                         10.0, np.ones(1), np.zeros(9), np.zeros((1, 2)), x, x, x, g)  # fmt: skip
+    from sgdlab.engine.kernels import regularised
+
+    with pytest.raises(ValueError, match="unknown kernel code"):
+        regularised.regularised_segment(99, regularised.DATA_GLM, regularised.REG_NONCONVEX, np.ones(1), dense_A,
+                                        indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets, 10.0,
+                                        np.ones(1), np.zeros(9), np.zeros((1, 2)), x, x, x, g)  # fmt: skip
