@@ -156,7 +156,8 @@ def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable 
     dim, n, b = problem.dim, problem.n, sampler.batch_size
     arrays = glm["arrays"]
     # lazy updates: one CSR row per iteration, for SGD and SAG/SAGA (the others change every coordinate anyway)
-    lazy = b == 1 and glm["canonical_csr"] and glm["regulariser"] is None and (kind in ("sag", "saga") or _is_sgd(method, kind))
+    plain = glm["regulariser"] is None  # the lazy kernels know the L2 term only
+    lazy = b == 1 and glm["canonical_csr"] and plain and (kind in ("sag", "saga") or _is_sgd(method, kind))
     if lazy:  # an iteration costs O(nnz(a_i)); the O(dim) catch-up at each call's end is spread over many
         chunk = max(1, min(MAX_CHUNK, max(CHUNK_WORK // glm["row_cost"], 4 * dim // glm["row_cost"])))
     else:

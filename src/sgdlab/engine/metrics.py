@@ -34,7 +34,6 @@ import scipy.sparse as sp
 from numba import prange
 
 from sgdlab.data.dataset import Dataset
-
 from sgdlab.engine.kernels.common import jit_inline, jit_sum
 from sgdlab.engine.kernels.oracle import softmax_minus_label
 from sgdlab.problems.base import Problem

@@ -60,8 +60,8 @@ def build_problem(problem: dict[str, Any]):
 
 @contextlib.contextmanager
 def _single_threaded(needs_torch: bool = False):
-    """One BLAS thread, one torch thread, one numba thread. A run that needs torch imports it here, first, so that its thread
-    count is set before the run's first operation even in a process where torch was not loaded yet."""
+    """One BLAS thread, one torch thread, one numba thread. A run that needs torch imports it here, first, so that
+    its thread count is set before the run's first operation even in a process where torch was not loaded yet."""
     torch = importlib.import_module("torch") if needs_torch else sys.modules.get("torch")
     previous = torch.get_num_threads() if torch else None
     numba = sys.modules.get("numba")  # its parallel kernels (the checkpoint pass, large fused steps) too

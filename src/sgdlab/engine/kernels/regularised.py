@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sgdlab.engine.kernels import elementwise as ew
 from sgdlab.engine.kernels.common import jit
-from sgdlab.engine.kernels.elementwise import (
-    ADADELTA, ADAM, DIAGONAL, LION, MOMENTUM, SGD, _adadelta, _adam, _diagonal, _lion, _momentum, _sgd,
-)  # fmt: skip
 from sgdlab.engine.kernels.oracle import batch_grad, norm_sq
 
 #: The data term: a GLM's (`A`, `y`, `loss`, …) or the counterexample's slopes (`y`, one per sample, `dim = 1`).
@@ -28,20 +26,20 @@ REG_INTERVAL = 1
 @jit
 def update(kernel, x, g, s1, s2, s3, alpha, q, p):
     """The fused loop `kernel` (a code of `elementwise.CODES`) as `elementwise_segment` calls it."""
-    if kernel == SGD:
-        _sgd(x, g, alpha, p[0], p[1])
-    elif kernel == MOMENTUM:
-        _momentum(x, g, s1, alpha, q[0], q[1], p[0], p[1], p[2], p[3] != 0.0)
-    elif kernel == DIAGONAL:
-        _diagonal(x, g, s1, s2, s3, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6] != 0.0, p[7] != 0.0,
-                  p[8] != 0.0)  # fmt: skip
-    elif kernel == ADADELTA:
-        _adadelta(x, g, s1, s2, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6])
-    elif kernel == ADAM:
-        _adam(x, g, s1, s2, s3, alpha, q[0], q[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
-              p[8] != 0.0, p[9] != 0.0)  # fmt: skip
-    elif kernel == LION:
-        _lion(x, g, s1, alpha, p[0], p[1], p[2], p[3], p[4])
+    if kernel == ew.SGD:
+        ew._sgd(x, g, alpha, p[0], p[1])
+    elif kernel == ew.MOMENTUM:
+        ew._momentum(x, g, s1, alpha, q[0], q[1], p[0], p[1], p[2], p[3] != 0.0)
+    elif kernel == ew.DIAGONAL:
+        ew._diagonal(x, g, s1, s2, s3, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6] != 0.0, p[7] != 0.0,
+                     p[8] != 0.0)  # fmt: skip
+    elif kernel == ew.ADADELTA:
+        ew._adadelta(x, g, s1, s2, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6])
+    elif kernel == ew.ADAM:
+        ew._adam(x, g, s1, s2, s3, alpha, q[0], q[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
+                 p[8] != 0.0, p[9] != 0.0)  # fmt: skip
+    elif kernel == ew.LION:
+        ew._lion(x, g, s1, alpha, p[0], p[1], p[2], p[3], p[4])
     else:
         raise ValueError("regularised_segment: unknown kernel code")
 
