@@ -116,7 +116,7 @@ def test_killed_and_completed_equals_serial(fresh_serial, spec_path, tmp_path):
 
 
 def _threads_seen_by_a_run(config):
-    """Stands in for `execute_run` in a worker: what a network run there would see."""
+    """Stands in for `execute_run` in a worker: what a network run there would see (numba: one thread inside)."""
     seen = {"omp": os.environ.get("OMP_NUM_THREADS"), "torch_loaded_before": "torch" in sys.modules}
     with execute_module._single_threaded(needs_torch=True):
         import numba

@@ -64,7 +64,9 @@ def _single_threaded(needs_torch: bool = False):
     its thread count is set before the run's first operation even in a process where torch was not loaded yet."""
     torch = importlib.import_module("torch") if needs_torch else sys.modules.get("torch")
     previous = torch.get_num_threads() if torch else None
-    numba = sys.modules.get("numba")  # its parallel kernels (the checkpoint pass, large fused steps) too
+    # numba's parallel kernels (the checkpoint pass, large fused steps) too; NUMBA_NUM_THREADS is no way to pin
+    # them: numba refuses to raise the count again above the pool it launched with
+    numba = sys.modules.get("numba")
     numba_previous = numba.get_num_threads() if numba else None
     with threadpool_limits(limits=1):
         if torch:

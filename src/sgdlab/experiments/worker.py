@@ -25,7 +25,7 @@ _PR_SET_PDEATHSIG = 1
 
 #: Environment variables that fix the size of a library's thread pool when it loads.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-                    "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")  # fmt: skip
+                    "NUMEXPR_NUM_THREADS")  # fmt: skip
 
 
 def pin_threads() -> None:
