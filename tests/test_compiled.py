@@ -106,6 +106,40 @@ def test_compiled_trajectory_equals_the_python_engine(name, method, batch, pytho
     assert_same_trace(got, want)
 
 
+# problems whose regulariser is not an L2 term: the element-wise methods run `kernels.regularised`
+REGULARISED = {
+    "nonconvex-dense": lambda: sl.problems.NonconvexLogistic(make_classification(n=140, dim=6, seed=3), penalty=0.5),
+    "nonconvex-csr-l2": lambda: sl.problems.NonconvexLogistic(
+        make_classification(n=160, dim=12, density=0.3, seed=4), penalty=0.1, l2=1e-2
+    ),
+    "counterexample": lambda: sl.problems.AdamCounterexample(C=3.0, radius=0.5),
+}
+ELEMENTWISE = [m for m in METHODS if compiled._segment_kind(METHODS[m]()) == "elementwise"]
+
+
+@pytest.mark.parametrize("batch", [(1, "uniform"), (2, "reshuffle")])
+@pytest.mark.parametrize("method", ELEMENTWISE)
+@pytest.mark.parametrize("name", REGULARISED)
+def test_compiled_regularised_problems_equal_the_python_engine(name, method, batch, python_forbidden):
+    if name not in _cache:
+        _cache[name] = REGULARISED[name]()
+    prob = _cache[name]
+    b, sampler = batch
+    budget = {"iters": 300} if name == "counterexample" else {"epochs": 2.5}
+    kwargs = {**budget, "batch_size": b, "sampler": sampler, "seed": 7, "points_per_decade": 8}
+    got = sl.run(prob, METHODS[method](), **kwargs)
+    want = python_run(prob, METHODS[method](), **kwargs)
+    assert_same_trace(got, want)
+
+
+def test_regularised_problems_run_sag_saga_svrg_in_python():
+    for make in REGULARISED.values():
+        prob = make()
+        for method in (M.SAG(lr=0.01), M.SAGA(lr=0.01), M.SVRG(lr=0.01, inner=10)):
+            assert compiled.segment_for(method, prob, Sampler("uniform", prob.n, 1, None)) is None
+        assert compiled.segment_for(M.Adam(lr=0.01), prob, Sampler("uniform", prob.n, 1, None)) is not None
+
+
 @pytest.mark.parametrize("method", ["SGD", "SAGA", "Adam"])
 @pytest.mark.parametrize("name", ["logistic-dense", "logistic-csr"])
 def test_blocks_sampler_runs_compiled_with_the_python_trajectory(name, method, python_forbidden):
@@ -293,8 +327,14 @@ def test_unknown_segments_and_kernels_are_errors(monkeypatch):
 
     assert compiled.segment_for(Subclass(lr=0.1), prob, sampler) is None
     x, g = np.zeros(prob.dim), np.empty(prob.dim)
-    dense_A, indptr, indices, data, dense, y, loss, K, l2 = compiled._glm_data(prob)["arrays"]
+    dense_A, indptr, indices, data, dense, y, loss, K, l2 = compiled._problem_data(prob)["arrays"]
     idx, offsets = np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64)
     with pytest.raises(ValueError, match="unknown kernel code"):
         glm_kernels.elementwise_segment(99, dense_A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets,
                                         10.0, np.ones(1), np.zeros(9), np.zeros((1, 2)), x, x, x, g)  # fmt: skip
+    from sgdlab.engine.kernels import regularised
+
+    with pytest.raises(ValueError, match="unknown kernel code"):
+        regularised.regularised_segment(99, regularised.DATA_GLM, regularised.REG_NONCONVEX, np.ones(1), dense_A,
+                                        indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets, 10.0,
+                                        np.ones(1), np.zeros(9), np.zeros((1, 2)), x, x, x, g)  # fmt: skip

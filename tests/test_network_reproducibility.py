@@ -116,12 +116,13 @@ def test_killed_and_completed_equals_serial(fresh_serial, spec_path, tmp_path):
 
 
 def _threads_seen_by_a_run(config):
-    """Stands in for `execute_run` in a worker: what a network run there would see."""
+    """Stands in for `execute_run` in a worker: what a network run there would see (numba: one thread inside)."""
     seen = {"omp": os.environ.get("OMP_NUM_THREADS"), "torch_loaded_before": "torch" in sys.modules}
     with execute_module._single_threaded(needs_torch=True):
+        import numba
         import torch
 
-        seen["torch_threads"] = torch.get_num_threads()
+        seen["torch_threads"], seen["numba_threads"] = torch.get_num_threads(), numba.get_num_threads()
     return {"key": config.key, **seen}
 
 
@@ -129,4 +130,5 @@ def test_a_fresh_worker_pins_its_threads_before_torch_loads():
     config = Plan(parse_spec(NETWORKS)).main_runs({})[0]
     with ProcessExecutor(jobs=1, fn=_threads_seen_by_a_run) as executor:
         (seen,) = executor.map_unordered([config])
-    assert seen == {"key": config.key, "omp": "1", "torch_loaded_before": False, "torch_threads": 1}
+    assert seen == {"key": config.key, "omp": "1", "torch_loaded_before": False, "torch_threads": 1,
+                    "numba_threads": 1}  # fmt: skip

@@ -377,3 +377,29 @@ def test_the_problem_kinds_are_what_their_constructors_take():
         assert "data" not in inspect.signature(getattr(problems, kind)).parameters, kind
     for kind in NETWORK_PROBLEMS:
         assert callable(getattr(networks, kind)), kind
+
+
+def test_network_parameters_are_checked_from_the_factories_signatures_without_importing_torch():
+    """The stand-ins `validate` reads from `sgdlab/torch/problems.py` take what the factories take (names, kinds,
+    defaults), and checking a spec with networks leaves torch unimported."""
+    import inspect
+    import subprocess
+    import sys
+
+    from sgdlab.experiments import validate
+    from sgdlab.experiments.spec import NETWORK_PROBLEMS
+    from sgdlab.torch import problems as networks
+
+    def shape(fn):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    for kind in NETWORK_PROBLEMS:
+        assert shape(validate._network_factory(kind)) == shape(getattr(networks, kind)), kind
+    code = (
+        "import sys\nfrom sgdlab.experiments.validate import parse_spec\n"
+        "parse_spec({'name': 'e', 'problems': [{'name': 'n', 'type': 'digits_mlp', 'params': {'hidden': [8]}}],"
+        " 'methods': [{'type': 'SGD', 'params': {'lr': 0.1}}], 'budget': {'epochs': 1}})\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

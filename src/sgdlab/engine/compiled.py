@@ -11,6 +11,8 @@ Covered (everything else, and any run whose arrays are not float64, runs in Pyth
 
 * problems: `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` (exactly these classes: a subclass may
   change the oracle), dense or CSR float64 data held in memory (out-of-core data run in Python), with their L2 term;
+  for the element-wise methods also `NonconvexLogistic` and `AdamCounterexample` (`kernels.regularised`: the
+  data term plus the regulariser's gradient);
 * samplers `"uniform"`, `"reshuffle"` and `"blocks"`, any batch size;
 * methods: those whose `MethodInfo.compiled` names a segment — `"elementwise"` (the element-wise methods, SGD
   with every schedule: the minibatch gradient, then their fused kernel per `MethodInfo.fused`, both conventions),
@@ -43,7 +45,9 @@ from sgdlab.engine.segment import SegmentResult, python_segment
 from sgdlab.methods import Method
 from sgdlab.methods.base import registering_class
 from sgdlab.problems.base import Problem
+from sgdlab.problems.counterexample import AdamCounterexample
 from sgdlab.problems.glm import LeastSquares, LogisticRegression, SoftmaxRegression
+from sgdlab.problems.nonconvex import NonconvexLogistic
 
 _switch = Switch("SGDLAB_COMPILED")
 #: `with disabled(): …` — run every segment in Python inside this block.
@@ -70,9 +74,30 @@ def _segment_kind(method: Method) -> str | None:
     return kind
 
 
-def _glm_data(problem: Problem) -> dict[str, Any] | None:
-    """The problem's arrays in the kernels' layout, or `None` where the kernels do not apply."""
+def _problem_data(problem: Problem) -> dict[str, Any] | None:
+    """The problem's arrays in the kernels' layout, or `None` where the kernels do not apply; `"regulariser"`
+    (for `kernels.regularised`) is `None` for the plain GLMs."""
     kind = type(problem)
+    if kind is AdamCounterexample:  # the data term is its slopes; A, CSR and labels are placeholders
+        from sgdlab.engine.kernels import regularised
+
+        none, reg = np.zeros((0, 0)), (regularised.REG_INTERVAL, np.array([problem.penalty, problem.radius]))
+        arrays = (none, np.zeros(1, dtype=np.int32), np.zeros(1, dtype=np.int32), np.zeros(0), True,
+                  np.ascontiguousarray(problem.slopes, dtype=np.float64), 0, 1, 0.0)  # fmt: skip
+        return {"arrays": arrays, "row_cost": 1, "canonical_csr": False,
+                "regulariser": (regularised.DATA_SLOPES, *reg)}  # fmt: skip
+    if kind is NonconvexLogistic:
+        glm = _glm_data(problem, LogisticRegression)
+        if glm is not None:
+            from sgdlab.engine.kernels import regularised
+
+            glm["regulariser"] = (regularised.DATA_GLM, regularised.REG_NONCONVEX, np.array([problem.penalty]))
+        return glm
+    return _glm_data(problem, kind)
+
+
+def _glm_data(problem: Problem, kind: type) -> dict[str, Any] | None:
+    """A GLM's arrays in the kernels' layout (its loss that of `kind`), or `None` where the kernels do not apply."""
     if kind not in _LOSSES or problem.data.is_out_of_core:  # rows on disk: the Python path reads them in blocks
         return None
     A, y = problem.A, problem.y
@@ -98,6 +123,7 @@ def _glm_data(problem: Problem) -> dict[str, Any] | None:
         "arrays": (dense_A, indptr, indices, data, dense, y, _LOSSES[kind], K, float(problem.l2)),
         "row_cost": row_cost * K,
         "canonical_csr": canonical,
+        "regulariser": None,
     }
 
 
@@ -119,8 +145,8 @@ def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable 
         return None
     if getattr(method, "lr", None) is None or (kind == "svrg" and method.inner is None):
         return None  # unresolved: the Python path raises the informative error
-    glm = _glm_data(problem)
-    if glm is None:
+    glm = _problem_data(problem)
+    if glm is None or (glm["regulariser"] is not None and kind != "elementwise"):
         return None
     try:
         from sgdlab.engine import glm_kernels
@@ -130,12 +156,13 @@ def segment_for(method: Method, problem: Problem, sampler: Sampler) -> Callable 
     dim, n, b = problem.dim, problem.n, sampler.batch_size
     arrays = glm["arrays"]
     # lazy updates: one CSR row per iteration, for SGD and SAG/SAGA (the others change every coordinate anyway)
-    lazy = b == 1 and glm["canonical_csr"] and (kind in ("sag", "saga") or _is_sgd(method, kind))
+    plain = glm["regulariser"] is None  # the lazy kernels know the L2 term only
+    lazy = b == 1 and glm["canonical_csr"] and plain and (kind in ("sag", "saga") or _is_sgd(method, kind))
     if lazy:  # an iteration costs O(nnz(a_i)); the O(dim) catch-up at each call's end is spread over many
         chunk = max(1, min(MAX_CHUNK, max(CHUNK_WORK // glm["row_cost"], 4 * dim // glm["row_cost"])))
     else:
         chunk = max(1, min(MAX_CHUNK, CHUNK_WORK // (b * glm["row_cost"] + dim)))
-    kernel = _kernel_for(method, kind, glm_kernels, n, dim, b, problem.n_outputs, arrays)
+    kernel = _kernel_for(method, kind, glm_kernels, n, dim, b, arrays[7], arrays, glm["regulariser"])
     if lazy:
         kernel = _lazy(kernel, kind, glm_kernels, dim, chunk, problem.n_outputs, arrays)
 
@@ -184,7 +211,9 @@ def _is_sgd(method: Method, kind: str | None) -> bool:
     return kind == "elementwise" and method.fused_spec().kernel == "sgd" and plain
 
 
-def _kernel_for(method: Method, kind: str, glm_kernels, n: int, dim: int, b: int, K: int, arrays: tuple) -> _Kernel:
+def _kernel_for(
+    method: Method, kind: str, glm_kernels, n: int, dim: int, b: int, K: int, arrays: tuple, regulariser=None
+) -> _Kernel:
     if kind == "svrg":
         g, g_snap = np.empty(dim), np.empty(dim)
         inner = int(method.inner)
@@ -226,6 +255,8 @@ def _kernel_for(method: Method, kind: str, glm_kernels, n: int, dim: int, b: int
     code, names = glm_kernels.CODES[spec.kernel], spec.state
     g = np.empty(dim)
     params = np.asarray(method.fused_args(), dtype=np.float64)
+    if regulariser is not None:
+        from sgdlab.engine.kernels.regularised import regularised_segment as segment_with_regulariser
     per_step = len(method.fused_step_args(1))
 
     def elementwise(x, state, idx, offsets, max_evals, alphas):
@@ -234,6 +265,9 @@ def _kernel_for(method: Method, kind: str, glm_kernels, n: int, dim: int, b: int
         for t in range(count if per_step else 0):
             step_params[t] = method.fused_step_args(k0 + 1 + t)
         s = [state[name] if name else x for name in names] + [x] * (3 - len(names))
+        if regulariser is not None:
+            return segment_with_regulariser(code, *regulariser, *arrays, x, idx, offsets, max_evals, alphas, params,
+                                            step_params, s[0], s[1], s[2], g)  # fmt: skip
         return glm_kernels.elementwise_segment(code, *arrays, x, idx, offsets, max_evals, alphas, params, step_params,
                                                s[0], s[1], s[2], g)  # fmt: skip
 

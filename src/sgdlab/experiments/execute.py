@@ -1,7 +1,7 @@
 """Running one configured run, in whatever process the executor chose.
 
 A run never raises: failures come back as `status="error"` with the message, so a sweep goes on.
-BLAS and torch run single-threaded inside a run, which makes results bit-identical whatever the executor and
+BLAS, torch and numba run single-threaded inside a run, which makes results bit-identical whatever the executor and
 whatever ran before in the process (summation order in a multi-threaded BLAS, and in torch's convolutions and
 matrix products, depends on the thread count) and keeps parallel workers from fighting over cores.
 """
@@ -60,18 +60,26 @@ def build_problem(problem: dict[str, Any]):
 
 @contextlib.contextmanager
 def _single_threaded(needs_torch: bool = False):
-    """One BLAS thread and one torch thread. A run that needs torch imports it here, first, so that its thread
-    count is set before the run's first operation even in a process where torch was not loaded yet."""
+    """One BLAS thread, one torch thread, one numba thread. A run that needs torch imports it here, first, so that
+    its thread count is set before the run's first operation even in a process where torch was not loaded yet."""
     torch = importlib.import_module("torch") if needs_torch else sys.modules.get("torch")
     previous = torch.get_num_threads() if torch else None
+    # numba's parallel kernels (the checkpoint pass, large fused steps) too; NUMBA_NUM_THREADS is no way to pin
+    # them: numba refuses to raise the count again above the pool it launched with
+    numba = sys.modules.get("numba")
+    numba_previous = numba.get_num_threads() if numba else None
     with threadpool_limits(limits=1):
         if torch:
             torch.set_num_threads(1)
+        if numba:
+            numba.set_num_threads(1)
         try:
             yield
         finally:
             if torch:
                 torch.set_num_threads(previous)
+            if numba:
+                numba.set_num_threads(numba_previous)
 
 
 def versions() -> dict[str, str]:

@@ -21,8 +21,10 @@ then these checks) live here, so that the schema imports none of its checks.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
+import importlib.util
 import inspect
 import json
 import math
@@ -59,13 +61,47 @@ def _stand_in_data() -> Dataset:
     return Dataset(np.eye(2), np.array([0.0, 1.0]), name="stand-in")
 
 
-@functools.cache
-def _factory(kind: str) -> tuple[Any, type[Problem]]:
-    """What builds a problem of `kind`, and the class of what it builds (for what the problem measures)."""
-    if kind in NETWORK_PROBLEMS:
-        from sgdlab.torch import problems as networks  # imports torch: only for specs with networks
+class _Network:
+    """What a network problem measures (`NetworkProblem`'s traits), known without importing torch."""
 
-        return getattr(networks, kind), networks.NetworkProblem
+    has_optimum = False
+    task = "classification"
+
+    def evaluate(self, x: np.ndarray, data: Any) -> dict[str, float]:  # it has a held-out evaluation
+        raise NotImplementedError
+
+
+def _network_factory(kind: str) -> Any:
+    """A stand-in with the signature of `sgdlab.torch.problems.<kind>`, read from that module's source: checking a
+    spec imports no torch (seconds at start-up, in a process that never trains). `ImportError` without torch."""
+    if importlib.util.find_spec("torch") is None:
+        raise ImportError("No module named 'torch'")
+    source = Path(numpy_problems.__file__).parent.parent / "torch" / "problems.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == kind)
+    args = node.args
+    positional = [None] * (len(args.args) - len(args.defaults)) + list(args.defaults)
+    empty = inspect.Parameter.empty
+    parameters = [
+        inspect.Parameter(a.arg, how, default=empty if d is None else ast.literal_eval(d))
+        for group, defaults, how in ((args.args, positional, inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                                     (args.kwonlyargs, args.kw_defaults, inspect.Parameter.KEYWORD_ONLY))
+        for a, d in zip(group, defaults, strict=True)
+    ]  # fmt: skip
+
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"{kind}: a stand-in for checking parameters; build networks with sgdlab.torch.problems")
+
+    factory.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return factory
+
+
+@functools.cache
+def _factory(kind: str) -> tuple[Any, type]:
+    """What builds a problem of `kind` (for a network: a stand-in with its signature), and the class of what it
+    builds (for what the problem measures)."""
+    if kind in NETWORK_PROBLEMS:
+        return _network_factory(kind), _Network
     cls = getattr(numpy_problems, kind)
     return cls, cls
 
