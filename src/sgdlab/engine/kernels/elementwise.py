@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import types
-
-import numba
 import numpy as np
 
 from sgdlab.engine.kernels.common import AHEAD, LOSS_SOFTMAX, jit, prefetch, prefetch_row
 from sgdlab.engine.kernels.oracle import batch_grad, dense_dot, dphi, norm_sq
 from sgdlab.methods import fused
 
-
-def serial(fn):
-    """`fn` (a loop over `prange` from `sgdlab.methods.fused`) compiled without threads, for use per iteration.
-
-    A renamed copy: numba's disk cache keys entries by the function's name, not by its `parallel` flag, so
-    compiling the very same function here would share (and clash with) fused's parallel cache entries.
-    """
-    fn.__globals__["prange"] = numba.prange  # what fused binds when it compiles; plain range without parallel=True
-    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__)
-    copy.__qualname__ = fn.__qualname__ + "_serial"
-    return jit(copy)
-
-
-_sgd = serial(fused.sgd_update)
-_momentum = serial(fused.momentum_update)
-_diagonal = serial(fused.diagonal_update)
-_adadelta = serial(fused.adadelta_update)
-_adam = serial(fused.adam_update)
-_lion = serial(fused.lion_update)
+_sgd = fused.serial(fused.sgd_update)
+_momentum = fused.serial(fused.momentum_update)
+_diagonal = fused.serial(fused.diagonal_update)
+_adadelta = fused.serial(fused.adadelta_update)
+_adam = fused.serial(fused.adam_update)
+_lion = fused.serial(fused.lion_update)
 #: The serial kernels' codes, by the names of `sgdlab.methods.fused.KERNELS` (`Fused.kernel`).
 CODES = {"sgd": 0, "momentum": 1, "diagonal": 2, "adadelta": 3, "adam": 4, "lion": 5}
 SGD, MOMENTUM, DIAGONAL, ADADELTA, ADAM, LION = CODES.values()
