@@ -59,6 +59,38 @@ def _numba():
 # call) and the torch fast path. Their names are public for those uses.
 
 
+@functools.cache
+def _fma():
+    """`fma(a, b, c) = a·b + c` rounded once (LLVM's `llvm.fma`: one instruction where the CPU has FMA), for the
+    loops below: torch's CPU kernels compute `x − lr·d` so (`add(x, d, alpha=−lr)` is a fused multiply-add, and
+    so is its fused SGD's `x += d·(−lr)` as compiled), and a float32 step rounded the same way is the same step."""
+    from numba.core import types as nbtypes
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def fma(typingctx, a, b, c):
+        # in the addend's float type (the arrays'): a factor that numba widened (`w − 1` of a float32 `w` is a
+        # float64) is rounded back, which is exact where the float32 operation would have been
+        if not all(isinstance(t, nbtypes.Float) for t in (a, b, c)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            real = signature.return_type
+            x, y = (context.cast(builder, v, t, real) for v, t in zip(args[:2], signature.args[:2], strict=True))
+            return builder.fma(x, y, args[2])
+
+        return c(a, b, c), codegen
+
+    return fma
+
+
+def _bind(fn, numba) -> None:
+    """Bind the names the update loops use, to be compiled: `prange` (plain `range` without `parallel=True`) and
+    `fma`."""
+    fn.__globals__["prange"] = numba.prange
+    fn.__globals__["fma"] = _fma()
+
+
 def _start_threads(numba) -> None:
     """Start numba's thread pool (once per process) without changing torch's thread count.
 
@@ -82,7 +114,7 @@ def _kernel(fn):
     def call(*args):
         if call.compiled is None:
             numba = _numba()
-            fn.__globals__["prange"] = numba.prange  # the kernels' loops are parallel once compiled
+            _bind(fn, numba)  # the kernels' loops are parallel once compiled
             call.compiled = numba.njit(parallel=True, cache=True, nogil=True)(fn)
             _start_threads(numba)
         # Scalars take the arrays' float type, so float32 arrays are updated in float32 arithmetic (as NumPy's
@@ -96,22 +128,24 @@ def _kernel(fn):
 
 
 def sgd_update(x, g, lr, sign, decay):
-    """SGD: `x ← x − lr·(sign·g + decay·x)` (`sign = −1`: maximize; `decay`: coupled weight decay)."""
+    """SGD: `x ← x − lr·(sign·g + decay·x)` (`sign = −1`: maximize; `decay`: coupled weight decay), the last
+    multiply-add rounded once, as torch's."""
     for i in prange(x.size):  # noqa: F821 - bound to numba.prange when compiled
         xi = x[i]
-        x[i] = xi - lr * (sign * g[i] + decay * xi)
+        x[i] = fma(-lr, sign * g[i] + decay * xi, xi)  # noqa: F821 - bound to _fma() when compiled
 
 
 def momentum_update(x, g, v, lr, keep, gain, beta, sign, decay, nesterov):
     """Heavy ball / Nesterov on `g' = sign·g + decay·x`: `v ← keep·v + gain·g'`; `x ← x − lr·v` (or
-    `x ← x − lr·(g' + β·v)` when `nesterov`). `keep = β, gain = 1 − dampening`; torch's first step copies
-    the gradient: `keep = 0, gain = 1`."""
+    `x ← x − lr·(g' + β·v)` when `nesterov`; multiply-adds as torch rounds them). `keep = β, gain = 1 −
+    dampening`; torch's first step copies the gradient: `keep = 0, gain = 1`."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
         gi = sign * g[i] + decay * xi
         vi = keep * v[i] + gain * gi
         v[i] = vi
-        x[i] = xi - lr * (gi + beta * vi) if nesterov else xi - lr * vi
+        # torch's order: the look-ahead `g' + β·v` and the step `x − lr·d` are each a multiply-add rounded once
+        x[i] = fma(-lr, fma(beta, vi, gi), xi) if nesterov else fma(-lr, vi, xi)  # noqa: F821
 
 
 def diagonal_update(
@@ -162,8 +196,17 @@ def adam_update(
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
         gi = sign * g[i] + coupled * xi
-        mi = beta1 * m[i] + one_minus_beta1 * gi
-        vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
+        if lecture:
+            mi = beta1 * m[i] + one_minus_beta1 * gi
+            vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
+        else:  # the same averages as torch rounds them: `m.lerp_(g, w = 1 − β₁)` (a multiply-add from the nearer
+            # end), `v.mul_(β₂).addcmul_(g, g, value=1 − β₂)` (a multiply-add)
+            m0 = m[i]
+            if one_minus_beta1 < 0.5:
+                mi = fma(one_minus_beta1, gi - m0, m0)  # noqa: F821
+            else:
+                mi = fma(one_minus_beta1 - 1, gi - m0, gi)  # noqa: F821
+            vi = fma(one_minus_beta2 * gi, gi, beta2 * v[i])  # noqa: F821
         m[i] = mi
         v[i] = vi
         if amsgrad == 0:
@@ -214,7 +257,7 @@ def serial(update_loop):
     (and clash with) `KERNELS`' parallel entries.
     """
     numba = _numba()
-    update_loop.__globals__["prange"] = numba.prange  # plain range without parallel=True
+    _bind(update_loop, numba)
     name = f"{update_loop.__name__}_serial_{_fingerprint(update_loop)}"
     copy = types.FunctionType(update_loop.__code__, update_loop.__globals__, name, update_loop.__defaults__)
     copy.__qualname__ = name
