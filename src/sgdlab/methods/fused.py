@@ -186,38 +186,43 @@ def adadelta_update(x, g, v, dx, lr, gamma, one_minus_gamma, rho, one_minus_rho,
 
 
 def adam_update(
-    x, g, m, v, vmax, lr, inv_bc1, inv_bc2, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, coupled, decoupled,
+    x, g, m, v, vmax, lr, inv_bc1, c2, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, coupled, decoupled,
     sign, amsgrad, lecture,
 ):  # fmt: skip
     """Adam/AMSGrad/AdamW: `g ← sign·g + coupled·x`; `m ← β₁m + (1−β₁)g`; `v ← β₂v + (1−β₂)g²`;
-    `x ← x − lr·(m·inv_bc1/(√(v̂·inv_bc2) + ε) + decoupled·x)` with `inv_bcᵢ = 1/(1 − βᵢᵏ)` and `v̂ = v` or its
-    running max (`amsgrad`; the max is taken of `v·inv_bc2` under the `lecture` convention, of `v` under
-    torch's)."""
+    `x ← x − lr·(m·inv_bc1/(√(v̂·c2) + ε) + decoupled·x)` (`lecture`, `c2 = 1/(1 − β₂ᵏ)`) or, in torch's order
+    and rounding, `x ← (x − lr·decoupled·x) − (lr·inv_bc1)·m/(√v̂/c2 + ε)` (`c2 = √(1 − β₂ᵏ)`), with
+    `inv_bc1 = 1/(1 − β₁ᵏ)` and `v̂ = v` or its running max (`amsgrad`; the max is taken of `v·c2` under the
+    `lecture` convention, of `v` under torch's)."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
         gi = sign * g[i] + coupled * xi
         if lecture:
             mi = beta1 * m[i] + one_minus_beta1 * gi
             vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
-        else:  # the same averages as torch rounds them: `m.lerp_(g, w = 1 − β₁)` (a multiply-add from the nearer
-            # end), `v.mul_(β₂).addcmul_(g, g, value=1 − β₂)` (a multiply-add)
+            m[i] = mi
+            v[i] = vi
+            if amsgrad == 0:
+                denom = np.sqrt(vi * c2) + eps
+            else:
+                vmax[i] = max(vmax[i], vi * c2)
+                denom = np.sqrt(vmax[i]) + eps
+            x[i] = xi - lr * (mi * inv_bc1 / denom + decoupled * xi)
+        else:  # as torch's kernels round: `m.lerp_(g, w = 1 − β₁)` (a multiply-add from the nearer end),
+            # `v.mul_(β₂).addcmul_(g, g, value=1 − β₂)` (a multiply-add), then `x −= step·m/(√v̂/√(1 − β₂ᵏ) + ε)`
             m0 = m[i]
             if one_minus_beta1 < 0.5:
                 mi = fma(one_minus_beta1, gi - m0, m0)  # noqa: F821
             else:
                 mi = fma(one_minus_beta1 - 1, gi - m0, gi)  # noqa: F821
             vi = fma(one_minus_beta2 * gi, gi, beta2 * v[i])  # noqa: F821
-        m[i] = mi
-        v[i] = vi
-        if amsgrad == 0:
-            denom = np.sqrt(vi * inv_bc2) + eps
-        elif lecture:
-            vmax[i] = max(vmax[i], vi * inv_bc2)
-            denom = np.sqrt(vmax[i]) + eps
-        else:
-            vmax[i] = max(vmax[i], vi)
-            denom = np.sqrt(vmax[i] * inv_bc2) + eps
-        x[i] = xi - lr * (mi * inv_bc1 / denom + decoupled * xi)
+            m[i] = mi
+            v[i] = vi
+            if amsgrad != 0:
+                vmax[i] = max(vmax[i], vi)
+                vi = vmax[i]
+            denom = np.sqrt(vi) / c2 + eps
+            x[i] = (xi - (lr * decoupled) * xi) - (lr * inv_bc1) * mi / denom
 
 
 def lion_update(x, g, m, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, decay):
