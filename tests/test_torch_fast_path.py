@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # (optimizer name, table configuration): built through the interface that configuration speaks (sgdlab_optimizer)
 CONFIGS = [pytest.param(p.values[0].name, p.values[1], id=p.id) for p in cases(STEP, needs="torch")]
 DTYPES = [pytest.param(torch.float64, id="float64"), pytest.param(torch.float32, id="float32")]
-TOLERANCE = {torch.float64: 1e-12, torch.float32: 1e-6}
+# float32: the fused loops round `x − lr·d` once (a multiply-add, as torch's kernels), the reference formula twice;
+# where a step is large against x (a one-element tensor, gradients ×10) that is ~10 ulps of x after six steps.
+TOLERANCE = {torch.float64: 1e-12, torch.float32: 2e-6}
 BIG = fused.MIN_SIZE + 77  # the mixed lists' big tensors; the tests split groups from this size on (PARALLEL_MIN)
 
 
