@@ -4,6 +4,9 @@ fused path's refusal of a subclass whose hooks its kernel does not implement."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -107,3 +110,34 @@ def test_an_unknown_fused_kernel_is_an_error():
 
         class Misnamed(Adagrad):
             info = dataclasses.replace(Adagrad.info, fused=dataclasses.replace(Adagrad.info.fused, kernel="adagrad2"))
+
+
+# Each case runs in a fresh process, where numba's thread pool has not started yet: its first parallel kernel.
+THREAD_COUNT_CASES = [
+    pytest.param("import sgdlab.methods", id="torch-imported-after-sgdlab"),
+    pytest.param("", id="torch-imported-first"),
+]
+
+
+@pytest.mark.parametrize("first_import", THREAD_COUNT_CASES)
+def test_the_first_parallel_kernel_keeps_torchs_thread_count(first_import):
+    # numba's OpenMP layer set the process's OpenMP thread count to its own when its pool started, and torch
+    # shares that runtime: torch.set_num_threads(1) read 2 after the first fused step (found by B5).
+    script = f"""
+{first_import}
+import numpy as np, torch
+import numba
+from sgdlab.methods import SGD, fused
+torch.set_num_threads(1)
+assert torch.get_num_threads() == 1  # (torch's first read on a thread re-applies its count: read it before)
+x, g = np.ones(fused.MIN_SIZE), np.ones(fused.MIN_SIZE)
+method = SGD(lr=0.5)
+state = method.init(x)
+method.step(x, g, state)
+assert fused.KERNELS["sgd"].compiled is not None, "the fused kernel did not run"
+print(torch.get_num_threads(), numba.get_num_threads(), numba.threading_layer(), float(x[0]))
+"""
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}  # numba's count differs from 1 even on a one-core machine
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    torch_threads, numba_threads, layer, x0 = out.stdout.split()
+    assert (int(torch_threads), int(numba_threads), float(x0)) == (1, 2, 0.5), layer

@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # (optimizer name, table configuration): built through the interface that configuration speaks (sgdlab_optimizer)
 CONFIGS = [pytest.param(p.values[0].name, p.values[1], id=p.id) for p in cases(STEP, needs="torch")]
 DTYPES = [pytest.param(torch.float64, id="float64"), pytest.param(torch.float32, id="float32")]
-TOLERANCE = {torch.float64: 1e-12, torch.float32: 1e-6}
+# float32: the fused loops round `x − lr·d` once (a multiply-add, as torch's kernels), the reference formula twice;
+# where a step is large against x (a one-element tensor, gradients ×10) that is ~10 ulps of x after six steps.
+TOLERANCE = {torch.float64: 1e-12, torch.float32: 2e-6}
 BIG = fused.MIN_SIZE + 77  # the mixed lists' big tensors; the tests split groups from this size on (PARALLEL_MIN)
 
 
@@ -333,3 +335,48 @@ def test_the_readme_shows_the_b5_results_files():
     assert run_all.B5_FOREACH_TARGETS == b5.FOREACH_TARGET
     b5_rows = [what for bench, what, _, _ in run_all.rows() if bench == "B5"]
     assert len(b5_rows) == 2 * (len(single["rows"]) + 2 * len(single["training"]))  # both files, every row
+
+
+# One float32 step from the same state against torch.optim's default CPU path: the fused loops round as torch's
+# kernels do in torch's convention (x − lr·d and the look-ahead as multiply-adds, Adam's averages as lerp and
+# addcmul). (sgdlab optimizer, its keywords, torch.optim class, torch's keywords, the states compared bit for bit:
+# sgdlab's name, torch's name). Adam's x is compared to 1e-6 only: its step size lr/(1 − β₁ᵏ) is rounded to
+# float32 from float64 by torch and as lr·(1/(1 − β₁ᵏ)) in float32 here, which differ in the last bit at some k.
+ROUNDING = [
+    pytest.param("SGD", {"lr": 0.05}, "SGD", {"lr": 0.05}, True, (), id="SGD"),
+    pytest.param("Momentum", {"lr": 0.05, "beta": 0.9}, "SGD", {"lr": 0.05, "momentum": 0.9}, True,
+                 (("v", "momentum_buffer"),), id="SGD-momentum"),
+    pytest.param("Nesterov", {"lr": 0.05, "beta": 0.9}, "SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}, True,
+                 (("v", "momentum_buffer"),), id="SGD-nesterov"),
+    pytest.param("Adam", {"lr": 1e-3}, "Adam", {"lr": 1e-3}, False, (("m", "exp_avg"), ("v", "exp_avg_sq")),
+                 id="Adam"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("ours", "ours_kw", "theirs", "theirs_kw", "x_exact", "states"), ROUNDING)
+def test_a_float32_step_rounds_as_torchs(ours, ours_kw, theirs, theirs_kw, x_exact, states, spy):
+    # torch's vectorised kernels fuse multiply-adds where the CPU has FMA (AVX2, AVX-512); without it (DEFAULT)
+    # they round twice, and only closeness is asserted.
+    fma = torch.backends.cpu.get_cpu_capability() not in ("DEFAULT", "NO AVX")
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(fused.MIN_SIZE + 13,), (37, 5), (3,)]  # big, small, and sizes that leave vector tails
+    a = [torch.nn.Parameter(torch.randn(s, generator=gen) * 0.05) for s in shapes]
+    b = [torch.nn.Parameter(p.detach().clone()) for p in a]
+    opt_a, opt_b = st.OPTIMIZERS[ours](a, **ours_kw), getattr(torch.optim, theirs)(b, **theirs_kw)
+    for step in range(4):  # the first step (torch's buffer copy, Adam's first bias correction) and later ones
+        grads = [torch.randn(s, generator=gen) * 10.0 ** (step % 3 - 2) for s in shapes]
+        for p, q, g in zip(a, b, grads, strict=True):
+            p.grad, q.grad = g, g.clone()
+        before = len(spy)
+        opt_a.step()
+        opt_b.step()
+        assert len(spy) > before  # the fast path ran
+        for p, q in zip(a, b, strict=True):
+            pairs = [(p, q)] if x_exact else []
+            pairs += [(opt_a.state[p][mine], opt_b.state[q][theirs_name]) for mine, theirs_name in states]
+            for got, want in pairs:
+                if fma:
+                    assert torch.equal(got, want), (step, float((got - want).abs().max()))
+                else:
+                    _assert_close(got, want, 1e-6)
+            _assert_close(p, q, 1e-6)

@@ -11,7 +11,7 @@ Each kernel mirrors the operation order of the Python reference (`methods/*.py` 
 so element-wise arithmetic rounds identically; only sums of several terms (dense dot products, which BLAS
 accumulates in its own order) may differ in the last bits. The element-wise update rules are not written again
 here: they are the one-pass loops of `sgdlab.methods.fused`, compiled serially (see
-`sgdlab.engine.kernels.elementwise.serial`).
+`sgdlab.methods.fused.serial`).
 
 Every kernel has the same contract: run at most `len(offsets) − 1` iterations (batch `t` is
 `idx[offsets[t]:offsets[t+1]]`, step size `alphas[t]`) while `evals < max_evals`; stop right after an

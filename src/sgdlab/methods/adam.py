@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -126,7 +127,9 @@ class Adam(SteppedMethod):
         return dataclasses.replace(spec, state=("m", "v", "vmax")) if spec and self.amsgrad else spec
 
     def fused_step_args(self, k: int) -> tuple:
-        return 1.0 / (1.0 - self.beta1**k), 1.0 / (1.0 - self.beta2**k)  # the bias corrections' reciprocals
+        """`1/(1 − β₁ᵏ)` and `1/(1 − β₂ᵏ)` (lecture) or `√(1 − β₂ᵏ)`, which torch's kernels divide by."""
+        correction2 = 1.0 - self.beta2**k
+        return 1.0 / (1.0 - self.beta1**k), 1.0 / correction2 if self.convention == "lecture" else math.sqrt(correction2)
 
     def fused_args(self) -> tuple:
         decoupled = self.weight_decay if self.decoupled_weight_decay else 0.0

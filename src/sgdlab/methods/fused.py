@@ -1,20 +1,23 @@
 """Fused, in-place, single-pass update kernels (numba, parallel) for the element-wise methods.
 
-The reference formulas live in each method's ``_update``; these kernels compute the same update in one pass
-over memory, without temporaries, and ``step`` uses them automatically for large NumPy arrays
-(:func:`usable`). ``tests/test_fused.py`` checks every kernel against its method's reference formula over the
+The reference formulas live in each method's `_update`; these kernels compute the same update in one pass
+over memory, without temporaries, and `step` uses them automatically for large NumPy arrays
+(`usable`). `tests/test_fused.py` checks every kernel against its method's reference formula over the
 method table (float64 to 1e-12, float32 to 1e-6 relative). Kernels compile on first use and are cached on disk
-(numba ``cache=True``), so later processes do not compile again. ``SGDLAB_FUSED=0`` turns them off.
+(numba `cache=True`), so later processes do not compile again. `SGDLAB_FUSED=0` turns them off.
 
-Each update rule is written once, as a plain loop over ``prange`` named ``<kernel>_update``. :data:`KERNELS`
-holds those loops compiled in parallel for ``step`` (:func:`step`: a method names its kernel and state layout in
-``info.fused`` and passes its scalars through ``fused_args``); `sgdlab.engine.kernels.elementwise` compiles the
-same loops serially for its per-iteration use.
+Each update rule is written once, as a plain loop over `prange` named `<kernel>_update`. `KERNELS`
+holds those loops compiled in parallel for `step` (`step`: a method names its kernel and state layout in
+`info.fused` and passes its scalars through `fused_args`); `serial` compiles the same loops without threads for
+the compiled GLM segments (`sgdlab.engine.kernels.elementwise`) and the torch fast path (`sgdlab.torch.fast_path`).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import sys
+import types
 
 import numpy as np
 
@@ -23,7 +26,7 @@ from sgdlab._switch import Switch
 #: Arrays smaller than this use the NumPy reference path (thread start-up would dominate).
 MIN_SIZE = 1 << 16
 _switch = Switch("SGDLAB_FUSED")
-#: ``with disabled(): …`` — use the NumPy reference path inside this block.
+#: `with disabled(): …` — use the NumPy reference path inside this block.
 disabled = _switch.off
 
 
@@ -51,20 +54,69 @@ def _numba():
     return numba
 
 
-# The update loops below are the single home of each element-wise rule: plain Python over ``prange``, compiled
-# in parallel by :func:`_kernel` for ``step`` and serially by `sgdlab.engine.glm_kernels.serial` for the compiled
-# GLM segments (one iteration per call). Their names are public for that second use.
+# The update loops below are the single home of each element-wise rule: plain Python over `prange`, compiled
+# in parallel by `_kernel` for `step` and serially by `serial` for the compiled GLM segments (one iteration per
+# call) and the torch fast path. Their names are public for those uses.
+
+
+@functools.cache
+def _fma():
+    """`fma(a, b, c) = a·b + c` rounded once (LLVM's `llvm.fma`: one instruction where the CPU has FMA), for the
+    loops below: torch's CPU kernels compute `x − lr·d` so (`add(x, d, alpha=−lr)` is a fused multiply-add, and
+    so is its fused SGD's `x += d·(−lr)` as compiled), and a float32 step rounded the same way is the same step."""
+    from numba.core import types as nbtypes
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def fma(typingctx, a, b, c):
+        # in the addend's float type (the arrays'): a factor that numba widened (`w − 1` of a float32 `w` is a
+        # float64) is rounded back, which is exact where the float32 operation would have been
+        if not all(isinstance(t, nbtypes.Float) for t in (a, b, c)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            real = signature.return_type
+            x, y = (context.cast(builder, v, t, real) for v, t in zip(args[:2], signature.args[:2], strict=True))
+            return builder.fma(x, y, args[2])
+
+        return c(a, b, c), codegen
+
+    return fma
+
+
+def _bind(fn, numba) -> None:
+    """Bind the names the update loops use, to be compiled: `prange` (plain `range` without `parallel=True`) and
+    `fma`."""
+    fn.__globals__["prange"] = numba.prange
+    fn.__globals__["fma"] = _fma()
+
+
+def _start_threads(numba) -> None:
+    """Start numba's thread pool (once per process) without changing torch's thread count.
+
+    numba's OpenMP threading layer starts its pool by setting the process's OpenMP thread count to its own
+    (`omp_set_num_threads`, once); torch, whose wheel loads the same runtime (`libgomp.so.1`), reads its
+    `get_num_threads()` from that setting, so the first parallel kernel would turn `torch.set_num_threads(1)`
+    into numba's count (seen once torch has read its count on this thread: its first read re-applies it). Later
+    parallel loops name their thread count per loop and leave the setting alone.
+    """
+    torch = sys.modules.get("torch")  # only if the process uses torch; importing it here would cost seconds
+    before = torch.get_num_threads() if torch is not None else None
+    numba.get_num_threads()  # starts the pool if it is not running yet
+    if torch is not None and torch.get_num_threads() != before:
+        torch.set_num_threads(before)
 
 
 def _kernel(fn):
-    """Compile ``fn`` lazily (first call), in parallel and cached on disk; flatten arrays for it."""
+    """Compile `fn` lazily (first call), in parallel and cached on disk; flatten arrays for it."""
 
     @functools.wraps(fn)
     def call(*args):
         if call.compiled is None:
             numba = _numba()
-            fn.__globals__["prange"] = numba.prange  # the kernels' loops are parallel once compiled
+            _bind(fn, numba)  # the kernels' loops are parallel once compiled
             call.compiled = numba.njit(parallel=True, cache=True, nogil=True)(fn)
+            _start_threads(numba)
         # Scalars take the arrays' float type, so float32 arrays are updated in float32 arithmetic (as NumPy's
         # reference does) instead of being promoted to float64 by Python-float coefficients.
         real = args[0].dtype.type
@@ -76,30 +128,32 @@ def _kernel(fn):
 
 
 def sgd_update(x, g, lr, sign, decay):
-    """SGD: ``x ← x − lr·(sign·g + decay·x)`` (``sign = −1``: maximize; ``decay``: coupled weight decay)."""
+    """SGD: `x ← x − lr·(sign·g + decay·x)` (`sign = −1`: maximize; `decay`: coupled weight decay), the last
+    multiply-add rounded once, as torch's."""
     for i in prange(x.size):  # noqa: F821 - bound to numba.prange when compiled
         xi = x[i]
-        x[i] = xi - lr * (sign * g[i] + decay * xi)
+        x[i] = fma(-lr, sign * g[i] + decay * xi, xi)  # noqa: F821 - bound to _fma() when compiled
 
 
 def momentum_update(x, g, v, lr, keep, gain, beta, sign, decay, nesterov):
-    """Heavy ball / Nesterov on ``g' = sign·g + decay·x``: ``v ← keep·v + gain·g'``; ``x ← x − lr·v`` (or
-    ``x ← x − lr·(g' + β·v)`` when ``nesterov``). ``keep = β, gain = 1 − dampening``; torch's first step copies
-    the gradient: ``keep = 0, gain = 1``."""
+    """Heavy ball / Nesterov on `g' = sign·g + decay·x`: `v ← keep·v + gain·g'`; `x ← x − lr·v` (or
+    `x ← x − lr·(g' + β·v)` when `nesterov`; multiply-adds as torch rounds them). `keep = β, gain = 1 −
+    dampening`; torch's first step copies the gradient: `keep = 0, gain = 1`."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
         gi = sign * g[i] + decay * xi
         vi = keep * v[i] + gain * gi
         v[i] = vi
-        x[i] = xi - lr * (gi + beta * vi) if nesterov else xi - lr * vi
+        # torch's order: the look-ahead `g' + β·v` and the step `x − lr·d` are each a multiply-add rounded once
+        x[i] = fma(-lr, fma(beta, vi, gi), xi) if nesterov else fma(-lr, vi, xi)  # noqa: F821
 
 
 def diagonal_update(
     x, g, v, mean, buf, lr, gamma, one_minus_gamma, eps, sign, decay, momentum, accumulate, centered, lecture,
 ):  # fmt: skip
-    """Adagrad (``accumulate``: ``v ← v + g²``) and RMSProp (``v ← γv + (1−γ)g²``) on ``g ← sign·g + decay·x``;
-    ``s = v`` or, ``centered``, ``s = v − ḡ²`` with ``ḡ ← ḡ + (1−γ)(g − ḡ)``; ``d = √(s + ε)`` (``lecture``) or
-    ``√s + ε``; ``x ← x − lr·g/d``, or with ``momentum = μ > 0``: ``b ← μb + g/d``, ``x ← x − lr·b``."""
+    """Adagrad (`accumulate`: `v ← v + g²`) and RMSProp (`v ← γv + (1−γ)g²`) on `g ← sign·g + decay·x`;
+    `s = v` or, `centered`, `s = v − ḡ²` with `ḡ ← ḡ + (1−γ)(g − ḡ)`; `d = √(s + ε)` (`lecture`) or
+    `√s + ε`; `x ← x − lr·g/d`, or with `momentum = μ > 0`: `b ← μb + g/d`, `x ← x − lr·b`."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
         gi = sign * g[i] + decay * xi
@@ -119,8 +173,8 @@ def diagonal_update(
 
 
 def adadelta_update(x, g, v, dx, lr, gamma, one_minus_gamma, rho, one_minus_rho, eps, sign, decay):
-    """Adadelta on ``g ← sign·g + decay·x``: ``v ← γv + (1−γ)g²``; ``Δ = √(dx + ε)/√(v + ε)·g``; ``x ← x − lr·Δ``;
-    ``dx ← ρ·dx + (1−ρ)Δ²``."""
+    """Adadelta on `g ← sign·g + decay·x`: `v ← γv + (1−γ)g²`; `Δ = √(dx + ε)/√(v + ε)·g`; `x ← x − lr·Δ`;
+    `dx ← ρ·dx + (1−ρ)Δ²`."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
         gi = sign * g[i] + decay * xi
@@ -132,50 +186,93 @@ def adadelta_update(x, g, v, dx, lr, gamma, one_minus_gamma, rho, one_minus_rho,
 
 
 def adam_update(
-    x, g, m, v, vmax, lr, inv_bc1, inv_bc2, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, coupled, decoupled,
+    x, g, m, v, vmax, lr, inv_bc1, c2, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, coupled, decoupled,
     sign, amsgrad, lecture,
 ):  # fmt: skip
-    """Adam/AMSGrad/AdamW: ``g ← sign·g + coupled·x``; ``m ← β₁m + (1−β₁)g``; ``v ← β₂v + (1−β₂)g²``;
-    ``x ← x − lr·(m·inv_bc1/(√(v̂·inv_bc2) + ε) + decoupled·x)`` with ``inv_bcᵢ = 1/(1 − βᵢᵏ)`` and ``v̂ = v`` or its
-    running max (``amsgrad``; the max is taken of ``v·inv_bc2`` under the ``lecture`` convention, of ``v`` under
-    torch's)."""
+    """Adam/AMSGrad/AdamW: `g ← sign·g + coupled·x`; `m ← β₁m + (1−β₁)g`; `v ← β₂v + (1−β₂)g²`;
+    `x ← x − lr·(m·inv_bc1/(√(v̂·c2) + ε) + decoupled·x)` (`lecture`, `c2 = 1/(1 − β₂ᵏ)`) or, in torch's order
+    and rounding, `x ← (x − lr·decoupled·x) − (lr·inv_bc1)·m/(√v̂/c2 + ε)` (`c2 = √(1 − β₂ᵏ)`), with
+    `inv_bc1 = 1/(1 − β₁ᵏ)` and `v̂ = v` or its running max (`amsgrad`; the max is taken of `v·c2` under the
+    `lecture` convention, of `v` under torch's)."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
         gi = sign * g[i] + coupled * xi
-        mi = beta1 * m[i] + one_minus_beta1 * gi
-        vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
-        m[i] = mi
-        v[i] = vi
-        if amsgrad == 0:
-            denom = np.sqrt(vi * inv_bc2) + eps
-        elif lecture:
-            vmax[i] = max(vmax[i], vi * inv_bc2)
-            denom = np.sqrt(vmax[i]) + eps
-        else:
-            vmax[i] = max(vmax[i], vi)
-            denom = np.sqrt(vmax[i] * inv_bc2) + eps
-        x[i] = xi - lr * (mi * inv_bc1 / denom + decoupled * xi)
+        if lecture:
+            mi = beta1 * m[i] + one_minus_beta1 * gi
+            vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
+            m[i] = mi
+            v[i] = vi
+            if amsgrad == 0:
+                denom = np.sqrt(vi * c2) + eps
+            else:
+                vmax[i] = max(vmax[i], vi * c2)
+                denom = np.sqrt(vmax[i]) + eps
+            x[i] = xi - lr * (mi * inv_bc1 / denom + decoupled * xi)
+        else:  # as torch's kernels round: `m.lerp_(g, w = 1 − β₁)` (a multiply-add from the nearer end),
+            # `v.mul_(β₂).addcmul_(g, g, value=1 − β₂)` (a multiply-add), then `x −= step·m/(√v̂/√(1 − β₂ᵏ) + ε)`
+            m0 = m[i]
+            if one_minus_beta1 < 0.5:
+                mi = fma(one_minus_beta1, gi - m0, m0)  # noqa: F821
+            else:
+                mi = fma(one_minus_beta1 - 1, gi - m0, gi)  # noqa: F821
+            vi = fma(one_minus_beta2 * gi, gi, beta2 * v[i])  # noqa: F821
+            m[i] = mi
+            v[i] = vi
+            if amsgrad != 0:
+                vmax[i] = max(vmax[i], vi)
+                vi = vmax[i]
+            denom = np.sqrt(vi) / c2 + eps
+            x[i] = (xi - (lr * decoupled) * xi) - (lr * inv_bc1) * mi / denom
 
 
 def lion_update(x, g, m, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, decay):
-    """Lion: ``c = β₁m + (1−β₁)g``; ``x ← x − lr·(sign(c) + decay·x)``; ``m ← β₂m + (1−β₂)g`` (``sign(0) = 0``)."""
+    """Lion: `c = β₁m + (1−β₁)g`; `x ← x − lr·(sign(c) + decay·x)`; `m ← β₂m + (1−β₂)g` (`sign(0) = 0`)."""
     for i in prange(x.size):  # noqa: F821
         xi, gi = x[i], g[i]
         x[i] = xi - lr * (np.sign(beta1 * m[i] + one_minus_beta1 * gi) + decay * xi)
         m[i] = beta2 * m[i] + one_minus_beta2 * gi
 
 
-#: The parallel kernels by name (`Fused.kernel`): each loop above, compiled for ``step``.
+#: The parallel kernels by name (`Fused.kernel`): each loop above, compiled for `step`.
 KERNELS = {
     fn.__name__.removesuffix("_update"): _kernel(fn)
     for fn in (sgd_update, momentum_update, diagonal_update, adadelta_update, adam_update, lion_update)
 }
 
 
+def _fingerprint(fn) -> str:
+    """A digest of an update loop's code, for the names of its compiled copies: numba's disk cache keys entries by
+    the compiled function's name and file, not by the functions it calls, so a caller compiled around a copy
+    (`serial`'s, in `sgdlab.torch.fast_path`'s group loops) must not be served for a changed loop."""
+    code = fn.__code__
+    text = repr((code.co_code, code.co_consts, code.co_names, code.co_varnames, fn.__defaults__))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@functools.cache
+def serial(update_loop):
+    """`update_loop` (one of the `<kernel>_update` loops above) compiled without threads, for callers that run it
+    once per iteration (the compiled GLM segments, `sgdlab.engine.kernels.elementwise`) or over many pieces of
+    one call (`sgdlab.torch.fast_path`).
+
+    With NumPy's error model: a division then gives inf/NaN as the NumPy and torch formulas do, instead of testing
+    for a zero divisor first — a branch per element that keeps LLVM from vectorising the loop (Adam's serial loop
+    ran 4× slower, RMSProp's 9×). A renamed copy (`<name>_serial_<digest of its code>`): numba's disk cache keys
+    entries by the function's name, not by its `parallel` flag, so compiling the very same function would share
+    (and clash with) `KERNELS`' parallel entries.
+    """
+    numba = _numba()
+    _bind(update_loop, numba)
+    name = f"{update_loop.__name__}_serial_{_fingerprint(update_loop)}"
+    copy = types.FunctionType(update_loop.__code__, update_loop.__globals__, name, update_loop.__defaults__)
+    copy.__qualname__ = name
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(copy)
+
+
 def step(method, x, g, state, alpha) -> bool:
-    """One step of ``method`` by its fused kernel (`Method.fused_spec`: its class's, with the state arrays this
-    configuration uses), when it has one and :func:`usable` allows:
-    ``kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())``. Returns whether it ran.
+    """One step of `method` by its fused kernel (`Method.fused_spec`: its class's, with the state arrays this
+    configuration uses), when it has one and `usable` allows:
+    `kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())`. Returns whether it ran.
     (A class that registers a kernel name this module does not have is refused when it is defined.)
     """
     if not isinstance(x, np.ndarray) or x.size < MIN_SIZE:  # the common small case, before anything else

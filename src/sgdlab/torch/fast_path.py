@@ -1,36 +1,35 @@
 """The multi-tensor fast path of the `sgdlab.torch` optimizers: every CPU float32/float64 tensor of a param group
 updated by one call of the method's fused update loop (`sgdlab.methods.fused`), in place, without copies.
 
-:func:`step` takes the parameters of one group that have a gradient and, when they qualify, updates them and
+`step` takes the parameters of one group that have a gradient and, when they qualify, updates them and
 their state directly in memory: one numba call per group (per dtype and step count), split over torch's number
-of threads when the group holds at least :data:`PARALLEL_MIN` elements in all, on the calling thread below that.
-Inside the call every tensor — large or small — goes through the *same* ``<kernel>_update`` loop that
+of threads when the group holds at least `PARALLEL_MIN` elements in all, on the calling thread below that.
+Inside the call every tensor — large or small — goes through the *same* `<kernel>_update` loop that
 `sgdlab.methods.fused` compiles for NumPy arrays (and `sgdlab.engine.kernels.elementwise` for the GLM segments;
-compiled here serially, :func:`_serial`), called with the same arguments as ``fused.step`` does::
+compiled serially by `sgdlab.methods.fused.serial`), called with the same arguments as `fused.step` does:
 
     kernel(x, g, *state arrays, alpha, *method.fused_step_args(k), *method.fused_args())
 
-with the state slots of ``method.fused_spec().state`` (an unused slot is ``x``) and ``alpha`` from
-``method._advance(state)``. The update rules are thus written once; a kernel option added to a method (through
-its ``fused_args``) reaches this path unchanged.
+with the state slots of `method.fused_spec().state` (an unused slot is `x`) and `alpha` from
+`method._advance(state)`. The update rules are thus written once; a kernel option added to a method (through
+its `fused_args`) reaches this path unchanged.
 
 A parameter qualifies when it, its gradient and its state tensors are dense, C-contiguous CPU tensors of one
-float dtype (float32 or float64) and the method has a fused kernel (``fused_kernel()`` is not ``None``).
+float dtype (float32 or float64) and the method has a fused kernel (`fused_kernel()` is not `None`).
 Every other parameter — other devices and dtypes, non-contiguous or sparse tensors, methods without a kernel —
-is handed back to the caller, whose reference loop runs ``method.step(p, p.grad, state)`` on the tensors (the
-array-agnostic formula). So does everything when ``SGDLAB_FUSED=0`` or inside ``fused.disabled()``. A group
+is handed back to the caller, whose reference loop runs `method.step(p, p.grad, state)` on the tensors (the
+array-agnostic formula). So does everything when `SGDLAB_FUSED=0` or inside `fused.disabled()`. A group
 with a sparse gradient is handed back whole, so the reference loop raises where it always did. Gradients are
 only read. Each updated parameter's version counter is bumped, as an in-place torch operation would.
 
-The kernels see the tensors through their data pointers (:func:`_view`: a raw address as a NumPy-typed
-array inside numba), which is what ``tensor.numpy()`` shares, minus the cost of building an array object per
+The kernels see the tensors through their data pointers (`_view`: a raw address as a NumPy-typed
+array inside numba), which is what `tensor.numpy()` shares, minus the cost of building an array object per
 tensor per step.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
 import types
@@ -50,7 +49,7 @@ from sgdlab.methods import fused
 
 @intrinsic
 def _pointer(typingctx, address, like):
-    """The integer ``address`` as a pointer to elements of ``like``'s type."""
+    """The integer `address` as a pointer to elements of `like`'s type."""
     signature = nbtypes.CPointer(like.dtype)(address, like)
 
     def codegen(context, builder, sig, args):
@@ -61,15 +60,15 @@ def _pointer(typingctx, address, like):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _view(address, lo, n, like):
-    """Elements ``lo … lo + n − 1`` of the contiguous buffer at ``address`` (of ``like``'s type), as an array."""
+    """Elements `lo … lo + n − 1` of the contiguous buffer at `address` (of `like`'s type), as an array."""
     return numba.carray(_pointer(address + lo * like.itemsize, like), n)
 
 
-# The group loops, one per number of arrays the update takes (x, g and 0–3 state arrays). ``table[t]`` holds the
-# data pointers of tensor t's arrays in the kernel's order; a segment ``(t, lo, n)`` is a piece of tensor t; the
-# pieces of ``chunks[c] … chunks[c + 1] − 1`` form chunk c, and the chunks (equal numbers of elements) are
-# spread over the threads. ``_update`` (the method's update loop, compiled serially) and ``prange`` are bound
-# per kernel by :func:`_driver`; these Python functions are never compiled themselves.
+# The group loops, one per number of arrays the update takes (x, g and 0–3 state arrays). `table[t]` holds the
+# data pointers of tensor t's arrays in the kernel's order; a segment `(t, lo, n)` is a piece of tensor t; the
+# pieces of `chunks[c] … chunks[c + 1] − 1` form chunk c, and the chunks (equal numbers of elements) are
+# spread over the threads. `_update` (the method's update loop, compiled serially) and `prange` are bound
+# per kernel by `_driver`; these Python functions are never compiled themselves.
 
 
 def _group2(table, segments, chunks, like, scalars):
@@ -107,35 +106,13 @@ def _group5(table, segments, chunks, like, scalars):
 _GROUPS = {2: _group2, 3: _group3, 4: _group4, 5: _group5}
 
 
-def _fingerprint(fn) -> str:
-    """A digest of an update loop's code: part of its group loop's name, so that numba's disk cache (which keys
-    entries by the compiled function's name and code, not by the functions it calls) cannot serve a group loop
-    compiled around an older version of the update."""
-    code = fn.__code__
-    text = repr((code.co_code, code.co_consts, code.co_names, code.co_varnames, fn.__defaults__))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-@functools.cache
-def _serial(update_loop):
-    """``update_loop`` compiled without threads, as `sgdlab.engine.kernels.elementwise.serial` does, but with
-    NumPy's error model: a division then gives inf/NaN as the NumPy and torch formulas do, instead of testing for
-    a zero divisor first — a branch per element that keeps LLVM from vectorising the loop (Adam's serial loop ran
-    4× slower, RMSProp's 9×). A renamed copy, so that its disk-cache entries are its own."""
-    update_loop.__globals__["prange"] = numba.prange  # what fused binds when it compiles (range without parallel)
-    name = f"{update_loop.__name__}_torch_{_fingerprint(update_loop)}"
-    copy = types.FunctionType(update_loop.__code__, update_loop.__globals__, name, update_loop.__defaults__)
-    copy.__qualname__ = name
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(copy)
-
-
 @functools.cache
 def _driver(update_loop, arrays: int):
-    """The group loop for ``update_loop`` (a ``fused.<kernel>_update``) taking ``arrays`` arrays, compiled serially
-    (threads are the caller's, :class:`_Workers`) and cached on disk."""
+    """The group loop for `update_loop` (a `fused.<kernel>_update`) taking `arrays` arrays, compiled serially
+    (threads are the caller's, `_Workers`) and cached on disk."""
     template = _GROUPS[arrays]
-    name = f"{template.__name__}_{update_loop.__name__}_{_fingerprint(update_loop)}"
-    namespace = dict(template.__globals__, _update=_serial(update_loop), prange=numba.prange)
+    name = f"{template.__name__}_{update_loop.__name__}_{fused._fingerprint(update_loop)}"
+    namespace = dict(template.__globals__, _update=fused.serial(update_loop), prange=numba.prange)
     copy = types.FunctionType(template.__code__, namespace, name)
     copy.__qualname__ = name
     return numba.njit(cache=True, nogil=True)(copy)
@@ -144,6 +121,8 @@ def _driver(update_loop, arrays: int):
 # --- the Python side ------------------------------------------------------------------------------------
 
 _FLOAT_SIZES = {4: np.float32, 8: np.float64}
+#: The element size of each float type the path takes (a dtype is one object per type: compared with `is`).
+_SIZES = {torch.float32: 4, torch.float64: 8}
 #: An empty array of each float type: tells the group loops the element type.
 _LIKE = {size: np.empty(0, dtype=real) for size, real in _FLOAT_SIZES.items()}
 #: Groups of fewer elements are updated on the calling thread alone. Handing work to a thread costs ~30 µs on a
@@ -158,8 +137,8 @@ calls = 0
 
 @functools.lru_cache(maxsize=256)
 def _layout(sizes: tuple[int, ...], parts: int) -> tuple[np.ndarray, np.ndarray]:
-    """Segments ``(tensor, lo, n)`` and chunk offsets cutting the concatenation of tensors of ``sizes`` into
-    ``parts`` chunks of equal length (a multiple of 16 elements, one 64-byte line of float32)."""
+    """Segments `(tensor, lo, n)` and chunk offsets cutting the concatenation of tensors of `sizes` into
+    `parts` chunks of equal length (a multiple of 16 elements, one 64-byte line of float32)."""
     total = sum(sizes)
     per = max(16, -(-math.ceil(total / parts) // 16) * 16)
     segments, chunks, fill = [], [0], 0
@@ -178,16 +157,16 @@ def _layout(sizes: tuple[int, ...], parts: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _scalars(real, values: Iterable) -> tuple:
-    """The kernel's scalars as ``fused`` passes them: Python floats in the arrays' type (float32 arithmetic for
+    """The kernel's scalars as `fused` passes them: Python floats in the arrays' type (float32 arithmetic for
     float32 tensors), everything else unchanged."""
     return tuple(real(v) if isinstance(v, float) else v for v in values)
 
 
 class _Workers:
-    """The threads of the group loops: ``T − 1`` of them for ``T`` parts, the caller running the first part. They
+    """The threads of the group loops: `T − 1` of them for `T` parts, the caller running the first part. They
     wait on a queue (blocking, not spinning), so between steps they take no CPU from torch's own thread pool —
     numba's OpenMP pool spins after each parallel loop, and on a machine with few cores that slows the forward
-    and backward passes that follow. The loops release the GIL (``nogil``)."""
+    and backward passes that follow. The loops release the GIL (`nogil`)."""
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
@@ -216,7 +195,7 @@ os.register_at_fork(after_in_child=_WORKERS.forget)
 
 
 def _launch(driver, table: np.ndarray, segments: np.ndarray, chunks: np.ndarray, like, scalars: tuple) -> None:
-    """One group update: chunk ``c`` of ``chunks`` on thread ``c`` (the caller's for the first). A seam for tests."""
+    """One group update: chunk `c` of `chunks` on thread `c` (the caller's for the first). A seam for tests."""
     global calls
     calls += 1
     if chunks.size <= 2:
@@ -225,14 +204,14 @@ def _launch(driver, table: np.ndarray, segments: np.ndarray, chunks: np.ndarray,
         _WORKERS.run(driver, [(table, segments, chunks[c : c + 2], like, scalars) for c in range(chunks.size - 1)])
 
 
-def _fits(t, size: int, numel: int) -> bool:
-    """``t`` is a C-contiguous CPU tensor of ``numel`` elements of the float type of ``size`` bytes."""
+def _fits(t, dtype: torch.dtype, numel: int) -> bool:
+    """`t` is a C-contiguous CPU tensor of `numel` elements of `dtype`."""
     try:
         return (
-            t.is_contiguous()  # False for sparse COO tensors; other layouts raise
+            isinstance(t, torch.Tensor)
+            and t.dtype is dtype
             and t.is_cpu
-            and t.element_size() == size
-            and t.is_floating_point()
+            and t.is_contiguous()  # False for sparse COO tensors; other layouts raise
             and t.numel() == numel
         )
     except RuntimeError:
@@ -246,9 +225,9 @@ def _all_with_gradients(params):
 def step(
     method, params: Sequence[torch.Tensor], state_of: Callable[[torch.Tensor, torch.Tensor], dict]
 ) -> list[torch.Tensor]:
-    """Update the parameters of one group (``params``, with ``method``) that the fast path takes; return the others
-    that have a gradient, for the caller's reference loop. ``state_of(p, x)`` is the state of parameter ``p`` stepped
-    as ``x`` (created or completed as the reference loop would: the optimizer's ``_state``)."""
+    """Update the parameters of one group (`params`, with `method`) that the fast path takes; return the others
+    that have a gradient, for the caller's reference loop. `state_of(p, x)` is the state of parameter `p` stepped
+    as `x` (created or completed as the reference loop would: the optimizer's `_state`)."""
     spec = method.fused_spec()
     if spec is None or not fused._switch.on:
         return _all_with_gradients(params)
@@ -259,25 +238,27 @@ def step(
         return _all_with_gradients(params)
 
     # Pass 1 advances nothing: which parameters qualify (their states created as the reference loop would), their
-    # data pointers, and whether the group must go to the reference loop whole.
-    taken: list[tuple] = []
+    # data pointers gathered per float type and step count, and whether the group must go to the reference loop
+    # whole. It is the path's fixed cost per tensor (a transformer has 130 tensors, most of them small), hence
+    # spelled out: a float type is one `dtype` lookup (not `is_floating_point()` and `element_size()`), and the
+    # state arrays are checked inline.
+    batches: dict[tuple[int, int], tuple[list, list, list, list]] = {}
     rest: list[torch.Tensor] = []
     for p in params:
         g = p.grad
         if g is None:
             continue
-        size = p.element_size()
+        dtype = p.dtype
+        size = _SIZES.get(dtype)
         numel = p.numel()
-        try:  # _fits(p, size, numel) and _fits(g, size, numel), spelled out: this loop is the path's fixed cost
+        try:
             fits = (
-                (size == 4 or size == 8)
-                and p.is_contiguous()  # False for sparse COO tensors; other layouts raise
-                and g.is_contiguous()
+                size is not None
+                and g.dtype is dtype
                 and p.is_cpu
                 and g.is_cpu
-                and g.element_size() == size
-                and p.is_floating_point()
-                and g.is_floating_point()
+                and p.is_contiguous()  # False for sparse COO tensors; other layouts raise
+                and g.is_contiguous()
                 and g.numel() == numel
             )
         except RuntimeError:
@@ -295,32 +276,30 @@ def step(
                 row.append(x)
                 continue
             s = state.get(name)
-            if not (isinstance(s, torch.Tensor) and _fits(s, size, numel)):
-                break  # e.g. a state loaded non-contiguous
+            if not _fits(s, dtype, numel):  # e.g. a state loaded non-contiguous
+                rest.append(p)
+                break
             row.append(s.data_ptr())
         else:
-            taken.append((p, state, size, numel, row))
-            continue
-        rest.append(p)
-    if not taken:
-        return rest
+            key = (size, state["k"])
+            batch = batches.get(key)
+            if batch is None:
+                batch = batches[key] = ([], [], [], [])
+            batch[0].append(p)
+            batch[1].append(state)
+            batch[2].extend(row)
+            batch[3].append(numel)
 
-    # Pass 2: step counters, then one group update per float type and step count.
-    batches: dict[tuple[int, int], tuple] = {}
-    for p, state, size, numel, row in taken:
-        alpha = method._advance(state)
-        key = (size, state["k"])
-        batch = batches.get(key)
-        if batch is None:
-            batch = batches[key] = (alpha, [], [], [])
-        batch[1].append(p)
-        batch[2].extend(row)
-        batch[3].append(numel)
-    for (size, k), (alpha, updated, pointers, sizes) in batches.items():
+    # Pass 2: step counters, then one group update per float type and step count. The step size depends on the
+    # step count alone, so `_advance` runs once per batch and the batch's other counters just count.
+    for (size, k), (updated, states, pointers, sizes) in batches.items():
+        alpha = method._advance(states[0])
+        for state in states[1:]:
+            state["k"] += 1
         parts = torch.get_num_threads() if sum(sizes) >= PARALLEL_MIN else 1
         segments, chunks = _layout(tuple(sizes), parts)
         table = np.array(pointers, dtype=np.int64).reshape(-1, arrays)
-        scalars = _scalars(_FLOAT_SIZES[size], (alpha, *method.fused_step_args(k), *method.fused_args()))
+        scalars = _scalars(_FLOAT_SIZES[size], (alpha, *method.fused_step_args(k + 1), *method.fused_args()))
         _launch(_driver(update_loop, arrays), table, segments, chunks, _LIKE[size], scalars)
         torch.autograd.graph.increment_version(updated)  # as an in-place torch operation would
     return rest

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import types
 
-import numba
 import numpy as np
 
 from sgdlab.engine.kernels.common import AHEAD, LOSS_SOFTMAX, jit, prefetch, prefetch_row
 from sgdlab.engine.kernels.oracle import batch_grad, dense_dot, dphi, norm_sq
 from sgdlab.methods import fused
 
-
-def serial(fn):
-    """`fn` (a loop over `prange` from `sgdlab.methods.fused`) compiled without threads, for use per iteration.
-
-    A renamed copy: numba's disk cache keys entries by the function's name, not by its `parallel` flag, so
-    compiling the very same function here would share (and clash with) fused's parallel cache entries.
-    """
-    fn.__globals__["prange"] = numba.prange  # what fused binds when it compiles; plain range without parallel=True
-    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__)
-    copy.__qualname__ = fn.__qualname__ + "_serial"
-    return jit(copy)
-
-
-_sgd = serial(fused.sgd_update)
-_momentum = serial(fused.momentum_update)
-_diagonal = serial(fused.diagonal_update)
-_adadelta = serial(fused.adadelta_update)
-_adam = serial(fused.adam_update)
-_lion = serial(fused.lion_update)
+_sgd = fused.serial(fused.sgd_update)
+_momentum = fused.serial(fused.momentum_update)
+_diagonal = fused.serial(fused.diagonal_update)
+_adadelta = fused.serial(fused.adadelta_update)
+_adam = fused.serial(fused.adam_update)
+_lion = fused.serial(fused.lion_update)
 #: The serial kernels' codes, by the names of `sgdlab.methods.fused.KERNELS` (`Fused.kernel`).
 CODES = {"sgd": 0, "momentum": 1, "diagonal": 2, "adadelta": 3, "adam": 4, "lion": 5}
 SGD, MOMENTUM, DIAGONAL, ADADELTA, ADAM, LION = CODES.values()
@@ -43,8 +30,7 @@ def _sgd_dense_single(A, i, s, l2, alpha, sign, decay, x):
         x[j] = x[j] - alpha * (sign * (A[i, j] * s + l2 * x[j]) + decay * x[j])
 
 
-@jit
-def elementwise_segment(
+def _elementwise_segment(
     kernel, A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets, max_evals, alphas, params, step_params,
     s1, s2, s3, g,
 ):  # fmt: skip
@@ -92,3 +78,21 @@ def elementwise_segment(
         if not np.isfinite(norm_sq(x)):
             return t + 1, evals, True
     return count, evals, False
+
+
+def _compiled_around(fn, loops):
+    """`fn` compiled (cached on disk) under a name that carries a digest of the update `loops` it calls: numba's disk
+    cache keys a compiled function by its own file and name, not by the functions it calls, so an entry compiled
+    around an older version of a loop in `sgdlab.methods.fused` would otherwise still be served."""
+    digest = hashlib.sha256("".join(fused._fingerprint(loop) for loop in loops).encode()).hexdigest()[:12]
+    name = f"{fn.__name__.lstrip('_')}_{digest}"
+    copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__)
+    copy.__qualname__ = name
+    return jit(copy)
+
+
+elementwise_segment = _compiled_around(
+    _elementwise_segment,
+    (fused.sgd_update, fused.momentum_update, fused.diagonal_update, fused.adadelta_update, fused.adam_update,
+     fused.lion_update),
+)  # fmt: skip
