@@ -30,6 +30,28 @@ def _sgd_dense_single(A, i, s, l2, alpha, sign, decay, x):
         x[j] = x[j] - alpha * (sign * (A[i, j] * s + l2 * x[j]) + decay * x[j])
 
 
+def _update(kernel, x, g, s1, s2, s3, alpha, q, p):
+    """One step of the fused loop `kernel` (a code of `CODES`) as `step` calls it: `loop(x, g, *state, α, *q, *p)`
+    with the method's `fused_step_args(k)` in `q`, its `fused_args()` in `p` (flags as 0/1) and its state arrays in
+    `s1..s3` (unused slots: `x`). An unknown code is an error. Every compiled segment updates through this."""
+    if kernel == SGD:
+        _sgd(x, g, alpha, p[0], p[1])
+    elif kernel == MOMENTUM:
+        _momentum(x, g, s1, alpha, q[0], q[1], p[0], p[1], p[2], p[3] != 0.0)
+    elif kernel == DIAGONAL:
+        _diagonal(x, g, s1, s2, s3, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6] != 0.0, p[7] != 0.0,
+                  p[8] != 0.0)  # fmt: skip
+    elif kernel == ADADELTA:
+        _adadelta(x, g, s1, s2, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6])
+    elif kernel == ADAM:
+        _adam(x, g, s1, s2, s3, alpha, q[0], q[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
+              p[8] != 0.0, p[9] != 0.0)  # fmt: skip
+    elif kernel == LION:
+        _lion(x, g, s1, alpha, p[0], p[1], p[2], p[3], p[4])
+    else:
+        raise ValueError("compiled segment: unknown kernel code")
+
+
 def _elementwise_segment(
     kernel, A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets, max_evals, alphas, params, step_params,
     s1, s2, s3, g,
@@ -57,33 +79,19 @@ def _elementwise_segment(
             _sgd_dense_single(A, i, s, l2, alpha, p[0], p[1], x)
         else:
             batch_grad(A, indptr, indices, data, dense, y, loss, K, l2, x, idx, lo, hi, g, z)
-            q = step_params[t]
-            if kernel == SGD:
-                _sgd(x, g, alpha, p[0], p[1])
-            elif kernel == MOMENTUM:
-                _momentum(x, g, s1, alpha, q[0], q[1], p[0], p[1], p[2], p[3] != 0.0)
-            elif kernel == DIAGONAL:
-                _diagonal(x, g, s1, s2, s3, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6] != 0.0, p[7] != 0.0,
-                          p[8] != 0.0)  # fmt: skip
-            elif kernel == ADADELTA:
-                _adadelta(x, g, s1, s2, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6])
-            elif kernel == ADAM:
-                _adam(x, g, s1, s2, s3, alpha, q[0], q[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
-                      p[8] != 0.0, p[9] != 0.0)  # fmt: skip
-            elif kernel == LION:
-                _lion(x, g, s1, alpha, p[0], p[1], p[2], p[3], p[4])
-            else:
-                raise ValueError("elementwise_segment: unknown kernel code")
+            update(kernel, x, g, s1, s2, s3, alpha, step_params[t], p)
         evals += hi - lo
         if not np.isfinite(norm_sq(x)):
             return t + 1, evals, True
     return count, evals, False
 
 
-def _compiled_around(fn, loops):
+def compiled_around(fn, loops=None):
     """`fn` compiled (cached on disk) under a name that carries a digest of the update `loops` it calls: numba's disk
     cache keys a compiled function by its own file and name, not by the functions it calls, so an entry compiled
-    around an older version of a loop in `sgdlab.methods.fused` would otherwise still be served."""
+    around an older version of a loop in `sgdlab.methods.fused` would otherwise still be served. `loops`: the
+    element-wise update loops (`LOOPS`) unless given."""
+    loops = LOOPS if loops is None else loops
     digest = hashlib.sha256("".join(fused._fingerprint(loop) for loop in loops).encode()).hexdigest()[:12]
     name = f"{fn.__name__.lstrip('_')}_{digest}"
     copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__)
@@ -91,8 +99,8 @@ def _compiled_around(fn, loops):
     return jit(copy)
 
 
-elementwise_segment = _compiled_around(
-    _elementwise_segment,
-    (fused.sgd_update, fused.momentum_update, fused.diagonal_update, fused.adadelta_update, fused.adam_update,
-     fused.lion_update),
-)  # fmt: skip
+#: The update loops `update` calls, whose digest names every segment compiled around them.
+LOOPS = (fused.sgd_update, fused.momentum_update, fused.diagonal_update, fused.adadelta_update, fused.adam_update,
+         fused.lion_update)  # fmt: skip
+update = compiled_around(_update)
+elementwise_segment = compiled_around(_elementwise_segment)

@@ -3,7 +3,7 @@ counterexample (linear losses on an interval kept by a penalty).
 
 The gradient is the data term's (the GLM's minibatch gradient of `oracle.batch_grad`, or the mean of the sampled
 slopes) plus the regulariser's, added as `grad_batch` adds `reg_grad` (same operation order); the update is the
-method's serial fused loop, the same ones `elementwise_segment` calls.
+method's serial fused loop through `elementwise.update`, as in `elementwise_segment`.
 """
 
 from __future__ import annotations
@@ -24,27 +24,6 @@ REG_INTERVAL = 1
 
 
 @jit
-def update(kernel, x, g, s1, s2, s3, alpha, q, p):
-    """The fused loop `kernel` (a code of `elementwise.CODES`) as `elementwise_segment` calls it."""
-    if kernel == ew.SGD:
-        ew._sgd(x, g, alpha, p[0], p[1])
-    elif kernel == ew.MOMENTUM:
-        ew._momentum(x, g, s1, alpha, q[0], q[1], p[0], p[1], p[2], p[3] != 0.0)
-    elif kernel == ew.DIAGONAL:
-        ew._diagonal(x, g, s1, s2, s3, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6] != 0.0, p[7] != 0.0,
-                     p[8] != 0.0)  # fmt: skip
-    elif kernel == ew.ADADELTA:
-        ew._adadelta(x, g, s1, s2, alpha, p[0], p[1], p[2], p[3], p[4], p[5], p[6])
-    elif kernel == ew.ADAM:
-        ew._adam(x, g, s1, s2, s3, alpha, q[0], q[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
-                 p[8] != 0.0, p[9] != 0.0)  # fmt: skip
-    elif kernel == ew.LION:
-        ew._lion(x, g, s1, alpha, p[0], p[1], p[2], p[3], p[4])
-    else:
-        raise ValueError("regularised_segment: unknown kernel code")
-
-
-@jit
 def add_regulariser(kind, reg, l2, x, g):
     """`g ← g + ∇R(x)`, grouped as the problems' `reg_grad` (`l2·x` first, when `l2 ≠ 0`)."""
     if kind == REG_NONCONVEX:
@@ -60,8 +39,7 @@ def add_regulariser(kind, reg, l2, x, g):
             g[j] = g[j] + penalty * np.sign(x[j]) * outside
 
 
-@jit
-def regularised_segment(
+def _regularised_segment(
     kernel, data_kind, reg_kind, reg, A, indptr, indices, data, dense, y, loss, K, l2, x, idx, offsets, max_evals,
     alphas, params, step_params, s1, s2, s3, g,
 ):  # fmt: skip
@@ -82,8 +60,11 @@ def regularised_segment(
         else:
             batch_grad(A, indptr, indices, data, dense, y, loss, K, 0.0, x, idx, lo, hi, g, z)
         add_regulariser(reg_kind, reg, l2, x, g)
-        update(kernel, x, g, s1, s2, s3, alphas[t], step_params[t], params)
+        ew.update(kernel, x, g, s1, s2, s3, alphas[t], step_params[t], params)
         evals += hi - lo
         if not np.isfinite(norm_sq(x)):
             return t + 1, evals, True
     return count, evals, False
+
+
+regularised_segment = ew.compiled_around(_regularised_segment)
