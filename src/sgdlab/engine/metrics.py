@@ -5,7 +5,9 @@ scores `z_i = a_iᵀX`: computed separately (`problem.loss`, then `problem.grad`
 times (`Ax`; `Ax` and `Aᵀs`). Here:
 
 * `fused_pass` — a numba kernel reads each row once (dense or CSR, float64, in memory): `z_i`, then
-  `φ(z_i, y_i)` and `φ'(z_i, y_i)`, then `∇ += a_i ⊗ φ'` while the row is still in cache. Used for
+  `φ(z_i, y_i)` and `φ'(z_i, y_i)`, then `∇ += a_i ⊗ φ'` while the row is still in cache. Dense designs
+  are cut into blocks of `ROW_BLOCK` rows spread over numba's threads, each summing its own partial
+  gradient, added in block order: the same bits whatever the number of threads. Used for
   `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links) on
   dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). On CSR designs its
   gathers and scatters run slower than scipy's two sparse products (B6: 22 vs 11.5 ms for 4·10⁶ nonzeros), so

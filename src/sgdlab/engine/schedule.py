@@ -8,9 +8,9 @@ steps costs (those read the rows in random order), so the default asks for
 over `n`): the fewest points per decade, in steps of `AUTO_STEP` and at most `MAX_AUTO_PER_DECADE`
 (the former default), whose schedule reaches that many over the run's iterations. Measured (B6, logistic
 regression, n = 10⁵, dim = 100, per-sample SGD): measuring costs about as much as optimising for a ten-epoch run,
-less for longer ones, and ~6× a one-epoch run (20 passes over the data against one epoch; before: 88 and 108
-checkpoints, 66–83× and 11–12×). A run bounded only by seconds, whose length is unknown, gets
-`UNKNOWN_LENGTH_PER_DECADE`.
+less for longer ones, and a few times as much for a one-epoch run (20 passes over the data against one epoch;
+before: 88 and 108 checkpoints, 66–83× and 11–12×; the latest ratios are in benchmarks/results/b6_reproduce.json).
+A run bounded only by seconds, whose length is unknown, gets `UNKNOWN_LENGTH_PER_DECADE`.
 """
 
 from __future__ import annotations

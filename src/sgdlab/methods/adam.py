@@ -129,7 +129,8 @@ class Adam(SteppedMethod):
     def fused_step_args(self, k: int) -> tuple:
         """`1/(1 − β₁ᵏ)` and `1/(1 − β₂ᵏ)` (lecture) or `√(1 − β₂ᵏ)`, which torch's kernels divide by."""
         correction2 = 1.0 - self.beta2**k
-        return 1.0 / (1.0 - self.beta1**k), 1.0 / correction2 if self.convention == "lecture" else math.sqrt(correction2)
+        second = 1.0 / correction2 if self.convention == "lecture" else math.sqrt(correction2)
+        return 1.0 / (1.0 - self.beta1**k), second
 
     def fused_args(self) -> tuple:
         decoupled = self.weight_decay if self.decoupled_weight_decay else 0.0
