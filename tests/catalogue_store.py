@@ -29,8 +29,8 @@ class CliError(Exception):
 def cli(*args: str) -> None:
     result = CliRunner().invoke(main, list(args))
     assert "Traceback" not in result.output
-    if result.exit_code != 0:
-        raise CliError(result.output)
+    if result.exit_code != 0:  # the status leads the message, on one line: a case can require 2, a usage error
+        raise CliError(f"exit status {result.exit_code}: " + " ".join(result.output.split()))
 
 
 SPEC = {"name": "tiny", "seeds": 20, "budget": {"iters": 5},
@@ -80,12 +80,18 @@ def garbage() -> dict[str, Path]:
     paths["good"] = good
     paths["a-file"] = root / "a-file.txt"
     paths["a-file"].write_text("not a folder")
+    paths["latin1-spec"] = root / "latin1.toml"
+    paths["latin1-spec"].write_bytes('name = "café"\n'.encode("latin-1"))
     return paths
 
 
 def g(kind: str) -> str:
     return str(garbage()[kind])
 
+
+DB_EXPECTED = r"expected an sgdlab results database file, e\.g\. results\.db"
+SPEC_EXPECTED = r"expected an experiment spec file \(TOML\), e\.g\. experiment\.toml"
+FOLDER_EXPECTED = r"is a file; give a folder to write into \(it is created if missing\)"
 
 #: Files any store-opening command must refuse (an empty file is fine for `run`, which creates a store there).
 REFUSED = ("random", "truncated", "zeroed", "half-page", "text", "directory", "fifo", "foreign", "foreign-runs")
@@ -99,7 +105,8 @@ def _db_cases():
     out = "/tmp/sgdlab-catalogue-out"
     for kind in (*REFUSED, "empty"):
         why = reasons[kind]
-        named = f"{kind}.db.*{why}" if kind != "directory" else f"directory.db.*{why}"
+        # a usage error: status 2, the argument, what is wrong and what is expected, in sgdlab's own words
+        named = f"exit status 2: .*Invalid value for DB: .*{kind}.db.*{why}.*; {DB_EXPECTED}"
         yield f"ls-{kind}", functools.partial(lambda k: cli("ls", g(k)), kind), CliError, named
         yield f"show-{kind}", functools.partial(lambda k: cli("show", g(k), "ab"), kind), CliError, named
         yield (f"export-{kind}", functools.partial(lambda k: cli("export", g(k), "--out", out), kind), CliError,
@@ -112,7 +119,7 @@ def _db_cases():
             continue
         yield (f"run-{kind}", functools.partial(lambda k: cli("run", g("spec"), "--db", g(k), "--jobs", "1",
                                                               "--no-progress"), kind), CliError,
-               f"--db.*{kind}.db is not an sgdlab results database.*{why}")  # fmt: skip
+               f"exit status 2: .*--db.*{kind}.db is not an sgdlab results database.*{why}.*{DB_EXPECTED}")  # fmt: skip
         yield f"store-{kind}", functools.partial(lambda k: Store(g(k)), kind), StoreError, f"{kind}.db.*{why}"
     yield ("reproduce-foreign", lambda: _reproduce_into("foreign"), CliError,
            "results.db is not an sgdlab results database: it holds other tables")  # fmt: skip
@@ -150,17 +157,35 @@ CASES = [
     ("show-ambiguous", lambda: cli("show", g("good"), _ambiguous_prefix()), CliError,
      r"\d+ runs with a key starting with '[0-9a-f]': [0-9a-f]+, [0-9a-f]+.*give more characters"),
     ("show-missing-key", lambda: cli("show", g("good"), "zzzz"), CliError, "no run with a key starting with 'zzzz'"),
-    ("ls-missing-file", lambda: cli("ls", g("good") + ".nope"), CliError, "no results database at .*good.db.nope"),
+    ("ls-missing-file", lambda: cli("ls", g("good") + ".nope"), CliError,
+     f"exit status 2: .*DB: no results database at .*good.db.nope; {DB_EXPECTED}"),
+    ("ls-spec-file", lambda: cli("ls", g("spec")), CliError,
+     f"exit status 2: .*DB: .*spec.toml is not an sgdlab results database: it is not an SQLite file.*{DB_EXPECTED}"),
+    # spec files given to `run`: only stat-ed before reading (a FIFO is never opened)
+    ("run-spec-directory", lambda: cli("run", g("directory"), "--db", g("empty")), CliError,
+     f"exit status 2: .*'SPEC': .*directory.db is a directory; {SPEC_EXPECTED}"),
+    ("run-spec-fifo", lambda: cli("run", g("fifo"), "--db", g("empty")), CliError,
+     f"exit status 2: .*'SPEC': .*fifo.db is not a regular file \\(a FIFO, socket or device\\); {SPEC_EXPECTED}"),
+    ("run-spec-missing", lambda: cli("run", g("spec") + ".nope", "--db", g("empty")), CliError,
+     f"exit status 2: .*'SPEC': file not found: .*spec.toml.nope; {SPEC_EXPECTED}"),
+    ("run-spec-not-utf8", lambda: cli("run", g("latin1-spec"), "--db", g("empty")), CliError,
+     f"exit status 2: .*'SPEC': .*latin1.toml is not a text file \\(not UTF-8\\); {SPEC_EXPECTED}"),
+    ("run-spec-database", lambda: cli("run", g("good"), "--db", g("empty")), CliError,
+     f"exit status 2: .*'SPEC': .*good.db is not a text file \\(not UTF-8\\); {SPEC_EXPECTED}"),
     # output places
     ("export-format", lambda: cli("export", g("good"), "--format", "xlsx"), CliError, "'xlsx' is not one of"),
     ("export-out-is-a-file", lambda: cli("export", g("good"), "--out", g("a-file")), CliError,
-     "a-file.txt' is a file"),
+     f"exit status 2: .*'--out': .*a-file.txt {FOLDER_EXPECTED}"),
     ("export-out-under-a-file", lambda: cli("export", g("good"), "--out", g("a-file") + "/sub"), CliError,
      "--out.*cannot export into .*a-file.txt/sub"),
     ("export-out-unwritable", lambda: cli("export", g("good"), "--out", "/proc/sgdlab-export"), CliError,
      "--out.*cannot export into /proc/sgdlab-export"),
     ("report-out-is-a-file", lambda: cli("report", g("good"), "--out", g("a-file")), CliError,
-     "a-file.txt' is a file"),
+     f"exit status 2: .*'--out': .*a-file.txt {FOLDER_EXPECTED}"),
+    ("reproduce-out-is-a-file", lambda: cli("reproduce", "--out", g("a-file"), "--claim", "sgd-vs-gd"), CliError,
+     f"exit status 2: .*'--out': .*a-file.txt {FOLDER_EXPECTED}"),
+    ("nn-out-is-a-file", lambda: cli("nn", "--out", g("a-file"), "--quick"), CliError,
+     f"exit status 2: .*'--out': .*a-file.txt {FOLDER_EXPECTED}"),
     ("report-out-under-a-file", lambda: cli("report", g("good"), "--out", g("a-file") + "/sub"), CliError,
      "--out.*cannot write the report into .*a-file.txt/sub"),
     # executors

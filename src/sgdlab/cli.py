@@ -4,12 +4,47 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import time
 
 import click
 
 from sgdlab._version import __version__
+
+#: What a database argument must be, added to every refusal of one.
+_DB_EXPECTED = "expected an sgdlab results database file, e.g. results.db (as `sgdlab run --db` writes)"
+_SPEC_EXPECTED = "expected an experiment spec file (TOML), e.g. experiment.toml"
+
+
+class _Folder(click.ParamType):
+    """A folder to write into, created if missing; an existing file there is refused in sgdlab's words."""
+
+    name = "folder"
+
+    def convert(self, value, param, ctx):
+        if os.path.exists(value) and not os.path.isdir(value):
+            self.fail(f"{value} is a file; give a folder to write into (it is created if missing)", param, ctx)
+        return value
+
+
+class _SpecFile(click.ParamType):
+    """An existing regular file (only stat-ed here: a FIFO is never opened); its content is `load_spec`'s job."""
+
+    name = "spec"
+
+    def convert(self, value, param, ctx):
+        try:
+            mode = os.stat(value).st_mode
+        except FileNotFoundError:
+            self.fail(f"file not found: {value}; {_SPEC_EXPECTED}", param, ctx)
+        except OSError as exc:
+            self.fail(f"cannot read {value}: {exc.strerror}; {_SPEC_EXPECTED}", param, ctx)
+        if stat.S_ISDIR(mode):
+            self.fail(f"{value} is a directory; {_SPEC_EXPECTED}", param, ctx)
+        if not stat.S_ISREG(mode):
+            self.fail(f"{value} is not a regular file (a FIFO, socket or device); {_SPEC_EXPECTED}", param, ctx)
+        return value
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,7 +159,7 @@ def demo(problem, n, dim, cond, l2, epochs, batch_size, seed, method_names) -> N
 @click.option("--quick", is_flag=True, help="A smoke-sized run: few epochs, one seed.")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False),
+    type=_Folder(),
     default="sgdlab-out/nn",
     show_default=True,
     help="Folder for curves.csv and summary.csv.",
@@ -187,6 +222,10 @@ def _nn_plot(curves, path):
 _DB_HELP = "SQLite results file (created if missing; an existing file must be an sgdlab results database)."
 
 
+def _db_error(exc: Exception, param_hint: str) -> click.BadParameter:
+    return click.BadParameter(f"{exc}; {_DB_EXPECTED}", param_hint=param_hint)
+
+
 @contextlib.contextmanager
 def _open_store(db: str):
     """The store at `db`, read-only (ls, show, export and report never write to it); its problems as one error."""
@@ -196,7 +235,7 @@ def _open_store(db: str):
         with Store(db, readonly=True) as store:
             yield store
     except StoreError as exc:
-        raise click.BadParameter(str(exc), param_hint="DB") from None
+        raise _db_error(exc, "DB") from None
 
 
 def _executor(jobs, scheduler, dask_local, connect_timeout):
@@ -230,7 +269,7 @@ def _executor(jobs, scheduler, dask_local, connect_timeout):
 
 
 @main.command("run")
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=_SpecFile())
 @click.option("--db", default="sgdlab-results.db", show_default=True, help=_DB_HELP)
 @click.option(
     "--jobs",
@@ -265,12 +304,15 @@ def run_command(spec, db, jobs, scheduler, connect_timeout, dask_local, progress
         parsed = load_spec(spec)
     except SpecError as exc:
         raise click.ClickException(str(exc)) from None
+    except (UnicodeDecodeError, OSError) as exc:  # a binary file (a results database, say) or an unreadable one
+        why = "is not a text file (not UTF-8)" if isinstance(exc, UnicodeDecodeError) else f"cannot be read: {exc}"
+        raise click.BadParameter(f"{spec} {why}; {_SPEC_EXPECTED}", param_hint="'SPEC'") from None
     executor = _executor(jobs, scheduler, dask_local, connect_timeout)  # bad options create nothing
     try:
         store = Store(db)
     except StoreError as exc:
         executor.close()
-        raise click.BadParameter(str(exc), param_hint="--db") from None
+        raise _db_error(exc, "--db") from None
     with store, executor:
         report = run_sweep(parsed, store, executor, progress=progress)
     click.echo(f"{report}; results in {db}")
@@ -283,7 +325,7 @@ def run_command(spec, db, jobs, scheduler, connect_timeout, dask_local, progress
 
 
 @main.command("ls")
-@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("db", type=click.Path())
 @click.option("--all", "show_all", is_flag=True, help="Include tuning runs.")
 @click.option("--experiment", "experiments", multiple=True, help="Only this experiment's runs (repeatable).")
 def ls_command(db, show_all, experiments) -> None:
@@ -334,7 +376,7 @@ def _runs_table(runs):
 
 
 @main.command("show")
-@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("db", type=click.Path())
 @click.argument("run")
 def show_command(db, run) -> None:
     """Show one run of DB (RUN is its key or a unique prefix of it): configuration and recorded trace."""
@@ -357,9 +399,9 @@ def show_command(db, run) -> None:
 
 
 @main.command("export")
-@click.argument("db", type=click.Path(dir_okay=False))
+@click.argument("db", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(("csv", "parquet")), default="csv", show_default=True)
-@click.option("--out", type=click.Path(file_okay=False), default=".", show_default=True, help="Folder to write into.")
+@click.option("--out", type=_Folder(), default=".", show_default=True, help="Folder to write into.")
 def export_command(db, fmt, out) -> None:
     """Export DB's runs and traces to runs.<fmt> and traces.<fmt>."""
     with _open_store(db) as store:
@@ -372,8 +414,8 @@ def export_command(db, fmt, out) -> None:
 
 
 @main.command("report")
-@click.argument("db", type=click.Path(dir_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), default="sgdlab-out/report", show_default=True)
+@click.argument("db", type=click.Path())
+@click.option("--out", type=_Folder(), default="sgdlab-out/report", show_default=True)
 def report_command(db, out) -> None:
     """Convergence plots per problem (median and inter-quartile band over seeds) and an index.html."""
     from sgdlab.experiments.report import write_report
@@ -391,7 +433,7 @@ def report_command(db, out) -> None:
 
 
 @main.command("reproduce")
-@click.option("--out", type=click.Path(file_okay=False), default="sgdlab-out/lecture", show_default=True)
+@click.option("--out", type=_Folder(), default="sgdlab-out/lecture", show_default=True)
 @click.option("--quick", is_flag=True,
               help="Smaller budgets and fewer seeds (the report states the runs' measured time).")  # fmt: skip
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
