@@ -23,6 +23,7 @@ def files() -> Path:
     (root / "binary.svm").write_bytes(b"\x7fELF\x00\x00binary")
     (root / "empty.svm").write_bytes(b"")
     (root / "folder").mkdir()
+    (root / "latin1.toml").write_bytes('name = "café"\n'.encode("latin-1"))  # not UTF-8
     return root
 
 
@@ -52,6 +53,11 @@ def toml(text: str):
         return load_spec(path)
 
     return make
+
+
+def spec_file(name: str):
+    """``make`` for a case: the public loader given one of `files()` as the spec file."""
+    return lambda: load_spec(files() / name)
 
 
 TUNED = {"params": {"lr": [0.01, 0.1]}, "tune": {"param": "lr"}}
@@ -222,4 +228,7 @@ CASES = [
      "seed: unknown field (check its spelling)"),
     ("toml-seeds-string", toml('seeds = "5"\n' + TOML_HEAD + '[[methods]]\ntype = "SGD"\n'), SpecError,
      "seeds: Input should be a valid integer (got '5')"),
+    # the spec file itself, read from Python (the CLI checks the path first)
+    ("spec-file-directory", spec_file("folder"), SpecError, "is a directory; expected an experiment spec file"),
+    ("spec-file-binary", spec_file("latin1.toml"), SpecError, r"not a text file \(not UTF-8\)"),
 ]  # fmt: skip

@@ -303,10 +303,9 @@ def run_command(spec, db, jobs, scheduler, connect_timeout, dask_local, progress
     try:
         parsed = load_spec(spec)
     except SpecError as exc:
+        if exc.unreadable:  # a binary file (a results database, say) or an unreadable one: a usage error
+            raise click.BadParameter(f"{spec} {exc.unreadable}; {_SPEC_EXPECTED}", param_hint="'SPEC'") from None
         raise click.ClickException(str(exc)) from None
-    except (UnicodeDecodeError, OSError) as exc:  # a binary file (a results database, say) or an unreadable one
-        why = "is not a text file (not UTF-8)" if isinstance(exc, UnicodeDecodeError) else f"cannot be read: {exc}"
-        raise click.BadParameter(f"{spec} {why}; {_SPEC_EXPECTED}", param_hint="'SPEC'") from None
     executor = _executor(jobs, scheduler, dask_local, connect_timeout)  # bad options create nothing
     try:
         store = Store(db)

@@ -117,6 +117,8 @@ class SpecError(ValueError):
 
     Attributes:
         problems: One line per mistake.
+        unreadable: Why the file itself could not be read as text (a directory, not UTF-8, an OS error), or
+            `None` when its content was read; `problems` then holds that one line.
 
     Examples:
         >>> from sgdlab.experiments import SpecError, parse_spec
@@ -130,8 +132,9 @@ class SpecError(ValueError):
         methods[0].type: Input should be 'GD', 'SGD', ... (got 'Adamax')
     """
 
-    def __init__(self, problems: list[str], source: str = "spec") -> None:
+    def __init__(self, problems: list[str], source: str = "spec", *, unreadable: str | None = None) -> None:
         self.problems = problems
+        self.unreadable = unreadable
         super().__init__(f"invalid experiment {source}:\n" + "\n".join(f"  - {p}" for p in problems))
 
 

@@ -407,7 +407,8 @@ def load_spec(path: str | Path) -> Spec:
         The validated [`Spec`][sgdlab.experiments.Spec].
 
     Raises:
-        SpecError: The file is missing, is not valid TOML, or the spec has mistakes (every one listed).
+        SpecError: The file is missing, a directory, unreadable, not UTF-8 text, not valid TOML, or the spec has
+            mistakes (every one listed).
 
     Examples:
         >>> import tempfile
@@ -431,10 +432,20 @@ def load_spec(path: str | Path) -> Spec:
         ([0, 1], {'lr': [0.001, 0.01]})
     """
     path = Path(path)
+
+    def unreadable(why: str) -> SpecError:
+        return SpecError([f"{why}; expected an experiment spec file (TOML)"], str(path), unreadable=why)
+
+    if path.is_dir():
+        raise unreadable("is a directory")
     if not path.is_file():
         raise SpecError([f"file not found: {path}"], str(path))
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SpecError([f"not valid TOML: {exc}"], str(path)) from None
+    except UnicodeDecodeError:
+        raise unreadable("is not a text file (not UTF-8)") from None
+    except OSError as exc:
+        raise unreadable(f"cannot be read: {exc}") from None
     return parse_spec(document, str(path))
