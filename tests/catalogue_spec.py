@@ -189,6 +189,11 @@ CASES = [
     ("tuning-run-is-a-fixed-run", spec("methods", [{"type": "SGD", "params": {"lr": 0.1}},
                                                    {"type": "SGD", "name": "tuned", **TUNED}]),
      SpecError, r"methods\[0\] \(SGD\) and methods\[1\] \(tuned\) are the same run"),
+    # tuned on other seeds than the main ones: tuning may pick lr = 0.1, whose main runs are the fixed method's
+    ("tuned-pick-is-a-fixed-run", spec("methods", [{"type": "SGD", "name": "fixed", "params": {"lr": 0.1}},
+                                                   {"type": "SGD", "name": "tuned", "params": {"lr": [0.01, 0.1]},
+                                                    "tune": {"param": "lr", "seeds": [100]}}]),
+     SpecError, r"methods\[0\] \(fixed\) and methods\[1\] \(tuned\) are the same run \(SGD with lr=0.1, seed 0\)"),
     ("grid-value-repeated", spec("methods.0.params", {"lr": [0.1, 0.2, 0.1]}), SpecError,
      "methods[0]: params.lr lists 0.1 more than once"),
     # sizes and bounds

@@ -304,9 +304,10 @@ def _method_errors(j: int, method: MethodSpec) -> list[str]:
 
 
 def _requested(spec: Spec, method: MethodSpec) -> dict[str, tuple[dict[str, Any], int]]:
-    """The runs a method asks for whatever tuning decides — its grid on every seed, or its tuning runs — by
-    identity (problems and batch sizes are the same for every method, so they are left out)."""
-    seeds = spec.seed_list if method.tune is None else method.tune.seeds
+    """The runs a method may ask for, by identity (problems and batch sizes are the same for every method, so
+    they are left out): its grid on every seed; a tuned method also its tuning runs, and its grid on the main
+    seeds — any value it may pick (which one is only known after tuning)."""
+    seeds = spec.seed_list if method.tune is None else [*method.tune.seeds, *spec.seed_list]
     return {
         json.dumps([point, seed], sort_keys=True): (point, seed)
         for point in grid_points(method.params)
@@ -317,8 +318,8 @@ def _requested(spec: Spec, method: MethodSpec) -> dict[str, tuple[dict[str, Any]
 def shared_run_errors(spec: Spec) -> list[str]:
     """Two methods that would share a run under two names (one name would vanish from the store and report).
 
-    Two tuned methods may share tuning runs (the same grid judged by different rules) unless they are
-    identical; the runs a tuned method picks are only known after tuning, so they are not compared here."""
+    Two tuned methods may share runs (the same grid judged by different rules) unless they are identical. A
+    tuned method and a fixed one may not: the fixed run could be the very run tuning picks."""
     errors = []
     by_type: dict[str, list[int]] = {}
     for j, method in enumerate(spec.methods):
