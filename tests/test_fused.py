@@ -112,32 +112,48 @@ def test_an_unknown_fused_kernel_is_an_error():
             info = dataclasses.replace(Adagrad.info, fused=dataclasses.replace(Adagrad.info.fused, kernel="adagrad2"))
 
 
-# Each case runs in a fresh process, where numba's thread pool has not started yet: its first parallel kernel.
-THREAD_COUNT_CASES = [
+# Each case runs in a fresh process, where numba's thread pool has not started yet: its first parallel kernel,
+# imported before or after torch. Every parallel kernel of sgdlab: a fused step, and the checkpoint pass.
+FIRST_IMPORTS = [
     pytest.param("import sgdlab.methods", id="torch-imported-after-sgdlab"),
     pytest.param("", id="torch-imported-first"),
 ]
+FIRST_PARALLEL_KERNELS = {
+    "fused-step": """
+from sgdlab.methods import SGD, fused
+x, g = np.ones(fused.MIN_SIZE), np.ones(fused.MIN_SIZE)
+method = SGD(lr=0.5)
+method.step(x, g, method.init(x))
+assert fused.KERNELS["sgd"].compiled is not None, "the fused kernel did not run"
+value = float(x[0])  # 1 − 0.5·1
+""",
+    "checkpoint-pass": """
+import sgdlab as sl
+from sgdlab.engine import metrics
+prob = sl.problems.LeastSquares(sl.data.Dataset(np.ones((10, 2)), np.ones(10)))
+loss, grad = metrics.fused_pass(prob, np.zeros(2))
+value = float(grad[0])  # the mean of (0 − 1)·1
+""",
+}
+EXPECTED_VALUE = {"fused-step": 0.5, "checkpoint-pass": -1.0}
 
 
-@pytest.mark.parametrize("first_import", THREAD_COUNT_CASES)
-def test_the_first_parallel_kernel_keeps_torchs_thread_count(first_import):
+@pytest.mark.parametrize("kernel", FIRST_PARALLEL_KERNELS)
+@pytest.mark.parametrize("first_import", FIRST_IMPORTS)
+def test_the_first_parallel_kernel_keeps_torchs_thread_count(first_import, kernel):
     # numba's OpenMP layer set the process's OpenMP thread count to its own when its pool started, and torch
-    # shares that runtime: torch.set_num_threads(1) read 2 after the first fused step (found by B5).
+    # shares that runtime: torch.set_num_threads(1) read 2 after the first fused step (found by B5), and after
+    # the first checkpoint pass.
     script = f"""
 {first_import}
 import numpy as np, torch
 import numba
-from sgdlab.methods import SGD, fused
 torch.set_num_threads(1)
 assert torch.get_num_threads() == 1  # (torch's first read on a thread re-applies its count: read it before)
-x, g = np.ones(fused.MIN_SIZE), np.ones(fused.MIN_SIZE)
-method = SGD(lr=0.5)
-state = method.init(x)
-method.step(x, g, state)
-assert fused.KERNELS["sgd"].compiled is not None, "the fused kernel did not run"
-print(torch.get_num_threads(), numba.get_num_threads(), numba.threading_layer(), float(x[0]))
+{FIRST_PARALLEL_KERNELS[kernel]}
+print(torch.get_num_threads(), numba.get_num_threads(), numba.threading_layer(), value)
 """
     env = {**os.environ, "NUMBA_NUM_THREADS": "2"}  # numba's count differs from 1 even on a one-core machine
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-    torch_threads, numba_threads, layer, x0 = out.stdout.split()
-    assert (int(torch_threads), int(numba_threads), float(x0)) == (1, 2, 0.5), layer
+    torch_threads, numba_threads, layer, value = out.stdout.split()
+    assert (int(torch_threads), int(numba_threads), float(value)) == (1, 2, EXPECTED_VALUE[kernel]), layer

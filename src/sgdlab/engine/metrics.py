@@ -38,6 +38,7 @@ from numba import prange
 from sgdlab.data.dataset import Dataset
 from sgdlab.engine.kernels.common import jit_inline, jit_sum
 from sgdlab.engine.kernels.oracle import softmax_minus_label
+from sgdlab.methods import fused
 from sgdlab.problems.base import Problem
 from sgdlab.problems.glm import LeastSquares, LinearModelProblem, LogisticRegression, SoftmaxRegression, class_labels
 
@@ -97,6 +98,7 @@ def fused_pass(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.nd
             _csr_multi(A.indptr, A.indices, A.data, y, x.reshape(-1, K), phi, g.reshape(-1, K), np.empty(K))
     else:  # blocks of rows in parallel, each its own partial gradient, added in block order: the same sums
         blocks = np.zeros((-(-problem.n // ROW_BLOCK), problem.dim))  # whatever the number of threads
+        fused.start_threads()  # numba's pool, started without changing torch's thread count
         if K == 1:
             _dense_single(A, y, x, kind, phi, blocks)
         else:

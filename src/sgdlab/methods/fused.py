@@ -91,8 +91,10 @@ def _bind(fn, numba) -> None:
     fn.__globals__["fma"] = _fma()
 
 
-def _start_threads(numba) -> None:
-    """Start numba's thread pool (once per process) without changing torch's thread count.
+@functools.cache
+def start_threads() -> None:
+    """Start numba's thread pool (once per process) without changing torch's thread count. Every parallel
+    numba kernel of sgdlab calls this before its first launch (these kernels, the checkpoint pass).
 
     numba's OpenMP threading layer starts its pool by setting the process's OpenMP thread count to its own
     (`omp_set_num_threads`, once); torch, whose wheel loads the same runtime (`libgomp.so.1`), reads its
@@ -102,7 +104,7 @@ def _start_threads(numba) -> None:
     """
     torch = sys.modules.get("torch")  # only if the process uses torch; importing it here would cost seconds
     before = torch.get_num_threads() if torch is not None else None
-    numba.get_num_threads()  # starts the pool if it is not running yet
+    _numba().get_num_threads()  # starts the pool if it is not running yet
     if torch is not None and torch.get_num_threads() != before:
         torch.set_num_threads(before)
 
@@ -116,7 +118,7 @@ def _kernel(fn):
             numba = _numba()
             _bind(fn, numba)  # the kernels' loops are parallel once compiled
             call.compiled = numba.njit(parallel=True, cache=True, nogil=True)(fn)
-            _start_threads(numba)
+            start_threads()
         # Scalars take the arrays' float type, so float32 arrays are updated in float32 arithmetic (as NumPy's
         # reference does) instead of being promoted to float64 by Python-float coefficients.
         real = args[0].dtype.type
