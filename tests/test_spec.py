@@ -388,6 +388,7 @@ def test_network_parameters_are_checked_from_the_factories_signatures_without_im
 
     from sgdlab.experiments import validate
     from sgdlab.experiments.spec import NETWORK_PROBLEMS
+    from sgdlab.problems.base import Problem
     from sgdlab.torch import problems as networks
 
     def shape(fn):
@@ -395,6 +396,10 @@ def test_network_parameters_are_checked_from_the_factories_signatures_without_im
 
     for kind in NETWORK_PROBLEMS:
         assert shape(validate._network_factory(kind)) == shape(getattr(networks, kind)), kind
+    # the traits the checks read: no certified optimum, a classification task, a held-out evaluation
+    for trait in ("has_optimum", "task"):
+        assert getattr(validate._Network, trait) == getattr(networks.NetworkProblem, trait), trait
+    assert (validate._Network.evaluate is Problem.evaluate) == (networks.NetworkProblem.evaluate is Problem.evaluate)
     code = (
         "import sys\nfrom sgdlab.experiments.validate import parse_spec\n"
         "parse_spec({'name': 'e', 'problems': [{'name': 'n', 'type': 'digits_mlp', 'params': {'hidden': [8]}}],"
