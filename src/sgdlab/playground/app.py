@@ -478,7 +478,9 @@ def prepare() -> None:
 def build(doc, problem: str = "quadratic") -> Playground:
     """Fill `doc` with the playground (what the server's handler calls for every new page)."""
     global _spare
-    playground, _spare = (_spare, None) if _spare is not None and problem == "quadratic" else (None, _spare)
-    playground = playground or Playground(None, problem)
+    if _spare is not None and problem == _spare.problem.value:  # the prepared page, taken once
+        playground, _spare = _spare, None
+    else:
+        playground = Playground(None, problem)
     playground.attach(doc)
     return playground
