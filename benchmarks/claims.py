@@ -63,6 +63,8 @@ def verdicts(folder: str | Path) -> list[dict]:
                            for c in verdict.checks],
                 "table": _records(verdict.table) if verdict.table is not None else [],
                 "extra_tables": [{"caption": caption, "rows": _records(t)} for caption, t in verdict.extra_tables],
+                "notes": verdict.notes,
+                "budgets": {spec.name: spec.budget.model_dump(exclude_none=True) for spec in specs},
             })  # fmt: skip
     return out
 

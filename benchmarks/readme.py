@@ -195,6 +195,11 @@ def _row(claim: dict, column: str, value: str) -> dict:
     return next(r for r in claim["table"] if r[column] == value)
 
 
+def _powers(text: str) -> str:
+    """`10^6` written `10⁶`."""
+    return re.sub(r"\^(\d+)", lambda m: m[1].translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")), text)
+
+
 def _g(value: float, digits: int = 3) -> str:
     """A measurement with `digits` significant digits, as the report writes it (a true minus sign)."""
     return f"{value:.{digits}g}".replace("-", "−")
@@ -212,7 +217,9 @@ def complexity_table() -> str:
         ("convex", "GD"): "O(1/ε)", ("convex", "SGD"): "O(1/ε²), α_k ~ 1/√k",
         ("nonconvex", "GD"): "O(1/ε)", ("nonconvex", "SGD"): "O(1/ε²), α_k ~ 1/√k",
     }  # fmt: skip
-    names = {"PL": "PL (least squares, κ = 10)", "convex": "convex (wide least squares; logistic, μ = 0)",
+    pl = rows[("PL", "GD")]["problem"].replace(", noisy", "")  # "least squares (κ = …)"
+    names = {"PL": f"PL ({pl.replace(' (', ', ').rstrip(')')})",
+             "convex": "convex (wide least squares; logistic, μ = 0)",
              "nonconvex": "nonconvex (logistic + Σ x²/(1+x²)), min ‖∇f‖²"}  # fmt: skip
     out = [
         "The complexity table, measured (full run; sublinear rates are log–log slopes over the last half of the run "
@@ -286,9 +293,11 @@ def claims_table() -> str:
     lbfgs, _, lbfgs_x = _find(r"SLBFGS (\S+) iterations .* SGD (\S+) \(([\d.]+)× fewer\)",
                               _check(neck, "ill-conditioned, small noise: SLBFGS"))  # fmt: skip
     slopes = _find(r"SGD (−?[\d.]+) .*Momentum (−?[\d.]+) .*SLBFGS (−?[\d.]+)", _check(neck, "noise-dominated"))
+    kappa = float(_find(r"Ill-conditioned: L/μ = ([\d.e+]+),", neck["notes"])[0])
     rows.append((
         "Momentum and quasi-Newton help against ill-conditioning, not against noise",
-        f"κ = 1000, small noise: iterations to 1e-6 of the gap SGD {sgd_its}, heavy ball {mom} ({float(mom_x):.3g}×), "
+        f"κ = {kappa:,.0f}, small noise: iterations to 1e-6 of the gap SGD {sgd_its}, heavy ball {mom} "
+        f"({float(mom_x):.3g}×), "
         f"stochastic L-BFGS {lbfgs} ({float(lbfgs_x):.3g}×); large noise with α_k ~ 1/k: slopes "
         f"{', '.join(slopes)} — the same rate",
     ))
@@ -301,22 +310,25 @@ def claims_table() -> str:
     failing = {r["problem"] for r in ada["table"] for k, v in r.items() if k.startswith("SGD lr") and
                str(v).startswith("grew")}  # fmt: skip
     words = {1: "one", 2: "two", 3: "three", 4: "four"}
+    smoothness = [float(r["L"]) for r in ada["table"]]
+    span = math.floor(math.log10(max(smoothness) / min(smoothness)))
     rows.append((
         "Adagrad wins on rare informative features; Adadelta needs no learning rate",
-        f"tuned SGD/Adagrad final gap ratio {tuned['rare']:.2f} with power-law feature frequencies vs "
+        _powers(f"tuned SGD/Adagrad final gap ratio {tuned['rare']:.2f} with power-law feature frequencies vs "
         f"{tuned['frequent']:.2f} with uniform ones; Adadelta's defaults reduce f − f* ≥ {least}× on "
-        f"{words.get(int(count), count)} problems whose L spans 10⁶, where SGD with lr 0.1 or 0.01 fails on "
+        f"{words.get(int(count), count)} problems whose L spans 10^{span}, where SGD with lr 0.1 or 0.01 fails on "
         f"{words.get(len(failing), len(failing))} (its gap grows 10^{math.floor(math.log10(grew[0]))}–"
-        f"10^{math.floor(math.log10(grew[-1]))}×)".replace("10^3", "10³").replace("10^4", "10⁴"),
+        f"10^{math.floor(math.log10(grew[-1]))}×)"),
     ))
 
     decay = c["adagrad-decay"]
     p = {m: _find(r"k\^(\S+(?: \[[^]]+\])?)", _check(decay, f"{m} travels"))[0] for m in ("Adagrad", "RMSProp", "Adam")}
     far = _find(r"≥ ([\d,]+)×", _check(decay, "after the budget"))[0]
+    steps = next(iter(decay["budgets"].values()))["iters"]
     rows.append((
         "Adagrad's step decays (monotone accumulation); RMSProp and Adam keep going",
         f"on linear losses with noisy slopes, the distance travelled grows like k^{p['Adagrad']} for Adagrad (theory "
-        f"√k) and k^{p['RMSProp'].split()[0]} / k^{p['Adam'].split()[0]} for RMSProp / Adam; after 50,000 steps "
+        f"√k) and k^{p['RMSProp'].split()[0]} / k^{p['Adam'].split()[0]} for RMSProp / Adam; after {steps:,} steps "
         f"they are ≥ {far}× farther",
     ))
 
