@@ -25,7 +25,6 @@ import time
 
 import numba
 import numpy as np
-import scipy.sparse as sp
 
 import sgdlab as sl
 from sgdlab.data import Dataset
@@ -84,7 +83,7 @@ def pass_bandwidth(repeats: int = 11) -> dict:
                      "speedup_fused_vs_separate": t["separate"] / t["fused"],
                      "speedup_shared_vs_separate": t["separate"] / t["shared_scores"],
                      "fused_bytes_per_s": nbytes / t["fused"], "engine_bytes_per_s": nbytes / t["engine"],
-                     "engine_path": "shared_scores" if sp.issparse(prob.A) else "fused"})  # fmt: skip
+                     "engine_path": "fused"})  # fmt: skip
     triad = statistics.median([triad_before, triad_bandwidth()])
     for row in rows:
         row["fraction_of_triad"] = row["engine_bytes_per_s"] / triad  # the pass sl.run uses

@@ -60,12 +60,43 @@ def test_large_data_both_layouts():
             np.testing.assert_allclose(grad, want_grad, rtol=1e-12, atol=1e-12 * np.abs(want_grad).max())
 
 
-def test_csr_designs_measure_through_shared_scores():
-    problem = make_problem("logistic_sparse_01")
-    x = random_point(problem)
+@pytest.mark.parametrize("name", ["logistic_sparse_01", "ls_sparse_l2", "softmax_sparse"])
+def test_csr_designs_measure_through_the_fused_pass(name, monkeypatch):
+    problem = make_problem(name)
+    x = random_point(problem, seed=3)
+    taken = []
+    monkeypatch.setattr(metrics, "shared_scores", lambda *a: taken.append("shared") or None)
     loss, grad = metrics.loss_and_grad(problem, x)
-    assert loss == problem.loss(x)
-    np.testing.assert_array_equal(grad, problem.grad(x))
+    assert taken == []  # the fused kernel, not scipy's two products
+    assert loss == pytest.approx(problem.loss(x), rel=1e-12)
+    np.testing.assert_allclose(grad, problem.grad(x), rtol=1e-12, atol=1e-13 * np.abs(grad).max())
+
+
+@pytest.mark.parametrize(("n", "dim", "blocks"), [(10, 5, 1), (4096 * 3, 5, 3), (10**6, 100, 16), (10**6, 10**7, 1)])
+def test_csr_blocks_depend_on_the_shape_alone_and_bound_the_memory(n, dim, blocks):
+    assert metrics.csr_blocks(n, dim) == blocks
+    assert metrics.csr_blocks(n, dim) * 8 * dim <= max(metrics.CSR_BLOCK_BYTES, 8 * dim)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_fused_pass_is_bit_identical_whatever_the_number_of_threads(sparse):
+    import numba
+
+    data = make_classification(n=3 * metrics.ROW_BLOCK + 17, dim=40, density=0.2, seed=7)
+    A = data.A if sparse else np.asarray(data.A.toarray())
+    problem = LogisticRegression(Dataset(A, data.y), l2=1e-3)
+    x = random_point(problem, seed=1, scale=0.3)
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            results.append(metrics.fused_pass(problem, x))
+    finally:
+        numba.set_num_threads(before)
+    for loss, grad in results[1:]:
+        assert loss == results[0][0]
+        np.testing.assert_array_equal(grad, results[0][1])
 
 
 def test_fallbacks_respect_the_problem_oracle(monkeypatch):

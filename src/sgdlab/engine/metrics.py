@@ -8,10 +8,12 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
   `φ(z_i, y_i)` and `φ'(z_i, y_i)`, then `∇ += a_i ⊗ φ'` while the row is still in cache. Dense designs
   are cut into blocks of `ROW_BLOCK` rows spread over numba's threads, each summing its own partial
   gradient, added in block order: the same bits whatever the number of threads. Used for
-  `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links) on
-  dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). On CSR designs its
-  gathers and scatters run slower than scipy's two sparse products (B6: 22 vs 11.5 ms for 4·10⁶ nonzeros), so
-  CSR designs use `shared_scores`.
+  `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links). On
+  dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). CSR designs are cut
+  into a fixed number of row blocks (`csr_blocks`), each summing its own partial gradient; within a block,
+  chunks of `CSR_CHUNK` rows get their scores, then their links, then their gradient terms while their nonzeros
+  are still in cache. The gathers and scatters, not the memory, bound this pass (B6 reports it against the
+  triad all the same); it runs faster than scipy's two sparse products of `shared_scores`.
   Its sums run in another order than BLAS's, so its values agree with `problem.loss`/`problem.grad` to
   rounding (`rtol 1e-12` in the tests), not bit for bit; on one machine they are bit-identical run to run.
 * `shared_scores` — NumPy, for any other in-memory linear problem: one `A @ x` shared by the loss and
@@ -36,7 +38,7 @@ import scipy.sparse as sp
 from numba import prange
 
 from sgdlab.data.dataset import Dataset
-from sgdlab.engine.kernels.common import jit_inline, jit_sum
+from sgdlab.engine.kernels.common import jit_inline
 from sgdlab.engine.kernels.oracle import softmax_minus_label
 from sgdlab.methods import fused
 from sgdlab.problems.base import Problem
@@ -47,6 +49,21 @@ _LINKS = {LeastSquares: 0, LogisticRegression: 1, SoftmaxRegression: 2}
 #: many threads share the blocks.
 ROW_BLOCK = 4096
 jit_parallel_sum = numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
+jit_parallel_in_order = numba.njit(cache=True, nogil=True, parallel=True, fastmath={"contract"})
+
+
+#: At most this many row blocks on a CSR design, and at most `CSR_BLOCK_BYTES` of partial gradients in all (a
+#: CSR design may have millions of columns): enough blocks to share among the threads of a small machine.
+CSR_BLOCKS = 16
+CSR_BLOCK_BYTES = 1 << 26
+#: Rows whose scores the CSR pass computes before their gradient terms (their nonzeros stay in the L2 cache).
+CSR_CHUNK = 256
+
+
+def csr_blocks(n: int, dim: int) -> int:
+    """How many row blocks the fused pass cuts an `n × dim` CSR design into: a function of the shape alone, so
+    the sums (hence the bits) do not depend on the number of threads."""
+    return max(1, min(CSR_BLOCKS, -(-n // ROW_BLOCK), CSR_BLOCK_BYTES // (8 * max(dim, 1))))
 
 
 def _own_oracle(problem: Problem) -> bool:
@@ -91,19 +108,27 @@ def fused_pass(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.nd
     K = problem.n_outputs
     phi = np.empty(problem.n)
     g = np.zeros(problem.dim)
+    # blocks of rows in parallel, each its own partial gradient, added in block order: the same sums whatever
+    # the number of threads
+    fused.start_threads()  # numba's pool, started without changing torch's thread count
     if sp.issparse(A):
+        blocks = np.zeros((csr_blocks(problem.n, problem.dim), problem.dim))
+        rows = -(-problem.n // len(blocks))
+        # unsigned positions and column indices: numba then skips its negative-index wraparound, which
+        # otherwise halves the speed of these gathers and scatters
+        indptr = A.indptr.astype(np.uint64)
+        indices = A.indices.view(np.uint32 if A.indices.itemsize == 4 else np.uint64)
         if K == 1:
-            _csr_single(A.indptr, A.indices, A.data, y, x, kind, phi, g)
+            _csr_single(indptr, indices, A.data, y, x, kind, phi, blocks, rows)
         else:
-            _csr_multi(A.indptr, A.indices, A.data, y, x.reshape(-1, K), phi, g.reshape(-1, K), np.empty(K))
-    else:  # blocks of rows in parallel, each its own partial gradient, added in block order: the same sums
-        blocks = np.zeros((-(-problem.n // ROW_BLOCK), problem.dim))  # whatever the number of threads
-        fused.start_threads()  # numba's pool, started without changing torch's thread count
+            _csr_multi(indptr, indices, A.data, y, x.reshape(-1, K), phi, blocks.reshape(len(blocks), -1, K), rows)
+    else:
+        blocks = np.zeros((-(-problem.n // ROW_BLOCK), problem.dim))
         if K == 1:
             _dense_single(A, y, x, kind, phi, blocks)
         else:
             _dense_multi(A, y, x.reshape(-1, K), phi, blocks.reshape(len(blocks), -1, K))
-        np.sum(blocks, axis=0, out=g)  # row after row (the outer axis): a fixed order
+    np.sum(blocks, axis=0, out=g)  # row after row (the outer axis): a fixed order
     loss = float(np.mean(phi) + problem.reg_loss(x))  # np.mean: the pairwise sum of problem.loss
     return loss, g / problem.n + problem.reg_grad(x)
 
@@ -158,10 +183,10 @@ def evaluate(problem: Problem, x: np.ndarray, test: object) -> dict[str, float]:
 
 def loss_and_grad(problem: Problem, x: np.ndarray, want_grad: bool = True) -> tuple[float, np.ndarray | None]:
     """`f(x)` and, with `want_grad`, `∇f(x)`, by the fastest pass available (module docstring): the fused
-    kernel on dense designs, shared scores on CSR ones (scipy's two sparse products, measured faster there)."""
+    kernel where it applies, shared scores on the other in-memory linear problems."""
     if not want_grad:
         return (_softmax_loss(problem, x) if _softmax(problem) else problem.loss(x)), None
-    if _arrays(problem, x) is not None and not sp.issparse(problem.A):
+    if _arrays(problem, x) is not None:
         return fused_pass(problem, x)
     if isinstance(problem, LinearModelProblem) and not problem.data.is_out_of_core and _own_oracle(problem):
         return shared_scores(problem, x)
@@ -203,14 +228,25 @@ def _dense_single(A, y, x, kind, phi, blocks):
                 g[j] += s * A[i, j]
 
 
-def _csr_single(indptr, indices, data, y, x, kind, phi, g):
-    for i in range(indptr.size - 1):
-        z = 0.0
-        for p in range(indptr[i], indptr[i + 1]):
-            z += data[p] * x[indices[p]]
-        phi[i], s = _link(kind, z, y[i])
-        for p in range(indptr[i], indptr[i + 1]):
-            g[indices[p]] += s * data[p]
+def _csr_single(indptr, indices, data, y, x, kind, phi, blocks, rows):
+    n = indptr.size - 1
+    for b in prange(blocks.shape[0]):
+        g, z = blocks[b], np.empty(CSR_CHUNK)
+        # chunks of rows: their scores, then their links, then their gradient terms, read again from cache —
+        # one loop doing all three per row runs at half the speed
+        for start in range(b * rows, min(n, (b + 1) * rows), CSR_CHUNK):
+            stop = min(n, (b + 1) * rows, start + CSR_CHUNK)
+            for i in range(start, stop):
+                zi = 0.0
+                for p in range(indptr[i], indptr[i + 1]):
+                    zi += data[p] * x[indices[p]]
+                z[i - start] = zi
+            for i in range(start, stop):
+                phi[i], z[i - start] = _link(kind, z[i - start], y[i])
+            for i in range(start, stop):
+                si = z[i - start]
+                for p in range(indptr[i], indptr[i + 1]):
+                    g[indices[p]] += si * data[p]
 
 
 def _dense_multi(A, y, X, phi, blocks):
@@ -231,24 +267,29 @@ def _dense_multi(A, y, X, phi, blocks):
                     G[j, k] += a * s[k]
 
 
-def _csr_multi(indptr, indices, data, y, X, phi, G, z):
+def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
+    n = indptr.size - 1
     K = X.shape[1]
-    s = np.empty(K)
-    for i in range(indptr.size - 1):
-        z[:] = 0.0
-        for p in range(indptr[i], indptr[i + 1]):
-            a, j = data[p], indices[p]
-            for k in range(K):
-                z[k] += a * X[j, k]
-        phi[i] = _softmax_row(z, y[i], s)
-        for p in range(indptr[i], indptr[i + 1]):
-            a, j = data[p], indices[p]
-            for k in range(K):
-                G[j, k] += a * s[k]
+    for b in prange(blocks.shape[0]):
+        G, z, s = blocks[b], np.empty(K), np.empty(K)
+        for i in range(b * rows, min(n, (b + 1) * rows)):
+            lo, hi = indptr[i], indptr[i + 1]
+            z[:] = 0.0
+            for p in range(lo, hi):
+                a, j = data[p], indices[p]
+                for k in range(K):
+                    z[k] += a * X[j, k]
+            phi[i] = _softmax_row(z, y[i], s)
+            for p in range(lo, hi):
+                a, j = data[p], indices[p]
+                for k in range(K):
+                    G[j, k] += a * s[k]
 
 
 _link, _softmax_row = jit_inline(_link), jit_inline(_softmax_row)
 # Dot products and gradient sums in any order (LLVM vectorises them); the same binary rounds the same way.
 # Dense designs: blocks of ROW_BLOCK rows on numba's threads (a default run measures on every core).
-_csr_single, _csr_multi = jit_sum(_csr_single), jit_sum(_csr_multi)
+# CSR designs: a fixed number of row blocks (`csr_blocks`), each with its own dense partial gradient; sums in
+# order (reassociated, LLVM vectorises the gathers with instructions slower than scalar loads on some CPUs).
+_csr_single, _csr_multi = jit_parallel_in_order(_csr_single), jit_parallel_in_order(_csr_multi)
 _dense_single, _dense_multi = jit_parallel_sum(_dense_single), jit_parallel_sum(_dense_multi)
