@@ -8,7 +8,7 @@ Examples:
     >>> trace.status, float(trace.epochs[-1])
     ('budget', 5.0)
 
-`sl.viz` (the pictures) is loaded on first use, so `import sgdlab` does not import matplotlib.
+Every subpackage is loaded on first use, so `import sgdlab` imports neither numba nor matplotlib.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ __all__ = ["Trace", "__version__", "analysis", "data", "methods", "problems", "r
 #: Subpackages imported on first use (PEP 562), so that `import sgdlab` costs nothing until a name is used:
 #: the `sgdlab` command (`sgdlab playground` listens before the numerics — numba, SciPy — are imported), and
 #: `sl.viz` imports matplotlib only when a picture is drawn.
-_LAZY = ("analysis", "data", "engine", "experiments", "lecture", "methods", "playground", "problems", "torch", "viz")
+_LAZY = ("analysis", "data", "engine", "methods", "problems", "viz")
 #: Names re-exported from a subpackage, loaded with it.
 _FROM = {"Trace": "engine", "run": "engine"}
 
