@@ -396,3 +396,19 @@ def test_the_core_imports_without_bokeh():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # fmt: skip
     assert out.stdout.strip() == "ok"
+
+
+def test_the_command_reaches_the_server_without_the_numerics():
+    """`sgdlab playground` listens before numba, SciPy and sgdlab's methods are imported (they load in a thread
+    while the browser fetches BokehJS), so the address comes as early as Bokeh's own import allows."""
+    code = ("import sys, sgdlab, sgdlab.cli, sgdlab.playground.server\n"
+            "print(sorted(m for m in ('numba', 'scipy', 'sgdlab.engine', 'sgdlab.methods', 'matplotlib', 'pandas')"
+            " if m in sys.modules))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # fmt: skip
+    assert out.stdout.strip() == "[]"
+    code = ("import sgdlab as sl\n"
+            "print(sl.run.__module__, sl.Trace.__name__, sl.methods.SGD.__name__, sl.engine.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # fmt: skip
+    assert out.stdout.split() == ["sgdlab.engine.loop", "Trace", "SGD", "sgdlab.engine"]

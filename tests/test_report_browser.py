@@ -65,7 +65,7 @@ def test_a_missing_browser_fails_with_the_install_command(tmp_path, monkeypatch)
         open_report(tmp_path / "absent.html")
 
 
-@pytest.mark.parametrize("width", [1400, 1920])
+@pytest.mark.parametrize("width", [800, 1400, 1920])
 def test_wide_tables_wrap_instead_of_scrolling_sideways(tmp_path, width):
     """Tables with many columns and long cells fit the page: no table, its container or the body scrolls."""
     long = "a measured value with a long explanation, " * 3

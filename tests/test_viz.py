@@ -398,3 +398,51 @@ def test_html_tables_are_formatted_for_people(tmp_path):
     assert "<code>claim-key</code>" in page
     assert "What to look at.<span class=\"file\">c.png</span></figcaption>" in page
     assert 'width="192"' in page  # 2 inches at 50 dpi, shown at its drawn size (96 CSS px per inch)
+
+
+@pytest.mark.parametrize(("text", "typeset"), [
+    ("measured -0.034 nats", "measured −0.034 nats"),
+    ("final x in [-1.007, -1.002]", "final x in [−1.007, −1.002]"),
+    ("f − f* 3.3e-05, 2e+03, 1e-16", "f − f* 3.3e−5, 2e3, 1e−16"),
+    ("x = -.5", "x = −.5"),
+    ("a 1-D problem, the x-axis, k-1, 2026-12-02", "a 1-D problem, the x-axis, k-1, 2026-12-02"),
+])  # fmt: skip
+def test_numbers_in_sentences_are_typeset_as_the_tables_print_them(text, typeset):
+    from sgdlab.viz.html import typeset_numbers
+
+    assert typeset_numbers(text) == typeset
+
+
+def test_report_sentences_and_cells_use_the_tables_minus_but_code_stays_as_written():
+    from sgdlab.viz.html import format_number
+
+    report = HtmlReport("t")
+    report.add_section("s", text="the gap is -0.034 nats; run `sgdlab x --lr -1e-3`",
+                       table=pd.DataFrame({"measured": ["Zipf 0.014, uniform -0.034"], "value": [-0.034]}))
+    page = report.render()
+    assert "the gap is −0.034 nats" in page and "<code>sgdlab x --lr -1e-3</code>" in page
+    assert "uniform −0.034" in page and format_number(-0.034) in page
+
+
+def test_a_figures_log_axes_get_plain_labels_unless_a_caller_chose_a_formatter():
+    from matplotlib import ticker
+    from matplotlib.figure import Figure
+
+    from sgdlab.viz._ticks import UnicodeLogFormatter, plain_log_labels
+
+    fig = Figure()
+    default, chosen = fig.subplots(1, 2)
+    for ax in (default, chosen):
+        ax.loglog([1e-3, 1e4], [1e-9, 1.0])
+    chosen.yaxis.set_major_formatter(ticker.NullFormatter())
+    fig.canvas.draw()
+    mathtext = [t.get_text() for t in default.get_xticklabels()]
+    for ax in (default, chosen):
+        plain_log_labels(ax)
+    fig.canvas.draw()
+    assert isinstance(default.xaxis.get_major_formatter(), UnicodeLogFormatter)
+    assert isinstance(default.yaxis.get_minor_formatter(), UnicodeLogFormatter)
+    assert isinstance(chosen.yaxis.get_major_formatter(), ticker.NullFormatter)  # left as the caller set it
+    plain = [t.get_text() for t in default.get_xticklabels()]
+    assert len(plain) == len(mathtext) and "10⁻²" in plain and not any("$" in t for t in plain)
+    assert [bool(t) for t in plain] == [bool(t) for t in mathtext]  # the same ticks labelled

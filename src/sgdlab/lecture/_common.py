@@ -28,7 +28,14 @@ STYLE = {
     "font.size": 11, "axes.titlesize": 11.5, "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10,
     "legend.fontsize": 9.5, "legend.framealpha": 0.85, "figure.titlesize": 12.5, "lines.linewidth": 1.7,
     "svg.fonttype": "none", "svg.hashsalt": "sgdlab",
+    # Titles at the top of their axes, as matplotlib's automatic placement puts them when nothing (ticks on top,
+    # an offset text) sits above an axes — none of these figures has any — without measuring every tick label
+    # of the axes at each draw to find that out.
+    "axes.titley": 1.0,
 }  # fmt: skip
+#: zlib level of the PNGs: 3 writes a 200-dpi figure in about half the time of PIL's default 6, for files
+#: about a tenth larger.
+PNG_COMPRESSION = 3
 #: The widest figure the report shows at its drawn size (inches).
 MAX_WIDTH = 11.0
 
@@ -45,6 +52,8 @@ def figure(path: Path, ncols: int = 1, nrows: int = 1, width: float = 5.2, heigh
     import matplotlib
     from matplotlib.figure import Figure
 
+    from sgdlab.viz._ticks import plain_log_labels
+
     scale = min(1.0, MAX_WIDTH / (width * ncols))
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(width * ncols * scale, height * nrows * scale),
@@ -53,8 +62,10 @@ def figure(path: Path, ncols: int = 1, nrows: int = 1, width: float = 5.2, heigh
             fig.subplots_adjust(**margins)
         axes = fig.subplots(nrows, ncols, squeeze=False)
         yield axes
+        for ax in fig.axes:
+            plain_log_labels(ax)  # mathtext tick labels were parsed anew at each draw and resolution
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=DPI)
+        fig.savefig(path, dpi=DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
         fig.set_layout_engine("none")  # the SVG keeps the PNG's layout: laid out once, not once per file
         fig.savefig(path.with_suffix(".svg"), metadata={"Date": None})
 

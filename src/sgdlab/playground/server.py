@@ -3,12 +3,15 @@
 `python -m sgdlab.playground.server [--port N] [--no-browser]` or `sgdlab playground`. The server
 listens on 127.0.0.1 only (a given port, or a free one), prints its address, opens the browser unless told
 not to, and stops cleanly on Ctrl-C (or SIGTERM). Bokeh is imported here, when the server starts, and the
-numerics (sgdlab, the Bokeh document) once the server listens: the address is printed as early as possible.
+numerics (sgdlab's methods and engine, the first page's models) in a thread once the server listens: the address
+is printed as early as possible, and the browser loads BokehJS while the first page is computed.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import signal
@@ -37,7 +40,28 @@ def free_port(address: str = ADDRESS) -> int:
         return int(s.getsockname()[1])
 
 
+#: The first page's numerics, prepared in a thread once the server listens (`None`: not started, e.g. a server
+#: made by `make_server` alone, whose pages are built when asked for).
+_warm: concurrent.futures.Future | None = None
+
+
 def _make_document(doc) -> None:
+    if _warm is None or _warm.done():
+        _fill(doc)
+        return
+
+    async def fill() -> None:
+        # The page's HTML goes out at once with an empty document, so the browser loads BokehJS while the
+        # numerics are still being imported; its request for the document waits for this (the document lock).
+        await asyncio.wrap_future(_warm)
+        _fill(doc)
+
+    doc.add_next_tick_callback(fill)
+
+
+def _fill(doc) -> None:
+    if _warm is not None:
+        _warm.result()  # a failed warm-up raises here, in the page's session
     from sgdlab.playground.app import build
 
     build(doc)
@@ -48,6 +72,22 @@ def warm_up() -> None:
     from sgdlab.playground import app
 
     app.prepare()
+
+
+def _warm_up_in_background() -> None:
+    """`warm_up` in a thread: the server answers the browser (its page, BokehJS) meanwhile."""
+    global _warm
+    _warm = concurrent.futures.Future()
+
+    def work() -> None:
+        try:
+            warm_up()
+        except BaseException as exc:  # shown in the page's session (`_fill`)
+            _warm.set_exception(exc)
+        else:
+            _warm.set_result(None)
+
+    threading.Thread(target=work, name="sgdlab-playground-warm-up", daemon=True).start()
 
 
 def make_server(port: int = 0, address: str = ADDRESS):
@@ -71,7 +111,7 @@ def serve(port: int = 0, open_browser: bool = True, echo: Callable[[str], None] 
     server.start()
     echo(f"sgdlab playground: {url}  (Ctrl-C stops it)")
     loop = server.io_loop
-    loop.add_callback(warm_up)
+    _warm_up_in_background()
     if open_browser:
         loop.add_callback(webbrowser.open, url)
 

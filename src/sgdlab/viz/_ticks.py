@@ -10,6 +10,7 @@ artists, measured on every draw); an axis of a few decades keeps every minor tic
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 
@@ -54,6 +55,21 @@ class ThinMinorLogLocator(ticker.LogLocator):
         else:
             self._subs = "auto"
         return super().tick_values(vmin, vmax)
+
+
+def plain_log_labels(ax) -> None:
+    """On each log-scaled axis of `ax` still labelled by matplotlib's own (mathtext) formatter, the same labels
+    as plain text; formatters a caller chose (a `NullFormatter`, …) stay. A figure's last step before saving:
+    it covers the log axes drawn without `light_log_ticks`."""
+    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+        if scale != "log":
+            continue
+        for formatter, setter in ((axis.get_major_formatter(), axis.set_major_formatter),
+                                  (axis.get_minor_formatter(), axis.set_minor_formatter)):
+            if type(formatter) is ticker.LogFormatterSciNotation:  # exactly matplotlib's default
+                plain = copy.copy(formatter)  # its settings (base, which ticks get a label) kept as they are
+                plain.__class__ = UnicodeLogFormatter
+                setter(plain)
 
 
 def light_log_ticks(ax) -> None:

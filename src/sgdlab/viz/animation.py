@@ -160,7 +160,7 @@ def animate_paths(
         if lines is not None and name in samples:
             width = samples[name].shape[1] if samples[name].ndim == 2 else 1
             picked = [ax.plot([], [], "--", color=colour, lw=1.3, alpha=0.9, zorder=2)[0] for _ in range(width)]
-            picked[0].set_label(r"sampled lines $a_i^\top x = y_i$" if len(paths) == 1 else f"{name}: sampled lines")
+            picked[0].set_label("sampled lines aᵢᵀx = yᵢ" if len(paths) == 1 else f"{name}: sampled lines")
         artists[name] = (path, trail, head, picked)
     frame_axes(ax, problem, bounds, zorder=6)
     # Below the axes: a legend inside would have to stay put while the paths move under it.

@@ -74,6 +74,16 @@ figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; bord
              border-radius: 4px; }
 figcaption { color: var(--muted); font-size: .88rem; margin: .4rem auto 0; max-width: 60rem; }
 figcaption .file { display: block; font-size: .78rem; margin-top: .2rem; }
+/* A narrow window (a projector at 800 px): tables get smaller text and padding and headers may break anywhere,
+   so that a table of many columns still fits without scrolling sideways (numbers stay whole). */
+@media (max-width: 1000px) {
+  main { padding: 1.2rem .8rem 3rem; }
+  table { font-size: .76rem; }
+  th, td { padding: .3rem .28rem; }
+  th { overflow-wrap: anywhere; }
+  td, td.short { overflow-wrap: anywhere; white-space: normal; }
+  td.num { white-space: nowrap; }
+}
 footer { color: var(--muted); font-size: .8rem; margin-top: 3rem; }
 """
 
@@ -81,12 +91,33 @@ footer { color: var(--muted); font-size: .8rem; margin-top: 3rem; }
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
+#: A hyphen-minus written as a minus sign: before a digit, not inside a word or a number ("x-axis", "1-D").
+_MINUS = re.compile(r"(?<![\w.\-])-(?=\.?\d)")
+#: An exponent as Python prints it (`3.3e-05`, `2e+03`).
+_EXPONENT = re.compile(r"(\d)e([+-])0*(\d)")
+
+
+def typeset_numbers(text: str) -> str:
+    """Numbers written into sentences and text cells (`f"{x:.3g}"`) as `format_number` prints them in the tables:
+    a true minus sign (−0.034, not -0.034) and a compact exponent (3.3e−5, not 3.3e-05); other hyphens stay.
+
+    Examples:
+        >>> typeset_numbers("x = -1.003 in [-1.007, -0.9], f − f* 3.3e-05, 2e+03; a 1-D x-axis, --claim")
+        'x = −1.003 in [−1.007, −0.9], f − f* 3.3e−5, 2e3; a 1-D x-axis, --claim'
+    """
+    text = _EXPONENT.sub(lambda m: m.group(1) + "e" + ("−" if m.group(2) == "-" else "") + m.group(3), text)
+    return _MINUS.sub("−", text)
+
+
 def _prose(text: str) -> str:
-    """Plain text to HTML: escaped, blank lines separate paragraphs, `backticks` become `<code>`."""
+    """Plain text to HTML: escaped, blank lines separate paragraphs, `backticks` become `<code>` (kept as
+    written), numbers elsewhere typeset as the tables print them (`typeset_numbers`)."""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
     out = []
     for p in paragraphs:
-        escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(p))
+        pieces = re.split(r"(`[^`]+`)", p)  # odd pieces are code
+        escaped = "".join(f"<code>{html.escape(piece[1:-1])}</code>" if i % 2 else html.escape(typeset_numbers(piece))
+                          for i, piece in enumerate(pieces))  # fmt: skip
         out.append(f"<p>{escaped}</p>")
     return "\n".join(out)
 
@@ -176,11 +207,11 @@ def _table(table: pd.DataFrame | str, caption: str = "") -> str:
             elif num:
                 cells.append(f'<td class="num">{html.escape(format_number(value))}</td>')
             else:
-                text = "—" if value is None else str(value)
+                text = "—" if value is None else typeset_numbers(str(value))
                 short = ' class="short"' if len(text) <= SHORT_CELL else ""  # "< 1e−16" on one line
                 cells.append(f"<td{short}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    cap = f"<caption>{html.escape(typeset_numbers(caption))}</caption>" if caption else ""
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
@@ -334,8 +365,9 @@ class HtmlReport:
             items = []
             for uri, name, caption, width in s.figures:
                 size = f' width="{width}"' if width else ""
-                text = html.escape(caption) + f'<span class="file">{html.escape(name)}</span>' if caption else \
-                    html.escape(name)  # fmt: skip
+                text = html.escape(name)
+                if caption:
+                    text = html.escape(typeset_numbers(caption)) + f'<span class="file">{text}</span>'
                 items.append(f'<figure><img src="{uri}" alt="{html.escape(s.title)}: {html.escape(name)}"{size}>'
                              f"<figcaption>{text}</figcaption></figure>")  # fmt: skip
             parts.append(f'<div class="figures">{"".join(items)}</div>')
