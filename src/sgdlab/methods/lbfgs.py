@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+import numba
 import numpy as np
 
 from sgdlab import _checks
@@ -16,6 +17,12 @@ def two_loop(g: np.ndarray, s: list[np.ndarray], y: list[np.ndarray], rho: list[
     first, with `ρ_i = 1/(s_iᵀ y_i)` and initial matrix `γ I` (Nocedal & Wright, *Numerical Optimization*,
     2nd ed., 2006, Algorithm 7.4)."""
     q = g.copy()
+    if s and q.dtype == np.float64 and all(v.dtype == np.float64 for v in (*s, *y)):
+        # compiled: the Python loop cost ~50 % of an iteration on small problems; same operations in the same
+        # order (BLAS dots, then the element-wise updates), so the result equals the loop below
+        _two_loop_kernel(q, np.stack(s), np.stack(y), np.asarray(rho, dtype=np.float64), float(gamma))
+        return q
+    # other dtypes: NumPy's rounding of `float × float32 array` (the scalar rounded to float32) is kept as is
     a = [0.0] * len(s)
     for i in reversed(range(len(s))):
         a[i] = rho[i] * float(s[i] @ q)
@@ -25,6 +32,24 @@ def two_loop(g: np.ndarray, s: list[np.ndarray], y: list[np.ndarray], rho: list[
         b = rho[i] * float(y[i] @ q)
         q += (a[i] - b) * s[i]
     return q
+
+
+@numba.njit(cache=True, nogil=True)
+def _two_loop_kernel(q, S, Y, rho, gamma):
+    """`two_loop` on float64 pairs stacked oldest first (rows of `S`, `Y`), in place on `q`."""
+    m, d = S.shape
+    a = np.empty(m)
+    for i in range(m - 1, -1, -1):
+        a[i] = rho[i] * np.dot(S[i], q)
+        ai = a[i]
+        for j in range(d):
+            q[j] -= ai * Y[i, j]
+    for j in range(d):
+        q[j] *= gamma
+    for i in range(m):
+        c = a[i] - rho[i] * np.dot(Y[i], q)
+        for j in range(d):
+            q[j] += c * S[i, j]
 
 
 @dataclasses.dataclass(kw_only=True)
