@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import sgdlab.torch as st
-from sgdlab.methods import SGD, Adam, Adagrad, Momentum, fused
+from sgdlab.methods import SGD, Adagrad, Adam, Momentum, fused
 
 SIZES = (7, 16, 33, 1000, 4099)
 CONFIGS = [
