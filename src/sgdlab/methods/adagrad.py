@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.methods import fused
 from sgdlab.methods.base import MethodInfo, State
 from sgdlab.methods.diagonal import DiagonallyScaled
 
@@ -36,6 +37,8 @@ class Adagrad(DiagonallyScaled):
         convention: `"lecture"` (the lab's form) or `"torch"` (torch.optim's form and ranges, e.g. `lr = 0`).
         lr_decay: torch's `lr_decay ≥ 0`.
         initial_accumulator_value: The initial accumulator `v₀ ≥ 0`.
+        rounding: How the fused kernels round: `"foreach"` as torch.optim's foreach ops, `"fused"` as its
+            `fused=True` CPU kernels (`sgdlab.torch`'s `fused=True` sets it); the same math, the last bits differ.
 
     Raises:
         ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
@@ -58,9 +61,11 @@ class Adagrad(DiagonallyScaled):
     eps: float = 1e-6
     lr_decay: float = 0.0
     initial_accumulator_value: float = 0.0
+    rounding: str = "foreach"
 
     def _validate(self) -> None:
         super()._validate()
+        self.rounding = _checks.choice("rounding", self.rounding, fused.ROUNDINGS)
         self.lr_decay = _checks.nonnegative("lr_decay", self.lr_decay)
         self.initial_accumulator_value = _checks.nonnegative(
             "initial_accumulator_value", self.initial_accumulator_value

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops
+from sgdlab.methods import _ops, fused
 from sgdlab.methods.base import Fused, MethodInfo, State, SteppedMethod, check_torch_options, flag, torch_gradient
 
 _HOOKS = ("_denominator",)
@@ -47,6 +47,8 @@ class Adam(SteppedMethod):
         decoupled_weight_decay: Decouple the decay from the moments (`AdamW`).
         maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
         convention: `"lecture"` or `"torch"`: which AMSGrad maximum (above), and torch's ranges (`lr = 0`).
+        rounding: How the fused kernels round: `"foreach"` as torch.optim's foreach ops, `"fused"` as its
+            `fused=True` CPU kernels (`sgdlab.torch`'s `fused=True` sets it); the same math, the last bits differ.
 
     Raises:
         ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
@@ -77,9 +79,14 @@ class Adam(SteppedMethod):
     decoupled_weight_decay: bool = False
     maximize: bool = False
     convention: str = "lecture"
+    #: How the fused kernels round under torch's convention: `"foreach"` as torch.optim's for-loop/foreach ops
+    #: (lerp, addcmul, `add` with `alpha` as one multiply-add), `"fused"` as its `fused=True` CPU kernel (step
+    #: size `lr/(1 − β₁ᵏ)` in double, AdamW's decay as a factor `1 − lr·λ`). Same math; the last bits differ.
+    rounding: str = "foreach"
 
     def _validate(self) -> None:
         super()._validate()
+        self.rounding = _checks.choice("rounding", self.rounding, fused.ROUNDINGS)
         self.beta1 = _checks.unit_interval("beta1", self.beta1)
         self.beta2 = _checks.unit_interval("beta2", self.beta2)
         self.eps = _checks.positive("eps", self.eps)  # a zero gradient would give m̂/√v̂ = 0/0
@@ -135,8 +142,22 @@ class Adam(SteppedMethod):
     def fused_args(self) -> tuple:
         decoupled = self.weight_decay if self.decoupled_weight_decay else 0.0
         b1, b2, coupled, sign = self.beta1, self.beta2, self.weight_decay - decoupled, -1.0 if self.maximize else 1.0
-        return (b1, 1.0 - b1, b2, 1.0 - b2, self.eps, coupled, decoupled, sign, self.amsgrad,
-                self.convention == "lecture")  # fmt: skip
+        mode = 0 if self.convention == "lecture" else 1
+        return (b1, 1.0 - b1, b2, 1.0 - b2, self.eps, coupled, decoupled, sign, self.amsgrad, mode)  # fmt: skip
+
+    def fused_scalars(self, alpha: float, k: int) -> tuple | None:
+        """With `rounding="fused"` (torch's convention): the kernel's scalars as torch's fused CPU kernel computes
+        them in double (step size `α/(1 − β₁ᵏ)`, decay factor `1 − αλ`, `√(1 − β₂ᵏ)` with `pow`); otherwise
+        `None` (the plain `fused_step_args`/`fused_args`). Callers that pass the scalars in their own layout
+        (the compiled GLM segments) keep the foreach rounding."""
+        if self.rounding != "fused" or self.convention == "lecture":
+            return None
+        args = self.fused_args()
+        k = float(k)  # `pow` as torch's `std::pow(β, step)`, not repeated squaring
+        step = alpha / (1.0 - math.pow(self.beta1, k))
+        factor = 1.0 - alpha * args[6]
+        return (step, factor, math.sqrt(1.0 - math.pow(self.beta2, k)), *args[:6], 1.0 if args[6] else 0.0,
+                *args[7:9], max(2, fused.lanes("fused")))  # fmt: skip
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
         decoupled = self.decoupled_weight_decay
@@ -175,6 +196,8 @@ class AMSGrad(Adam):
         decoupled_weight_decay: Decouple the decay from the moments (as `AdamW`).
         maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
         convention: `"lecture"` or `"torch"`: the maximum of `v̂` or of the raw `v` (above).
+        rounding: How the fused kernels round: `"foreach"` as torch.optim's foreach ops, `"fused"` as its
+            `fused=True` CPU kernels (`sgdlab.torch`'s `fused=True` sets it); the same math, the last bits differ.
 
     Raises:
         ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
@@ -224,6 +247,8 @@ class AdamW(Adam):
         decoupled_weight_decay: Must be `True` (without it, AdamW is Adam).
         maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
         convention: `"lecture"` or `"torch"` (torch's ranges, and AMSGrad's maximum with `amsgrad=True`).
+        rounding: How the fused kernels round: `"foreach"` as torch.optim's foreach ops, `"fused"` as its
+            `fused=True` CPU kernels (`sgdlab.torch`'s `fused=True` sets it); the same math, the last bits differ.
 
     Raises:
         ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown

@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops
+from sgdlab.methods import _ops, fused
 from sgdlab.methods.base import Fused, State, SteppedMethod, check_torch_options, torch_gradient
 
 
@@ -68,8 +68,9 @@ class DiagonallyScaled(SteppedMethod):
     def fused_args(self) -> tuple:
         gamma = getattr(self, "gamma", 0.0)
         sign = -1.0 if self.maximize else 1.0
+        lanes = fused.lanes(getattr(self, "rounding", "foreach"))  # Adagrad's option (torch has no fused RMSprop)
         return (gamma, 1.0 - gamma, self.eps, sign, self.weight_decay, self.momentum, self.accumulates, self.centered,
-                self.convention == "lecture")  # fmt: skip
+                self.convention == "lecture", lanes)  # fmt: skip
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
         g = torch_gradient(x, g, self.maximize, self.weight_decay)

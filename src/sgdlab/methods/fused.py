@@ -84,6 +84,29 @@ def _fma():
     return fma
 
 
+#: `rounding`'s values: as torch.optim's for-loop/foreach ops, or as its `fused=True` CPU kernels.
+ROUNDINGS = ("foreach", "fused")
+
+
+@functools.cache
+def _vector_bytes() -> int:
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return 64 if torch.backends.cpu.get_cpu_capability() == "AVX512" else 32
+    import llvmlite.binding as llvm
+
+    return 64 if "+avx512f" in llvm.get_host_cpu_features().flatten() else 32
+
+
+def lanes(rounding: str) -> int:
+    """The loops' `lanes` argument for a method's `rounding`: 0 (`"foreach"`), or the width in bytes of the
+    vectors of torch's fused CPU kernels (`"fused"`: 64 where torch runs its AVX-512 kernels, else 32). Those
+    kernels compute each full vector with one rounding pattern and the last `size mod (lanes/itemsize)` elements
+    of a tensor (its scalar tail) with another; their cache-line chunks make the tail the tensor's own, whatever
+    the thread count."""
+    return 0 if rounding == "foreach" else _vector_bytes()
+
+
 def _bind(fn, numba) -> None:
     """Bind the names the update loops use, to be compiled: `prange` (plain `range` without `parallel=True`) and
     `fma`."""
@@ -129,49 +152,80 @@ def _kernel(fn):
     return call
 
 
-def sgd_update(x, g, lr, sign, decay):
+def sgd_update(x, g, lr, sign, decay, lanes=0):
     """SGD: `x ← x − lr·(sign·g + decay·x)` (`sign = −1`: maximize; `decay`: coupled weight decay), the last
-    multiply-add rounded once, as torch's."""
+    multiply-add rounded once, as torch's. `lanes > 0` (`rounding="fused"`, see `lanes`): as torch's fused kernel,
+    whose decay `g + x·decay` is a multiply-add too."""
     for i in prange(x.size):  # noqa: F821 - bound to numba.prange when compiled
         xi = x[i]
-        x[i] = fma(-lr, sign * g[i] + decay * xi, xi)  # noqa: F821 - bound to _fma() when compiled
+        if lanes:
+            gi = sign * g[i]
+            if decay != 0:
+                gi = fma(xi, decay, gi)  # noqa: F821
+            x[i] = fma(gi, -lr, xi)  # noqa: F821
+        else:
+            x[i] = fma(-lr, sign * g[i] + decay * xi, xi)  # noqa: F821 - bound to _fma() when compiled
 
 
-def momentum_update(x, g, v, lr, keep, gain, beta, sign, decay, nesterov):
+def momentum_update(x, g, v, lr, keep, gain, beta, sign, decay, nesterov, lanes=0):
     """Heavy ball / Nesterov on `g' = sign·g + decay·x`: `v ← keep·v + gain·g'`; `x ← x − lr·v` (or
     `x ← x − lr·(g' + β·v)` when `nesterov`; multiply-adds as torch rounds them). `keep = β, gain = 1 −
-    dampening`; torch's first step copies the gradient: `keep = 0, gain = 1`."""
+    dampening`; torch's first step copies the gradient: `keep = 0, gain = 1`. `lanes > 0`: as torch's fused
+    kernel (`lanes`), whose vector body computes `gain·g'` first and fuses it, its scalar tail `keep·v`."""
+    body = x.size - x.size % (int(lanes) // x.itemsize) if lanes else 0
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
-        gi = sign * g[i] + decay * xi
-        vi = keep * v[i] + gain * gi
-        v[i] = vi
-        # torch's order: the look-ahead `g' + β·v` and the step `x − lr·d` are each a multiply-add rounded once
-        x[i] = fma(-lr, fma(beta, vi, gi), xi) if nesterov else fma(-lr, vi, xi)  # noqa: F821
+        if lanes:
+            gi = sign * g[i]
+            if decay != 0:
+                gi = fma(xi, decay, gi)  # noqa: F821
+            if i < body:
+                vi = fma(gi, gain, v[i] * keep)  # noqa: F821
+            else:
+                vi = fma(v[i], keep, gi * gain)  # noqa: F821
+            v[i] = vi
+            d = fma(vi, beta, gi) if nesterov else vi  # noqa: F821
+            x[i] = fma(d, -lr, xi)  # noqa: F821
+        else:
+            gi = sign * g[i] + decay * xi
+            vi = keep * v[i] + gain * gi
+            v[i] = vi
+            # torch's order: the look-ahead `g' + β·v` and the step `x − lr·d` are each a multiply-add rounded once
+            x[i] = fma(-lr, fma(beta, vi, gi), xi) if nesterov else fma(-lr, vi, xi)  # noqa: F821
 
 
 def diagonal_update(
     x, g, v, mean, buf, lr, gamma, one_minus_gamma, eps, sign, decay, momentum, accumulate, centered, lecture,
+    lanes=0,
 ):  # fmt: skip
     """Adagrad (`accumulate`: `v ← v + g²`) and RMSProp (`v ← γv + (1−γ)g²`) on `g ← sign·g + decay·x`;
     `s = v` or, `centered`, `s = v − ḡ²` with `ḡ ← ḡ + (1−γ)(g − ḡ)`; `d = √(s + ε)` (`lecture`) or
-    `√s + ε`; `x ← x − lr·g/d`, or with `momentum = μ > 0`: `b ← μb + g/d`, `x ← x − lr·b`."""
+    `√s + ε`; `x ← x − lr·g/d`, or with `momentum = μ > 0`: `b ← μb + g/d`, `x ← x − lr·b`. `lanes > 0`
+    (Adagrad only): as torch's fused kernel (`lanes`), whose `g + decay·x` and `v + g²` are multiply-adds."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
-        gi = sign * g[i] + decay * xi
-        vi = v[i] + gi * gi if accumulate else gamma * v[i] + one_minus_gamma * (gi * gi)
-        v[i] = vi
-        if centered:
-            mi = mean[i] + one_minus_gamma * (gi - mean[i])
-            mean[i] = mi
-            vi = vi - mi * mi
-        d = np.sqrt(vi + eps) if lecture else np.sqrt(vi) + eps
-        if momentum > 0:
-            bi = momentum * buf[i] + gi / d
-            buf[i] = bi
-            x[i] = xi - lr * bi
+        if lanes:
+            gi = sign * g[i]
+            if decay != 0:
+                gi = fma(xi, decay, gi)  # noqa: F821
+            vi = fma(gi, gi, v[i])  # noqa: F821
+            v[i] = vi
+            x[i] = xi - lr * gi / (np.sqrt(vi) + eps)
         else:
-            x[i] = xi - lr * gi / d
+            gi = sign * g[i] + decay * xi
+            vi = v[i] + gi * gi if accumulate else gamma * v[i] + one_minus_gamma * (gi * gi)
+            v[i] = vi
+            if centered:
+                mi = mean[i] + one_minus_gamma * (gi - mean[i])
+                mean[i] = mi
+                vi = vi - mi * mi
+            d = np.sqrt(vi + eps) if lecture else np.sqrt(vi) + eps
+            if momentum > 0:
+                bi = momentum * buf[i] + gi / d
+                buf[i] = bi
+                x[i] = xi - lr * bi
+            else:
+                x[i] = xi - lr * gi / d
 
 
 def adadelta_update(x, g, v, dx, lr, gamma, one_minus_gamma, rho, one_minus_rho, eps, sign, decay):
@@ -189,17 +243,28 @@ def adadelta_update(x, g, v, dx, lr, gamma, one_minus_gamma, rho, one_minus_rho,
 
 def adam_update(
     x, g, m, v, vmax, lr, inv_bc1, c2, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, coupled, decoupled,
-    sign, amsgrad, lecture,
+    sign, amsgrad, mode,
 ):  # fmt: skip
     """Adam/AMSGrad/AdamW: `g ← sign·g + coupled·x`; `m ← β₁m + (1−β₁)g`; `v ← β₂v + (1−β₂)g²`;
-    `x ← x − lr·(m·inv_bc1/(√(v̂·c2) + ε) + decoupled·x)` (`lecture`, `c2 = 1/(1 − β₂ᵏ)`) or, in torch's order
-    and rounding, `x ← (x − lr·decoupled·x) − (lr·inv_bc1)·m/(√v̂/c2 + ε)` (`c2 = √(1 − β₂ᵏ)`), with
-    `inv_bc1 = 1/(1 − β₁ᵏ)` and `v̂ = v` or its running max (`amsgrad`; the max is taken of `v·c2` under the
-    `lecture` convention, of `v` under torch's)."""
+    `x ← x − lr·(m·inv_bc1/(√(v̂·c2) + ε) + decoupled·x)` (`mode = 0`, the lecture's, `c2 = 1/(1 − β₂ᵏ)`) or, in
+    torch's order and rounding, `x ← (x − lr·decoupled·x) − (lr·inv_bc1)·m/(√v̂/c2 + ε)` (`c2 = √(1 − β₂ᵏ)`; `mode
+    = 1`, torch's for-loop/foreach ops), with `inv_bc1 = 1/(1 − β₁ᵏ)` and `v̂ = v` or its running max (`amsgrad`;
+    the max is taken of `v·c2` under the lecture's convention, of `v` under torch's). `mode ≥ 2` rounds as torch's
+    fused CPU kernel (`fused=True`; `mode` is its vector width in bytes, `lanes`), whose scalars
+    `Adam.fused_scalars` passes: `lr` is the step size `lr/(1 − β₁ᵏ)` rounded once from double, `inv_bc1` the
+    decay factor `1 − lr·λ` (applied when `decoupled ≠ 0`), and `x ← x·(1 − lr·λ) + (−step)·m/(√v̂/c2 + ε)`;
+    coupled decay and `v`'s update are multiply-adds — in its vector body `(1−β₂)·g·g` is computed first and
+    fused with `β₂·v`, in its scalar tail (the last `size mod lanes` elements) `v·β₂` is the fused product."""
+    body = x.size - x.size % (int(mode) // x.itemsize) if mode >= 2 else x.size
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
-        gi = sign * g[i] + coupled * xi
-        if lecture:
+        if mode >= 2:
+            gi = fma(xi, coupled, sign * g[i])  # noqa: F821 - torch's `g += x·λ`, contracted
+            if decoupled != 0:
+                xi = xi * inv_bc1
+        else:
+            gi = sign * g[i] + coupled * xi
+        if mode == 0:
             mi = beta1 * m[i] + one_minus_beta1 * gi
             vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
             m[i] = mi
@@ -217,14 +282,20 @@ def adam_update(
                 mi = fma(one_minus_beta1, gi - m0, m0)  # noqa: F821
             else:
                 mi = fma(one_minus_beta1 - 1, gi - m0, gi)  # noqa: F821
-            vi = fma(one_minus_beta2 * gi, gi, beta2 * v[i])  # noqa: F821
+            if i < body:
+                vi = fma(one_minus_beta2 * gi, gi, beta2 * v[i])  # noqa: F821
+            else:
+                vi = fma(v[i], beta2, one_minus_beta2 * gi * gi)  # noqa: F821
             m[i] = mi
             v[i] = vi
             if amsgrad != 0:
                 vmax[i] = max(vmax[i], vi)
                 vi = vmax[i]
             denom = np.sqrt(vi) / c2 + eps
-            x[i] = (xi - (lr * decoupled) * xi) - (lr * inv_bc1) * mi / denom
+            if mode >= 2:
+                x[i] = xi + ((-lr) * mi) / denom
+            else:
+                x[i] = (xi - (lr * decoupled) * xi) - (lr * inv_bc1) * mi / denom
 
 
 def lion_update(x, g, m, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, decay):
@@ -285,5 +356,18 @@ def step(method, x, g, state, alpha) -> bool:
     slots = [x if name is None else state[name] for name in spec.state]
     if not usable(x, g, *slots):
         return False
-    KERNELS[spec.kernel](x, g, *slots, alpha, *method.fused_step_args(state["k"]), *method.fused_args())
+    KERNELS[spec.kernel](x, g, *slots, *scalars(method, alpha, state["k"]))
     return True
+
+
+def scalars(method, alpha: float, k: int) -> tuple:
+    """The kernel's scalars after its arrays at step `k` with step size `alpha`:
+    `(alpha, *method.fused_step_args(k), *method.fused_args())`, or `method.fused_scalars(alpha, k)` where a
+    method defines it (a rounding whose scalars must be computed in double from both, e.g. torch's fused Adam's
+    step size `lr/(1 − β₁ᵏ)`)."""
+    own = getattr(method, "fused_scalars", None)
+    if own is not None:
+        found = own(alpha, k)
+        if found is not None:
+            return found
+    return (alpha, *method.fused_step_args(k), *method.fused_args())

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from sgdlab import _checks
-from sgdlab.methods import _ops
+from sgdlab.methods import _ops, fused
 from sgdlab.methods.base import (
     Fused,
     MethodInfo,
@@ -43,6 +43,8 @@ class Momentum(SteppedMethod):
         weight_decay: Coupled L2 decay `λ ≥ 0`: `λx` is added to the gradient (torch's `weight_decay`).
         maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
         convention: `"lecture"` (the lab's form) or `"torch"` (torch.optim's form and ranges, e.g. `lr = 0`).
+        rounding: How the fused kernels round: `"foreach"` as torch.optim's foreach ops, `"fused"` as its
+            `fused=True` CPU kernels (`sgdlab.torch`'s `fused=True` sets it); the same math, the last bits differ.
 
     Raises:
         ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
@@ -68,10 +70,12 @@ class Momentum(SteppedMethod):
     weight_decay: float = 0.0
     maximize: bool = False
     convention: str = "lecture"
+    rounding: str = "foreach"
 
     def _validate(self) -> None:
         super()._validate()
         check_torch_options(self)
+        self.rounding = _checks.choice("rounding", self.rounding, fused.ROUNDINGS)
         self.beta = (_checks.nonnegative if self.torch_ranges else _checks.unit_interval)("beta", self.beta)
         self.dampening = _checks.closed_unit_interval("dampening", self.dampening)
         if self.nesterov and self.dampening:
@@ -99,7 +103,7 @@ class Momentum(SteppedMethod):
         return (0.0, 1.0) if k == 1 and self.convention == "torch" else (self.beta, 1.0 - self.dampening)
 
     def fused_args(self) -> tuple:
-        return self.beta, -1.0 if self.maximize else 1.0, self.weight_decay, self.nesterov
+        return self.beta, -1.0 if self.maximize else 1.0, self.weight_decay, self.nesterov, fused.lanes(self.rounding)
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
         g = torch_gradient(x, g, self.maximize, self.weight_decay)
@@ -128,6 +132,8 @@ class Nesterov(Momentum):
         weight_decay: Coupled L2 decay `λ ≥ 0`: `λx` is added to the gradient (torch's `weight_decay`).
         maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
         convention: `"lecture"` (the lab's form) or `"torch"` (torch.optim's form and ranges, e.g. `lr = 0`).
+        rounding: How the fused kernels round: `"foreach"` as torch.optim's foreach ops, `"fused"` as its
+            `fused=True` CPU kernels (`sgdlab.torch`'s `fused=True` sets it); the same math, the last bits differ.
 
     Raises:
         ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab.methods import fused
 from sgdlab.methods.base import (
     Fused,
     Method,
@@ -42,6 +43,8 @@ class SGD(SteppedMethod):
         weight_decay: Coupled L2 decay `λ ≥ 0`: `λx` is added to the gradient (torch's `weight_decay`).
         maximize: Ascend instead of descend (`g ← −g`, as torch's `maximize`).
         convention: `"lecture"` (the lab's form) or `"torch"` (torch.optim's form and ranges, e.g. `lr = 0`).
+        rounding: How the fused kernels round: `"foreach"` as torch.optim's foreach ops, `"fused"` as its
+            `fused=True` CPU kernels (`sgdlab.torch`'s `fused=True` sets it); the same math, the last bits differ.
 
     Raises:
         ValueError: A hyperparameter out of its range (the message names it and the allowed values), an unknown
@@ -62,10 +65,12 @@ class SGD(SteppedMethod):
     weight_decay: float = 0.0
     maximize: bool = False
     convention: str = "lecture"
+    rounding: str = "foreach"
 
     def _validate(self) -> None:
         super()._validate()
         check_torch_options(self)
+        self.rounding = _checks.choice("rounding", self.rounding, fused.ROUNDINGS)
 
     @classmethod
     def from_torch(cls, *, momentum: Any = 0.0, dampening: Any = 0.0, nesterov: Any = False, **keywords) -> Method:
@@ -88,7 +93,7 @@ class SGD(SteppedMethod):
         return "rows"
 
     def fused_args(self) -> tuple:
-        return -1.0 if self.maximize else 1.0, self.weight_decay
+        return -1.0 if self.maximize else 1.0, self.weight_decay, fused.lanes(self.rounding)
 
     def _update(self, x: np.ndarray, g: np.ndarray, state: State, alpha: float) -> None:
         x -= alpha * torch_gradient(x, g, self.maximize, self.weight_decay)

@@ -299,7 +299,7 @@ def step(
         parts = torch.get_num_threads() if sum(sizes) >= PARALLEL_MIN else 1
         segments, chunks = _layout(tuple(sizes), parts)
         table = np.array(pointers, dtype=np.int64).reshape(-1, arrays)
-        scalars = _scalars(_FLOAT_SIZES[size], (alpha, *method.fused_step_args(k + 1), *method.fused_args()))
+        scalars = _scalars(_FLOAT_SIZES[size], fused.scalars(method, alpha, k + 1))
         _launch(_driver(update_loop, arrays), table, segments, chunks, _LIKE[size], scalars)
         torch.autograd.graph.increment_version(updated)  # as an in-place torch operation would
     return rest

@@ -40,8 +40,9 @@ from sgdlab import methods
 from sgdlab.methods.base import SteppedMethod
 from sgdlab.torch import fast_path
 
-#: torch's implementation choices: not hyperparameters. `foreach` and `fused` are accepted and change nothing
-#: (every step takes sgdlab's one path); `capturable` and `differentiable` are refused (`_check_flags`).
+#: torch's implementation choices: not hyperparameters. `foreach` and `fused` are accepted; every step takes
+#: sgdlab's one path, and `fused=True` makes a method with a `rounding` option round as torch's fused kernels
+#: (otherwise as its foreach ops); `capturable` and `differentiable` are refused (`_check_flags`).
 FLAGS = ("foreach", "fused", "capturable", "differentiable")
 _PROBE = torch.zeros(1, dtype=torch.float64)  # a method's state layout: the keys of its init on this
 
@@ -111,7 +112,10 @@ class TorchInterface:
 
     def build(self, values: dict[str, Any]) -> SteppedMethod:
         _check_flags(values)
-        return self.method_class.from_torch(**{k: v for k, v in values.items() if k not in FLAGS})
+        method = self.method_class.from_torch(**{k: v for k, v in values.items() if k not in FLAGS})
+        if values.get("fused") and hasattr(method, "rounding"):
+            method = dataclasses.replace(method, rounding="fused")  # torch's fused kernels' roundings
+        return method
 
 
 class FieldInterface:
