@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from numba import prange
 
 from sgdlab.data.dataset import Dataset
-from sgdlab.engine.kernels.common import jit_inline, jit_sum
+from sgdlab.engine.kernels.common import jit_inline
 from sgdlab.engine.kernels.oracle import softmax_minus_label
 from sgdlab.methods import fused
 from sgdlab.problems.base import Problem
@@ -46,7 +46,11 @@ _LINKS = {LeastSquares: 0, LogisticRegression: 1, SoftmaxRegression: 2}
 #: Rows per block of the dense fused pass: each block sums its own gradient, so the result does not depend on how
 #: many threads share the blocks.
 ROW_BLOCK = 4096
+#: At most this many numbers in all the blocks' partial gradients (32 MB): wide designs get longer blocks.
+PARTIAL_SIZE = 1 << 22
 jit_parallel_sum = numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
+# CSR rows: no reassociation — LLVM would vectorise the gathers `x[indices[p]]`, 3–4× slower than scalar loads here.
+jit_parallel = numba.njit(cache=True, nogil=True, parallel=True)
 
 
 def _own_oracle(problem: Problem) -> bool:
@@ -82,28 +86,42 @@ def design_bytes(problem: LinearModelProblem) -> int:
     return int(np.asarray(A).nbytes)
 
 
+def _block_rows(n: int, width: int) -> int:
+    """Rows per block of the parallel passes: `ROW_BLOCK`, more when the blocks' partial gradients (`width`
+    numbers each) would exceed `PARTIAL_SIZE` numbers in all. It depends on the shape only, not on the
+    number of threads, so neither do the sums."""
+    blocks = max(1, min(-(-n // ROW_BLOCK), PARTIAL_SIZE // max(width, 1)))
+    return max(ROW_BLOCK, -(-n // blocks))
+
+
 def fused_pass(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.ndarray]:
     """`(f(x), ∇f(x))` from one read of each row of the design (numba); see the module's docstring."""
     found = _arrays(problem, x)
     if found is None:
         raise TypeError(f"the fused pass does not apply to {problem.name} with x of dtype {x.dtype}")
     kind, A, y = found
-    K = problem.n_outputs
-    phi = np.empty(problem.n)
-    g = np.zeros(problem.dim)
+    K, n = problem.n_outputs, problem.n
+    phi = np.empty(n)
+    rows = _block_rows(n, problem.dim)
+    # blocks of rows in parallel, each its own partial gradient, added in block order: the same sums whatever
+    # the number of threads
+    fused.start_threads()  # numba's pool, started without changing torch's thread count
     if sp.issparse(A):
+        blocks = np.zeros((-(-n // rows), problem.dim))
         if K == 1:
-            _csr_single(A.indptr, A.indices, A.data, y, x, kind, phi, g)
+            _csr_single(A.indptr, A.indices, A.data, y, x, kind, phi, blocks, rows)
         else:
-            _csr_multi(A.indptr, A.indices, A.data, y, x.reshape(-1, K), phi, g.reshape(-1, K), np.empty(K))
-    else:  # blocks of rows in parallel, each its own partial gradient, added in block order: the same sums
-        blocks = np.zeros((-(-problem.n // ROW_BLOCK), problem.dim))  # whatever the number of threads
-        fused.start_threads()  # numba's pool, started without changing torch's thread count
-        if K == 1:
-            _dense_single(A, y, x, kind, phi, blocks)
-        else:
-            _dense_multi(A, y, x.reshape(-1, K), phi, blocks.reshape(len(blocks), -1, K))
-        np.sum(blocks, axis=0, out=g)  # row after row (the outer axis): a fixed order
+            _csr_multi(A.indptr, A.indices, A.data, y, x.reshape(-1, K), phi, blocks.reshape(len(blocks), -1, K),
+                       rows)  # fmt: skip
+        g = np.sum(blocks, axis=0)  # row after row (the outer axis): a fixed order
+    elif K == 1:
+        blocks = np.zeros((-(-n // rows), problem.dim))
+        _dense_single(A, y, x, kind, phi, blocks, rows)
+        g = np.sum(blocks, axis=0)
+    else:  # classes outermost (`Xᵀ`, `Gᵀ`): each score and each gradient row is a contiguous loop over features
+        blocks = np.zeros((-(-n // rows), K, problem.dim // K))
+        _dense_multi(A, y, np.ascontiguousarray(x.reshape(-1, K).T), phi, blocks, rows)
+        g = np.ascontiguousarray(np.sum(blocks, axis=0).T).ravel()
     loss = float(np.mean(phi) + problem.reg_loss(x))  # np.mean: the pairwise sum of problem.loss
     return loss, g / problem.n + problem.reg_grad(x)
 
@@ -124,12 +142,13 @@ def _softmax(problem: Problem) -> bool:
 
 def softmax_losses(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """`logsumexp(z_i) − z_{i, y_i}` for every row of the scores `z` (`n × K`): the per-sample softmax
-    cross-entropy, as `SoftmaxRegression` defines it, to rounding — shifted by each row's largest score,
-    exponentiated in place (NumPy's vectorised `exp`)."""
-    top = z.max(axis=1, keepdims=True)
-    shifted = z - top
-    np.exp(shifted, out=shifted)
-    return top[:, 0] + np.log(shifted.sum(axis=1)) - z[np.arange(len(y)), y]
+    cross-entropy, as `SoftmaxRegression` defines it, to rounding — shifted by each row's largest score, one
+    compiled pass over the rows (in parallel), no temporary `n × K` array."""
+    z = np.ascontiguousarray(z, dtype=np.float64)
+    out = np.empty(len(z))
+    fused.start_threads()
+    _softmax_rows(z, np.ascontiguousarray(y, dtype=np.int64), out)
+    return out
 
 
 def _softmax_loss(problem: SoftmaxRegression, x: np.ndarray) -> float:
@@ -190,11 +209,11 @@ def _softmax_row(z, label, s):
     return softmax_minus_label(s, label) - z[label]
 
 
-def _dense_single(A, y, x, kind, phi, blocks):
+def _dense_single(A, y, x, kind, phi, blocks, rows):
     n, d = A.shape
     for b in prange(blocks.shape[0]):
         g = blocks[b]
-        for i in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK)):
+        for i in range(b * rows, min(n, (b + 1) * rows)):
             z = 0.0
             for j in range(d):
                 z += A[i, j] * x[j]
@@ -203,52 +222,73 @@ def _dense_single(A, y, x, kind, phi, blocks):
                 g[j] += s * A[i, j]
 
 
-def _csr_single(indptr, indices, data, y, x, kind, phi, g):
-    for i in range(indptr.size - 1):
-        z = 0.0
-        for p in range(indptr[i], indptr[i + 1]):
-            z += data[p] * x[indices[p]]
-        phi[i], s = _link(kind, z, y[i])
-        for p in range(indptr[i], indptr[i + 1]):
-            g[indices[p]] += s * data[p]
+def _csr_single(indptr, indices, data, y, x, kind, phi, blocks, rows):
+    n = indptr.size - 1
+    for b in prange(blocks.shape[0]):
+        g = blocks[b]
+        for i in range(b * rows, min(n, (b + 1) * rows)):
+            start, stop = indptr[i], indptr[i + 1]
+            z = 0.0
+            for p in range(start, stop):
+                z += data[p] * x[indices[p]]
+            phi[i], s = _link(kind, z, y[i])
+            for p in range(start, stop):  # the row's indices and values are still in cache
+                g[indices[p]] += s * data[p]
 
 
-def _dense_multi(A, y, X, phi, blocks):
+def _dense_multi(A, y, XT, phi, blocks, rows):
     n, d = A.shape
+    K = XT.shape[0]
+    for b in prange(blocks.shape[0]):
+        GT, z, s = blocks[b], np.empty(K), np.empty(K)
+        for i in range(b * rows, min(n, (b + 1) * rows)):
+            a = A[i]
+            for k in range(K):
+                t = 0.0
+                for j in range(d):
+                    t += a[j] * XT[k, j]
+                z[k] = t
+            phi[i] = _softmax_row(z, y[i], s)
+            for k in range(K):
+                sk = s[k]
+                for j in range(d):
+                    GT[k, j] += sk * a[j]
+
+
+def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
+    n = indptr.size - 1
     K = X.shape[1]
     for b in prange(blocks.shape[0]):
         G, z, s = blocks[b], np.empty(K), np.empty(K)
-        for i in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK)):
+        for i in range(b * rows, min(n, (b + 1) * rows)):
             z[:] = 0.0
-            for j in range(d):
-                a = A[i, j]
+            for p in range(indptr[i], indptr[i + 1]):
+                a, j = data[p], indices[p]
                 for k in range(K):
                     z[k] += a * X[j, k]
             phi[i] = _softmax_row(z, y[i], s)
-            for j in range(d):
-                a = A[i, j]
+            for p in range(indptr[i], indptr[i + 1]):
+                a, j = data[p], indices[p]
                 for k in range(K):
                     G[j, k] += a * s[k]
 
 
-def _csr_multi(indptr, indices, data, y, X, phi, G, z):
-    K = X.shape[1]
-    s = np.empty(K)
-    for i in range(indptr.size - 1):
-        z[:] = 0.0
-        for p in range(indptr[i], indptr[i + 1]):
-            a, j = data[p], indices[p]
-            for k in range(K):
-                z[k] += a * X[j, k]
-        phi[i] = _softmax_row(z, y[i], s)
-        for p in range(indptr[i], indptr[i + 1]):
-            a, j = data[p], indices[p]
-            for k in range(K):
-                G[j, k] += a * s[k]
+def _softmax_rows(z, y, out):
+    """`out[i] = logsumexp(z_i) − z_{i, y_i}`, rows in parallel (`softmax_losses`)."""
+    n, K = z.shape
+    for i in prange(n):
+        top = z[i, 0]
+        for k in range(1, K):
+            top = max(top, z[i, k])
+        total = 0.0
+        for k in range(K):
+            total += math.exp(z[i, k] - top)
+        out[i] = top + math.log(total) - z[i, y[i]]
 
 
 _link, _softmax_row = jit_inline(_link), jit_inline(_softmax_row)
 # Dot products and gradient sums in any order (LLVM vectorises them); the same binary rounds the same way.
-# Dense designs: blocks of ROW_BLOCK rows on numba's threads (a default run measures on every core).
-_csr_single, _csr_multi = jit_sum(_csr_single), jit_sum(_csr_multi)
+# Blocks of rows on numba's threads (a default run measures on every core).
+_csr_single, _csr_multi = jit_parallel(_csr_single), jit_parallel(_csr_multi)
 _dense_single, _dense_multi = jit_parallel_sum(_dense_single), jit_parallel_sum(_dense_multi)
+_softmax_rows = jit_parallel_sum(_softmax_rows)
