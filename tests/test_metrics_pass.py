@@ -130,12 +130,27 @@ def test_softmax_losses_equal_scipy(scale):
                                - z[np.arange(5000), 2 * (y // 2)], rtol=1e-12, atol=1e-12)  # fmt: skip
 
 
-def test_csr_designs_measure_through_shared_scores():
-    problem = make_problem("logistic_sparse_01")
+@pytest.mark.parametrize("name", ["logistic_sparse_01", "ls_sparse_l2", "softmax_sparse", "logistic_l2"])
+def test_the_engine_measures_through_the_fused_pass(name):
+    """Dense and CSR designs alike: `loss_and_grad` is the fused kernel's result, bit for bit."""
+    problem = make_problem(name)
     x = random_point(problem)
     loss, grad = metrics.loss_and_grad(problem, x)
-    assert loss == problem.loss(x)
-    np.testing.assert_array_equal(grad, problem.grad(x))
+    want_loss, want_grad = metrics.fused_pass(problem, x)
+    assert loss == want_loss
+    np.testing.assert_array_equal(grad, want_grad)
+
+
+def test_csr_with_int64_indices():
+    """scipy's 64-bit indices (large matrices) take the same kernel through an unsigned view."""
+    wide = make_problem("logistic_sparse_01")
+    A = wide.A  # Dataset stores int32 indices: widened in place, as scipy does for large matrices
+    A.indices, A.indptr = A.indices.astype(np.int64), A.indptr.astype(np.int64)
+    assert metrics._arrays(wide, np.zeros(wide.dim)) is not None and wide.A.indices.dtype == np.int64
+    x = random_point(wide, seed=1)
+    loss, grad = metrics.fused_pass(wide, x)
+    assert loss == pytest.approx(wide.loss(x), rel=1e-12)
+    np.testing.assert_allclose(grad, wide.grad(x), rtol=1e-12, atol=1e-13 * np.abs(grad).max())
 
 
 def test_fallbacks_respect_the_problem_oracle(monkeypatch):

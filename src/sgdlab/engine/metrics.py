@@ -5,13 +5,14 @@ scores `z_i = a_iᵀX`: computed separately (`problem.loss`, then `problem.grad`
 times (`Ax`; `Ax` and `Aᵀs`). Here:
 
 * `fused_pass` — a numba kernel reads each row once (dense or CSR, float64, in memory): `z_i`, then
-  `φ(z_i, y_i)` and `φ'(z_i, y_i)`, then `∇ += a_i ⊗ φ'` while the row is still in cache. Dense designs
-  are cut into blocks of `ROW_BLOCK` rows spread over numba's threads, each summing its own partial
-  gradient, added in block order: the same bits whatever the number of threads. Used for
-  `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links) on
-  dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). On CSR designs its
-  gathers and scatters run slower than scipy's two sparse products (B6: 22 vs 11.5 ms for 4·10⁶ nonzeros), so
-  CSR designs use `shared_scores`.
+  `φ(z_i, y_i)` and `φ'(z_i, y_i)`, then `∇ += a_i ⊗ φ'` while the row is still in cache. The rows are cut
+  into blocks (`ROW_BLOCK` rows, longer when the partial gradients would pass `PARTIAL_SIZE` numbers) spread
+  over numba's threads, each summing its own partial gradient, added in block order: the same bits whatever
+  the number of threads. Softmax runs with the classes outermost (`Xᵀ`, `Gᵀ`), so that each score and each
+  gradient row is a contiguous, vectorised loop over the features. Used for `LeastSquares`,
+  `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links) on dense designs:
+  2.6–3.3× faster than the separate passes (B6). On CSR designs the gathers and scatters of its rows, even in
+  parallel, measured no faster than scipy's two sparse products (B6), so CSR designs use `shared_scores`.
   Its sums run in another order than BLAS's, so its values agree with `problem.loss`/`problem.grad` to
   rounding (`rtol 1e-12` in the tests), not bit for bit; on one machine they are bit-identical run to run.
 * `shared_scores` — NumPy, for any other in-memory linear problem: one `A @ x` shared by the loss and
@@ -23,7 +24,9 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
 `loss_and_grad` picks among them. A checkpoint that records the loss without the gradient of a
 `SoftmaxRegression`, and its held-out metrics (`evaluate`), take the scores from BLAS and each row's
 `logsumexp(z) − z_y` from NumPy (`softmax_losses`) instead of scipy's `logsumexp` and `log_softmax`
-— about 5× faster on the heavy-tail claim's 100 classes —, equal to rounding (`rtol 1e-12`).
+— about 5× faster on the heavy-tail claim's 100 classes —, equal to rounding (`rtol 1e-12`). That pass is
+bound by `exp`: NumPy's is vectorised, numba's (without SVML) scalar, and a compiled per-row pass measured
+1.7× slower.
 """
 
 from __future__ import annotations
@@ -147,13 +150,13 @@ def _softmax(problem: Problem) -> bool:
 
 def softmax_losses(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """`logsumexp(z_i) − z_{i, y_i}` for every row of the scores `z` (`n × K`): the per-sample softmax
-    cross-entropy, as `SoftmaxRegression` defines it, to rounding — shifted by each row's largest score, one
-    compiled pass over the rows (in parallel), no temporary `n × K` array."""
-    z = np.ascontiguousarray(z, dtype=np.float64)
-    out = np.empty(len(z))
-    fused.start_threads()
-    _softmax_rows(z, np.ascontiguousarray(y, dtype=np.int64), out)
-    return out
+    cross-entropy, as `SoftmaxRegression` defines it, to rounding — shifted by each row's largest score,
+    exponentiated in place (NumPy's vectorised `exp`: without SVML, numba's `exp` is scalar and a compiled
+    per-row pass measured slower, B6)."""
+    top = z.max(axis=1, keepdims=True)
+    shifted = z - top
+    np.exp(shifted, out=shifted)
+    return top[:, 0] + np.log(shifted.sum(axis=1)) - z[np.arange(len(y)), y]
 
 
 def _softmax_loss(problem: SoftmaxRegression, x: np.ndarray) -> float:
@@ -182,10 +185,10 @@ def evaluate(problem: Problem, x: np.ndarray, test: object) -> dict[str, float]:
 
 def loss_and_grad(problem: Problem, x: np.ndarray, want_grad: bool = True) -> tuple[float, np.ndarray | None]:
     """`f(x)` and, with `want_grad`, `∇f(x)`, by the fastest pass available (module docstring): the fused
-    kernel on dense designs, shared scores on CSR ones (scipy's two sparse products, measured faster there)."""
+    kernel where it applies (dense or CSR, float64), shared scores for other in-memory linear problems."""
     if not want_grad:
         return (_softmax_loss(problem, x) if _softmax(problem) else problem.loss(x)), None
-    if _arrays(problem, x) is not None and not sp.issparse(problem.A):
+    if _arrays(problem, x) is not None:
         return fused_pass(problem, x)
     if isinstance(problem, LinearModelProblem) and not problem.data.is_out_of_core and _own_oracle(problem):
         return shared_scores(problem, x)
@@ -278,22 +281,8 @@ def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
                     G[j, k] += a * s[k]
 
 
-def _softmax_rows(z, y, out):
-    """`out[i] = logsumexp(z_i) − z_{i, y_i}`, rows in parallel (`softmax_losses`)."""
-    n, K = z.shape
-    for i in prange(n):
-        top = z[i, 0]
-        for k in range(1, K):
-            top = max(top, z[i, k])
-        total = 0.0
-        for k in range(K):
-            total += math.exp(z[i, k] - top)
-        out[i] = top + math.log(total) - z[i, y[i]]
-
-
 _link, _softmax_row = jit_inline(_link), jit_inline(_softmax_row)
 # Dot products and gradient sums in any order (LLVM vectorises them); the same binary rounds the same way.
 # Blocks of rows on numba's threads (a default run measures on every core).
 _csr_single, _csr_multi = jit_parallel(_csr_single), jit_parallel(_csr_multi)
 _dense_single, _dense_multi = jit_parallel_sum(_dense_single), jit_parallel_sum(_dense_multi)
-_softmax_rows = jit_parallel_sum(_softmax_rows)
