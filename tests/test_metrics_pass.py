@@ -60,97 +60,43 @@ def test_large_data_both_layouts():
             np.testing.assert_allclose(grad, want_grad, rtol=1e-12, atol=1e-12 * np.abs(want_grad).max())
 
 
-def _large_problems(sparse):
-    data = make_classification(n=20_000, dim=30, n_classes=3, density=0.3, seed=1)
-    A = data.A if sparse else np.asarray(data.A.toarray())
-    return [LogisticRegression(Dataset(A, np.where(data.y == 0, -1, 1)), l2=1e-3),
-            SoftmaxRegression(Dataset(A, data.y), l2=1e-3), LeastSquares(Dataset(A, data.y.astype(float)))]  # fmt: skip
-
-
-@pytest.mark.parametrize("sparse", [False, True])
-def test_the_parallel_pass_does_not_depend_on_the_threads(sparse):
-    """Blocks of rows, each its own partial gradient, added in block order: one thread or two, the same bits."""
-    for problem in _large_problems(sparse):
-        x = random_point(problem, seed=7, scale=0.3)
-        results = []
-        for threads in (1, 2):
-            with _numba_threads(threads):
-                results.append(metrics.fused_pass(problem, x))
-        assert results[0][0] == results[1][0]
-        np.testing.assert_array_equal(results[0][1], results[1][1])
-
-
-class _numba_threads:
-    """numba's thread count set for a block (at most the pool's size), restored after."""
-
-    def __init__(self, count):
-        self.count = count
-
-    def __enter__(self):
-        import numba
-
-        metrics.fused.start_threads()
-        self.before = numba.get_num_threads()
-        numba.set_num_threads(min(self.count, numba.config.NUMBA_NUM_THREADS))
-
-    def __exit__(self, *exc):
-        import numba
-
-        numba.set_num_threads(self.before)
-
-
-@pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize("partial_size", [1, 90, 10**9])
-def test_wide_designs_get_longer_blocks(monkeypatch, sparse, partial_size):
-    """The partial gradients are capped at PARTIAL_SIZE numbers (one block, a few, or ROW_BLOCK rows each):
-    the values stay the separate passes'."""
-    monkeypatch.setattr(metrics, "PARTIAL_SIZE", partial_size)
-    for problem in _large_problems(sparse):
-        rows = metrics._block_rows(problem.n, problem.dim)
-        blocks = -(-problem.n // rows)
-        assert rows >= metrics.ROW_BLOCK and (blocks == 1 or blocks * problem.dim <= partial_size)
-        x = random_point(problem, seed=8, scale=0.3)
-        loss, grad = metrics.fused_pass(problem, x)
-        want_loss, want_grad = separate(problem, x)
-        assert loss == pytest.approx(want_loss, rel=1e-12)
-        np.testing.assert_allclose(grad, want_grad, rtol=1e-12, atol=1e-12 * np.abs(want_grad).max())
-
-
-@pytest.mark.parametrize("scale", [0.0, 1.0, 1e3])
-def test_softmax_losses_equal_scipy(scale):
-    """The compiled per-row cross-entropy: `logsumexp(z) − z_y` to rounding, huge scores included."""
-    from scipy.special import logsumexp
-
-    rng = np.random.default_rng(9)
-    z = scale * rng.standard_normal((5000, 100))
-    y = rng.integers(0, 100, size=5000)
-    want = logsumexp(z, axis=1) - z[np.arange(5000), y]
-    np.testing.assert_allclose(metrics.softmax_losses(z, y), want, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(metrics.softmax_losses(z[:, ::2], y // 2), logsumexp(z[:, ::2], axis=1)
-                               - z[np.arange(5000), 2 * (y // 2)], rtol=1e-12, atol=1e-12)  # fmt: skip
-
-
-@pytest.mark.parametrize("name", ["logistic_sparse_01", "ls_sparse_l2", "softmax_sparse", "logistic_l2"])
-def test_the_engine_measures_through_the_fused_pass(name):
-    """Dense and CSR designs alike: `loss_and_grad` is the fused kernel's result, bit for bit."""
+@pytest.mark.parametrize("name", ["logistic_sparse_01", "ls_sparse_l2", "softmax_sparse"])
+def test_csr_designs_measure_through_the_fused_pass(name, monkeypatch):
     problem = make_problem(name)
-    x = random_point(problem)
+    x = random_point(problem, seed=3)
+    taken = []
+    monkeypatch.setattr(metrics, "shared_scores", lambda *a: taken.append("shared") or None)
     loss, grad = metrics.loss_and_grad(problem, x)
-    want_loss, want_grad = metrics.fused_pass(problem, x)
-    assert loss == want_loss
-    np.testing.assert_array_equal(grad, want_grad)
+    assert taken == []  # the fused kernel, not scipy's two products
+    assert loss == pytest.approx(problem.loss(x), rel=1e-12)
+    np.testing.assert_allclose(grad, problem.grad(x), rtol=1e-12, atol=1e-13 * np.abs(grad).max())
 
 
-def test_csr_with_int64_indices():
-    """scipy's 64-bit indices (large matrices) take the same kernel through an unsigned view."""
-    wide = make_problem("logistic_sparse_01")
-    A = wide.A  # Dataset stores int32 indices: widened in place, as scipy does for large matrices
-    A.indices, A.indptr = A.indices.astype(np.int64), A.indptr.astype(np.int64)
-    assert metrics._arrays(wide, np.zeros(wide.dim)) is not None and wide.A.indices.dtype == np.int64
-    x = random_point(wide, seed=1)
-    loss, grad = metrics.fused_pass(wide, x)
-    assert loss == pytest.approx(wide.loss(x), rel=1e-12)
-    np.testing.assert_allclose(grad, wide.grad(x), rtol=1e-12, atol=1e-13 * np.abs(grad).max())
+@pytest.mark.parametrize(("n", "dim", "blocks"), [(10, 5, 1), (4096 * 3, 5, 3), (10**6, 100, 16), (10**6, 10**7, 1)])
+def test_csr_blocks_depend_on_the_shape_alone_and_bound_the_memory(n, dim, blocks):
+    assert metrics.csr_blocks(n, dim) == blocks
+    assert metrics.csr_blocks(n, dim) * 8 * dim <= max(metrics.CSR_BLOCK_BYTES, 8 * dim)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_fused_pass_is_bit_identical_whatever_the_number_of_threads(sparse):
+    import numba
+
+    data = make_classification(n=3 * metrics.ROW_BLOCK + 17, dim=40, density=0.2, seed=7)
+    A = data.A if sparse else np.asarray(data.A.toarray())
+    problem = LogisticRegression(Dataset(A, data.y), l2=1e-3)
+    x = random_point(problem, seed=1, scale=0.3)
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            results.append(metrics.fused_pass(problem, x))
+    finally:
+        numba.set_num_threads(before)
+    for loss, grad in results[1:]:
+        assert loss == results[0][0]
+        np.testing.assert_array_equal(grad, results[0][1])
 
 
 def test_fallbacks_respect_the_problem_oracle(monkeypatch):

@@ -5,14 +5,15 @@ scores `z_i = a_iᵀX`: computed separately (`problem.loss`, then `problem.grad`
 times (`Ax`; `Ax` and `Aᵀs`). Here:
 
 * `fused_pass` — a numba kernel reads each row once (dense or CSR, float64, in memory): `z_i`, then
-  `φ(z_i, y_i)` and `φ'(z_i, y_i)`, then `∇ += a_i ⊗ φ'` while the row is still in cache. The rows are cut
-  into blocks (`ROW_BLOCK` rows, longer when the partial gradients would pass `PARTIAL_SIZE` numbers) spread
-  over numba's threads, each summing its own partial gradient, added in block order: the same bits whatever
-  the number of threads. Softmax runs with the classes outermost (`Xᵀ`, `Gᵀ`), so that each score and each
-  gradient row is a contiguous, vectorised loop over the features. Used for `LeastSquares`,
-  `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links) on dense designs:
-  2.6–3.3× faster than the separate passes (B6). On CSR designs the gathers and scatters of its rows, even in
-  parallel, measured no faster than scipy's two sparse products (B6), so CSR designs use `shared_scores`.
+  `φ(z_i, y_i)` and `φ'(z_i, y_i)`, then `∇ += a_i ⊗ φ'` while the row is still in cache. Dense designs
+  are cut into blocks of `ROW_BLOCK` rows spread over numba's threads, each summing its own partial
+  gradient, added in block order: the same bits whatever the number of threads. Used for
+  `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links). On
+  dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). CSR designs are cut
+  into a fixed number of row blocks (`csr_blocks`), each summing its own partial gradient; within a block,
+  chunks of `CSR_CHUNK` rows get their scores, then their links, then their gradient terms while their nonzeros
+  are still in cache. The gathers and scatters, not the memory, bound this pass (B6 reports it against the
+  triad all the same); it runs faster than scipy's two sparse products of `shared_scores`.
   Its sums run in another order than BLAS's, so its values agree with `problem.loss`/`problem.grad` to
   rounding (`rtol 1e-12` in the tests), not bit for bit; on one machine they are bit-identical run to run.
 * `shared_scores` — NumPy, for any other in-memory linear problem: one `A @ x` shared by the loss and
@@ -24,9 +25,7 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
 `loss_and_grad` picks among them. A checkpoint that records the loss without the gradient of a
 `SoftmaxRegression`, and its held-out metrics (`evaluate`), take the scores from BLAS and each row's
 `logsumexp(z) − z_y` from NumPy (`softmax_losses`) instead of scipy's `logsumexp` and `log_softmax`
-— about 5× faster on the heavy-tail claim's 100 classes —, equal to rounding (`rtol 1e-12`). That pass is
-bound by `exp`: NumPy's is vectorised, numba's (without SVML) scalar, and a compiled per-row pass measured
-1.7× slower.
+— about 5× faster on the heavy-tail claim's 100 classes —, equal to rounding (`rtol 1e-12`).
 """
 
 from __future__ import annotations
@@ -49,13 +48,22 @@ _LINKS = {LeastSquares: 0, LogisticRegression: 1, SoftmaxRegression: 2}
 #: Rows per block of the dense fused pass: each block sums its own gradient, so the result does not depend on how
 #: many threads share the blocks.
 ROW_BLOCK = 4096
-#: At most this many numbers in all the blocks' partial gradients (32 MB): wide designs get longer blocks.
-PARTIAL_SIZE = 1 << 22
 jit_parallel_sum = numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
-# CSR rows: their dot products stay in order — reordered, LLVM turns them into vector gathers, 3–4× slower (B6).
-jit_parallel = numba.njit(cache=True, nogil=True, parallel=True)
-# CSR rows: no reassociation — LLVM would vectorise the gathers `x[indices[p]]`, 3–4× slower than scalar loads here.
-jit_parallel = numba.njit(cache=True, nogil=True, parallel=True)
+jit_parallel_in_order = numba.njit(cache=True, nogil=True, parallel=True, fastmath={"contract"})
+
+
+#: At most this many row blocks on a CSR design, and at most `CSR_BLOCK_BYTES` of partial gradients in all (a
+#: CSR design may have millions of columns): enough blocks to share among the threads of a small machine.
+CSR_BLOCKS = 16
+CSR_BLOCK_BYTES = 1 << 26
+#: Rows whose scores the CSR pass computes before their gradient terms (their nonzeros stay in the L2 cache).
+CSR_CHUNK = 256
+
+
+def csr_blocks(n: int, dim: int) -> int:
+    """How many row blocks the fused pass cuts an `n × dim` CSR design into: a function of the shape alone, so
+    the sums (hence the bits) do not depend on the number of threads."""
+    return max(1, min(CSR_BLOCKS, -(-n // ROW_BLOCK), CSR_BLOCK_BYTES // (8 * max(dim, 1))))
 
 
 def _own_oracle(problem: Problem) -> bool:
@@ -91,45 +99,36 @@ def design_bytes(problem: LinearModelProblem) -> int:
     return int(np.asarray(A).nbytes)
 
 
-def _block_rows(n: int, width: int) -> int:
-    """Rows per block of the parallel passes: `ROW_BLOCK`, more when the blocks' partial gradients (`width`
-    numbers each) would exceed `PARTIAL_SIZE` numbers in all. It depends on the shape only, not on the
-    number of threads, so neither do the sums."""
-    blocks = max(1, min(-(-n // ROW_BLOCK), PARTIAL_SIZE // max(width, 1)))
-    return max(ROW_BLOCK, -(-n // blocks))
-
-
 def fused_pass(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.ndarray]:
     """`(f(x), ∇f(x))` from one read of each row of the design (numba); see the module's docstring."""
     found = _arrays(problem, x)
     if found is None:
         raise TypeError(f"the fused pass does not apply to {problem.name} with x of dtype {x.dtype}")
     kind, A, y = found
-    K, n = problem.n_outputs, problem.n
-    phi = np.empty(n)
-    rows = _block_rows(n, problem.dim)
+    K = problem.n_outputs
+    phi = np.empty(problem.n)
+    g = np.zeros(problem.dim)
     # blocks of rows in parallel, each its own partial gradient, added in block order: the same sums whatever
     # the number of threads
     fused.start_threads()  # numba's pool, started without changing torch's thread count
     if sp.issparse(A):
-        blocks = np.zeros((-(-n // rows), problem.dim))
-        # column indices as unsigned integers (a view): numba then skips the negative-index wraparound on every
-        # gather and scatter (measured 2.4x faster on the gathers)
+        blocks = np.zeros((csr_blocks(problem.n, problem.dim), problem.dim))
+        rows = -(-problem.n // len(blocks))
+        # unsigned positions and column indices: numba then skips its negative-index wraparound, which
+        # otherwise halves the speed of these gathers and scatters
+        indptr = A.indptr.astype(np.uint64)
         indices = A.indices.view(np.uint32 if A.indices.itemsize == 4 else np.uint64)
         if K == 1:
-            _csr_single(A.indptr, indices, A.data, y, x, kind, phi, blocks, rows)
+            _csr_single(indptr, indices, A.data, y, x, kind, phi, blocks, rows)
         else:
-            _csr_multi(A.indptr, indices, A.data, y, x.reshape(-1, K), phi, blocks.reshape(len(blocks), -1, K),
-                       rows)  # fmt: skip
-        g = np.sum(blocks, axis=0)  # row after row (the outer axis): a fixed order
-    elif K == 1:
-        blocks = np.zeros((-(-n // rows), problem.dim))
-        _dense_single(A, y, x, kind, phi, blocks, rows)
-        g = np.sum(blocks, axis=0)
-    else:  # classes outermost (`Xᵀ`, `Gᵀ`): each score and each gradient row is a contiguous loop over features
-        blocks = np.zeros((-(-n // rows), K, problem.dim // K))
-        _dense_multi(A, y, np.ascontiguousarray(x.reshape(-1, K).T), phi, blocks, rows)
-        g = np.ascontiguousarray(np.sum(blocks, axis=0).T).ravel()
+            _csr_multi(indptr, indices, A.data, y, x.reshape(-1, K), phi, blocks.reshape(len(blocks), -1, K), rows)
+    else:
+        blocks = np.zeros((-(-problem.n // ROW_BLOCK), problem.dim))
+        if K == 1:
+            _dense_single(A, y, x, kind, phi, blocks)
+        else:
+            _dense_multi(A, y, x.reshape(-1, K), phi, blocks.reshape(len(blocks), -1, K))
+    np.sum(blocks, axis=0, out=g)  # row after row (the outer axis): a fixed order
     loss = float(np.mean(phi) + problem.reg_loss(x))  # np.mean: the pairwise sum of problem.loss
     return loss, g / problem.n + problem.reg_grad(x)
 
@@ -151,8 +150,7 @@ def _softmax(problem: Problem) -> bool:
 def softmax_losses(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """`logsumexp(z_i) − z_{i, y_i}` for every row of the scores `z` (`n × K`): the per-sample softmax
     cross-entropy, as `SoftmaxRegression` defines it, to rounding — shifted by each row's largest score,
-    exponentiated in place (NumPy's vectorised `exp`: without SVML, numba's `exp` is scalar and a compiled
-    per-row pass measured slower, B6)."""
+    exponentiated in place (NumPy's vectorised `exp`)."""
     top = z.max(axis=1, keepdims=True)
     shifted = z - top
     np.exp(shifted, out=shifted)
@@ -185,7 +183,7 @@ def evaluate(problem: Problem, x: np.ndarray, test: object) -> dict[str, float]:
 
 def loss_and_grad(problem: Problem, x: np.ndarray, want_grad: bool = True) -> tuple[float, np.ndarray | None]:
     """`f(x)` and, with `want_grad`, `∇f(x)`, by the fastest pass available (module docstring): the fused
-    kernel where it applies (dense or CSR, float64), shared scores for other in-memory linear problems."""
+    kernel where it applies, shared scores on the other in-memory linear problems."""
     if not want_grad:
         return (_softmax_loss(problem, x) if _softmax(problem) else problem.loss(x)), None
     if _arrays(problem, x) is not None:
@@ -217,11 +215,11 @@ def _softmax_row(z, label, s):
     return softmax_minus_label(s, label) - z[label]
 
 
-def _dense_single(A, y, x, kind, phi, blocks, rows):
+def _dense_single(A, y, x, kind, phi, blocks):
     n, d = A.shape
     for b in prange(blocks.shape[0]):
         g = blocks[b]
-        for i in range(b * rows, min(n, (b + 1) * rows)):
+        for i in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK)):
             z = 0.0
             for j in range(d):
                 z += A[i, j] * x[j]
@@ -233,34 +231,40 @@ def _dense_single(A, y, x, kind, phi, blocks, rows):
 def _csr_single(indptr, indices, data, y, x, kind, phi, blocks, rows):
     n = indptr.size - 1
     for b in prange(blocks.shape[0]):
-        g = blocks[b]
-        for i in range(b * rows, min(n, (b + 1) * rows)):
-            start, stop = indptr[i], indptr[i + 1]
-            z = 0.0
-            for p in range(start, stop):
-                z += data[p] * x[indices[p]]
-            phi[i], s = _link(kind, z, y[i])
-            for p in range(start, stop):  # the row's indices and values are still in cache
-                g[indices[p]] += s * data[p]
+        g, z = blocks[b], np.empty(CSR_CHUNK)
+        # chunks of rows: their scores, then their links, then their gradient terms, read again from cache —
+        # one loop doing all three per row runs at half the speed
+        for start in range(b * rows, min(n, (b + 1) * rows), CSR_CHUNK):
+            stop = min(n, (b + 1) * rows, start + CSR_CHUNK)
+            for i in range(start, stop):
+                zi = 0.0
+                for p in range(indptr[i], indptr[i + 1]):
+                    zi += data[p] * x[indices[p]]
+                z[i - start] = zi
+            for i in range(start, stop):
+                phi[i], z[i - start] = _link(kind, z[i - start], y[i])
+            for i in range(start, stop):
+                si = z[i - start]
+                for p in range(indptr[i], indptr[i + 1]):
+                    g[indices[p]] += si * data[p]
 
 
-def _dense_multi(A, y, XT, phi, blocks, rows):
+def _dense_multi(A, y, X, phi, blocks):
     n, d = A.shape
-    K = XT.shape[0]
+    K = X.shape[1]
     for b in prange(blocks.shape[0]):
-        GT, z, s = blocks[b], np.empty(K), np.empty(K)
-        for i in range(b * rows, min(n, (b + 1) * rows)):
-            a = A[i]
-            for k in range(K):
-                t = 0.0
-                for j in range(d):
-                    t += a[j] * XT[k, j]
-                z[k] = t
+        G, z, s = blocks[b], np.empty(K), np.empty(K)
+        for i in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK)):
+            z[:] = 0.0
+            for j in range(d):
+                a = A[i, j]
+                for k in range(K):
+                    z[k] += a * X[j, k]
             phi[i] = _softmax_row(z, y[i], s)
-            for k in range(K):
-                sk = s[k]
-                for j in range(d):
-                    GT[k, j] += sk * a[j]
+            for j in range(d):
+                a = A[i, j]
+                for k in range(K):
+                    G[j, k] += a * s[k]
 
 
 def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
@@ -269,13 +273,14 @@ def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
     for b in prange(blocks.shape[0]):
         G, z, s = blocks[b], np.empty(K), np.empty(K)
         for i in range(b * rows, min(n, (b + 1) * rows)):
+            lo, hi = indptr[i], indptr[i + 1]
             z[:] = 0.0
-            for p in range(indptr[i], indptr[i + 1]):
+            for p in range(lo, hi):
                 a, j = data[p], indices[p]
                 for k in range(K):
                     z[k] += a * X[j, k]
             phi[i] = _softmax_row(z, y[i], s)
-            for p in range(indptr[i], indptr[i + 1]):
+            for p in range(lo, hi):
                 a, j = data[p], indices[p]
                 for k in range(K):
                     G[j, k] += a * s[k]
@@ -283,6 +288,8 @@ def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
 
 _link, _softmax_row = jit_inline(_link), jit_inline(_softmax_row)
 # Dot products and gradient sums in any order (LLVM vectorises them); the same binary rounds the same way.
-# Blocks of rows on numba's threads (a default run measures on every core).
-_csr_single, _csr_multi = jit_parallel(_csr_single), jit_parallel(_csr_multi)
+# Dense designs: blocks of ROW_BLOCK rows on numba's threads (a default run measures on every core).
+# CSR designs: a fixed number of row blocks (`csr_blocks`), each with its own dense partial gradient; sums in
+# order (reassociated, LLVM vectorises the gathers with instructions slower than scalar loads on some CPUs).
+_csr_single, _csr_multi = jit_parallel_in_order(_csr_single), jit_parallel_in_order(_csr_multi)
 _dense_single, _dense_multi = jit_parallel_sum(_dense_single), jit_parallel_sum(_dense_multi)
