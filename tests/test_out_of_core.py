@@ -358,6 +358,7 @@ RSS_SCRIPT = textwrap.dedent(
     import json, os, sys
     import numpy as np
     import sgdlab as sl
+    import sgdlab.engine, sgdlab.methods  # loaded before the baseline (`import sgdlab` loads them on first use)
 
     def status(key):
         with open("/proc/self/status") as f:
