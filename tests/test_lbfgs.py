@@ -19,7 +19,7 @@ import sgdlab as sl
 from conftest import make_problem
 from sgdlab.analysis import fit_rate, noise_floor
 from sgdlab.methods import GD, SLBFGS, expected_smoothness
-from sgdlab.methods.lbfgs import two_loop
+from sgdlab.methods.lbfgs import python_two_loop, two_loop
 
 
 def dense_inverse_hessian(pairs: list[tuple[np.ndarray, np.ndarray]], gamma: float, dim: int) -> np.ndarray:
@@ -94,20 +94,6 @@ def test_two_loop_is_the_bfgs_matrix_and_is_positive_definite(dim, n_pairs, seed
         s, y = pairs[-1]
         hy = two_loop(y, s_list, y_list, [1.0 / (a @ b) for a, b in pairs], gamma)
         np.testing.assert_allclose(hy, s, rtol=1e-6, atol=1e-9 * max(1.0, float(np.abs(s).max())))
-
-
-def python_two_loop(g, s, y, rho, gamma):
-    """Algorithm 7.4 as a plain Python loop over the pairs: what the compiled float64 kernel must equal."""
-    q = g.copy()
-    a = [0.0] * len(s)
-    for i in reversed(range(len(s))):
-        a[i] = rho[i] * float(s[i] @ q)
-        q -= a[i] * y[i]
-    q *= gamma
-    for i in range(len(s)):
-        b = rho[i] * float(y[i] @ q)
-        q += (a[i] - b) * s[i]
-    return q
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

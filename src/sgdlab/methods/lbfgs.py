@@ -16,13 +16,22 @@ def two_loop(g: np.ndarray, s: list[np.ndarray], y: list[np.ndarray], rho: list[
     """`H g` for the L-BFGS inverse-Hessian approximation `H` built from the pairs `(s_i, y_i)`, oldest
     first, with `ρ_i = 1/(s_iᵀ y_i)` and initial matrix `γ I` (Nocedal & Wright, *Numerical Optimization*,
     2nd ed., 2006, Algorithm 7.4)."""
-    q = g.copy()
-    if s and q.dtype == np.float64 and all(v.dtype == np.float64 for v in (*s, *y)):
+    if s and g.dtype == np.float64 and all(v.dtype == np.float64 for v in (*s, *y)):
         # compiled: the Python loop cost ~50 % of an iteration on small problems; same operations in the same
-        # order (BLAS dots, then the element-wise updates), so the result equals the loop below
+        # order (BLAS dots, then the element-wise updates), so the result equals `python_two_loop`'s
+        q = g.copy()
         _two_loop_kernel(q, np.stack(s), np.stack(y), np.asarray(rho, dtype=np.float64), float(gamma))
         return q
     # other dtypes: NumPy's rounding of `float × float32 array` (the scalar rounded to float32) is kept as is
+    return python_two_loop(g, s, y, rho, gamma)
+
+
+def python_two_loop(
+    g: np.ndarray, s: list[np.ndarray], y: list[np.ndarray], rho: list[float], gamma: float
+) -> np.ndarray:
+    """Algorithm 7.4 as a plain loop over the pairs (NumPy operations): `two_loop` for any dtype, and the
+    reference its compiled float64 kernel equals bit for bit."""
+    q = g.copy()
     a = [0.0] * len(s)
     for i in reversed(range(len(s))):
         a[i] = rho[i] * float(s[i] @ q)
