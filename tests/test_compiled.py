@@ -325,9 +325,10 @@ def test_unknown_segments_and_kernels_are_errors(monkeypatch):
 
     with pytest.raises(ValueError, match="no compiled segment 'adam-segment'"):
         compiled.segment_for(Segmentless(lr=0.1), prob, sampler)
-    monkeypatch.delitem(glm_kernels.CODES, "adam")  # a fused kernel without its compiled counterpart
+    method = M.Adam(lr=0.1)
+    monkeypatch.delitem(glm_kernels.CODES, method.fused_spec().kernel)  # a fused kernel without its compiled loop
     with pytest.raises(ValueError, match="fused kernel"):
-        compiled.segment_for(M.Adam(lr=0.1), prob, sampler)
+        compiled.segment_for(method, prob, sampler)
 
     class Subclass(M.Adam):  # inherits Adam's info without registering it: not compiled (exact classes only)
         pass

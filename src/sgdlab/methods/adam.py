@@ -130,8 +130,14 @@ class Adam(SteppedMethod):
         return _ops.sqrt(vmax / correction) + self.eps
 
     def fused_spec(self) -> Fused | None:
+        """The kernel's state slots (AMSGrad's maximum where `amsgrad`), and the lecture's convention's own loop
+        (`fused.adam_lecture_update`, same arguments)."""
         spec = super().fused_spec()
-        return dataclasses.replace(spec, state=("m", "v", "vmax")) if spec and self.amsgrad else spec
+        if spec is None:
+            return None
+        if self.amsgrad:
+            spec = dataclasses.replace(spec, state=("m", "v", "vmax"))
+        return dataclasses.replace(spec, kernel="adam_lecture") if self.convention == "lecture" else spec
 
     def fused_step_args(self, k: int) -> tuple:
         """`1/(1 − β₁ᵏ)` and `1/(1 − β₂ᵏ)` (lecture) or `√(1 − β₂ᵏ)`, which torch's kernels divide by."""

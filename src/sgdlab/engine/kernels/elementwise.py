@@ -16,10 +16,11 @@ _momentum = fused.serial(fused.momentum_update)
 _diagonal = fused.serial(fused.diagonal_update)
 _adadelta = fused.serial(fused.adadelta_update)
 _adam = fused.serial(fused.adam_update)
+_adam_lecture = fused.serial(fused.adam_lecture_update)
 _lion = fused.serial(fused.lion_update)
 #: The serial kernels' codes, by the names of `sgdlab.methods.fused.KERNELS` (`Fused.kernel`).
-CODES = {"sgd": 0, "momentum": 1, "diagonal": 2, "adadelta": 3, "adam": 4, "lion": 5}
-SGD, MOMENTUM, DIAGONAL, ADADELTA, ADAM, LION = CODES.values()
+CODES = {"sgd": 0, "momentum": 1, "diagonal": 2, "adadelta": 3, "adam": 4, "lion": 5, "adam_lecture": 6}
+SGD, MOMENTUM, DIAGONAL, ADADELTA, ADAM, LION, ADAM_LECTURE = CODES.values()
 
 
 @jit
@@ -46,6 +47,9 @@ def _update(kernel, x, g, s1, s2, s3, alpha, q, p):
     elif kernel == ADAM:
         _adam(x, g, s1, s2, s3, alpha, q[0], q[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
               p[8] != 0.0, p[9] != 0.0)  # fmt: skip
+    elif kernel == ADAM_LECTURE:
+        _adam_lecture(x, g, s1, s2, s3, alpha, q[0], q[1], p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7],
+                      p[8] != 0.0, p[9] != 0.0)  # fmt: skip
     elif kernel == LION:
         _lion(x, g, s1, alpha, p[0], p[1], p[2], p[3], p[4])
     else:
@@ -101,6 +105,6 @@ def compiled_around(fn, loops=None):
 
 #: The update loops `update` calls, whose digest names every segment compiled around them.
 LOOPS = (fused.sgd_update, fused.momentum_update, fused.diagonal_update, fused.adadelta_update, fused.adam_update,
-         fused.lion_update)  # fmt: skip
+         fused.adam_lecture_update, fused.lion_update)  # fmt: skip
 update = compiled_around(_update)
 elementwise_segment = compiled_around(_elementwise_segment)
