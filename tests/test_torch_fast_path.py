@@ -101,15 +101,15 @@ def _run(name, kwargs, dtype, steps=6, *, reference=False, spy=None):
 
 @pytest.fixture
 def spy(monkeypatch):
-    """The fast path's launches: (kernel loop, number of tensors, number of chunks) per group update. Groups of
+    """The fast path's launches: (kernel loop, number of tensors, number of threads) per group update. Groups of
     the mixed lists' size are split over the threads (as groups of 2^20 elements and more are)."""
     monkeypatch.setattr(fast_path, "PARALLEL_MIN", fused.MIN_SIZE)
     calls = []
     original = fast_path._launch
 
-    def launch(driver, table, segments, chunks, like, scalars):
-        calls.append((driver, table.shape[0], chunks.size - 1))
-        return original(driver, table, segments, chunks, like, scalars)
+    def launch(driver, table, segments, chunks, like, scalars, threads):
+        calls.append((driver, table.shape[0], threads))
+        return original(driver, table, segments, chunks, like, scalars, threads)
 
     monkeypatch.setattr(fast_path, "_launch", launch)
     return calls
@@ -164,7 +164,7 @@ def test_big_groups_are_split_over_torchs_threads(threads, spy):
         fast, _, _ = _run("Adam", {"lr": 0.01}, torch.float64, steps=3, spy=spy)
     finally:
         torch.set_num_threads(previous)
-    assert {chunks for _, _, chunks in spy} == {threads}
+    assert {used for _, _, used in spy} == {threads}
     ref, _, _ = _run("Adam", {"lr": 0.01}, torch.float64, steps=3, reference=True)
     for p, q in zip(fast, ref, strict=True):
         _assert_close(p, q, 1e-12)
@@ -176,7 +176,7 @@ def test_a_small_group_runs_on_the_calling_thread(spy):
     for p in params:
         p.grad = torch.randn(100)
     opt.step()
-    assert [(n, chunks) for _, n, chunks in spy] == [(3, 1)]
+    assert [(n, threads) for _, n, threads in spy] == [(3, 1)]
 
 
 def test_mixed_dtypes_and_step_counts_in_one_group(spy):
