@@ -224,10 +224,11 @@ def _kw(kwargs: dict) -> str:
 
 # --- whole training steps -------------------------------------------------------------------------------------
 
-#: label -> (sgdlab.torch optimizer, kwargs, torch.optim class, kwargs), as CONFIGS; torch runs with fused=True.
+#: label -> (sgdlab.torch optimizer, kwargs, torch.optim class, kwargs), as CONFIGS; both sides run with
+#: fused=True (sgdlab's then rounds as torch's fused kernels, so the two trainings can be compared loss by loss).
 TRAINING = {
     "Adam": ("Adam", {"lr": 1e-3}, "Adam", {"lr": 1e-3}),
-    "SGD momentum": ("Momentum", {"lr": 0.05, "beta": 0.9}, "SGD", {"lr": 0.05, "momentum": 0.9}),
+    "SGD momentum": ("SGD", {"lr": 0.05, "momentum": 0.9}, "SGD", {"lr": 0.05, "momentum": 0.9}),
 }
 
 
@@ -269,7 +270,9 @@ def training_rows(quick: bool, pairs: int) -> list[dict]:
             idx = torch.randint(len(problem.train), (32,), generator=gen)
             batches.append((problem.train.inputs[idx], problem.train.targets[idx]))
         for label, (ours_name, ours_kw, theirs_name, theirs_kw) in TRAINING.items():
-            ours, ours_losses = _trainer(problem, lambda p, n=ours_name, k=ours_kw: st.OPTIMIZERS[n](p, **k), batches)
+            ours, ours_losses = _trainer(
+                problem, lambda p, n=ours_name, k=ours_kw: st.OPTIMIZERS[n](p, **k, fused=True), batches
+            )
             theirs, theirs_losses = _trainer(
                 problem, lambda p, n=theirs_name, k=theirs_kw: getattr(torch.optim, n)(p, **k, fused=True), batches
             )

@@ -2,8 +2,13 @@
 updated by one call of the method's fused update loop (`sgdlab.methods.fused`), in place, without copies.
 
 `step` takes the parameters of one group that have a gradient and, when they qualify, updates them and
-their state directly in memory: one numba call per group (per dtype and step count), split over torch's number
-of threads when the group holds at least `PARALLEL_MIN` elements in all, on the calling thread below that.
+their state directly in memory: one numba call per group (per dtype and step count), its chunks spread over as
+many of numba's threads as torch uses (`torch.get_num_threads()`) when the group holds at least `PARALLEL_MIN`
+elements in all, on the calling thread below that. numba's OpenMP threads, not Python threads: right after
+torch's own operations (a backward pass, another optimizer's step) torch's OpenMP threads keep spinning for a
+few milliseconds, and a Python worker woken then waited for a core that long (ResNet-18's SGD step took 7.1 ms
+against torch fused's 5.6 ms, alternated; with numba's threads 4.95 vs 4.98 ms), while numba's launch takes its
+threads as torch does.
 Inside the call every tensor — large or small — goes through the *same* `<kernel>_update` loop that
 `sgdlab.methods.fused` compiles for NumPy arrays (and `sgdlab.engine.kernels.elementwise` for the GLM segments;
 compiled serially by `sgdlab.methods.fused.serial`), called with the same arguments as `fused.step` does:
@@ -31,10 +36,8 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import types
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -58,20 +61,6 @@ def _pointer(typingctx, address, like):
     return signature, codegen
 
 
-@intrinsic
-def _claim(typingctx, counter):
-    """`counter[0] += 1`, atomically; the value before: the next chunk of a group this thread takes."""
-    if not (isinstance(counter, nbtypes.Array) and counter.dtype == nbtypes.int64):
-        return None
-
-    def codegen(context, builder, sig, args):
-        array = context.make_array(sig.args[0])(context, builder, args[0])
-        one = context.get_constant(nbtypes.int64, 1)
-        return builder.atomic_rmw("add", array.data, one, "monotonic")
-
-    return nbtypes.int64(counter), codegen
-
-
 @numba.njit(cache=True, nogil=True, inline="always")
 def _view(address, lo, n, like):
     """Elements `lo … lo + n − 1` of the contiguous buffer at `address` (of `like`'s type), as an array."""
@@ -80,67 +69,57 @@ def _view(address, lo, n, like):
 
 # The group loops, one per number of arrays the update takes (x, g and 0–3 state arrays). `table[t]` holds the
 # data pointers of tensor t's arrays in the kernel's order; a segment `(t, lo, n)` is a piece of tensor t; the
-# pieces of `chunks[c] … chunks[c + 1] − 1` form chunk c (the chunks hold equal numbers of elements). Every thread
-# of a group update runs the same loop, taking the next chunk not yet taken (`_claim` on the shared `counter`)
-# until none is left: a thread that starts late — on a machine with few cores, after torch's OpenMP threads have
-# kept spinning past their last operation — finds less to do, instead of the update waiting for its share.
-# `_update` (the method's update loop, compiled serially) is bound per kernel by `_driver`; these Python
-# functions are never compiled themselves.
+# pieces of `chunks[c] … chunks[c + 1] − 1` form chunk c, and the chunks (equal numbers of elements) are
+# spread over numba's threads. `_update` (the method's update loop, compiled serially) and `prange` are bound
+# per kernel by `_driver`; these Python functions are never compiled themselves.
 
 
-def _group2(table, segments, chunks, counter, like, scalars):
-    c = _claim(counter)
-    while c < chunks.size - 1:
+def _group2(table, segments, chunks, like, scalars):
+    for c in prange(chunks.size - 1):  # noqa: F821 - bound by _driver
         for s in range(chunks[c], chunks[c + 1]):
             t, lo, n = segments[s, 0], segments[s, 1], segments[s, 2]
             _update(_view(table[t, 0], lo, n, like), _view(table[t, 1], lo, n, like), *scalars)  # noqa: F821
-        c = _claim(counter)
 
 
-def _group3(table, segments, chunks, counter, like, scalars):
-    c = _claim(counter)
-    while c < chunks.size - 1:
+def _group3(table, segments, chunks, like, scalars):
+    for c in prange(chunks.size - 1):  # noqa: F821
         for s in range(chunks[c], chunks[c + 1]):
             t, lo, n = segments[s, 0], segments[s, 1], segments[s, 2]
             _update(_view(table[t, 0], lo, n, like), _view(table[t, 1], lo, n, like),  # noqa: F821
                     _view(table[t, 2], lo, n, like), *scalars)  # fmt: skip
-        c = _claim(counter)
 
 
-def _group4(table, segments, chunks, counter, like, scalars):
-    c = _claim(counter)
-    while c < chunks.size - 1:
+def _group4(table, segments, chunks, like, scalars):
+    for c in prange(chunks.size - 1):  # noqa: F821
         for s in range(chunks[c], chunks[c + 1]):
             t, lo, n = segments[s, 0], segments[s, 1], segments[s, 2]
             _update(_view(table[t, 0], lo, n, like), _view(table[t, 1], lo, n, like),  # noqa: F821
                     _view(table[t, 2], lo, n, like), _view(table[t, 3], lo, n, like), *scalars)  # fmt: skip
-        c = _claim(counter)
 
 
-def _group5(table, segments, chunks, counter, like, scalars):
-    c = _claim(counter)
-    while c < chunks.size - 1:
+def _group5(table, segments, chunks, like, scalars):
+    for c in prange(chunks.size - 1):  # noqa: F821
         for s in range(chunks[c], chunks[c + 1]):
             t, lo, n = segments[s, 0], segments[s, 1], segments[s, 2]
             _update(_view(table[t, 0], lo, n, like), _view(table[t, 1], lo, n, like),  # noqa: F821
                     _view(table[t, 2], lo, n, like), _view(table[t, 3], lo, n, like),
                     _view(table[t, 4], lo, n, like), *scalars)  # fmt: skip
-        c = _claim(counter)
 
 
 _GROUPS = {2: _group2, 3: _group3, 4: _group4, 5: _group5}
 
 
 @functools.cache
-def _driver(update_loop, arrays: int):
-    """The group loop for `update_loop` (a `fused.<kernel>_update`) taking `arrays` arrays, compiled serially
-    (threads are the caller's, `_Workers`) and cached on disk."""
+def _driver(update_loop, arrays: int, parallel: bool):
+    """The group loop for `update_loop` (a `fused.<kernel>_update`) taking `arrays` arrays, cached on disk:
+    `parallel`, its chunks spread over numba's threads; else on the calling thread (`prange` is `range`)."""
     template = _GROUPS[arrays]
-    name = f"{template.__name__}_{update_loop.__name__}_{fused._fingerprint(update_loop)}"
-    namespace = dict(template.__globals__, _update=fused.serial(update_loop))
+    kind = "parallel" if parallel else "serial"
+    name = f"{template.__name__}_{kind}_{update_loop.__name__}_{fused._fingerprint(update_loop)}"
+    namespace = dict(template.__globals__, _update=fused.serial(update_loop), prange=numba.prange)
     copy = types.FunctionType(template.__code__, namespace, name)
     copy.__qualname__ = name
-    return numba.njit(cache=True, nogil=True)(copy)
+    return numba.njit(cache=True, nogil=True, parallel=parallel)(copy)
 
 
 # --- the Python side ------------------------------------------------------------------------------------
@@ -187,52 +166,22 @@ def _scalars(real, values: Iterable) -> tuple:
     return tuple(real(v) if isinstance(v, float) else v for v in values)
 
 
-class _Workers:
-    """The threads of the group loops besides the caller's: `T − 1` of them for `T` threads. They wait on a queue
-    (blocking, not spinning), so between steps they take no CPU from torch's own thread pool — numba's OpenMP
-    pool spins after each parallel loop, and on a machine with few cores that slows the forward and backward
-    passes that follow. The loops release the GIL (`nogil`)."""
-
-    def __init__(self) -> None:
-        self._pool: ThreadPoolExecutor | None = None
-        self._size = 0
-
-    def run(self, fn, args: tuple, threads: int) -> None:
-        """`fn(*args)` on `threads` threads at once, the caller's among them."""
-        if threads - 1 > self._size:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False)
-            self._size = threads - 1
-            self._pool = ThreadPoolExecutor(self._size, thread_name_prefix="sgdlab-fast-path")
-        futures = [self._pool.submit(fn, *args) for _ in range(threads - 1)]
-        try:
-            fn(*args)
-        finally:
-            for future in futures:
-                future.result()
-
-    def forget(self) -> None:
-        """After a fork: the child has none of the parent's threads."""
-        self._pool, self._size = None, 0
-
-
-_WORKERS = _Workers()
-os.register_at_fork(after_in_child=_WORKERS.forget)
-#: Chunks per thread of a split group: the threads take them in turn (`_claim`), so one that starts late
-#: leaves its share to the others.
-CHUNKS_PER_THREAD = 8
-
-
 def _launch(driver, table: np.ndarray, segments: np.ndarray, chunks: np.ndarray, like, scalars: tuple,
             threads: int) -> None:  # fmt: skip
-    """One group update on `threads` threads (the caller's and `threads − 1` workers). A seam for tests."""
+    """One group update, its chunks on `threads` of numba's threads (`driver` is the parallel group loop where
+    `threads > 1`). A seam for tests."""
     global calls
     calls += 1
-    args = (table, segments, chunks, np.zeros(1, dtype=np.int64), like, scalars)
     if threads == 1:
-        driver(*args)
-    else:
-        _WORKERS.run(driver, args, threads)
+        driver(table, segments, chunks, like, scalars)
+        return
+    fused.start_threads()
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        driver(table, segments, chunks, like, scalars)
+    finally:
+        numba.set_num_threads(before)
 
 
 def _fits(t, dtype: torch.dtype, numel: int) -> bool:
@@ -327,10 +276,10 @@ def step(
         alpha = method._advance(states[0])
         for state in states[1:]:
             state["k"] += 1
-        threads = torch.get_num_threads() if sum(sizes) >= PARALLEL_MIN else 1
-        segments, chunks = _layout(tuple(sizes), threads * CHUNKS_PER_THREAD if threads > 1 else 1)
+        threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS) if sum(sizes) >= PARALLEL_MIN else 1
+        segments, chunks = _layout(tuple(sizes), threads)
         table = np.array(pointers, dtype=np.int64).reshape(-1, arrays)
         scalars = _scalars(_FLOAT_SIZES[size], fused.scalars(method, alpha, k + 1))
-        _launch(_driver(update_loop, arrays), table, segments, chunks, _LIKE[size], scalars, threads)
+        _launch(_driver(update_loop, arrays, threads > 1), table, segments, chunks, _LIKE[size], scalars, threads)
         torch.autograd.graph.increment_version(updated)  # as an in-place torch operation would
     return rest
