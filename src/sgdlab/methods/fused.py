@@ -98,12 +98,19 @@ def _vector_bytes() -> int:
     return 64 if "+avx512f" in llvm.get_host_cpu_features().flatten() else 32
 
 
+#: The width in bytes of the vectors in which the compiler vectorised the scalar tail loops of torch's fused CPU
+#: kernels (GCC's preferred 256 bits, in the AVX-512 build too): of a tail of `size mod (lanes/itemsize)` elements,
+#: the whole 32-byte vectors round as the vector body does, and only the last `size mod (min(lanes, TAIL_BYTES) /
+#: itemsize)` elements round as scalars (all of the tail in the AVX2 build, where the two widths agree).
+TAIL_BYTES = 32
+
+
 def lanes(rounding: str) -> int:
     """The loops' `lanes` argument for a method's `rounding`: 0 (`"foreach"`), or the width in bytes of the
     vectors of torch's fused CPU kernels (`"fused"`: 64 where torch runs its AVX-512 kernels, else 32). Those
-    kernels compute each full vector with one rounding pattern and the last `size mod (lanes/itemsize)` elements
-    of a tensor (its scalar tail) with another; their cache-line chunks make the tail the tensor's own, whatever
-    the thread count."""
+    kernels compute each full vector with one rounding pattern and the last elements of a tensor (its scalar
+    tail, `TAIL_BYTES`) with another; their cache-line chunks make the tail the tensor's own, whatever the thread
+    count."""
     return 0 if rounding == "foreach" else _vector_bytes()
 
 
@@ -170,8 +177,8 @@ def momentum_update(x, g, v, lr, keep, gain, beta, sign, decay, nesterov, lanes=
     """Heavy ball / Nesterov on `g' = sign·g + decay·x`: `v ← keep·v + gain·g'`; `x ← x − lr·v` (or
     `x ← x − lr·(g' + β·v)` when `nesterov`; multiply-adds as torch rounds them). `keep = β, gain = 1 −
     dampening`; torch's first step copies the gradient: `keep = 0, gain = 1`. `lanes > 0`: as torch's fused
-    kernel (`lanes`), whose vector body computes `gain·g'` first and fuses it, its scalar tail `keep·v`."""
-    body = x.size - x.size % (int(lanes) // x.itemsize) if lanes else x.size
+    kernel (`lanes`), whose vectors compute `gain·g'` first and fuse it, its scalars (`TAIL_BYTES`) `keep·v`."""
+    body = x.size - x.size % (min(int(lanes), TAIL_BYTES) // x.itemsize) if lanes else x.size
     # The body's and the tail's roundings are a select per element, never a branch: LLVM vectorises the loop.
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
@@ -282,13 +289,13 @@ def adam_update(
     kernel (`fused=True`; `mode` is its vector width in bytes, `lanes`), whose scalars `Adam.fused_scalars`
     passes: `lr` is the step size `lr/(1 − β₁ᵏ)` rounded once from double, `inv_bc1` the decay factor `1 − lr·λ`
     (applied when `decoupled ≠ 0`), and `x ← x·(1 − lr·λ) + (−step)·m/(√v̂/c2 + ε)`; coupled decay and `v`'s
-    update are multiply-adds — in its vector body `(1−β₂)·g·g` is computed first and fused with `β₂·v`, in its
-    scalar tail (the last `size mod lanes` elements) `v·β₂` is the fused product. (The lecture's convention is
-    `adam_lecture_update`.)"""
+    update are multiply-adds — in its vectors `(1−β₂)·g·g` is computed first and fused with `β₂·v`, in its
+    scalars (the last `size mod (min(mode, TAIL_BYTES)/itemsize)` elements) `v·β₂` is the fused product. (The
+    lecture's convention is `adam_lecture_update`.)"""
     # Every choice is a select on a loop constant, and the body's and the tail's roundings a select per element:
     # a branch per element kept LLVM from vectorising the loop (1.5x slower in torch's order, up to 7x fused).
     fused = mode >= 2
-    body = x.size - x.size % (int(mode) // x.itemsize) if fused else x.size
+    body = x.size - x.size % (min(int(mode), TAIL_BYTES) // x.itemsize) if fused else x.size
     near = one_minus_beta1 < 0.5
     w = one_minus_beta1 if near else one_minus_beta1 - 1
     scale = fused and decoupled != 0  # the fused kernel's decoupled decay `x·(1 − lr·λ)`, passed as `inv_bc1`
