@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 import torch
@@ -164,7 +165,7 @@ def test_big_groups_are_split_over_torchs_threads(threads, spy):
         fast, _, _ = _run("Adam", {"lr": 0.01}, torch.float64, steps=3, spy=spy)
     finally:
         torch.set_num_threads(previous)
-    assert {used for _, _, used in spy} == {threads}
+    assert {used for _, _, used in spy} == {min(threads, numba.config.NUMBA_NUM_THREADS)}  # (numba's pool size)
     ref, _, _ = _run("Adam", {"lr": 0.01}, torch.float64, steps=3, reference=True)
     for p, q in zip(fast, ref, strict=True):
         _assert_close(p, q, 1e-12)

@@ -61,6 +61,27 @@ def test_fused_true_rounds_as_torch_fused(name, kw, dtype):
         assert (ours != theirs).sum().item() == 0
 
 
+SPLIT_CONFIGS = [("SGD", {"lr": 0.01, "momentum": 0.9}), ("Adam", {}), ("AdamW", {"amsgrad": True}), ("Adagrad", {})]
+
+
+@pytest.mark.parametrize(("name", "kw"), SPLIT_CONFIGS, ids=[f"{n}-{kw}" for n, kw in SPLIT_CONFIGS])
+def test_a_group_split_over_threads_rounds_as_torch_fused(name, kw, monkeypatch):
+    # the fast path cuts a big group into chunks at multiples of 16 elements of a tensor, so every piece's vector
+    # body and scalar tail are the whole tensor's: the same bits on two threads as on one
+    from sgdlab.torch import fast_path
+
+    monkeypatch.setattr(fast_path, "PARALLEL_MIN", 1)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        ours, theirs = run(name, kw, torch.float32, steps=5)
+    finally:
+        torch.set_num_threads(previous)
+    torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-6)
+    if EXACT:
+        assert (ours != theirs).sum().item() == 0
+
+
 def test_fused_keyword_sets_the_rounding():
     p = [torch.zeros(3, requires_grad=True)]
     for cls, kw in ((st.Adam, {}), (st.AdamW, {}), (st.SGD, {"lr": 0.1}), (st.SGD, {"lr": 0.1, "momentum": 0.9}),

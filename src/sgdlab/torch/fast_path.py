@@ -139,24 +139,34 @@ PARALLEL_MIN = 1 << 20
 calls = 0
 
 
+#: Chunks cut tensors at multiples of this many elements (64 bytes of float32), so that a piece ends where the
+#: whole tensor's vector body would (the fused roundings treat a tensor's last `size mod lanes` elements apart).
+_CUT = 16
+
+
 @functools.lru_cache(maxsize=256)
 def _layout(sizes: tuple[int, ...], parts: int) -> tuple[np.ndarray, np.ndarray]:
-    """Segments `(tensor, lo, n)` and chunk offsets cutting the concatenation of tensors of `sizes` into
-    `parts` chunks of equal length (a multiple of 16 elements, one 64-byte line of float32)."""
+    """Segments `(tensor, lo, n)` and chunk offsets cutting the concatenation of tensors of `sizes` into `parts`
+    chunks of about equal length: a chunk of `per` elements (a multiple of `_CUT`) may end inside a tensor only at
+    a multiple of `_CUT` from the tensor's start, so it holds up to `_CUT − 1` elements fewer or more."""
     total = sum(sizes)
-    per = max(16, -(-math.ceil(total / parts) // 16) * 16)
+    per = max(_CUT, -(-math.ceil(total / parts) // _CUT) * _CUT)
     segments, chunks, fill = [], [0], 0
     for t, n in enumerate(sizes):
         lo = 0
         while lo < n:
-            take = min(n - lo, per - fill)
-            segments.append((t, lo, take))
-            lo, fill = lo + take, fill + take
-            if fill == per:
+            take = n - lo
+            if take > per - fill:  # the chunk ends inside this tensor: at a multiple of _CUT, or before it
+                take = (per - fill) // _CUT * _CUT
+            if take:
+                segments.append((t, lo, take))
+                lo, fill = lo + take, fill + take
+            if lo < n or fill >= per:
                 chunks.append(len(segments))
                 fill = 0
     if chunks[-1] != len(segments):
         chunks.append(len(segments))
+    chunks = list(dict.fromkeys(chunks))  # (a chunk closed before it took anything is no chunk)
     return np.array(segments, dtype=np.int64).reshape(-1, 3), np.array(chunks, dtype=np.int64)
 
 
