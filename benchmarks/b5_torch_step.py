@@ -15,9 +15,10 @@ state layout) over a STREAM triad measured in the same run (B1's), and the fixed
 with the same number of tensors of one element each (sgdlab's and torch's fastest path).
 
 Training steps (forward, backward, step) on ``sgdlab.torch.problems.digits_cnn`` and ``char_lm``: sgdlab.torch
-vs torch.optim ``fused=True`` from the same initial weights on the same minibatches (batch 32), blocks of steps
-timed alternately (``--train-pairs`` pairs; throughput, steps/s), and the two loss sequences compared (largest
-relative difference over the run) — and, untimed, both against torch.optim ``foreach=True`` on the same batches:
+vs torch.optim, both with ``fused=True`` (sgdlab's then rounds as torch's fused kernels), from the same initial
+weights on the same minibatches (batch 32), blocks of steps timed alternately (``--train-pairs`` pairs;
+throughput, steps/s), and the two loss sequences compared (largest relative difference over the run: 0 when
+every step is the same bits) — and, untimed, both against torch.optim ``foreach=True`` on the same batches:
 float32 training amplifies one rounding difference, and torch's own foreach and fused paths round differently
 (on digits_cnn with SGD momentum they drift apart by 3e-4 on one thread, by a factor 14 on two).
 
@@ -404,12 +405,13 @@ def readme_summary(result: dict) -> list[str]:
 
 def threads(count: int) -> dict:
     """Set torch's thread count and record what each side uses: torch's CPU kernels run on
-    ``torch.get_num_threads()`` threads (at::parallel_for over OpenMP), and so does sgdlab.torch's fast path (its
-    own worker threads, `sgdlab.torch.fast_path`). numba's parallel loops (the triad here, the NumPy side's fused
-    kernels) run on the same OpenMP runtime as torch and leave *its* thread count at ``numba.get_num_threads()``:
-    torch.set_num_threads(1) before the triad becomes 2 threads after it. So the count is set after the triad."""
+    ``torch.get_num_threads()`` threads (at::parallel_for over OpenMP), and sgdlab.torch's fast path on as many of
+    numba's threads (at most numba's pool, `sgdlab.torch.fast_path`). Where numba and torch load the same OpenMP
+    runtime, numba's first parallel loop (the triad here) leaves *torch's* count at ``numba.get_num_threads()``, so
+    the count is set after the triad."""
     torch.set_num_threads(count)
-    return {"torch_threads": torch.get_num_threads(), "sgdlab_fast_path_threads": torch.get_num_threads(),
+    return {"torch_threads": torch.get_num_threads(),
+            "sgdlab_fast_path_threads": min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS),
             "numba_threads": numba.get_num_threads()}  # fmt: skip
 
 
