@@ -185,6 +185,7 @@ class SgdlabOptimizer(torch.optim.Optimizer):
             self.interface = FieldInterface(self.method_class)
         defaults = self.interface.defaults(args, kwargs)
         self._methods: dict[int, tuple[tuple, SteppedMethod, frozenset]] = {}
+        self._layouts: dict[tuple, frozenset] = {}
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -207,8 +208,20 @@ class SgdlabOptimizer(torch.optim.Optimizer):
             ) from None
         cached = self._methods.get(index)
         if cached is None or cached[0] != key:
-            method = self.interface.build(dict(zip(self.interface.keys, key, strict=True)))
-            cached = (key, method, frozenset(method.init(_PROBE)))
+            values = dict(zip(self.interface.keys, key, strict=True))
+            method = self.interface.build(values)
+            # the state layout does not depend on the step size: a scheduler that changes `lr` every step rebuilds
+            # the method, not its layout (an `init` on the probe tensor, ~25 µs a step)
+            shape = tuple(value for name, value in values.items() if name != "lr")
+            try:
+                layout = self._layouts.get(shape)
+            except TypeError:  # (an unhashable hyperparameter value: no cache)
+                shape, layout = None, None
+            if layout is None:
+                layout = frozenset(method.init(_PROBE))
+                if shape is not None:
+                    self._layouts[shape] = layout
+            cached = (key, method, layout)
             self._methods[index] = cached
         return cached[1], cached[2]
 
