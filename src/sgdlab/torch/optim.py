@@ -93,6 +93,8 @@ class TorchInterface:
         # what torch's groups hold besides the keywords (AdamW's decoupled_weight_decay=True), as torch sets it
         self.fixed = {k: v for k, v in _torch_defaults(torch_class).items() if k not in named}
         self.keys = named + tuple(self.fixed)
+        #: the method has the `rounding` option that `fused=True` sets
+        self.rounds = "rounding" in {f.name for f in dataclasses.fields(method_class)}
 
     def defaults(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The constructor's arguments bound as torch binds them, with torch's defaults."""
@@ -112,10 +114,10 @@ class TorchInterface:
 
     def build(self, values: dict[str, Any]) -> SteppedMethod:
         _check_flags(values)
-        method = self.method_class.from_torch(**{k: v for k, v in values.items() if k not in FLAGS})
-        if values.get("fused") and hasattr(method, "rounding"):
-            method = dataclasses.replace(method, rounding="fused")  # torch's fused kernels' roundings
-        return method
+        keywords = {k: v for k, v in values.items() if k not in FLAGS}
+        if values.get("fused") and self.rounds:
+            keywords["rounding"] = "fused"  # torch's fused kernels' roundings
+        return self.method_class.from_torch(**keywords)
 
 
 class FieldInterface:
