@@ -79,12 +79,15 @@ def test_csr_blocks_depend_on_the_shape_alone_and_bound_the_memory(n, dim, block
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-def test_the_fused_pass_is_bit_identical_whatever_the_number_of_threads(sparse):
+@pytest.mark.parametrize("kind", [LogisticRegression, SoftmaxRegression])
+def test_the_fused_pass_is_bit_identical_whatever_the_number_of_threads(sparse, kind):
     import numba
 
-    data = make_classification(n=3 * metrics.ROW_BLOCK + 17, dim=40, density=0.2, seed=7)
+    # rows: three blocks and a last chunk of 17 (not a multiple of the four rows the softmax kernel takes at once)
+    data = make_classification(n=3 * metrics.ROW_BLOCK + 17, dim=41, n_classes=2 if kind is LogisticRegression else 7,
+                               density=0.2, seed=7)  # fmt: skip
     A = data.A if sparse else np.asarray(data.A.toarray())
-    problem = LogisticRegression(Dataset(A, data.y), l2=1e-3)
+    problem = kind(Dataset(A, data.y), l2=1e-3)
     x = random_point(problem, seed=1, scale=0.3)
     before = numba.get_num_threads()
     results = []
@@ -97,6 +100,16 @@ def test_the_fused_pass_is_bit_identical_whatever_the_number_of_threads(sparse):
     for loss, grad in results[1:]:
         assert loss == results[0][0]
         np.testing.assert_array_equal(grad, results[0][1])
+
+
+def test_the_softmax_pass_exp_is_within_one_ulp_of_numpys():
+    """The vectorised exp of shifted scores (≤ 0): within 1 ulp where the result is normal, e^{−708} below."""
+    v = np.concatenate([[0.0, -0.0, -1e-300, -708.0, -709.0, -1e4], -np.random.default_rng(0).exponential(30, 10_000)])
+    got = v.copy()
+    metrics._exp_nonpositive(got, got.size)
+    normal = v >= -708
+    assert np.all(np.abs(got - np.exp(v))[normal] <= np.spacing(np.exp(v[normal])))
+    assert np.all(got[~normal] == got[v == -708.0])
 
 
 def test_fallbacks_respect_the_problem_oracle(monkeypatch):

@@ -9,7 +9,11 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
   are cut into blocks of `ROW_BLOCK` rows spread over numba's threads, each summing its own partial
   gradient, added in block order: the same bits whatever the number of threads. Used for
   `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links). On
-  dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). CSR designs are cut
+  dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). A dense softmax pass
+  keeps the gradient as `K × features` and takes the rows of a block in chunks of `SOFTMAX_CHUNK`: the chunk's
+  scores (four rows per sweep of each class's weights), one vectorised exp over its shifted scores (a
+  polynomial within 1 ulp of libm's, `_exp_nonpositive`: numba's `math.exp` is a scalar call), then its
+  gradient terms (four rows per update of each class's row), while the rows are in cache. CSR designs are cut
   into a fixed number of row blocks (`csr_blocks`), each summing its own partial gradient; within a block,
   chunks of `CSR_CHUNK` rows get their scores, then their links, then their gradient terms while their nonzeros
   are still in cache. The gathers and scatters, not the memory, bound this pass (B6 reports it against the
@@ -58,6 +62,9 @@ CSR_BLOCKS = 16
 CSR_BLOCK_BYTES = 1 << 26
 #: Rows whose scores the CSR pass computes before their gradient terms (their nonzeros stay in the L2 cache).
 CSR_CHUNK = 256
+#: Rows whose scores, softmax and gradient terms the dense softmax pass computes in turn (rows in the L1/L2 cache,
+#: one vectorised exp over their scores).
+SOFTMAX_CHUNK = 128
 
 
 def csr_blocks(n: int, dim: int) -> int:
@@ -107,7 +114,6 @@ def fused_pass(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.nd
     kind, A, y = found
     K = problem.n_outputs
     phi = np.empty(problem.n)
-    g = np.zeros(problem.dim)
     # blocks of rows in parallel, each its own partial gradient, added in block order: the same sums whatever
     # the number of threads
     fused.start_threads()  # numba's pool, started without changing torch's thread count
@@ -122,13 +128,17 @@ def fused_pass(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.nd
             _csr_single(indptr, indices, A.data, y, x, kind, phi, blocks, rows)
         else:
             _csr_multi(indptr, indices, A.data, y, x.reshape(-1, K), phi, blocks.reshape(len(blocks), -1, K), rows)
-    else:
+    elif K == 1:
         blocks = np.zeros((-(-problem.n // ROW_BLOCK), problem.dim))
-        if K == 1:
-            _dense_single(A, y, x, kind, phi, blocks)
-        else:
-            _dense_multi(A, y, x.reshape(-1, K), phi, blocks.reshape(len(blocks), -1, K))
-    np.sum(blocks, axis=0, out=g)  # row after row (the outer axis): a fixed order
+        _dense_single(A, y, x, kind, phi, blocks)
+    else:
+        # classes outermost (`K × features`): a row's work is K dot products and K axpys over its features
+        blocks = np.zeros((-(-problem.n // ROW_BLOCK), K, problem.dim // K))
+        _dense_multi(A, y, np.ascontiguousarray(x.reshape(-1, K).T), phi, blocks)
+    g = np.sum(blocks, axis=0)  # row after row (the outer axis): a fixed order
+    if K > 1 and not sp.issparse(A):
+        g = g.T  # back to the layout of `x` (`features × K`)
+    g = g.reshape(-1)
     loss = float(np.mean(phi) + problem.reg_loss(x))  # np.mean: the pairwise sum of problem.loss
     return loss, g / problem.n + problem.reg_grad(x)
 
@@ -209,6 +219,29 @@ def _link(kind, z, y):
     return math.log1p(e), -y * e / (1.0 + e)
 
 
+# exp(v) for v ≤ 0 (shifted scores): 2^k · exp(r), k = round(v / ln 2), r = v − k ln 2 in two parts (Cody–Waite),
+# exp(r) by its Taylor polynomial to degree 13 (|r| ≤ ln 2 / 2: truncation below 2e-16), 2^k added to the
+# exponent bits. Within 1 ulp of libm's exp, and a loop LLVM vectorises (numba's math.exp is a scalar call,
+# 6 ns each here); below −708 the result would be subnormal: there it is exp(−708) ≈ 3e-308 instead, which
+# changes no sum of shifted scores (the largest is e^0 = 1) and no probability by more than 3e-308.
+_LN2_HI, _LN2_LO, _INV_LN2 = 6.93147180369123816490e-01, 1.90821492927058770002e-10, 1.44269504088896338700e00
+_EXP_TAYLOR = np.array([1.0 / math.factorial(i) for i in range(13, -1, -1)])
+
+
+def _exp_nonpositive(v, m):
+    """`v[:m] ← exp(v[:m])`, every `v[i] ≤ 0`."""
+    bits = v.view(np.int64)
+    for i in range(m):
+        t = max(v[i], -708.0)
+        k = np.floor(t * _INV_LN2 + 0.5)
+        r = (t - k * _LN2_HI) - k * _LN2_LO
+        p = _EXP_TAYLOR[0]
+        for c in range(1, _EXP_TAYLOR.size):
+            p = p * r + _EXP_TAYLOR[c]
+        v[i] = p
+        bits[i] += np.int64(k) << 52
+
+
 def _softmax_row(z, label, s):
     """`s ← softmax(z) − e_label`; returns `logsumexp(z) − z[label]`."""
     s[:] = z
@@ -249,22 +282,74 @@ def _csr_single(indptr, indices, data, y, x, kind, phi, blocks, rows):
                     g[indices[p]] += si * data[p]
 
 
-def _dense_multi(A, y, X, phi, blocks):
-    n, d = A.shape
-    K = X.shape[1]
+def _scores_by_four(A, XT, Z, start, m):
+    """`Z[c·K + k] ← a_{start+c}ᵀ XT[k]` for the `m` rows from `start`: four rows per sweep over the features,
+    so that each load of `XT[k]` serves four dot products (each summed in the same order as one alone)."""
+    d, K = A.shape[1], XT.shape[0]
+    for c in range(0, m - m % 4, 4):
+        i = start + c
+        for k in range(K):
+            x = XT[k]
+            z0 = z1 = z2 = z3 = 0.0
+            for j in range(d):
+                z0 += A[i, j] * x[j]
+                z1 += A[i + 1, j] * x[j]
+                z2 += A[i + 2, j] * x[j]
+                z3 += A[i + 3, j] * x[j]
+            Z[c * K + k], Z[(c + 1) * K + k], Z[(c + 2) * K + k], Z[(c + 3) * K + k] = z0, z1, z2, z3
+    for c in range(m - m % 4, m):
+        for k in range(K):
+            z = 0.0
+            for j in range(d):
+                z += A[start + c, j] * XT[k, j]
+            Z[c * K + k] = z
+
+
+def _add_by_four(A, S, GT, start, m):
+    """`GT[k] += Σ_c S[c·K + k] · a_{start+c}`: four rows per load and store of `GT[k]`."""
+    d, K = A.shape[1], GT.shape[0]
+    for c in range(0, m - m % 4, 4):
+        i = start + c
+        for k in range(K):
+            g = GT[k]
+            s0, s1, s2, s3 = S[c * K + k], S[(c + 1) * K + k], S[(c + 2) * K + k], S[(c + 3) * K + k]
+            for j in range(d):
+                g[j] += s0 * A[i, j] + s1 * A[i + 1, j] + s2 * A[i + 2, j] + s3 * A[i + 3, j]
+    for c in range(m - m % 4, m):
+        for k in range(K):
+            s = S[c * K + k]
+            for j in range(d):
+                GT[k, j] += s * A[start + c, j]
+
+
+def _dense_multi(A, y, XT, phi, blocks):
+    n = A.shape[0]
+    K = XT.shape[0]
     for b in prange(blocks.shape[0]):
-        G, z, s = blocks[b], np.empty(K), np.empty(K)
-        for i in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK)):
-            z[:] = 0.0
-            for j in range(d):
-                a = A[i, j]
+        GT, Z, E, T = blocks[b], np.empty(SOFTMAX_CHUNK * K), np.empty(SOFTMAX_CHUNK * K), np.empty(SOFTMAX_CHUNK)
+        # chunks of rows: their scores, their softmax (one vectorised exp over the chunk's shifted scores), then
+        # their gradient terms while the rows are still in cache
+        for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), SOFTMAX_CHUNK):
+            m = min(n, (b + 1) * ROW_BLOCK, start + SOFTMAX_CHUNK) - start
+            _scores_by_four(A, XT, Z, start, m)
+            for c in range(m):
+                top = Z[c * K]
+                for k in range(1, K):
+                    top = max(top, Z[c * K + k])
                 for k in range(K):
-                    z[k] += a * X[j, k]
-            phi[i] = _softmax_row(z, y[i], s)
-            for j in range(d):
-                a = A[i, j]
+                    E[c * K + k] = Z[c * K + k] - top
+                T[c] = top
+            _exp_nonpositive(E, m * K)
+            for c in range(m):  # as `softmax_minus_label`: divided by the sum, then − e_y; φ = logsumexp − z_y
+                total = 0.0
                 for k in range(K):
-                    G[j, k] += a * s[k]
+                    total += E[c * K + k]
+                label = y[start + c]
+                phi[start + c] = T[c] + math.log(total) - Z[c * K + label]
+                for k in range(K):
+                    E[c * K + k] = E[c * K + k] / total
+                E[c * K + label] -= 1.0
+            _add_by_four(A, E, GT, start, m)
 
 
 def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
@@ -286,7 +371,8 @@ def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
                     G[j, k] += a * s[k]
 
 
-_link, _softmax_row = jit_inline(_link), jit_inline(_softmax_row)
+_link, _softmax_row, _exp_nonpositive = jit_inline(_link), jit_inline(_softmax_row), jit_inline(_exp_nonpositive)
+_scores_by_four, _add_by_four = jit_inline(_scores_by_four), jit_inline(_add_by_four)
 # Dot products and gradient sums in any order (LLVM vectorises them); the same binary rounds the same way.
 # Dense designs: blocks of ROW_BLOCK rows on numba's threads (a default run measures on every core).
 # CSR designs: a fixed number of row blocks (`csr_blocks`), each with its own dense partial gradient; sums in
