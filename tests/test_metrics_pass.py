@@ -148,6 +148,19 @@ def test_softmax_loss_and_held_out_metrics_equal_the_problems(sparse, scale):
         assert got[key] == pytest.approx(want[key], rel=1e-12), key
 
 
+@pytest.mark.parametrize("scale", [0.0, 1.0, 300.0])
+def test_softmax_losses_equal_scipys_in_both_paths(scale):
+    """The compiled path (float64, C order) and NumPy's (any other layout or type): scipy's cross-entropy."""
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(1)
+    z = scale * rng.standard_normal((2 * metrics.ROW_BLOCK + 3, 13))
+    y = rng.integers(0, 13, len(z))
+    want = logsumexp(z, axis=1) - z[np.arange(len(z)), y]
+    for scores in (z, np.asfortranarray(z)):
+        np.testing.assert_allclose(metrics.softmax_losses(scores, y), want, rtol=1e-12, atol=1e-12 * (1 + scale))
+
+
 def test_softmax_measurement_respects_an_overridden_oracle(monkeypatch):
     problem = make_problem("softmax_l2")
     x = random_point(problem)

@@ -160,8 +160,14 @@ def _softmax(problem: Problem) -> bool:
 
 def softmax_losses(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """`logsumexp(z_i) − z_{i, y_i}` for every row of the scores `z` (`n × K`): the per-sample softmax
-    cross-entropy, as `SoftmaxRegression` defines it, to rounding — shifted by each row's largest score,
-    exponentiated in place (NumPy's vectorised `exp`)."""
+    cross-entropy, as `SoftmaxRegression` defines it, to rounding — shifted by each row's largest score and
+    exponentiated by the fused pass's vectorised exp (numba, rows in parallel; float64 scores), or NumPy's."""
+    y = np.asarray(y)
+    if z.dtype == np.float64 and z.flags.c_contiguous and y.dtype == np.int64 and len(z):
+        out = np.empty(len(z))
+        fused.start_threads()
+        _softmax_losses(z, y, out)
+        return out
     top = z.max(axis=1, keepdims=True)
     shifted = z - top
     np.exp(shifted, out=shifted)
@@ -342,30 +348,57 @@ def _dense_multi(A, y, XT, phi, blocks):
     n = A.shape[0]
     K = XT.shape[0]
     for b in prange(blocks.shape[0]):
-        GT, Z, E, T = blocks[b], np.empty(SOFTMAX_CHUNK * K), np.empty(SOFTMAX_CHUNK * K), np.empty(SOFTMAX_CHUNK)
+        GT, Z, E = blocks[b], np.empty(SOFTMAX_CHUNK * K), np.empty(SOFTMAX_CHUNK * K)
+        L, W = np.empty(SOFTMAX_CHUNK), np.empty(SOFTMAX_CHUNK)
         # chunks of rows: their scores, their softmax (one vectorised exp over the chunk's shifted scores), then
         # their gradient terms while the rows are still in cache
         for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), SOFTMAX_CHUNK):
             m = min(n, (b + 1) * ROW_BLOCK, start + SOFTMAX_CHUNK) - start
             _scores_by_four(A, XT, Z, start, m)
-            for c in range(m):
-                top = Z[c * K]
-                for k in range(1, K):
-                    top = max(top, Z[c * K + k])
-                for k in range(K):
-                    E[c * K + k] = Z[c * K + k] - top
-                T[c] = top
-            _exp_nonpositive(E, m * K)
+            _logsumexp_rows(Z, 0, m, K, E, L, W)
             for c in range(m):  # as `softmax_minus_label`: divided by the sum, then − e_y; φ = logsumexp − z_y
-                total = 0.0
-                for k in range(K):
-                    total += E[c * K + k]
                 label = y[start + c]
-                phi[start + c] = T[c] + math.log(total) - Z[c * K + label]
+                phi[start + c] = L[c] - Z[c * K + label]
                 for k in range(K):
-                    E[c * K + k] = E[c * K + k] / total
+                    E[c * K + k] = E[c * K + k] / W[c]
                 E[c * K + label] -= 1.0
             _add_by_four(A, E, GT, start, m)
+
+
+def _logsumexp_rows(Z, offset, m, K, E, L, W):
+    """For the `m` rows of `K` scores from `Z[offset]` (flat): `E ← exp(z − max z)` (one vectorised exp over
+    them all), `W ←` its row sums, `L ← logsumexp(z) = max z + log W`, as scipy's `logsumexp` and `softmax`."""
+    for c in range(m):
+        o = offset + c * K
+        t0 = t1 = t2 = t3 = Z[o]  # four running maxima (one would wait on each comparison); max is exact
+        for k in range(1, K - (K - 1) % 4, 4):
+            t0, t1 = max(t0, Z[o + k]), max(t1, Z[o + k + 1])
+            t2, t3 = max(t2, Z[o + k + 2]), max(t3, Z[o + k + 3])
+        for k in range(K - (K - 1) % 4, K):
+            t0 = max(t0, Z[o + k])
+        top = max(max(t0, t1), max(t2, t3))
+        for k in range(K):
+            E[c * K + k] = Z[offset + c * K + k] - top
+        L[c] = top
+    _exp_nonpositive(E, m * K)
+    for c in range(m):
+        total = 0.0
+        for k in range(K):
+            total += E[c * K + k]
+        W[c] = total
+        L[c] += math.log(total)
+
+
+def _softmax_losses(z, y, out):
+    n, K = z.shape
+    flat = z.reshape(-1)
+    for b in prange(-(-n // ROW_BLOCK)):
+        E, L, W = np.empty(SOFTMAX_CHUNK * K), np.empty(SOFTMAX_CHUNK), np.empty(SOFTMAX_CHUNK)
+        for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), SOFTMAX_CHUNK):
+            m = min(n, (b + 1) * ROW_BLOCK, start + SOFTMAX_CHUNK) - start
+            _logsumexp_rows(flat, start * K, m, K, E, L, W)
+            for c in range(m):
+                out[start + c] = L[c] - z[start + c, y[start + c]]
 
 
 def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
@@ -389,9 +422,11 @@ def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
 
 _link, _softmax_row, _exp_nonpositive = jit_inline(_link), jit_inline(_softmax_row), jit_inline(_exp_nonpositive)
 _scores_by_four, _add_by_four, _csr_dot = jit_inline(_scores_by_four), jit_inline(_add_by_four), jit_inline(_csr_dot)
+_logsumexp_rows = jit_inline(_logsumexp_rows)
 # Dot products and gradient sums in any order (LLVM vectorises them); the same binary rounds the same way.
 # Dense designs: blocks of ROW_BLOCK rows on numba's threads (a default run measures on every core).
 # CSR designs: a fixed number of row blocks (`csr_blocks`), each with its own dense partial gradient; sums in
 # order (reassociated, LLVM vectorises the gathers with instructions slower than scalar loads on some CPUs).
 _csr_single, _csr_multi = jit_parallel_in_order(_csr_single), jit_parallel_in_order(_csr_multi)
 _dense_single, _dense_multi = jit_parallel_sum(_dense_single), jit_parallel_sum(_dense_multi)
+_softmax_losses = jit_parallel_sum(_softmax_losses)
