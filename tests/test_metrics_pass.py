@@ -102,14 +102,17 @@ def test_the_fused_pass_is_bit_identical_whatever_the_number_of_threads(sparse, 
         np.testing.assert_array_equal(grad, results[0][1])
 
 
-def test_the_softmax_pass_exp_is_within_one_ulp_of_numpys():
-    """The vectorised exp of shifted scores (≤ 0): within 1 ulp where the result is normal, e^{−708} below."""
+def test_the_vectorised_exp_and_log1p_of_the_passes():
+    """exp of shifted scores (≤ 0): within 1 ulp where the result is normal, e^{−708} below; log1p on [0, 1] (the
+    logistic link's) within 4 ulp."""
     v = np.concatenate([[0.0, -0.0, -1e-300, -708.0, -709.0, -1e4], -np.random.default_rng(0).exponential(30, 10_000)])
     got = v.copy()
     metrics._exp_nonpositive(got, got.size)
     normal = v >= -708
     assert np.all(np.abs(got - np.exp(v))[normal] <= np.spacing(np.exp(v[normal])))
     assert np.all(got[~normal] == got[v == -708.0])
+    u = np.concatenate([[0.0, 1e-300, 1e-17, 1.0], np.random.default_rng(1).random(10_000)])
+    assert np.all(np.abs(np.array([metrics._log1p_unit(v) for v in u]) - np.log1p(u)) <= 4 * np.spacing(np.log1p(u)))
 
 
 def test_fallbacks_respect_the_problem_oracle(monkeypatch):
