@@ -4,20 +4,21 @@ For a generalised linear problem `f(x) = (1/n) Σ φ(a_iᵀX, y_i) + R(x)` the l
 scores `z_i = a_iᵀX`: computed separately (`problem.loss`, then `problem.grad`) they read the design three
 times (`Ax`; `Ax` and `Aᵀs`). Here:
 
-* `fused_pass` — a numba kernel reads each row once (dense or CSR, float64, in memory): `z_i`, then
-  `φ(z_i, y_i)` and `φ'(z_i, y_i)`, then `∇ += a_i ⊗ φ'` while the row is still in cache. Dense designs
+* `fused_pass` — a numba kernel reads each row once (dense or CSR, float64, in memory): for a chunk of rows
+  (`DENSE_CHUNK`, `CSR_CHUNK`) `z_i`, then `φ(z_i, y_i)` and `φ'(z_i, y_i)` in loops LLVM vectorises (the
+  logistic link's exp and log1p as polynomials, `_exp_nonpositive` and `_log1p_unit`: numba's `math.exp` is a
+  scalar call, 6 ns each here), then `∇ += a_i ⊗ φ'` while the rows are still in cache. Dense designs
   are cut into blocks of `ROW_BLOCK` rows spread over numba's threads, each summing its own partial
   gradient, added in block order: the same bits whatever the number of threads. Used for
   `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links). On
   dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). A dense softmax pass
   keeps the gradient as `K × features` and takes the rows of a block in chunks of `SOFTMAX_CHUNK`: the chunk's
-  scores (four rows per sweep of each class's weights), one vectorised exp over its shifted scores (a
-  polynomial within 1 ulp of libm's, `_exp_nonpositive`: numba's `math.exp` is a scalar call), then its
-  gradient terms (four rows per update of each class's row), while the rows are in cache. CSR designs are cut
-  into a fixed number of row blocks (`csr_blocks`), each summing its own partial gradient; within a block,
-  chunks of `CSR_CHUNK` rows get their scores, then their links, then their gradient terms while their nonzeros
-  are still in cache. The gathers and scatters, not the memory, bound this pass (B6 reports it against the
-  triad all the same); it runs faster than scipy's two sparse products of `shared_scores`.
+  scores (four rows per sweep of each class's weights), one vectorised exp over its shifted scores
+  (`_logsumexp_rows`), then its gradient terms (four rows per update of each class's row), while the rows are
+  in cache. CSR designs are cut into a fixed number of row blocks (`csr_blocks`), each summing its own partial
+  gradient; within a block, chunks of `CSR_CHUNK` rows get their scores (four partial sums a row), then their
+  links, then their gradient terms while their nonzeros are still in cache. The gathers and scatters bound
+  this pass more than the memory does; it runs faster than scipy's two sparse products of `shared_scores`.
   Its sums run in another order than BLAS's, so its values agree with `problem.loss`/`problem.grad` to
   rounding (`rtol 1e-12` in the tests), not bit for bit; on one machine they are bit-identical run to run.
 * `shared_scores` — NumPy, for any other in-memory linear problem: one `A @ x` shared by the loss and
@@ -28,8 +29,8 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
 
 `loss_and_grad` picks among them. A checkpoint that records the loss without the gradient of a
 `SoftmaxRegression`, and its held-out metrics (`evaluate`), take the scores from BLAS and each row's
-`logsumexp(z) − z_y` from NumPy (`softmax_losses`) instead of scipy's `logsumexp` and `log_softmax`
-— about 5× faster on the heavy-tail claim's 100 classes —, equal to rounding (`rtol 1e-12`).
+`logsumexp(z) − z_y` from one compiled pass over them (`softmax_losses`, the rows in parallel through
+`_logsumexp_rows`) instead of scipy's `logsumexp` and `log_softmax`, equal to rounding (`rtol 1e-12`).
 """
 
 from __future__ import annotations
