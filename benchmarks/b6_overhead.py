@@ -9,11 +9,11 @@ warmed first, so the figures are the steady state a user meets from the second r
 
 The checkpoint pass (`sgdlab.engine.metrics`): loss and gradient from the separate passes (``problem.loss``
 then ``problem.grad``), from shared scores (NumPy) and from the fused numba pass, timed alternately; its
-bandwidth is the bytes of the design over the time of the pass `sl.run` uses (fused on dense designs, shared
-scores on CSR ones), against a STREAM triad ``a = b + s·c``
-(float64, 3 arrays of 160 MB, serial numba — the pass is serial —, counted 3 × 8 bytes per element) measured
-in the same run; every time there is the best of its repeats. Prints one JSON object (the overheads: medians
-over ``--pairs`` repetitions); `b6_reproduce.py` stores it.
+bandwidth is the bytes of the design over the time of the pass `sl.run` uses (`metrics.loss_and_grad`: the
+fused pass, dense and CSR), against a STREAM triad ``a = b + s·c`` (float64, 3 arrays of 160 MB, on numba's
+threads as the pass, counted 3 × 8 bytes per element) measured before and after the designs in the same run;
+every time there is the best of its repeats. Prints one JSON object (the overheads: medians over ``--pairs``
+repetitions); `b6_reproduce.py` stores it.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from sgdlab.data import Dataset
 from sgdlab.engine import metrics
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _triad(a, b, c, s):
-    for i in range(a.size):
+    for i in numba.prange(a.size):
         a[i] = b[i] + s * c[i]
 
 

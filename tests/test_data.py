@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -132,6 +135,30 @@ def test_bundled_datasets_load_offline(name, shape, labels):
         assert set(np.unique(data.y).tolist()) == labels
     scaled = load_bundled(name, standardize=True)
     np.testing.assert_allclose(scaled.A.mean(axis=0), 0.0, atol=1e-12)
+
+
+def test_digits_are_read_without_scikit_learn_and_equal_its_loader(monkeypatch):
+    """The digits come from scikit-learn's bundled file, parsed here: the values and dtypes of `load_digits`."""
+    import sklearn.datasets
+
+    from sgdlab.data import loaders
+
+    monkeypatch.setattr(sklearn.datasets, "load_digits", None)  # the loader must not be the one that answers
+    ours = load_bundled("digits")
+    monkeypatch.undo()
+    want = sklearn.datasets.load_digits()
+    pixels, labels = loaders._read_digits(loaders._digits_file())
+    assert pixels.dtype == want.data.dtype and labels.dtype == want.target.dtype
+    np.testing.assert_array_equal(pixels, want.data)
+    np.testing.assert_array_equal(labels, want.target)
+    np.testing.assert_array_equal(ours.A, want.data.astype(np.float64))
+    np.testing.assert_array_equal(ours.y, want.target)
+
+
+def test_loading_the_digits_does_not_import_scikit_learn():
+    code = "import sys; from sgdlab.data import load_bundled; load_bundled('digits'); print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_libsvm_round_trip(tmp_path):

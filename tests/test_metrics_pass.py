@@ -79,12 +79,15 @@ def test_csr_blocks_depend_on_the_shape_alone_and_bound_the_memory(n, dim, block
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-def test_the_fused_pass_is_bit_identical_whatever_the_number_of_threads(sparse):
+@pytest.mark.parametrize("kind", [LogisticRegression, SoftmaxRegression])
+def test_the_fused_pass_is_bit_identical_whatever_the_number_of_threads(sparse, kind):
     import numba
 
-    data = make_classification(n=3 * metrics.ROW_BLOCK + 17, dim=40, density=0.2, seed=7)
+    # rows: three blocks and a last chunk of 17 (not a multiple of the four rows the softmax kernel takes at once)
+    data = make_classification(n=3 * metrics.ROW_BLOCK + 17, dim=41, n_classes=2 if kind is LogisticRegression else 7,
+                               density=0.2, seed=7)  # fmt: skip
     A = data.A if sparse else np.asarray(data.A.toarray())
-    problem = LogisticRegression(Dataset(A, data.y), l2=1e-3)
+    problem = kind(Dataset(A, data.y), l2=1e-3)
     x = random_point(problem, seed=1, scale=0.3)
     before = numba.get_num_threads()
     results = []
@@ -97,6 +100,19 @@ def test_the_fused_pass_is_bit_identical_whatever_the_number_of_threads(sparse):
     for loss, grad in results[1:]:
         assert loss == results[0][0]
         np.testing.assert_array_equal(grad, results[0][1])
+
+
+def test_the_vectorised_exp_and_log1p_of_the_passes():
+    """exp of shifted scores (≤ 0): within 1 ulp where the result is normal, e^{−708} below; log1p on [0, 1] (the
+    logistic link's) within 4 ulp."""
+    v = np.concatenate([[0.0, -0.0, -1e-300, -708.0, -709.0, -1e4], -np.random.default_rng(0).exponential(30, 10_000)])
+    got = v.copy()
+    metrics._exp_nonpositive(got, got.size)
+    normal = v >= -708
+    assert np.all(np.abs(got - np.exp(v))[normal] <= np.spacing(np.exp(v[normal])))
+    assert np.all(got[~normal] == got[v == -708.0])
+    u = np.concatenate([[0.0, 1e-300, 1e-17, 1.0], np.random.default_rng(1).random(10_000)])
+    assert np.all(np.abs(np.array([metrics._log1p_unit(v) for v in u]) - np.log1p(u)) <= 4 * np.spacing(np.log1p(u)))
 
 
 def test_fallbacks_respect_the_problem_oracle(monkeypatch):
@@ -133,6 +149,19 @@ def test_softmax_loss_and_held_out_metrics_equal_the_problems(sparse, scale):
     assert got.keys() == want.keys() and got["accuracy"] == want["accuracy"]
     for key in ("loss", "loss_frequent", "loss_rare"):
         assert got[key] == pytest.approx(want[key], rel=1e-12), key
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 300.0])
+def test_softmax_losses_equal_scipys_in_both_paths(scale):
+    """The compiled path (float64, C order) and NumPy's (any other layout or type): scipy's cross-entropy."""
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(1)
+    z = scale * rng.standard_normal((2 * metrics.ROW_BLOCK + 3, 13))
+    y = rng.integers(0, 13, len(z))
+    want = logsumexp(z, axis=1) - z[np.arange(len(z)), y]
+    for scores in (z, np.asfortranarray(z)):
+        np.testing.assert_allclose(metrics.softmax_losses(scores, y), want, rtol=1e-12, atol=1e-12 * (1 + scale))
 
 
 def test_softmax_measurement_respects_an_overridden_oracle(monkeypatch):

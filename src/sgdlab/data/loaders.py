@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import codecs
+import gzip
+import importlib.util
 import os
 import stat
 from pathlib import Path
@@ -47,16 +49,39 @@ def load_bundled(name: str, standardize: bool = False) -> Dataset:
         >>> data.n, data.dim, sorted(set(data.y.tolist()))
         (569, 30, [-1, 1])
     """
-    import sklearn.datasets
-
     if name not in _BUNDLED:
         raise ValueError(f"unknown bundled dataset {name!r}; choose one of {', '.join(BUNDLED_NAMES)}")
-    bunch = getattr(sklearn.datasets, _BUNDLED[name])()
-    y = bunch.target
+    found = _digits_file() if name == "digits" else None
+    if found is not None:
+        X, y = _read_digits(found)
+    else:
+        import sklearn.datasets
+
+        bunch = getattr(sklearn.datasets, _BUNDLED[name])()
+        X, y = bunch.data, bunch.target
     if y.dtype.kind in "iu" and np.unique(y).size == 2:
         y = np.where(y == y.max(), 1, -1)
-    data = Dataset(bunch.data.astype(np.float64), y, name=name)
+    data = Dataset(X.astype(np.float64), y, name=name)
     return _standardize(data) if standardize else data
+
+
+def _digits_file() -> Path | None:
+    """scikit-learn's bundled `digits.csv.gz`, found without importing scikit-learn (the import alone takes
+    seconds, most of a first `digits_cnn()`); `None` where scikit-learn lays its data out otherwise."""
+    spec = importlib.util.find_spec("sklearn")
+    for root in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(root) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return path
+    return None
+
+
+def _read_digits(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels (float64) and labels (int) of `digits.csv.gz`, parsed as `sklearn.datasets.load_digits`
+    parses it: the last column is the label."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        table = np.loadtxt(handle, delimiter=",")
+    return table[:, :-1], table[:, -1].astype(int, copy=False)
 
 
 #: Without `n_features=`, [`load_libsvm`][sgdlab.data.load_libsvm] refuses files wider than

@@ -115,16 +115,19 @@ def _class_offsets(scores: np.ndarray, noise: float, target: np.ndarray) -> np.n
     """Offsets `c` with `mean_i softmax((z_i + c)/noise) = target`: the expected class frequencies of
     `argmax(z + c + noise·G)` (Gumbel `G`). They minimise the convex `noise·mean_i logsumexp((z_i + c)/noise)
     − targetᵀc` (whose gradient is the frequency mismatch), solved by L-BFGS to a mismatch below 1e-7 — far
-    below the sampling noise of the labels."""
+    below the sampling noise of the labels. Each evaluation works in one preallocated `n × K` array (fresh
+    temporaries of that size cost page faults on every call): the same operations, hence the same bits."""
     from scipy.optimize import minimize
 
+    work = np.empty_like(scores)
+
     def objective(offsets: np.ndarray) -> tuple[float, np.ndarray]:
-        shifted = (scores + offsets) / noise
+        shifted = np.divide(np.add(scores, offsets, out=work), noise, out=work)
         top = shifted.max(axis=1, keepdims=True)
-        weights = np.exp(shifted - top)
+        weights = np.exp(np.subtract(shifted, top, out=work), out=work)
         total = weights.sum(axis=1, keepdims=True)
         value = noise * float(np.mean(top + np.log(total))) - float(target @ offsets)
-        return value, (weights / total).mean(axis=0) - target
+        return value, np.divide(weights, total, out=work).mean(axis=0) - target
 
     start = noise * np.log(target)
     options = {"gtol": 1e-7, "ftol": 0.0, "maxiter": 1000}

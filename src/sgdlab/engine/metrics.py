@@ -4,16 +4,21 @@ For a generalised linear problem `f(x) = (1/n) Σ φ(a_iᵀX, y_i) + R(x)` the l
 scores `z_i = a_iᵀX`: computed separately (`problem.loss`, then `problem.grad`) they read the design three
 times (`Ax`; `Ax` and `Aᵀs`). Here:
 
-* `fused_pass` — a numba kernel reads each row once (dense or CSR, float64, in memory): `z_i`, then
-  `φ(z_i, y_i)` and `φ'(z_i, y_i)`, then `∇ += a_i ⊗ φ'` while the row is still in cache. Dense designs
+* `fused_pass` — a numba kernel reads each row once (dense or CSR, float64, in memory): for a chunk of rows
+  (`DENSE_CHUNK`, `CSR_CHUNK`) `z_i`, then `φ(z_i, y_i)` and `φ'(z_i, y_i)` in loops LLVM vectorises (the
+  logistic link's exp and log1p as polynomials, `_exp_nonpositive` and `_log1p_unit`: numba's `math.exp` is a
+  scalar call, 6 ns each here), then `∇ += a_i ⊗ φ'` while the rows are still in cache. Dense designs
   are cut into blocks of `ROW_BLOCK` rows spread over numba's threads, each summing its own partial
   gradient, added in block order: the same bits whatever the number of threads. Used for
   `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links). On
-  dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). CSR designs are cut
-  into a fixed number of row blocks (`csr_blocks`), each summing its own partial gradient; within a block,
-  chunks of `CSR_CHUNK` rows get their scores, then their links, then their gradient terms while their nonzeros
-  are still in cache. The gathers and scatters, not the memory, bound this pass (B6 reports it against the
-  triad all the same); it runs faster than scipy's two sparse products of `shared_scores`.
+  dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). A dense softmax pass
+  keeps the gradient as `K × features` and takes the rows of a block in chunks of `SOFTMAX_CHUNK`: the chunk's
+  scores (four rows per sweep of each class's weights), one vectorised exp over its shifted scores
+  (`_logsumexp_rows`), then its gradient terms (four rows per update of each class's row), while the rows are
+  in cache. CSR designs are cut into a fixed number of row blocks (`csr_blocks`), each summing its own partial
+  gradient; within a block, chunks of `CSR_CHUNK` rows get their scores (four partial sums a row), then their
+  links, then their gradient terms while their nonzeros are still in cache. The gathers and scatters bound
+  this pass more than the memory does; it runs faster than scipy's two sparse products of `shared_scores`.
   Its sums run in another order than BLAS's, so its values agree with `problem.loss`/`problem.grad` to
   rounding (`rtol 1e-12` in the tests), not bit for bit; on one machine they are bit-identical run to run.
 * `shared_scores` — NumPy, for any other in-memory linear problem: one `A @ x` shared by the loss and
@@ -24,8 +29,8 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
 
 `loss_and_grad` picks among them. A checkpoint that records the loss without the gradient of a
 `SoftmaxRegression`, and its held-out metrics (`evaluate`), take the scores from BLAS and each row's
-`logsumexp(z) − z_y` from NumPy (`softmax_losses`) instead of scipy's `logsumexp` and `log_softmax`
-— about 5× faster on the heavy-tail claim's 100 classes —, equal to rounding (`rtol 1e-12`).
+`logsumexp(z) − z_y` from one compiled pass over them (`softmax_losses`, the rows in parallel through
+`_logsumexp_rows`) instead of scipy's `logsumexp` and `log_softmax`, equal to rounding (`rtol 1e-12`).
 """
 
 from __future__ import annotations
@@ -56,8 +61,15 @@ jit_parallel_in_order = numba.njit(cache=True, nogil=True, parallel=True, fastma
 #: CSR design may have millions of columns): enough blocks to share among the threads of a small machine.
 CSR_BLOCKS = 16
 CSR_BLOCK_BYTES = 1 << 26
-#: Rows whose scores the CSR pass computes before their gradient terms (their nonzeros stay in the L2 cache).
+#: Rows whose scores the CSR pass computes before their links (vectorised over them) and gradient terms (their
+#: nonzeros stay in the L2 cache); the dense pass takes `DENSE_CHUNK` rows at a time (in the L1 cache if they can).
 CSR_CHUNK = 256
+DENSE_CHUNK = 16
+# unsigned offsets into the CSR arrays (numba then skips its negative-index wraparound)
+_U1, _U2, _U3, _U4 = (np.uint64(k) for k in range(1, 5))
+#: Rows whose scores, softmax and gradient terms the dense softmax pass computes in turn (rows in the L1/L2 cache,
+#: one vectorised exp over their scores).
+SOFTMAX_CHUNK = 128
 
 
 def csr_blocks(n: int, dim: int) -> int:
@@ -107,28 +119,30 @@ def fused_pass(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.nd
     kind, A, y = found
     K = problem.n_outputs
     phi = np.empty(problem.n)
-    g = np.zeros(problem.dim)
     # blocks of rows in parallel, each its own partial gradient, added in block order: the same sums whatever
     # the number of threads
     fused.start_threads()  # numba's pool, started without changing torch's thread count
     if sp.issparse(A):
         blocks = np.zeros((csr_blocks(problem.n, problem.dim), problem.dim))
         rows = -(-problem.n // len(blocks))
-        # unsigned positions and column indices: numba then skips its negative-index wraparound, which
-        # otherwise halves the speed of these gathers and scatters
-        indptr = A.indptr.astype(np.uint64)
-        indices = A.indices.view(np.uint32 if A.indices.itemsize == 4 else np.uint64)
+        # unsigned positions and column indices, viewed in place: numba then skips its negative-index
+        # wraparound, which otherwise halves the speed of these gathers and scatters
+        indptr, indices = (v.view(np.uint32 if v.itemsize == 4 else np.uint64) for v in (A.indptr, A.indices))
         if K == 1:
             _csr_single(indptr, indices, A.data, y, x, kind, phi, blocks, rows)
         else:
             _csr_multi(indptr, indices, A.data, y, x.reshape(-1, K), phi, blocks.reshape(len(blocks), -1, K), rows)
-    else:
+    elif K == 1:
         blocks = np.zeros((-(-problem.n // ROW_BLOCK), problem.dim))
-        if K == 1:
-            _dense_single(A, y, x, kind, phi, blocks)
-        else:
-            _dense_multi(A, y, x.reshape(-1, K), phi, blocks.reshape(len(blocks), -1, K))
-    np.sum(blocks, axis=0, out=g)  # row after row (the outer axis): a fixed order
+        _dense_single(A, y, x, kind, phi, blocks)
+    else:
+        # classes outermost (`K × features`): a row's work is K dot products and K axpys over its features
+        blocks = np.zeros((-(-problem.n // ROW_BLOCK), K, problem.dim // K))
+        _dense_multi(A, y, np.ascontiguousarray(x.reshape(-1, K).T), phi, blocks)
+    g = np.sum(blocks, axis=0)  # row after row (the outer axis): a fixed order
+    if K > 1 and not sp.issparse(A):
+        g = g.T  # back to the layout of `x` (`features × K`)
+    g = g.reshape(-1)
     loss = float(np.mean(phi) + problem.reg_loss(x))  # np.mean: the pairwise sum of problem.loss
     return loss, g / problem.n + problem.reg_grad(x)
 
@@ -149,8 +163,14 @@ def _softmax(problem: Problem) -> bool:
 
 def softmax_losses(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """`logsumexp(z_i) − z_{i, y_i}` for every row of the scores `z` (`n × K`): the per-sample softmax
-    cross-entropy, as `SoftmaxRegression` defines it, to rounding — shifted by each row's largest score,
-    exponentiated in place (NumPy's vectorised `exp`)."""
+    cross-entropy, as `SoftmaxRegression` defines it, to rounding — shifted by each row's largest score and
+    exponentiated by the fused pass's vectorised exp (numba, rows in parallel; float64 scores), or NumPy's."""
+    y = np.asarray(y)
+    if z.dtype == np.float64 and z.flags.c_contiguous and y.dtype == np.int64 and len(z):
+        out = np.empty(len(z))
+        fused.start_threads()
+        _softmax_losses(z, y, out)
+        return out
     top = z.max(axis=1, keepdims=True)
     shifted = z - top
     np.exp(shifted, out=shifted)
@@ -197,16 +217,60 @@ def loss_and_grad(problem: Problem, x: np.ndarray, want_grad: bool = True) -> tu
 # Links, as the problems define them: 0 least squares ½(z − y)², 1 logistic log(1 + e^{−yz}), 2 softmax.
 
 
-def _link(kind, z, y):
+def _links(kind, z, y, start, m, phi, e):
+    """For the chunk of rows `start .. start + m`: `phi[start + c] ← φ(z_c, y)`, `z_c ← φ'(z_c, y)`, in loops
+    LLVM vectorises (`e`: work space). Least squares ½(z − y)² and z − y; logistic, with t = −y z,
+    `logaddexp(0, t) = max(t, 0) + log1p(e^{−|t|})` and `−y·expit(t)`, both without overflow."""
     if kind == 0:
-        r = z - y
-        return 0.5 * r * r, r
-    t = -y * z  # logaddexp(0, t) and −y·expit(t), both without overflow
-    if t > 0:
-        e = math.exp(-t)
-        return t + math.log1p(e), -y / (1.0 + e)
-    e = math.exp(t)
-    return math.log1p(e), -y * e / (1.0 + e)
+        for c in range(m):
+            r = z[c] - y[start + c]
+            phi[start + c], z[c] = 0.5 * r * r, r
+        return
+    for c in range(m):
+        e[c] = -abs(y[start + c] * z[c])
+    _exp_nonpositive(e, m)
+    for c in range(m):
+        label, u = y[start + c], e[c]
+        t = -label * z[c]
+        phi[start + c] = max(t, 0.0) + _log1p_unit(u)
+        z[c] = -label / (1.0 + u) if t > 0 else -label * u / (1.0 + u)
+
+
+# log1p(u) for 0 ≤ u ≤ 1 as 2·atanh(q), q = u / (2 + u) ≤ 1/3, by its series 2q Σ q^{2k} / (2k + 1) to k = 16
+# (truncation below 2e-17 relative): no cancellation for small u, and a loop LLVM vectorises.
+_ATANH_SERIES = np.array([2.0 / (2 * k + 1) for k in range(16, -1, -1)])
+
+
+def _log1p_unit(u):
+    q = u / (2.0 + u)
+    q2 = q * q
+    p = _ATANH_SERIES[0]
+    for k in range(1, _ATANH_SERIES.size):
+        p = p * q2 + _ATANH_SERIES[k]
+    return q * p
+
+
+# exp(v) for v ≤ 0 (shifted scores): 2^k · exp(r), k = round(v / ln 2), r = v − k ln 2 in two parts (Cody–Waite),
+# exp(r) by its Taylor polynomial to degree 13 (|r| ≤ ln 2 / 2: truncation below 2e-16), 2^k added to the
+# exponent bits. Within 1 ulp of libm's exp, and a loop LLVM vectorises (numba's math.exp is a scalar call,
+# 6 ns each here); below −708 the result would be subnormal: there it is exp(−708) ≈ 3e-308 instead, which
+# changes no sum of shifted scores (the largest is e^0 = 1) and no probability by more than 3e-308.
+_LN2_HI, _LN2_LO, _INV_LN2 = 6.93147180369123816490e-01, 1.90821492927058770002e-10, 1.44269504088896338700e00
+_EXP_TAYLOR = np.array([1.0 / math.factorial(i) for i in range(13, -1, -1)])
+
+
+def _exp_nonpositive(v, m):
+    """`v[:m] ← exp(v[:m])`, every `v[i] ≤ 0`."""
+    bits = v.view(np.int64)
+    for i in range(m):
+        t = max(v[i], -708.0)
+        k = np.floor(t * _INV_LN2 + 0.5)
+        r = (t - k * _LN2_HI) - k * _LN2_LO
+        p = _EXP_TAYLOR[0]
+        for c in range(1, _EXP_TAYLOR.size):
+            p = p * r + _EXP_TAYLOR[c]
+        v[i] = p
+        bits[i] += np.int64(k) << 52
 
 
 def _softmax_row(z, label, s):
@@ -218,53 +282,152 @@ def _softmax_row(z, label, s):
 def _dense_single(A, y, x, kind, phi, blocks):
     n, d = A.shape
     for b in prange(blocks.shape[0]):
-        g = blocks[b]
-        for i in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK)):
-            z = 0.0
-            for j in range(d):
-                z += A[i, j] * x[j]
-            phi[i], s = _link(kind, z, y[i])
-            for j in range(d):
-                g[j] += s * A[i, j]
+        g, z, e = blocks[b], np.empty(DENSE_CHUNK), np.empty(DENSE_CHUNK)
+        # chunks of rows, as on CSR designs: their scores, their links (vectorised), their gradient terms
+        for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), DENSE_CHUNK):
+            m = min(n, (b + 1) * ROW_BLOCK, start + DENSE_CHUNK) - start
+            for c in range(m):
+                zc = 0.0
+                for j in range(d):
+                    zc += A[start + c, j] * x[j]
+                z[c] = zc
+            _links(kind, z, y, start, m, phi, e)
+            for c in range(m):
+                s = z[c]
+                for j in range(d):
+                    g[j] += s * A[start + c, j]
+
+
+def _csr_dot(indptr, indices, data, i, x):
+    """`a_iᵀx` for row `i` of a CSR design: four partial sums (in a fixed order) instead of one chain of dependent
+    additions, which bounds the loop by the adder's latency."""
+    p, hi = np.uint64(indptr[i]), np.uint64(indptr[i + 1])
+    z0 = z1 = z2 = z3 = 0.0
+    while p + _U4 <= hi:
+        z0 += data[p] * x[indices[p]]
+        z1 += data[p + _U1] * x[indices[p + _U1]]
+        z2 += data[p + _U2] * x[indices[p + _U2]]
+        z3 += data[p + _U3] * x[indices[p + _U3]]
+        p += _U4
+    z = (z0 + z1) + (z2 + z3)
+    while p < hi:
+        z += data[p] * x[indices[p]]
+        p += _U1
+    return z
 
 
 def _csr_single(indptr, indices, data, y, x, kind, phi, blocks, rows):
     n = indptr.size - 1
     for b in prange(blocks.shape[0]):
-        g, z = blocks[b], np.empty(CSR_CHUNK)
+        g, z, e = blocks[b], np.empty(CSR_CHUNK), np.empty(CSR_CHUNK)
         # chunks of rows: their scores, then their links, then their gradient terms, read again from cache —
         # one loop doing all three per row runs at half the speed
         for start in range(b * rows, min(n, (b + 1) * rows), CSR_CHUNK):
             stop = min(n, (b + 1) * rows, start + CSR_CHUNK)
             for i in range(start, stop):
-                zi = 0.0
-                for p in range(indptr[i], indptr[i + 1]):
-                    zi += data[p] * x[indices[p]]
-                z[i - start] = zi
-            for i in range(start, stop):
-                phi[i], z[i - start] = _link(kind, z[i - start], y[i])
+                z[i - start] = _csr_dot(indptr, indices, data, i, x)
+            _links(kind, z, y, start, stop - start, phi, e)
             for i in range(start, stop):
                 si = z[i - start]
                 for p in range(indptr[i], indptr[i + 1]):
                     g[indices[p]] += si * data[p]
 
 
-def _dense_multi(A, y, X, phi, blocks):
-    n, d = A.shape
-    K = X.shape[1]
+def _scores_by_four(A, XT, Z, start, m):
+    """`Z[c·K + k] ← a_{start+c}ᵀ XT[k]` for the `m` rows from `start`: four rows per sweep over the features,
+    so that each load of `XT[k]` serves four dot products (each summed in the same order as one alone)."""
+    d, K = A.shape[1], XT.shape[0]
+    for c in range(0, m - m % 4, 4):
+        i = start + c
+        for k in range(K):
+            x = XT[k]
+            z0 = z1 = z2 = z3 = 0.0
+            for j in range(d):
+                z0 += A[i, j] * x[j]
+                z1 += A[i + 1, j] * x[j]
+                z2 += A[i + 2, j] * x[j]
+                z3 += A[i + 3, j] * x[j]
+            Z[c * K + k], Z[(c + 1) * K + k], Z[(c + 2) * K + k], Z[(c + 3) * K + k] = z0, z1, z2, z3
+    for c in range(m - m % 4, m):
+        for k in range(K):
+            z = 0.0
+            for j in range(d):
+                z += A[start + c, j] * XT[k, j]
+            Z[c * K + k] = z
+
+
+def _add_by_four(A, S, GT, start, m):
+    """`GT[k] += Σ_c S[c·K + k] · a_{start+c}`: four rows per load and store of `GT[k]`."""
+    d, K = A.shape[1], GT.shape[0]
+    for c in range(0, m - m % 4, 4):
+        i = start + c
+        for k in range(K):
+            g = GT[k]
+            s0, s1, s2, s3 = S[c * K + k], S[(c + 1) * K + k], S[(c + 2) * K + k], S[(c + 3) * K + k]
+            for j in range(d):
+                g[j] += s0 * A[i, j] + s1 * A[i + 1, j] + s2 * A[i + 2, j] + s3 * A[i + 3, j]
+    for c in range(m - m % 4, m):
+        for k in range(K):
+            s = S[c * K + k]
+            for j in range(d):
+                GT[k, j] += s * A[start + c, j]
+
+
+def _dense_multi(A, y, XT, phi, blocks):
+    n = A.shape[0]
+    K = XT.shape[0]
     for b in prange(blocks.shape[0]):
-        G, z, s = blocks[b], np.empty(K), np.empty(K)
-        for i in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK)):
-            z[:] = 0.0
-            for j in range(d):
-                a = A[i, j]
+        GT, Z, E = blocks[b], np.empty(SOFTMAX_CHUNK * K), np.empty(SOFTMAX_CHUNK * K)
+        L, W = np.empty(SOFTMAX_CHUNK), np.empty(SOFTMAX_CHUNK)
+        # chunks of rows: their scores, their softmax (one vectorised exp over the chunk's shifted scores), then
+        # their gradient terms while the rows are still in cache
+        for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), SOFTMAX_CHUNK):
+            m = min(n, (b + 1) * ROW_BLOCK, start + SOFTMAX_CHUNK) - start
+            _scores_by_four(A, XT, Z, start, m)
+            _logsumexp_rows(Z, 0, m, K, E, L, W)
+            for c in range(m):  # as `softmax_minus_label`: divided by the sum, then − e_y; φ = logsumexp − z_y
+                label = y[start + c]
+                phi[start + c] = L[c] - Z[c * K + label]
                 for k in range(K):
-                    z[k] += a * X[j, k]
-            phi[i] = _softmax_row(z, y[i], s)
-            for j in range(d):
-                a = A[i, j]
-                for k in range(K):
-                    G[j, k] += a * s[k]
+                    E[c * K + k] = E[c * K + k] / W[c]
+                E[c * K + label] -= 1.0
+            _add_by_four(A, E, GT, start, m)
+
+
+def _logsumexp_rows(Z, offset, m, K, E, L, W):
+    """For the `m` rows of `K` scores from `Z[offset]` (flat): `E ← exp(z − max z)` (one vectorised exp over
+    them all), `W ←` its row sums, `L ← logsumexp(z) = max z + log W`, as scipy's `logsumexp` and `softmax`."""
+    for c in range(m):
+        o = offset + c * K
+        t0 = t1 = t2 = t3 = Z[o]  # four running maxima (one would wait on each comparison); max is exact
+        for k in range(1, K - (K - 1) % 4, 4):
+            t0, t1 = max(t0, Z[o + k]), max(t1, Z[o + k + 1])
+            t2, t3 = max(t2, Z[o + k + 2]), max(t3, Z[o + k + 3])
+        for k in range(K - (K - 1) % 4, K):
+            t0 = max(t0, Z[o + k])
+        top = max(max(t0, t1), max(t2, t3))
+        for k in range(K):
+            E[c * K + k] = Z[offset + c * K + k] - top
+        L[c] = top
+    _exp_nonpositive(E, m * K)
+    for c in range(m):
+        total = 0.0
+        for k in range(K):
+            total += E[c * K + k]
+        W[c] = total
+        L[c] += math.log(total)
+
+
+def _softmax_losses(z, y, out):
+    n, K = z.shape
+    flat = z.reshape(-1)
+    for b in prange(-(-n // ROW_BLOCK)):
+        E, L, W = np.empty(SOFTMAX_CHUNK * K), np.empty(SOFTMAX_CHUNK), np.empty(SOFTMAX_CHUNK)
+        for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), SOFTMAX_CHUNK):
+            m = min(n, (b + 1) * ROW_BLOCK, start + SOFTMAX_CHUNK) - start
+            _logsumexp_rows(flat, start * K, m, K, E, L, W)
+            for c in range(m):
+                out[start + c] = L[c] - z[start + c, y[start + c]]
 
 
 def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
@@ -286,10 +449,14 @@ def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
                     G[j, k] += a * s[k]
 
 
-_link, _softmax_row = jit_inline(_link), jit_inline(_softmax_row)
+_links, _log1p_unit, _softmax_row = jit_inline(_links), jit_inline(_log1p_unit), jit_inline(_softmax_row)
+_exp_nonpositive = jit_inline(_exp_nonpositive)
+_scores_by_four, _add_by_four, _csr_dot = jit_inline(_scores_by_four), jit_inline(_add_by_four), jit_inline(_csr_dot)
+_logsumexp_rows = jit_inline(_logsumexp_rows)
 # Dot products and gradient sums in any order (LLVM vectorises them); the same binary rounds the same way.
 # Dense designs: blocks of ROW_BLOCK rows on numba's threads (a default run measures on every core).
 # CSR designs: a fixed number of row blocks (`csr_blocks`), each with its own dense partial gradient; sums in
 # order (reassociated, LLVM vectorises the gathers with instructions slower than scalar loads on some CPUs).
 _csr_single, _csr_multi = jit_parallel_in_order(_csr_single), jit_parallel_in_order(_csr_multi)
 _dense_single, _dense_multi = jit_parallel_sum(_dense_single), jit_parallel_sum(_dense_multi)
+_softmax_losses = jit_parallel_sum(_softmax_losses)
