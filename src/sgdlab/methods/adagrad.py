@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from fractions import Fraction
 from typing import ClassVar
 
 import numpy as np
@@ -84,6 +86,18 @@ class Adagrad(DiagonallyScaled):
     def step_size(self, state: State) -> float:
         alpha = super().step_size(state)
         return alpha / (1.0 + (state["k"] - 1) * self.lr_decay) if self.lr_decay else alpha
+
+    def fused_scalars(self, alpha: float, k: int) -> tuple | None:
+        """With `rounding="fused"` and an `lr_decay = η`: the kernel's scalars with the step size as torch's fused
+        CPU kernel computes it in double, `α_k = lr·s(k)/(1 + (k − 1)η)` with the denominator one multiply-add (its
+        compiler contracts it), not the two roundings of `step_size` (torch's for-loop and foreach Adagrad, in
+        Python); otherwise `None` (the plain scalars)."""
+        if not self.lr_decay or self.rounding != "fused" or not math.isfinite(self.lr_decay):
+            return None
+        # `super()` skips this class's decayed step size; a rational `a·b + c` converts to float rounded once
+        base = super().step_size({"k": k})
+        alpha = base / float(Fraction(k - 1) * Fraction(self.lr_decay) + 1)
+        return (alpha, *self.fused_step_args(k), *self.fused_args())
 
     def sparse_update(self) -> str:
         if self.weight_decay:

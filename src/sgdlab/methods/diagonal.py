@@ -7,8 +7,6 @@ divides by `√(v + ε)`, torch.optim by `√v + ε`.
 from __future__ import annotations
 
 import dataclasses
-import math
-from fractions import Fraction
 from typing import ClassVar
 
 import numpy as np
@@ -66,19 +64,6 @@ class DiagonallyScaled(SteppedMethod):
             return None
         slots = ("v", "gbar" if self.centered else None, "buf" if self.momentum > 0 else None)
         return dataclasses.replace(spec, state=slots)
-
-    def fused_scalars(self, alpha: float, k: int) -> tuple | None:
-        """With `rounding="fused"` and an `lr_decay = η` (Adagrad's options): the kernel's scalars with the step
-        size as torch's fused CPU kernel computes it in double, `α_k = lr·s(k)/(1 + (k − 1)η)` with the
-        denominator one multiply-add (its compiler contracts it), not the two roundings of `step_size` (torch's
-        for-loop and foreach Adagrad, in Python); otherwise `None` (the plain scalars)."""
-        decay = getattr(self, "lr_decay", 0.0)
-        if not decay or getattr(self, "rounding", "foreach") != "fused" or not math.isfinite(decay):
-            return None
-        # `super()` skips Adagrad's own decayed step size; a rational `a·b + c` converts to float rounded once
-        base = super().step_size({"k": k})
-        alpha = base / float(Fraction(k - 1) * Fraction(decay) + 1)
-        return (alpha, *self.fused_step_args(k), *self.fused_args())
 
     def fused_args(self) -> tuple:
         gamma = getattr(self, "gamma", 0.0)

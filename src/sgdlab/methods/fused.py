@@ -150,36 +150,32 @@ def start_threads() -> None:
 # Python functions are never compiled themselves.
 
 
-def _pieces2(x, g, scalars, parts):
+def _pieces2(x, g, scalars, parts, per):
     n = x.size
-    per = (-(-n // parts) + 15) // 16 * 16
     for c in prange(parts):  # noqa: F821
         lo = min(n, c * per)
         hi = min(n, lo + per)
         _update(x[lo:hi], g[lo:hi], *scalars)  # noqa: F821
 
 
-def _pieces3(x, g, a, scalars, parts):
+def _pieces3(x, g, a, scalars, parts, per):
     n = x.size
-    per = (-(-n // parts) + 15) // 16 * 16
     for c in prange(parts):  # noqa: F821
         lo = min(n, c * per)
         hi = min(n, lo + per)
         _update(x[lo:hi], g[lo:hi], a[lo:hi], *scalars)  # noqa: F821
 
 
-def _pieces4(x, g, a, b, scalars, parts):
+def _pieces4(x, g, a, b, scalars, parts, per):
     n = x.size
-    per = (-(-n // parts) + 15) // 16 * 16
     for c in prange(parts):  # noqa: F821
         lo = min(n, c * per)
         hi = min(n, lo + per)
         _update(x[lo:hi], g[lo:hi], a[lo:hi], b[lo:hi], *scalars)  # noqa: F821
 
 
-def _pieces5(x, g, a, b, d, scalars, parts):
+def _pieces5(x, g, a, b, d, scalars, parts, per):
     n = x.size
-    per = (-(-n // parts) + 15) // 16 * 16
     for c in prange(parts):  # noqa: F821
         lo = min(n, c * per)
         hi = min(n, lo + per)
@@ -211,7 +207,9 @@ def _kernel(fn):
         # reference does) instead of being promoted to float64 by Python-float coefficients.
         real = args[0].dtype.type
         scalars = tuple(real(a) if isinstance(a, float) else a for a in args[count:])
-        driver(*(a.reshape(-1) for a in args[:count]), scalars, _numba().get_num_threads())
+        parts = _numba().get_num_threads()
+        per = (-(-args[0].size // parts) + 15) // 16 * 16  # a multiple of 16 elements: the pieces keep no tail
+        driver(*(a.reshape(-1) for a in args[:count]), scalars, parts, per)
 
     call.compiled = None
     call.drivers = {}

@@ -166,7 +166,6 @@ def _layout(sizes: tuple[int, ...], parts: int) -> tuple[np.ndarray, np.ndarray]
                 fill = 0
     if chunks[-1] != len(segments):
         chunks.append(len(segments))
-    chunks = list(dict.fromkeys(chunks))  # (a chunk closed before it took anything is no chunk)
     return np.array(segments, dtype=np.int64).reshape(-1, 3), np.array(chunks, dtype=np.int64)
 
 
