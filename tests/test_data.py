@@ -137,26 +137,35 @@ def test_bundled_datasets_load_offline(name, shape, labels):
     np.testing.assert_allclose(scaled.A.mean(axis=0), 0.0, atol=1e-12)
 
 
-def test_digits_are_read_without_scikit_learn_and_equal_its_loader(monkeypatch):
-    """The digits come from scikit-learn's bundled file, parsed here: the values and dtypes of `load_digits`."""
+@pytest.mark.parametrize("name", ["digits", "breast_cancer", "iris", "wine", "diabetes"])
+def test_bundled_sets_equal_scikit_learns_loaders(monkeypatch, name):
+    """The tables scikit-learn stores as one csv are parsed here (its loader must not be the one that answers):
+    the values and dtypes of `sklearn.datasets.load_*`; diabetes goes through scikit-learn."""
     import sklearn.datasets
 
     from sgdlab.data import loaders
 
-    monkeypatch.setattr(sklearn.datasets, "load_digits", None)  # the loader must not be the one that answers
-    ours = load_bundled("digits")
+    loader = loaders._BUNDLED[name]
+    if name != "diabetes":
+        monkeypatch.setattr(sklearn.datasets, loader, None)
+    ours = load_bundled(name)
     monkeypatch.undo()
-    want = sklearn.datasets.load_digits()
-    pixels, labels = loaders._read_digits(loaders._digits_file())
-    assert pixels.dtype == want.data.dtype and labels.dtype == want.target.dtype
-    np.testing.assert_array_equal(pixels, want.data)
-    np.testing.assert_array_equal(labels, want.target)
+    want = getattr(sklearn.datasets, loader)()
+    if name != "diabetes":
+        features, labels = loaders._read_bundled(loaders._bundled_file(name), header=name != "digits")
+        assert features.dtype == want.data.dtype and labels.dtype == want.target.dtype
+        np.testing.assert_array_equal(features, want.data)
+        np.testing.assert_array_equal(labels, want.target)
     np.testing.assert_array_equal(ours.A, want.data.astype(np.float64))
-    np.testing.assert_array_equal(ours.y, want.target)
+    labels = want.target
+    if labels.dtype.kind in "iu" and np.unique(labels).size == 2:
+        labels = np.where(labels == labels.max(), 1, -1)
+    np.testing.assert_array_equal(ours.y, labels)
 
 
-def test_loading_the_digits_does_not_import_scikit_learn():
-    code = "import sys; from sgdlab.data import load_bundled; load_bundled('digits'); print('sklearn' in sys.modules)"
+@pytest.mark.parametrize("name", ["digits", "breast_cancer"])
+def test_loading_a_bundled_table_does_not_import_scikit_learn(name):
+    code = f"import sys; from sgdlab.data import load_bundled; load_bundled({name!r}); print('sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

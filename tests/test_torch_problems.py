@@ -111,3 +111,34 @@ def test_stdlib_corpus_is_available_offline_and_encodes_into_the_alphabet():
     assert "".join(ALPHABET[c] for c in codes[:200]) == text[:200].encode("ascii", "replace").decode().replace(
         "\t", "?"
     )
+
+
+def _product_of_a_denormal() -> float:
+    return float(np.float32(1e-40) * np.float32(1.0))
+
+
+def test_network_oracles_flush_denormals_inside_and_restore_the_flags_after(network):
+    """Saturated networks fill their tensors with denormals (10–100× slower arithmetic): the oracle flushes them,
+    and the caller's IEEE arithmetic — the methods' NumPy updates — is left as it was, on or off."""
+    from sgdlab.torch import problems as module
+
+    problem, test = network
+    seen = []
+    original = problem.network.forward
+
+    def forward(*args):
+        seen.append(_product_of_a_denormal())
+        return original(*args)
+
+    x = problem.initial_point()
+    problem.network.forward = forward
+    try:
+        for already_on in (False, True):
+            torch.set_flush_denormal(already_on)
+            problem.loss(x), problem.grad_batch(x, np.arange(4)), problem.evaluate(x, test)
+            assert module._flushing_denormals() is already_on
+            assert (_product_of_a_denormal() == 0.0) is already_on
+    finally:
+        torch.set_flush_denormal(False)
+        del problem.network.forward
+    assert seen and all(value == 0.0 for value in seen)

@@ -51,9 +51,9 @@ def load_bundled(name: str, standardize: bool = False) -> Dataset:
     """
     if name not in _BUNDLED:
         raise ValueError(f"unknown bundled dataset {name!r}; choose one of {', '.join(BUNDLED_NAMES)}")
-    found = _digits_file() if name == "digits" else None
+    found = _bundled_file(name)
     if found is not None:
-        X, y = _read_digits(found)
+        X, y = _read_bundled(found, header=name != "digits")
     else:
         import sklearn.datasets
 
@@ -65,22 +65,29 @@ def load_bundled(name: str, standardize: bool = False) -> Dataset:
     return _standardize(data) if standardize else data
 
 
-def _digits_file() -> Path | None:
-    """scikit-learn's bundled `digits.csv.gz`, found without importing scikit-learn (the import alone takes
-    seconds, most of a first `digits_cnn()`); `None` where scikit-learn lays its data out otherwise."""
-    spec = importlib.util.find_spec("sklearn")
+#: The bundled sets scikit-learn stores as one table (features, then the integer label); diabetes is stored
+#: raw in two files and scaled by its loader, so it goes through scikit-learn.
+_CSV_FILES = {"digits": "digits.csv.gz", "breast_cancer": "breast_cancer.csv", "iris": "iris.csv",
+              "wine": "wine_data.csv"}  # fmt: skip
+
+
+def _bundled_file(name: str) -> Path | None:
+    """scikit-learn's bundled csv of `name`, found without importing scikit-learn (the import alone takes
+    about a second, most of a first `digits_cnn()`); `None` for diabetes, or where scikit-learn lays its data
+    out otherwise."""
+    spec = importlib.util.find_spec("sklearn") if name in _CSV_FILES else None
     for root in (spec.submodule_search_locations or []) if spec is not None else []:
-        path = Path(root) / "datasets" / "data" / "digits.csv.gz"
+        path = Path(root) / "datasets" / "data" / _CSV_FILES[name]
         if path.is_file():
             return path
     return None
 
 
-def _read_digits(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The pixels (float64) and labels (int) of `digits.csv.gz`, parsed as `sklearn.datasets.load_digits`
-    parses it: the last column is the label."""
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        table = np.loadtxt(handle, delimiter=",")
+def _read_bundled(path: Path, header: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The features (float64) and labels (int) of a bundled csv, parsed as scikit-learn's loaders parse it: the
+    last column is the label; with `header`, the first line (sizes and class names) is skipped."""
+    with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")) as handle:
+        table = np.loadtxt(handle, delimiter=",", skiprows=int(header), ndmin=2)
     return table[:, :-1], table[:, -1].astype(int, copy=False)
 
 
