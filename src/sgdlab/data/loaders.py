@@ -86,7 +86,8 @@ def _bundled_file(name: str) -> Path | None:
 def _read_bundled(path: Path, header: bool) -> tuple[np.ndarray, np.ndarray]:
     """The features (float64) and labels (int) of a bundled csv, parsed as scikit-learn's loaders parse it: the
     last column is the label; with `header`, the first line (sizes and class names) is skipped."""
-    with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")) as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         table = np.loadtxt(handle, delimiter=",", skiprows=int(header), ndmin=2)
     return table[:, :-1], table[:, -1].astype(int, copy=False)
 
