@@ -146,7 +146,8 @@ def test_generated_pages_follow_the_code(site):
         if cells:
             default = cells[2].strip()
             assert default.startswith("<code>") or _text_of(default) in ("required", "unset", "—"), (
-                f"an experiment-file row whose default column holds {_text_of(default)!r}: {_text_of(row)}")
+                f"an experiment-file row whose default column holds {_text_of(default)!r}: {_text_of(row)}"
+            )
     assert "A number of seeds" in reference  # the fields' notes, from the #: comments in the spec models
 
     methods = _text(out / "methods" / "index.html")

@@ -170,7 +170,6 @@ def test_the_report_renders_with_every_image_and_no_errors(reproduction):
     assert all(p.is_file() and p.stat().st_size > 0 for p in result.files)
 
 
-
 @pytest.mark.parametrize("width", [1400, 1920])
 def test_the_report_fits_the_page_and_says_what_to_look_at(reproduction, width):
     """(Runs before the next test, which rewrites the report for one claim.) No table (or anything else) scrolls

@@ -57,8 +57,10 @@ def test_binary_imbalance_and_the_default_are_unchanged():
     # without imbalance the generator draws what it drew before the option existed, so every existing experiment
     # keeps its data. Compared to rounding, not bit for bit: the design goes through BLAS products, whose last
     # bits differ between CPUs (AVX2 vs AVX-512 kernels); the labels are integers and must match exactly.
-    first_rows = [[-0.87845981736, 0.770868233687, -0.433845425242, -0.424862984381, -0.045758650795],
-                  [0.064395677951, 0.022960862596, 0.549652149127, -0.31545778334, -0.549240113758]]
+    first_rows = [
+        [-0.87845981736, 0.770868233687, -0.433845425242, -0.424862984381, -0.045758650795],
+        [0.064395677951, 0.022960862596, 0.549652149127, -0.31545778334, -0.549240113758],
+    ]
     before = {
         (2, 1.0): (first_rows, [138, 162], 763.9225896766959),
         (4, 1.0): (first_rows, [77, 84, 58, 81], 763.9225896766959),

@@ -407,8 +407,9 @@ def test_the_command_reaches_the_server_without_the_numerics():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # fmt: skip
     assert out.stdout.strip() == "[]"
-    code = ("import sgdlab as sl\n"
-            "print(sl.run.__module__, sl.Trace.__name__, sl.methods.SGD.__name__, sl.engine.__name__)")
+    code = (
+        "import sgdlab as sl\nprint(sl.run.__module__, sl.Trace.__name__, sl.methods.SGD.__name__, sl.engine.__name__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # fmt: skip
     assert out.stdout.split() == ["sgdlab.engine.loop", "Trace", "SGD", "sgdlab.engine"]

@@ -220,9 +220,14 @@ def test_held_out_split_and_batch_size_must_fit_the_data():
     split = changed("problems.0.data.test_size", 0.5)
     assert "more than the 25 training samples of problems[0] (ls)" in _refused(changed("batch_size", 26, split))[0]
     assert parse_spec(changed("batch_size", 25, split)).batch_sizes == [25]
-    assert "more than the 1000 training samples" in _refused(
-        changed("batch_size", 1001, changed("problems.0.data", {"source": "regression"}))  # the generator's default n
-    )[0]
+    assert (
+        "more than the 1000 training samples"
+        in _refused(
+            changed(
+                "batch_size", 1001, changed("problems.0.data", {"source": "regression"})
+            )  # the generator's default n
+        )[0]
+    )
     full_batch = changed("methods", [{"type": "GD"}], changed("batch_size", 51))
     assert parse_spec(full_batch).batch_sizes == [51]  # GD uses every sample whatever the batch size
 

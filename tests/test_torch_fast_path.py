@@ -7,6 +7,7 @@ launch seam to know which path ran; none measures time. B5's quick mode runs end
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -207,6 +208,82 @@ def test_mixed_dtypes_and_step_counts_in_one_group(spy):
         tol = {torch.float64: 1e-12, torch.float32: 1e-6, torch.bfloat16: 0.0}[p.dtype]
         _assert_close(p, q, tol)
     assert opts[0].state[fast[1]]["k"] == 3 and opts[0].state[fast[0]]["k"] == 5
+
+
+def _replace_data(params, opt):
+    params[2].data = params[2].data.clone()  # same values, new memory: the old pointer must not be written
+
+
+def _replace_state(params, opt):
+    state = opt.state[params[0]]
+    for key, value in list(state.items()):
+        if torch.is_tensor(value):
+            state[key] = value.clone()
+
+
+def _load_state(params, opt):
+    opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+
+
+def _halve_lr(params, opt):
+    opt.param_groups[0]["lr"] *= 0.5
+
+
+def _add_group(params, opt):
+    extra = torch.nn.Parameter(torch.linspace(-1.0, 1.0, 11, dtype=torch.float64))
+    opt.add_param_group({"params": [extra]})
+    params.append(extra)
+
+
+# What may change between two steps of a plan (`fast_path.GroupPath`), applied alike to the fast and the reference
+# run before step 3; the gradients of step 3 may differ too (`_GRADIENTS`).
+DISTURBANCES = {
+    "nothing": None, "data replaced": _replace_data, "state replaced": _replace_state, "state loaded": _load_state,
+    "lr changed": _halve_lr, "group added": _add_group, "gradient missing": None, "gradient not contiguous": None,
+}  # fmt: skip
+
+
+def _plan_run(name, kwargs, disturbance, *, reference=False):
+    gen = torch.Generator().manual_seed(5)
+    shapes = [(BIG,), (300, 250), (7,), (3, 5), (1,)]
+    params = [torch.nn.Parameter(torch.randn(*s, generator=gen, dtype=torch.float64)) for s in shapes]
+    opt = _optimizer(name, kwargs, list(params))
+    for i in range(6):
+        if i == 3 and DISTURBANCES[disturbance] is not None:
+            DISTURBANCES[disturbance](params, opt)
+        for j, p in enumerate(params):
+            g = torch.randn(*p.shape, generator=gen, dtype=torch.float64)
+            if i == 3 and j == 1 and disturbance == "gradient not contiguous":
+                g = g.t().contiguous().t()
+            p.grad = None if (i == 3 and j == 3 and disturbance == "gradient missing") else g
+        if reference:
+            with fused.disabled():
+                opt.step()
+        else:
+            opt.step()
+    return params, opt
+
+
+@pytest.mark.parametrize("disturbance", DISTURBANCES)
+@pytest.mark.parametrize(("name", "kwargs"), CONFIGS)
+def test_a_replayed_plan_equals_the_reference_path(name, kwargs, disturbance, spy, monkeypatch):
+    """A group's plan is replayed while what it read holds and rebuilt when anything changed (a stale pointer
+    would update memory the parameter no longer uses): equal to the reference loop either way."""
+    passes = []
+    original = fast_path._pass1
+    monkeypatch.setattr(fast_path, "_pass1", lambda *args: passes.append(1) or original(*args))
+    fast, opt_fast = _plan_run(name, kwargs, disturbance)
+    assert spy, "the fast path was not taken"
+    if disturbance in ("nothing", "lr changed"):
+        assert len(passes) == 1  # every later step replayed the first step's plan
+    ref, opt_ref = _plan_run(name, kwargs, disturbance, reference=True)
+    for p, q in zip(fast, ref, strict=True):
+        _assert_close(p, q, 1e-12)
+        for key, value in opt_ref.state[q].items():
+            if torch.is_tensor(value):
+                _assert_close(opt_fast.state[p][key], value, 1e-12)
+            else:
+                assert opt_fast.state[p][key] == value, key
 
 
 def test_a_sparse_gradient_sends_the_group_to_the_reference_loop(spy):

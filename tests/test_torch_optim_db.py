@@ -415,8 +415,11 @@ def _sparse(steps=30, rows=6, cols=3, seed=2):
     out = []
     for _ in range(steps):
         index = torch.tensor(rng.choice(rows, size=3, replace=True))  # repeated rows: coalescing sums them
-        out.append(torch.sparse_coo_tensor(index[None], torch.tensor(rng.standard_normal((3, cols))), (rows, cols),
-                                           check_invariants=True))
+        out.append(
+            torch.sparse_coo_tensor(
+                index[None], torch.tensor(rng.standard_normal((3, cols))), (rows, cols), check_invariants=True
+            )
+        )
     return out
 
 

@@ -386,17 +386,29 @@ def test_html_tables_are_formatted_for_people(tmp_path):
     from sgdlab.viz.html import format_number
 
     assert [format_number(v) for v in (4480.0, 57300.0, 0.00303, 12.0, -5.55e-17, float("inf"), float("nan"))] == [
-        "4,480", "57,300", "0.00303", "12", "−5.55e−17", "∞", "—"]
-    nested = pd.DataFrame({("theory", "GD"): ["O(1/ε)"], ("theory", "SGD"): ["O(1/ε²)"]},
-                          index=pd.Index(["convex"], name="assumption"))
+        "4,480",
+        "57,300",
+        "0.00303",
+        "12",
+        "−5.55e−17",
+        "∞",
+        "—",
+    ]
+    nested = pd.DataFrame(
+        {("theory", "GD"): ["O(1/ε)"], ("theory", "SGD"): ["O(1/ε²)"]}, index=pd.Index(["convex"], name="assumption")
+    )
     report = HtmlReport("t")
-    report.add_section("s", tables=[("what the columns are", nested)], key="claim-key",
-                       figures=[(_png(tmp_path / "c.png"), "What to look at.")])
+    report.add_section(
+        "s",
+        tables=[("what the columns are", nested)],
+        key="claim-key",
+        figures=[(_png(tmp_path / "c.png"), "What to look at.")],
+    )
     page = report.render()
     assert "<th>assumption</th><th>theory: GD</th><th>theory: SGD</th>" in page  # one header row
     assert "<caption>what the columns are</caption>" in page
     assert "<code>claim-key</code>" in page
-    assert "What to look at.<span class=\"file\">c.png</span></figcaption>" in page
+    assert 'What to look at.<span class="file">c.png</span></figcaption>' in page
     assert 'width="192"' in page  # 2 inches at 50 dpi, shown at its drawn size (96 CSS px per inch)
 
 
@@ -417,8 +429,11 @@ def test_report_sentences_and_cells_use_the_tables_minus_but_code_stays_as_writt
     from sgdlab.viz.html import format_number
 
     report = HtmlReport("t")
-    report.add_section("s", text="the gap is -0.034 nats; run `sgdlab x --lr -1e-3`",
-                       table=pd.DataFrame({"measured": ["Zipf 0.014, uniform -0.034"], "value": [-0.034]}))
+    report.add_section(
+        "s",
+        text="the gap is -0.034 nats; run `sgdlab x --lr -1e-3`",
+        table=pd.DataFrame({"measured": ["Zipf 0.014, uniform -0.034"], "value": [-0.034]}),
+    )
     page = report.render()
     assert "the gap is −0.034 nats" in page and "<code>sgdlab x --lr -1e-3</code>" in page
     assert "uniform −0.034" in page and format_number(-0.034) in page

@@ -21,7 +21,6 @@ def real(name: str, value: object) -> float:
     return value
 
 
-
 def positive(name: str, value: object) -> float:
     """Return `value` as a float after checking `value > 0`."""
     value = real(name, value)

@@ -482,6 +482,7 @@ def playground_command(port, no_browser) -> None:
     """A live page on 127.0.0.1: 2-D problems, up to three methods, their sliders, paths and curves."""
     try:
         from sgdlab.playground import server
+
         server.require_bokeh()
     except ImportError as exc:
         raise click.ClickException(str(exc)) from None

@@ -48,9 +48,15 @@ class AdamNonConvergence(Claim):
         for label in ("Adam", "AMSGrad"):
             chosen = runs.one(label=label)
             finals = np.array([r.x[0] for r in chosen])
-            rows.append({"method": label, "final x, median over seeds": float(np.median(finals)),
-                         "final x, range over seeds": f"{finals.min():.3f} to {finals.max():.3f}".replace("-", "−"),
-                         "x*": x_star, "final f − f*": _common.gap(chosen.median_final("subopt"))})
+            rows.append(
+                {
+                    "method": label,
+                    "final x, median over seeds": float(np.median(finals)),
+                    "final x, range over seeds": f"{finals.min():.3f} to {finals.max():.3f}".replace("-", "−"),
+                    "x*": x_star,
+                    "final f − f*": _common.gap(chosen.median_final("subopt")),
+                }
+            )
         frame = pd.DataFrame(rows).set_index("method")
         finals_subopt = {label: runs.one(label=label).median_final("subopt")
                          for label in ("Adam", "AMSGrad")}  # fmt: skip

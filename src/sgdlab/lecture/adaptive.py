@@ -163,8 +163,13 @@ class AdaptiveMethods(Claim):
               "final f − f*: Adagrad": v["Adagrad"], "ratio SGD/Adagrad": round(v["ratio"], 2)}
              for problem, v in found.items()]
         )  # fmt: skip
-        verdict.extra_tables.append(("SGD and Adagrad on sparse data, each with its learning rate tuned on "
-                                     f"{LR_GRID} (seed 0); final f − f*, median over seeds.", sparse_table))
+        verdict.extra_tables.append(
+            (
+                "SGD and Adagrad on sparse data, each with its learning rate tuned on "
+                f"{LR_GRID} (seed 0); final f − f*, median over seeds.",
+                sparse_table,
+            )
+        )
         verdict.notes = (
             "Adadelta's first steps are √ε-sized whatever the problem, so where the solution is far in those units "
             "(the raw breast-cancer features) its progress is steady but slow."

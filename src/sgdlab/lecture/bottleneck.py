@@ -111,7 +111,7 @@ class VarianceIsTheBottleneck(Claim):
         return verdict
 
     table_caption = (
-        "\"not reached\": the method did not get to the target within the budget. Slopes are fitted on the last "
+        '"not reached": the method did not get to the target within the budget. Slopes are fitted on the last '
         "half of the run in log k, median over seeds, with a 95 % bootstrap interval over seeds."
     )
     captions: ClassVar[dict[str, str]] = {

@@ -207,9 +207,15 @@ class ComplexityTable(Claim):
                     plot_convergence(ax, {cell.method: curves}, "iters", cell.metric)
                     fit = fit_rate(*_median_curve(curves), "sublinear")
                     x = np.geomspace(*fit.x_range, 20)
-                    ax.plot(x, np.exp(fit.intercept) * x**fit.slope, "k--", lw=1.1,
-                            label=f"fit to the median: k^{_exp(fit.slope)}" if len(curves) > 1 else
-                            f"fit: k^{_exp(fit.slope)}")  # the table's rate is over seeds (its bootstrap)
+                    ax.plot(
+                        x,
+                        np.exp(fit.intercept) * x**fit.slope,
+                        "k--",
+                        lw=1.1,
+                        label=f"fit to the median: k^{_exp(fit.slope)}"
+                        if len(curves) > 1
+                        else f"fit: k^{_exp(fit.slope)}",
+                    )  # the table's rate is over seeds (its bootstrap)
                     ax.plot(x, np.exp(fit.intercept) * x[0] ** fit.slope * (x / x[0]) ** cell.exponent, ":",
                             color="grey", lw=1.5, label=f"theory: k^{_exp(cell.exponent)}")  # fmt: skip
                     ax.set_ylabel(LABELS[cell.metric])

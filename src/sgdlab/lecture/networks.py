@@ -127,8 +127,11 @@ class NetworkAdamGap(Claim):
             f"language − vision ≥ {MARGIN:g} nats",
         )
         test_gap = gaps(results, "test_loss")
-        momentum = float(table.set_index(["task", "optimizer"]).loc[(TASK_NAMES["language"], "Momentum"),
-                                                                     "training loss minus Adam's (nats)"])
+        momentum = float(
+            table.set_index(["task", "optimizer"]).loc[
+                (TASK_NAMES["language"], "Momentum"), "training loss minus Adam's (nats)"
+            ]
+        )
         verdict.table = table
         verdict.notes = (
             "Gap = SGD's median final training loss − Adam's (nats per prediction). On held-out data the gap is "

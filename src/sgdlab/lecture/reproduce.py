@@ -232,8 +232,10 @@ def run_claims(
         stored = store.runs()
         timing = ""
         if len(stored):
-            timing = (f" This reproduction: {len(stored)} runs in `results.db`, {stored['wall_s'].sum():.0f} s of "
-                      "run time in all (summed over workers, as the store records each run).")
+            timing = (
+                f" This reproduction: {len(stored)} runs in `results.db`, {stored['wall_s'].sum():.0f} s of "
+                "run time in all (summed over workers, as the store records each run)."
+            )
         report = HtmlReport(
             f"sgdlab reproduce ({mode})",
             intro="Each claim of the lecture on SGD, adaptive methods and neural-network optimisation, tested by "

@@ -63,7 +63,7 @@ class VarianceReduction(Claim):
 
     table_caption = (
         "Contraction: the factor by which f − f* shrinks per epoch (n component gradients) on the last half of "
-        "the run, median over seeds; < 1 is a linear rate, ≈ 1 no progress. \"< 1e−16\" is machine precision "
+        'the run, median over seeds; < 1 is a linear rate, ≈ 1 no progress. "< 1e−16" is machine precision '
         "(f − f* there is rounding, at times slightly negative)."
     )
     captions: ClassVar[dict[str, str]] = {

@@ -384,8 +384,15 @@ def lion_update(x, g, m, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, dec
 #: The parallel kernels by name (`Fused.kernel`): each loop above, compiled for `step`.
 KERNELS = {
     fn.__name__.removesuffix("_update"): _kernel(fn)
-    for fn in (sgd_update, momentum_update, diagonal_update, adadelta_update, adam_update, adam_lecture_update,
-               lion_update)
+    for fn in (
+        sgd_update,
+        momentum_update,
+        diagonal_update,
+        adadelta_update,
+        adam_update,
+        adam_lecture_update,
+        lion_update,
+    )
 }
 
 

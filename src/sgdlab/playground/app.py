@@ -56,10 +56,10 @@ EXPLANATION = (
 )
 
 
-
 def _log_format() -> CustomJSTickFormatter:
     """A fresh formatter for each slider (a Bokeh model belongs to one document, and each page has its own)."""
     return CustomJSTickFormatter(code="return Number((10 ** tick).toPrecision(3)).toExponential(2)")
+
 
 _LABELS = {
     "lr": "step size α (log scale)",
@@ -83,8 +83,16 @@ def _log_slider(name: str, title: str, lo: float, hi: float, value: float, step:
 
 def _slider(name: str, title: str, lo: float, hi: float, value: float, step: float) -> Slider:
     digits = max(0, -math.floor(math.log10(step)))  # show every step the slider can take (0.9999, not 1)
-    return Slider(start=lo, end=hi, step=step, value=value, title=title, name=name, sizing_mode="stretch_width",
-                  format="0" if digits == 0 else "0." + "0" * digits)
+    return Slider(
+        start=lo,
+        end=hi,
+        step=step,
+        value=value,
+        title=title,
+        name=name,
+        sizing_mode="stretch_width",
+        format="0" if digits == 0 else "0." + "0" * digits,
+    )
 
 
 def _style(fig) -> None:
@@ -109,8 +117,13 @@ class SlotControls:
                              options=list(model.METHOD_NAMES), sizing_mode="stretch_width")  # fmt: skip
         self.widgets: dict[str, Any] = {
             "lr": _log_slider(f"lr-{i}", _LABELS["lr"], -5.0, 1.0, settings.lr),
-            "schedule": Select(title=_LABELS["schedule"], value=settings.schedule, name=f"schedule-{i}",
-                               options=list(_SCHEDULE_LABELS.items()), sizing_mode="stretch_width"),
+            "schedule": Select(
+                title=_LABELS["schedule"],
+                value=settings.schedule,
+                name=f"schedule-{i}",
+                options=list(_SCHEDULE_LABELS.items()),
+                sizing_mode="stretch_width",
+            ),
             "batch_size": _slider(f"batch-{i}", _LABELS["batch_size"], 1, n, min(settings.batch_size, n), 1),
             "beta": _slider(f"beta-{i}", _LABELS["beta"], 0.0, 0.99, settings.beta, 0.01),
             "gamma": _slider(f"gamma-{i}", _LABELS["gamma"], 0.0, 0.999, settings.gamma, 0.001),
@@ -118,8 +131,9 @@ class SlotControls:
             "beta1": _slider(f"beta1-{i}", _LABELS["beta1"], 0.0, 0.99, settings.beta1, 0.01),
             "beta2": _slider(f"beta2-{i}", _LABELS["beta2"], 0.0, 0.9999, settings.beta2, 0.0001),
             "eps": _log_slider(f"eps-{i}", _LABELS["eps"], -12.0, -1.0, settings.eps, 0.1),
-            "weight_decay": _slider(f"weight_decay-{i}", _LABELS["weight_decay"], 0.0, 0.5, settings.weight_decay,
-                                    0.005),
+            "weight_decay": _slider(
+                f"weight_decay-{i}", _LABELS["weight_decay"], 0.0, 0.5, settings.weight_decay, 0.005
+            ),
         }
         self.status = Div(text="", name=f"status-{i}", styles={"font-size": "13px"})
         self.update_visibility()
@@ -175,8 +189,7 @@ class SlotControls:
             row(left, right, sizing_mode="stretch_width"),
             self.status,
             width=420,
-            styles={"border-top": f"4px solid {COLOURS[self.i]}", "padding": "4px 8px 0 8px",
-                    "background": "#fafbfc"},
+            styles={"border-top": f"4px solid {COLOURS[self.i]}", "padding": "4px 8px 0 8px", "background": "#fafbfc"},
         )
 
 
@@ -204,8 +217,12 @@ class Playground:
         self.steps = _slider("steps", "number of steps", 10, 3000, preset["steps"], 10)
         self.seed = Spinner(title="seed (samples the minibatches)", low=0, high=10_000, step=1, value=0, name="seed",
                             sizing_mode="stretch_width")  # fmt: skip
-        self.caption = Div(text="", name="caption", width=240,
-                           styles={"font-size": "13px", "color": "#333", "overflow-wrap": "anywhere"})
+        self.caption = Div(
+            text="",
+            name="caption",
+            width=240,
+            styles={"font-size": "13px", "color": "#333", "overflow-wrap": "anywhere"},
+        )
         self.timing = Div(text="", name="timing", styles={"font-size": "12px", "color": "#666"})
         self.slots = [SlotControls(i, preset["slots"][i], n) for i in range(SLOTS)]
 
@@ -240,8 +257,16 @@ class Playground:
                             name="iterates-1d", tools=tools, frame_width=520, frame_height=520,
                             x_axis_label="iteration k", y_axis_label="x_k", y_range=Range1d(-1.6, 1.6),
                             x_range=Range1d(0, 1), visible=False)  # fmt: skip
-        self.fig_gap = figure(title="suboptimality f(x_k) − f*", name="gap", tools=tools, y_axis_type="log",
-                              width=512, height=300, x_axis_label="iteration k", y_axis_label="f(x_k) − f*")
+        self.fig_gap = figure(
+            title="suboptimality f(x_k) − f*",
+            name="gap",
+            tools=tools,
+            y_axis_type="log",
+            width=512,
+            height=300,
+            x_axis_label="iteration k",
+            y_axis_label="f(x_k) − f*",
+        )
         self.fig_grad = figure(title="squared gradient norm ‖∇f(x_k)‖²", name="grad-norm", tools=tools,
                                y_axis_type="log", width=512, height=300, x_axis_label="iteration k",
                                y_axis_label="‖∇f(x_k)‖²", x_range=self.fig_gap.x_range)  # fmt: skip
@@ -375,7 +400,7 @@ class Playground:
     def problem_settings(self) -> model.ProblemSettings:
         return model.ProblemSettings(
             self.problem.value,
-            kappa=float(f"{10 ** self.kappa.value:.3g}"),
+            kappa=float(f"{10**self.kappa.value:.3g}"),
             angle=float(self.angle.value),
             C=float(self.C.value),
         )

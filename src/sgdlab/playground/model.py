@@ -331,4 +331,3 @@ PRESETS: dict[str, dict[str, Any]] = {
         ),
     },
 }
-

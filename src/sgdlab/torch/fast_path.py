@@ -1,14 +1,15 @@
 """The multi-tensor fast path of the `sgdlab.torch` optimizers: every CPU float32/float64 tensor of a param group
 updated by one call of the method's fused update loop (`sgdlab.methods.fused`), in place, without copies.
 
-`step` takes the parameters of one group that have a gradient and, when they qualify, updates them and
-their state directly in memory: one numba call per group (per dtype and step count), its chunks spread over as
-many of numba's threads as torch uses (`torch.get_num_threads()`) when the group holds at least `PARALLEL_MIN`
-elements in all, on the calling thread below that. numba's OpenMP threads, not Python threads: right after
-torch's own operations (a backward pass, another optimizer's step) torch's OpenMP threads keep spinning for a
-few milliseconds, and a Python worker woken then waited for a core that long (ResNet-18's SGD step took 7.1 ms
-against torch fused's 5.6 ms, alternated; with numba's threads 4.95 vs 4.98 ms), while numba's launch takes its
-threads as torch does.
+`step` (and `GroupPath.step`, which an optimizer keeps per group to replay what the last step found: the
+qualifying tensors and their pointers) takes the parameters of one group that have a gradient and, when they
+qualify, updates them and their state directly in memory: one numba call per group (per dtype and step count), its
+chunks spread over as many of numba's threads as torch uses (`torch.get_num_threads()`) when the group holds at
+least `PARALLEL_MIN` elements in all, on the calling thread below that. numba's OpenMP threads, not Python
+threads: right after torch's own operations (a backward pass, another optimizer's step) torch's OpenMP threads
+keep spinning for a few milliseconds, and a Python worker woken then waited for a core that long (ResNet-18's SGD
+step took 7.1 ms against torch fused's 5.6 ms, alternated; with numba's threads 4.95 vs 4.98 ms), while numba's
+launch takes its threads as torch does.
 Inside the call every tensor — large or small — goes through the *same* `<kernel>_update` loop that
 `sgdlab.methods.fused` compiles for NumPy arrays (and `sgdlab.engine.kernels.elementwise` for the GLM segments;
 compiled serially by `sgdlab.methods.fused.serial`), called with the same arguments as `fused.step` does:
@@ -211,31 +212,140 @@ def _all_with_gradients(params):
     return [p for p in params if p.grad is not None]
 
 
-def step(
-    method, params: Sequence[torch.Tensor], state_of: Callable[[torch.Tensor, torch.Tensor], dict]
-) -> list[torch.Tensor]:
-    """Update the parameters of one group (`params`, with `method`) that the fast path takes; return the others
-    that have a gradient, for the caller's reference loop. `state_of(p, x)` is the state of parameter `p` stepped
-    as `x` (created or completed as the reference loop would: the optimizer's `_state`)."""
-    spec = method.fused_spec()
-    if spec is None or not fused._switch.on:
-        return _all_with_gradients(params)
-    update_loop = getattr(fused.KERNELS.get(spec.kernel), "__wrapped__", None)
+class _Batch:
+    """The tensors of a group that one group update takes (one float type, one step count), as pass 1 found
+    them: their pointer table (the gradients' column refreshed each step), state dicts and sizes."""
+
+    __slots__ = ("arrays", "k", "last", "layouts", "params", "size", "sizes", "states", "table", "total")
+
+    def __init__(self, size: int, k: int, params: list, states: list, pointers: list, sizes: list, arrays: int):
+        self.size, self.k, self.arrays = size, k, arrays
+        self.params, self.states, self.sizes = params, states, tuple(sizes)
+        self.total = sum(sizes)
+        self.table = np.array(pointers, dtype=np.int64).reshape(-1, arrays)
+        self.layouts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.last: tuple = ((), ())  # the kernel's last scalars: (as computed, as passed)
+
+    def scalars(self, values: tuple) -> tuple:
+        """`values` in the arrays' float type, reused while they repeat (SGD's, from the second step on)."""
+        if values != self.last[0]:
+            self.last = (values, _scalars(_FLOAT_SIZES[self.size], values))
+        return self.last[1]
+
+    def layout(self, threads: int) -> tuple[np.ndarray, np.ndarray]:
+        found = self.layouts.get(threads)
+        if found is None:
+            found = self.layouts[threads] = _layout(self.sizes, threads)
+        return found
+
+
+class GroupPath:
+    """The fast path of one param group across steps (`SgdlabOptimizer` keeps one per group).
+
+    A step's pass 1 — which parameters qualify, their states and data pointers — is the path's fixed cost per
+    tensor, and in a training loop, where the forward and backward passes have just evicted the interpreter's
+    caches, it cost ~8 µs a tensor (SGD momentum on the digits CNN's 6 tensors: 155 µs a step against torch
+    fused's 117; replayed, 128). So the pass's result is kept as a plan and replayed while everything it read
+    still holds —
+    the same parameters in the same order with gradients on the same ones, the same data and state tensors
+    (same objects, same pointers: `load_state_dict` or a reassigned `.data` makes a new plan), the same step
+    counts and the same kernel and state layout — reading only the gradients' pointers anew, after checking that
+    each gradient is still a contiguous tensor of its parameter's dtype and size. Anything else runs pass 1 again.
+    """
+
+    __slots__ = ("method", "plan", "spec")
+
+    def __init__(self) -> None:
+        self.plan: tuple | None = None
+        self.method, self.spec = None, None  # the last method and its `fused_spec()` (a method is immutable)
+
+    def step(self, method, params: Sequence[torch.Tensor], state_of: Callable, states: dict | None = None,
+             layout: object = None) -> list[torch.Tensor]:  # fmt: skip
+        """`step`, replaying this group's plan where it holds (`states`: the optimizer's state mapping, `layout`:
+        the method's state layout, both part of what the plan depends on)."""
+        if method is not self.method:
+            self.method, self.spec = method, method.fused_spec()
+        spec = self.spec
+        if spec is None or not fused._switch.on:
+            self.plan = None
+            return _all_with_gradients(params)
+        key = (spec.kernel, spec.state, layout)
+        plan = self.plan
+        if plan is not None and plan[0] == key and plan[4] is states and _replay(plan, params):
+            _run_batches(method, plan[3], plan[1])
+            return []  # (a plan is kept only when it left nothing to the reference loop)
+        rest, batches, entries = _pass1(method, spec, params, state_of)
+        if batches is None:
+            self.plan = None
+            return rest
+        update_loop = _update_loop(spec)
+        # replayable only when it took every parameter with a gradient, from a state mapping it can check
+        self.plan = (key, update_loop, entries, batches, states) if not rest and states is not None else None
+        _run_batches(method, batches, update_loop)
+        return rest
+
+
+def _update_loop(spec):
+    return getattr(fused.KERNELS.get(spec.kernel), "__wrapped__", None)
+
+
+def _replay(plan: tuple, params: Sequence[torch.Tensor]) -> bool:
+    """Whether `plan` still holds for `params` (see `GroupPath`); on True the batches' tables hold this step's
+    gradient pointers. Until then it only reads: a plan that fails changes nothing."""
+    _, _, entries, batches, states = plan
+    if len(params) != len(entries):
+        return False
+    grads: list[list[int]] = [[] for _ in batches]
+    try:
+        for p, entry in zip(params, entries, strict=True):
+            g = p.grad
+            if entry is None:
+                if g is None:
+                    continue
+                return False
+            q, b, state, dtype, numel, x, slots = entry
+            if (
+                p is not q
+                or g is None
+                or g.dtype is not dtype
+                or not g.is_contiguous()
+                or g.numel() != numel
+                or not g.is_cpu
+                or p.data_ptr() != x
+                or states.get(p) is not state
+                or state["k"] != batches[b].k
+            ):
+                return False
+            for name, tensor, pointer in slots:
+                if state.get(name) is not tensor or tensor.data_ptr() != pointer:
+                    return False
+            grads[b].append(g.data_ptr())
+    except RuntimeError:  # (a sparse CSR gradient's is_contiguous)
+        return False
+    for batch, pointers in zip(batches, grads, strict=True):
+        batch.table[:, 1] = pointers
+    return True
+
+
+def _pass1(method, spec, params: Sequence[torch.Tensor], state_of: Callable) -> tuple[list, list | None, list]:
+    """Which parameters the path takes (their states created as the reference loop would), batched per float
+    type and step count: `(rest, batches, entries)` — the parameters left to the reference loop, the batches
+    (`None`: the whole group goes to the reference loop), and per parameter what `_replay` checks (`None`: no
+    gradient). Spelled out, since it is the path's fixed cost per tensor (a transformer has 130 tensors, most of
+    them small): a float type is one `dtype` lookup, and the state arrays are checked inline."""
+    update_loop = _update_loop(spec)
     slots = spec.state
     arrays = 2 + len(slots)
     if update_loop is None or arrays not in _GROUPS:  # (a kernel with more state arrays than the loops take)
-        return _all_with_gradients(params)
-
-    # Pass 1 advances nothing: which parameters qualify (their states created as the reference loop would), their
-    # data pointers gathered per float type and step count, and whether the group must go to the reference loop
-    # whole. It is the path's fixed cost per tensor (a transformer has 130 tensors, most of them small), hence
-    # spelled out: a float type is one `dtype` lookup (not `is_floating_point()` and `element_size()`), and the
-    # state arrays are checked inline.
-    batches: dict[tuple[int, int], tuple[list, list, list, list]] = {}
+        return _all_with_gradients(params), None, []
+    found: dict[tuple[int, int], int] = {}  # (element size, step count) -> its index in `lists`
+    lists: list[tuple[list, list, list, list]] = []  # per batch: parameters, states, pointers, sizes
     rest: list[torch.Tensor] = []
+    entries: list = []
     for p in params:
         g = p.grad
         if g is None:
+            entries.append(None)
             continue
         dtype = p.dtype
         size = _SIZES.get(dtype)
@@ -254,12 +364,13 @@ def step(
             fits = False
         if not fits:
             if g.is_sparse:
-                return _all_with_gradients(params)  # the reference loop raises where it always did
+                return _all_with_gradients(params), None, []  # the reference loop raises where it always did
             rest.append(p)
             continue
         state = state_of(p, p)
         x = p.data_ptr()
         row = [x, g.data_ptr()]
+        checked = []
         for name in slots:
             if name is None:
                 row.append(x)
@@ -269,26 +380,43 @@ def step(
                 rest.append(p)
                 break
             row.append(s.data_ptr())
+            checked.append((name, s, row[-1]))
         else:
-            key = (size, state["k"])
-            batch = batches.get(key)
-            if batch is None:
-                batch = batches[key] = ([], [], [], [])
+            b = found.setdefault((size, state["k"]), len(found))
+            if b == len(lists):
+                lists.append(([], [], [], []))
+            batch = lists[b]
             batch[0].append(p)
             batch[1].append(state)
             batch[2].extend(row)
             batch[3].append(numel)
+            entries.append((p, b, state, dtype, numel, x, tuple(checked)))
+    batches = [_Batch(size, k, *lists[b], arrays) for (size, k), b in found.items()]
+    return rest, batches, entries
 
-    # Pass 2: step counters, then one group update per float type and step count. The step size depends on the
-    # step count alone, so `_advance` runs once per batch and the batch's other counters just count.
-    for (size, k), (updated, states, pointers, sizes) in batches.items():
+
+def _run_batches(method, batches: list[_Batch], update_loop) -> None:
+    """Pass 2: step counters, then one group update per batch. The step size depends on the step count alone,
+    so `_advance` runs once per batch and the batch's other counters just count."""
+    for batch in batches:
+        states = batch.states
         alpha = method._advance(states[0])
         for state in states[1:]:
             state["k"] += 1
-        threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS) if sum(sizes) >= PARALLEL_MIN else 1
-        segments, chunks = _layout(tuple(sizes), threads)
-        table = np.array(pointers, dtype=np.int64).reshape(-1, arrays)
-        scalars = _scalars(_FLOAT_SIZES[size], fused.scalars(method, alpha, k + 1))
-        _launch(_driver(update_loop, arrays, threads > 1), table, segments, chunks, _LIKE[size], scalars, threads)
-        torch.autograd.graph.increment_version(updated)  # as an in-place torch operation would
-    return rest
+        k, batch.k = batch.k, batch.k + 1
+        threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS) if batch.total >= PARALLEL_MIN else 1
+        segments, chunks = batch.layout(threads)
+        scalars = batch.scalars(fused.scalars(method, alpha, k + 1))
+        driver = _driver(update_loop, batch.arrays, threads > 1)
+        _launch(driver, batch.table, segments, chunks, _LIKE[batch.size], scalars, threads)
+        torch.autograd.graph.increment_version(batch.params)  # as an in-place torch operation would
+
+
+def step(
+    method, params: Sequence[torch.Tensor], state_of: Callable[[torch.Tensor, torch.Tensor], dict]
+) -> list[torch.Tensor]:
+    """Update the parameters of one group (`params`, with `method`) that the fast path takes; return the others
+    that have a gradient, for the caller's reference loop. `state_of(p, x)` is the state of parameter `p` stepped
+    as `x` (created or completed as the reference loop would: the optimizer's `_state`). One step, no plan kept
+    (`GroupPath` keeps one)."""
+    return GroupPath().step(method, params, state_of)

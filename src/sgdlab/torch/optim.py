@@ -58,6 +58,13 @@ def _plain(name: str, value: Any) -> Any:
     return value
 
 
+def _immutable(value: Any) -> bool:
+    """A group value that cannot change without being replaced: a number, string or None, or a tuple of them."""
+    if isinstance(value, tuple):
+        return all(map(_immutable, value))
+    return value is None or type(value) in (bool, int, float, str)
+
+
 def _check_flags(values: dict[str, Any]) -> None:
     """torch's own refusals of flag combinations (its types), then those of flags this implementation lacks."""
     fused, foreach = values.get("fused"), values.get("foreach")
@@ -186,8 +193,10 @@ class SgdlabOptimizer(torch.optim.Optimizer):
         else:
             self.interface = FieldInterface(self.method_class)
         defaults = self.interface.defaults(args, kwargs)
-        self._methods: dict[int, tuple[tuple, SteppedMethod, frozenset]] = {}
+        # per group index: its values (as numbers), method, state layout, and its raw values where immutable
+        self._methods: dict[int, tuple[tuple, SteppedMethod, frozenset, list | None]] = {}
         self._layouts: dict[tuple, frozenset] = {}
+        self._paths: dict[int, fast_path.GroupPath] = {}  # per group index: its fast path's plan
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -201,6 +210,15 @@ class SgdlabOptimizer(torch.optim.Optimizer):
 
     def _method_for(self, index: int, group: dict[str, Any]) -> tuple[SteppedMethod, frozenset]:
         """The group's method and the state keys it needs, rebuilt when the group's values change."""
+        cached = self._methods.get(index)
+        if cached is not None and cached[3] is not None:
+            # the group's values as they are, against the last ones where those were all immutable numbers: the
+            # cheap check of every step (a tensor lr, changed in place by a scheduler, takes the full one)
+            try:
+                if [group[name] for name in self.interface.keys] == cached[3]:
+                    return cached[1], cached[2]
+            except KeyError:
+                pass  # (the full check names the missing key)
         try:
             key = tuple(_plain(name, group[name]) for name in self.interface.keys)
         except KeyError as missing:
@@ -208,7 +226,6 @@ class SgdlabOptimizer(torch.optim.Optimizer):
                 f"param group {index} has no {missing}: it was made for another interface than this "
                 f"{type(self).__name__}'s ({type(self.interface).__name__})"
             ) from None
-        cached = self._methods.get(index)
         if cached is None or cached[0] != key:
             values = dict(zip(self.interface.keys, key, strict=True))
             method = self.interface.build(values)
@@ -224,7 +241,8 @@ class SgdlabOptimizer(torch.optim.Optimizer):
                 if shape is not None:
                     self._layouts[shape] = layout
             cached = (key, method, layout)
-            self._methods[index] = cached
+        raw = [group[name] for name in self.interface.keys]
+        self._methods[index] = (*cached[:3], raw if all(map(_immutable, raw)) else None)
         return cached[1], cached[2]
 
     def _state(self, p: torch.Tensor, x: torch.Tensor, method: SteppedMethod, layout: frozenset) -> dict[str, Any]:
@@ -248,7 +266,11 @@ class SgdlabOptimizer(torch.optim.Optimizer):
         for index, group in enumerate(self.param_groups):
             method, layout = self._method_for(index, group)
             state_of = functools.partial(self._state, method=method, layout=layout)
-            for p in fast_path.step(method, group["params"], state_of):  # what the fast path leaves to this loop
+            path = self._paths.get(index)
+            if path is None:
+                path = self._paths[index] = fast_path.GroupPath()
+            # what the fast path leaves to this loop
+            for p in path.step(method, group["params"], state_of, self.state, layout):
                 if p.grad is None:
                     continue
                 if p.grad.is_sparse:
@@ -371,9 +393,7 @@ def _optimizer(method_class: type[SteppedMethod]) -> type[SgdlabOptimizer]:
 #: An optimizer for every element-wise stochastic method of `sgdlab.methods.METHODS` (`info.elementwise` and not
 #: `info.full_batch`), by name; each is also an attribute of this module and of `sgdlab.torch`.
 OPTIMIZERS: dict[str, type[SgdlabOptimizer]] = {
-    name: _optimizer(cls)
-    for name, cls in methods.METHODS.items()
-    if cls.info.elementwise and not cls.info.full_batch
+    name: _optimizer(cls) for name, cls in methods.METHODS.items() if cls.info.elementwise and not cls.info.full_batch
 }
 #: torch.optim's spelling of a name, for the drop-in: `sgdlab.torch.RMSprop` is `sgdlab.torch.RMSProp`.
 ALIASES: dict[str, type[SgdlabOptimizer]] = {

@@ -64,8 +64,10 @@ def plain_log_labels(ax) -> None:
     for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
         if scale != "log":
             continue
-        for formatter, setter in ((axis.get_major_formatter(), axis.set_major_formatter),
-                                  (axis.get_minor_formatter(), axis.set_minor_formatter)):
+        for formatter, setter in (
+            (axis.get_major_formatter(), axis.set_major_formatter),
+            (axis.get_minor_formatter(), axis.set_minor_formatter),
+        ):
             if type(formatter) is ticker.LogFormatterSciNotation:  # exactly matplotlib's default
                 plain = copy.copy(formatter)  # its settings (base, which ticks get a label) kept as they are
                 plain.__class__ = UnicodeLogFormatter

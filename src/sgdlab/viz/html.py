@@ -322,7 +322,7 @@ class HtmlReport:
             verdict = bool(verdict)  # numpy booleans from checks
         shown = []
         for item in figures:
-            path, caption = (item if isinstance(item, tuple) else (item, ""))
+            path, caption = item if isinstance(item, tuple) else (item, "")
             path = Path(path)
             width = _css_width(path) if path.suffix.lower() == ".png" else None
             shown.append((data_uri(path), path.name, str(caption), width))

@@ -45,4 +45,3 @@ def prefetch_row(M, i):
     d = M.shape[1]
     for q in range(0, d, 8):
         prefetch(M, i * d + q)
-

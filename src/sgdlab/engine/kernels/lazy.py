@@ -200,4 +200,3 @@ def table_lazy_segment(
     for j in range(features):
         catch_up(x, table_sum, nf, K, j, last, P, S, done)
     return done, evals, unsafe
-

@@ -135,4 +135,3 @@ def full_grad(A, indptr, indices, data, dense, y, loss, K, l2, x, n, out, z):
     if l2 != 0.0:
         for j in range(x.size):
             out[j] = out[j] + l2 * x[j]
-

@@ -135,4 +135,3 @@ def svrg_segment(
         if not np.isfinite(norm_sq(x)):
             return t + 1, evals, True
     return count, evals, False
-
