@@ -263,6 +263,38 @@ def test_changing_a_group_to_an_invalid_value_is_caught_at_the_next_step(key, va
     assert torch.equal(p, torch.ones(2))
 
 
+# How a group's hyperparameter may change between two steps: replaced by another number or tuple (as the
+# schedulers do), or a tensor changed in place (a tensor lr under a scheduler; tensor betas).
+GROUP_CHANGES = {
+    "float replaced": ({"lr": 0.1}, lambda group: group.update(lr=0.05)),
+    "tuple replaced": ({"lr": 0.1, "betas": (0.9, 0.999)}, lambda group: group.update(betas=(0.5, 0.9))),
+    "tensor changed in place": ({"lr": torch.tensor(0.1, dtype=torch.float64)}, lambda group: group["lr"].fill_(0.05)),
+    "tensor betas changed in place": (
+        {"lr": 0.1, "betas": (torch.tensor(0.9, dtype=torch.float64), torch.tensor(0.999, dtype=torch.float64))},
+        lambda group: group["betas"][0].fill_(0.5),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("change", GROUP_CHANGES)
+def test_a_changed_group_value_reaches_the_next_step(change):
+    """The group's method is rebuilt whatever the way its value changed (the per-step check compares the raw
+    values only where they are immutable numbers): the same steps as torch.optim.Adam's."""
+    kwargs, mutate = GROUP_CHANGES[change]
+    ours_p, theirs_p = (torch.nn.Parameter(torch.linspace(-1, 1, 5, dtype=torch.float64)) for _ in range(2))
+    ours = st.Adam([ours_p], **copy.deepcopy(kwargs))
+    theirs = torch.optim.Adam([theirs_p], **copy.deepcopy(kwargs))
+    for i in range(4):
+        if i == 2:
+            for opt in (ours, theirs):
+                mutate(opt.param_groups[0])
+        for p in (ours_p, theirs_p):
+            p.grad = torch.cos(torch.arange(5, dtype=torch.float64) + i)
+        ours.step()
+        theirs.step()
+        torch.testing.assert_close(ours_p, theirs_p, rtol=1e-12, atol=0)
+
+
 def test_a_refused_param_group_is_not_added():
     opt = st.SGD([torch.nn.Parameter(torch.ones(2))], lr=0.1)
     with pytest.raises(ValueError, match="momentum must be >= 0"):
