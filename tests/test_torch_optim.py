@@ -268,6 +268,7 @@ def test_changing_a_group_to_an_invalid_value_is_caught_at_the_next_step(key, va
 GROUP_CHANGES = {
     "float replaced": ({"lr": 0.1}, lambda group: group.update(lr=0.05)),
     "tuple replaced": ({"lr": 0.1, "betas": (0.9, 0.999)}, lambda group: group.update(betas=(0.5, 0.9))),
+    "number replaced by a tensor": ({"lr": 0.1}, lambda group: group.update(lr=torch.tensor(0.05).double())),
     "tensor changed in place": ({"lr": torch.tensor(0.1, dtype=torch.float64)}, lambda group: group["lr"].fill_(0.05)),
     "tensor betas changed in place": (
         {"lr": 0.1, "betas": (torch.tensor(0.9, dtype=torch.float64), torch.tensor(0.999, dtype=torch.float64))},

@@ -65,6 +65,12 @@ def _immutable(value: Any) -> bool:
     return value is None or type(value) in (bool, int, float, str)
 
 
+def _same(value: Any, last: Any) -> bool:
+    """`value` is `last` (an immutable group value), or equal to it and immutable too: never a comparison with a
+    tensor, whose result is a tensor."""
+    return value is last or (type(value) is type(last) and _immutable(value) and value == last)
+
+
 def _check_flags(values: dict[str, Any]) -> None:
     """torch's own refusals of flag combinations (its types), then those of flags this implementation lacks."""
     fused, foreach = values.get("fused"), values.get("foreach")
@@ -215,7 +221,7 @@ class SgdlabOptimizer(torch.optim.Optimizer):
             # the group's values as they are, against the last ones where those were all immutable numbers: the
             # cheap check of every step (a tensor lr, changed in place by a scheduler, takes the full one)
             try:
-                if [group[name] for name in self.interface.keys] == cached[3]:
+                if all(map(_same, [group[name] for name in self.interface.keys], cached[3])):
                     return cached[1], cached[2]
             except KeyError:
                 pass  # (the full check names the missing key)
