@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import io
 
 import numpy as np
 import pytest
@@ -294,6 +295,33 @@ def test_a_changed_group_value_reaches_the_next_step(change):
         ours.step()
         theirs.step()
         torch.testing.assert_close(ours_p, theirs_p, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(("name", "config"), ALL)
+def test_a_copied_or_pickled_optimizer_continues_bit_identically(name, config):
+    """`copy.deepcopy(opt)` and `torch.save(opt)`/`torch.load` of the whole optimizer (torch's `__getstate__` keeps
+    only defaults, state and groups): the copies keep their interface and step as the original does."""
+    gen = torch.Generator().manual_seed(4)
+    params = [torch.nn.Parameter(torch.randn(n, generator=gen, dtype=torch.float64)) for n in (70_000, 5)]
+    opt = sgdlab_optimizer(name, config, params)
+    grads = [[torch.randn(p.shape, generator=gen, dtype=torch.float64) for p in params] for _ in range(4)]
+    for step in grads[:2]:
+        for p, g in zip(params, step, strict=True):
+            p.grad = g.clone()
+        opt.step()
+    buffer = io.BytesIO()
+    torch.save(opt, buffer)
+    buffer.seek(0)
+    copies = [copy.deepcopy(opt), torch.load(buffer, weights_only=False)]
+    for step in grads[2:]:
+        for each in [opt, *copies]:
+            for p, g in zip(each.param_groups[0]["params"], step, strict=True):
+                p.grad = g.clone()
+            each.step()
+    for each in copies:
+        assert type(each.interface) is type(opt.interface)
+        for p, q in zip(each.param_groups[0]["params"], params, strict=True):
+            assert torch.equal(p, q)
 
 
 def test_a_refused_param_group_is_not_added():

@@ -205,6 +205,18 @@ class SgdlabOptimizer(torch.optim.Optimizer):
         self._paths: dict[int, fast_path.GroupPath] = {}  # per group index: its fast path's plan
         super().__init__(params, defaults)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """torch's (defaults, state, groups) and which interface the optimizer takes: a deep copy or a pickle of the
+        whole optimizer keeps it."""
+        return {**super().__getstate__(), "interface": self.interface}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """torch's (`load_state_dict` comes through here too), then the caches that a copy or an unpickled
+        optimizer does not carry: they are rebuilt at its first step."""
+        super().__setstate__(state)
+        for name in ("_methods", "_layouts", "_paths"):
+            self.__dict__.setdefault(name, {})
+
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """torch's, then the group's hyperparameters checked (a refused group is not added)."""
         super().add_param_group(param_group)
