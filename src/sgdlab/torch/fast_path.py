@@ -1,7 +1,7 @@
 """The multi-tensor fast path of the `sgdlab.torch` optimizers: every CPU float32/float64 tensor of a param group
 updated by one call of the method's fused update loop (`sgdlab.methods.fused`), in place, without copies.
 
-`step` (and `GroupPath.step`, which an optimizer keeps per group to replay what the last step found: the
+`GroupPath.step` (an optimizer keeps one `GroupPath` per group, to replay what the last step found: the
 qualifying tensors and their pointers) takes the parameters of one group that have a gradient and, when they
 qualify, updates them and their state directly in memory: one numba call per group (per dtype and step count), its
 chunks spread over as many of numba's threads as torch uses (`torch.get_num_threads()`) when the group holds at
@@ -246,53 +246,65 @@ class GroupPath:
     tensor, and in a training loop, where the forward and backward passes have just evicted the interpreter's
     caches, it cost ~8 µs a tensor (SGD momentum on the digits CNN's 6 tensors: 155 µs a step against torch
     fused's 117; replayed, 128). So the pass's result is kept as a plan and replayed while everything it read
-    still holds —
-    the same parameters in the same order with gradients on the same ones, the same data and state tensors
-    (same objects, same pointers: `load_state_dict` or a reassigned `.data` makes a new plan), the same step
-    counts and the same kernel and state layout — reading only the gradients' pointers anew, after checking that
-    each gradient is still a contiguous tensor of its parameter's dtype and size. Anything else runs pass 1 again.
+    still holds — the same parameters in the same order with gradients on the same ones, the same data and state
+    tensors (same objects, same pointers: `load_state_dict` or a reassigned `.data` makes a new plan), the same
+    step counts and the same kernel and state layout — reading only the gradients' pointers anew, after checking
+    that each gradient is still a contiguous tensor of its parameter's dtype and size. Anything else runs pass 1
+    again.
     """
 
-    __slots__ = ("method", "plan", "spec")
+    __slots__ = ("method", "plan", "spec", "update_loop")
 
     def __init__(self) -> None:
-        self.plan: tuple | None = None
-        self.method, self.spec = None, None  # the last method and its `fused_spec()` (a method is immutable)
+        self.plan: _Plan | None = None
+        # the last method, its `fused_spec()` and that kernel's update loop (a method is immutable)
+        self.method = self.spec = self.update_loop = None
 
-    def step(self, method, params: Sequence[torch.Tensor], state_of: Callable, states: dict | None = None,
-             layout: object = None) -> list[torch.Tensor]:  # fmt: skip
-        """`step`, replaying this group's plan where it holds (`states`: the optimizer's state mapping, `layout`:
-        the method's state layout, both part of what the plan depends on)."""
+    def step(self, method, params: Sequence[torch.Tensor], state_of: Callable[[torch.Tensor, torch.Tensor], dict],
+             states: dict, layout: frozenset) -> list[torch.Tensor]:  # fmt: skip
+        """Update the parameters of one group (`params`, with `method`) that the fast path takes; return the others
+        that have a gradient, for the caller's reference loop. `state_of(p, x)` is the state of parameter `p`
+        stepped as `x` (created or completed as the reference loop would: the optimizer's `_state`); `states` is
+        the optimizer's state mapping and `layout` the method's state layout, both part of what the plan depends
+        on."""
         if method is not self.method:
             self.method, self.spec = method, method.fused_spec()
+            self.update_loop = None if self.spec is None else _update_loop(self.spec)
         spec = self.spec
         if spec is None or not fused._switch.on:
             self.plan = None
             return _all_with_gradients(params)
         key = (spec.kernel, spec.state, layout)
         plan = self.plan
-        if plan is not None and plan[0] == key and plan[4] is states and _replay(plan, params):
-            _run_batches(method, plan[3], plan[1])
+        if plan is not None and plan.key == key and plan.states is states and _replay(plan, params):
+            _run_batches(method, plan.batches, self.update_loop)
             return []  # (a plan is kept only when it left nothing to the reference loop)
-        rest, batches, entries = _pass1(method, spec, params, state_of)
-        if batches is None:
-            self.plan = None
-            return rest
-        update_loop = _update_loop(spec)
-        # replayable only when it took every parameter with a gradient, from a state mapping it can check
-        self.plan = (key, update_loop, entries, batches, states) if not rest and states is not None else None
-        _run_batches(method, batches, update_loop)
+        rest, batches, entries = _pass1(spec, self.update_loop, params, state_of)
+        # replayable only when it took every parameter with a gradient
+        self.plan = _Plan(key, entries, batches, states) if batches is not None and not rest else None
+        if batches is not None:
+            _run_batches(method, batches, self.update_loop)
         return rest
+
+
+class _Plan:
+    """What one pass 1 found (`GroupPath`): for the kernel and state layout `key`, per parameter what `_replay`
+    checks (`entries`), the batches, and the optimizer's state mapping it read the states from."""
+
+    __slots__ = ("batches", "entries", "key", "states")
+
+    def __init__(self, key: tuple, entries: list, batches: list[_Batch], states: dict) -> None:
+        self.key, self.entries, self.batches, self.states = key, entries, batches, states
 
 
 def _update_loop(spec):
     return getattr(fused.KERNELS.get(spec.kernel), "__wrapped__", None)
 
 
-def _replay(plan: tuple, params: Sequence[torch.Tensor]) -> bool:
+def _replay(plan: _Plan, params: Sequence[torch.Tensor]) -> bool:
     """Whether `plan` still holds for `params` (see `GroupPath`); on True the batches' tables hold this step's
     gradient pointers. Until then it only reads: a plan that fails changes nothing."""
-    _, _, entries, batches, states = plan
+    entries, batches, states = plan.entries, plan.batches, plan.states
     if len(params) != len(entries):
         return False
     grads: list[list[int]] = [[] for _ in batches]
@@ -327,13 +339,12 @@ def _replay(plan: tuple, params: Sequence[torch.Tensor]) -> bool:
     return True
 
 
-def _pass1(method, spec, params: Sequence[torch.Tensor], state_of: Callable) -> tuple[list, list | None, list]:
+def _pass1(spec, update_loop, params: Sequence[torch.Tensor], state_of: Callable) -> tuple[list, list | None, list]:
     """Which parameters the path takes (their states created as the reference loop would), batched per float
     type and step count: `(rest, batches, entries)` — the parameters left to the reference loop, the batches
     (`None`: the whole group goes to the reference loop), and per parameter what `_replay` checks (`None`: no
     gradient). Spelled out, since it is the path's fixed cost per tensor (a transformer has 130 tensors, most of
     them small): a float type is one `dtype` lookup, and the state arrays are checked inline."""
-    update_loop = _update_loop(spec)
     slots = spec.state
     arrays = 2 + len(slots)
     if update_loop is None or arrays not in _GROUPS:  # (a kernel with more state arrays than the loops take)
@@ -410,13 +421,3 @@ def _run_batches(method, batches: list[_Batch], update_loop) -> None:
         driver = _driver(update_loop, batch.arrays, threads > 1)
         _launch(driver, batch.table, segments, chunks, _LIKE[batch.size], scalars, threads)
         torch.autograd.graph.increment_version(batch.params)  # as an in-place torch operation would
-
-
-def step(
-    method, params: Sequence[torch.Tensor], state_of: Callable[[torch.Tensor, torch.Tensor], dict]
-) -> list[torch.Tensor]:
-    """Update the parameters of one group (`params`, with `method`) that the fast path takes; return the others
-    that have a gradient, for the caller's reference loop. `state_of(p, x)` is the state of parameter `p` stepped
-    as `x` (created or completed as the reference loop would: the optimizer's `_state`). One step, no plan kept
-    (`GroupPath` keeps one)."""
-    return GroupPath().step(method, params, state_of)

@@ -9,7 +9,6 @@ every method needs an explicit ``lr``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,15 +47,6 @@ def denormals_flushed():
         yield
     finally:
         torch.set_flush_denormal(False)
-
-
-def _flushed(oracle: Callable) -> Callable:
-    @functools.wraps(oracle)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        with denormals_flushed():
-            return oracle(*args, **kwargs)
-
-    return wrapped
 
 
 @dataclass(frozen=True)
@@ -133,13 +123,13 @@ class NetworkProblem(Problem):
             yield data.inputs[start:stop], data.targets[start:stop], (stop - start) / len(data)
 
     # --- the oracle ------------------------------------------------------------------------------
-    @_flushed
+    @denormals_flushed()  # (a context manager is also a decorator: a fresh context per call)
     def _data_loss(self, x: np.ndarray) -> float:
         self._load(x)
         with torch.no_grad():
             return float(sum(w * self._loss(a, y) for a, y, w in self._batches(self.train)))
 
-    @_flushed
+    @denormals_flushed()
     def _data_grad(self, x: np.ndarray) -> np.ndarray:
         self._load(x)
         self.network.zero_grad(set_to_none=False)
@@ -147,7 +137,7 @@ class NetworkProblem(Problem):
             (w * self._loss(a, y)).backward()
         return self._flat_grad()
 
-    @_flushed
+    @denormals_flushed()
     def _data_grad_batch(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
         self._load(x)
         self.network.zero_grad(set_to_none=False)
@@ -171,7 +161,7 @@ class NetworkProblem(Problem):
         if not isinstance(data, TensorData):
             raise TypeError(f"test must be TensorData for {self.name}, got {type(data).__name__}")
 
-    @_flushed
+    @denormals_flushed()
     def evaluate(self, x: np.ndarray, data: TensorData) -> dict[str, float]:
         """Mean cross-entropy and accuracy (per sample for classifiers, per character for language models)."""
         self._load(x)
