@@ -12,8 +12,11 @@ then ``problem.grad``), from shared scores (NumPy) and from the fused numba pass
 bandwidth is the bytes of the design over the time of the pass `sl.run` uses (`metrics.loss_and_grad`: the
 fused pass, dense and CSR), against a STREAM triad ``a = b + s·c`` (float64, 3 arrays of 160 MB, on numba's
 threads as the pass, counted 3 × 8 bytes per element) measured before and after the designs in the same run;
-every time there is the best of its repeats. Prints one JSON object (the overheads: medians over ``--pairs``
-repetitions); `b6_reproduce.py` stores it.
+every time there is the best of its repeats. Beside it, the time of the two products the separate passes hand to
+BLAS (scipy's sparse products on CSR): `A @ X` and `Aᵀ @ S`, S of the scores' shape — the work of the pass
+without its links, at the libraries' speed. A pass that is compute-bound rather than memory-bound (softmax: K dot
+products and K axpys per row) is measured against that: its fraction of triad is bounded by the products'.
+Prints one JSON object (the overheads: medians over ``--pairs`` repetitions); `b6_reproduce.py` stores it.
 """
 
 from __future__ import annotations
@@ -79,15 +82,27 @@ def pass_bandwidth(repeats: int = 11) -> dict:
                 times[key].append(_best_time(fn, repeats))
         t = {k: statistics.median(v) for k, v in times.items()}
         nbytes = metrics.design_bytes(prob)
+        products = _products_time(prob, x, repeats)
         rows.append({"problem": name, "design_bytes": nbytes, **{f"{k}_s": v for k, v in t.items()},
                      "speedup_fused_vs_separate": t["separate"] / t["fused"],
                      "speedup_shared_vs_separate": t["separate"] / t["shared_scores"],
                      "fused_bytes_per_s": nbytes / t["fused"], "engine_bytes_per_s": nbytes / t["engine"],
-                     "engine_path": "fused"})  # fmt: skip
+                     "engine_path": "fused", "blas_products_s": products,
+                     "engine_vs_blas_products": products / t["engine"]})  # fmt: skip
     triad = statistics.median([triad_before, triad_bandwidth()])
     for row in rows:
         row["fraction_of_triad"] = row["engine_bytes_per_s"] / triad  # the pass sl.run uses
+        row["blas_products_fraction_of_triad"] = row["design_bytes"] / row["blas_products_s"] / triad
     return {"triad_bytes_per_s": triad, "rows": rows}
+
+
+def _products_time(prob, x: np.ndarray, repeats: int) -> float:
+    """The best time of BLAS's (scipy's, on CSR) `A @ X` then `Aᵀ @ S` for `prob`'s design, `X` shaped as
+    the problem's weights (`features × K`) and `S` as its scores."""
+    A = prob.A
+    X = x.reshape(prob.A.shape[1], -1) if prob.n_outputs > 1 else x
+    S = np.asarray(A @ X)
+    return _best_time(lambda: (A @ X, A.T @ S), repeats)
 
 
 def overhead(pairs: int = 5) -> dict:

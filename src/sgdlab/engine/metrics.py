@@ -11,13 +11,15 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
   are cut into blocks of `ROW_BLOCK` rows spread over numba's threads, each summing its own partial
   gradient, added in block order: the same bits whatever the number of threads. Used for
   `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links). On
-  dense designs: 2.6–3.3× faster than the separate passes, near the memory bandwidth (B6). A dense softmax pass
+  dense designs it runs faster than the separate passes, near the memory bandwidth (B6). A dense softmax pass
   keeps the gradient as `K × features` and takes the rows of a block in chunks of `SOFTMAX_CHUNK`: the chunk's
   scores (four rows per sweep of each class's weights), one vectorised exp over its shifted scores
   (`_logsumexp_rows`), then its gradient terms (four rows per update of each class's row), while the rows are
-  in cache. CSR designs are cut into a fixed number of row blocks (`csr_blocks`), each summing its own partial
-  gradient; within a block, chunks of `CSR_CHUNK` rows get their scores (four partial sums a row), then their
-  links, then their gradient terms while their nonzeros are still in cache. The gathers and scatters bound
+  in cache: K dot products and K axpys a row make it compute-bound, at about the speed of BLAS's two products
+  alone (`A @ X`, `Aᵀ @ S`; B6 reports both). CSR designs are cut into a fixed number of row blocks
+  (`csr_blocks`), each summing its own partial gradient; within a block, chunks of `CSR_CHUNK` rows get their
+  scores (four partial sums a row), then their links, then their gradient terms while their nonzeros are still
+  in cache. The gathers and scatters bound
   this pass more than the memory does; it runs faster than scipy's two sparse products of `shared_scores`.
   Its sums run in another order than BLAS's, so its values agree with `problem.loss`/`problem.grad` to
   rounding (`rtol 1e-12` in the tests), not bit for bit; on one machine they are bit-identical run to run.
