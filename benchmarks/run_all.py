@@ -110,7 +110,7 @@ def b6_rows(b6: dict) -> list[tuple[str, str, float, float]]:
         out.append(("B6", f"checkpoint pass ({path}), {r['problem']}: fraction of triad bandwidth",
                     r["fraction_of_triad"], 0.5))  # fmt: skip
         if "blas_products_fraction_of_triad" in r:  # the compute-bound reference: the same products by BLAS
-            out.append(("B6", f"  BLAS's two products alone (A @ X, Aᵀ @ S), {r['problem']}: fraction of triad",
+            out.append(("B6", f"BLAS's two products alone (A @ X, Aᵀ @ S), {r['problem']}: fraction of triad",
                         r["blas_products_fraction_of_triad"], float("nan")))  # fmt: skip
     return out
 

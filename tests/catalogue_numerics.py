@@ -120,7 +120,12 @@ CASES = [
     ("quadratic-angle-inf", lambda: Quadratic2D(angle=INF), ValueError, "angle must be finite"),
     ("quadratic-seed-negative", lambda: Quadratic2D(seed=-1), ValueError, "seed must be a non-negative integer"),
     ("quadratic-seed-float", lambda: Quadratic2D(seed=1.5), TypeError, "seed must be an integer"),
-    ("quadratic-kappa-below-one", lambda: Quadratic2D(kappa=0.5), ValueError, "kappa must be >= 1"),
+    ("quadratic-kappa-below-one", lambda: Quadratic2D(kappa=0.5), ValueError, r"kappa must be in \[1, 1e\+15\]"),
+    ("quadratic-kappa-overflowing", lambda: Quadratic2D(kappa=1e308), ValueError, r"kappa must be in \[1, 1e\+15\]"),
+    ("ls2d-noise-overflowing", lambda: TwoParameterLeastSquares(noise=1e300), ValueError,
+     r"noise must be <= 1e\+100 \(the targets' squares stay finite\)"),
+    ("make-regression-cond-huge", lambda: sl.data.make_regression(n=5, dim=2, cond=1e300), ValueError,
+     r"cond must be in \[1, 1e\+15\]"),
     ("quadratic-n-zero", lambda: Quadratic2D(n=0), ValueError, "n must be >= 1"),
     ("quadratic-spread-inf", lambda: Quadratic2D(spread=INF), ValueError, "spread must be finite"),
     ("ls2d-n-float", lambda: TwoParameterLeastSquares(n=20.0), TypeError, "n must be an integer"),
@@ -197,4 +202,60 @@ CASES = [
     ("run-sampler-int", lambda: run(sampler=1), ValueError, "sampler must be one of 'uniform', 'reshuffle'"),
     ("run-sampler-with-gd", lambda: sl.run(problem(), GD(), iters=1, sampler="bogus"), ValueError,
      "sampler must be one of"),
+    # outside sl.run: the generators', splits', pictures' and analyses' own arguments
+    ("make-regression-seed-negative", lambda: sl.data.make_regression(n=10, dim=3, seed=-1), ValueError,
+     "seed must be a non-negative integer, got -1"),
+    ("make-classification-seed-string", lambda: sl.data.make_classification(n=10, seed="x"), TypeError,
+     "seed must be an integer, got str"),
+    ("make-rare-features-seed-float", lambda: sl.data.make_rare_features(n=10, dim=5, seed=1.5), TypeError,
+     "seed must be an integer, got float"),
+    ("split-test-size-string", lambda: data().split(test_size="0.5"), TypeError, "test_size must be a real number"),
+    ("split-test-size-none", lambda: data().split(test_size=None), TypeError, "test_size must be a real number"),
+    ("split-seed-negative", lambda: data().split(seed=-1), ValueError, "seed must be a non-negative integer"),
+    ("iterate-path-iters-float", lambda: sl.viz.iterate_path(Quadratic2D(), "SGD", 1.9), TypeError,
+     "iters must be an integer, got float"),
+    ("iterate-path-iters-nan", lambda: sl.viz.iterate_path(Quadratic2D(), "SGD", NAN), TypeError,
+     "iters must be an integer"),
+    ("iterate-path-iters-huge", lambda: sl.viz.iterate_path(Quadratic2D(), "SGD", 10**12), ValueError,
+     "iters must be <= 67,108,864"),
+    ("iterate-path-batch-float", lambda: sl.viz.iterate_path(Quadratic2D(), "SGD", 5, batch_size=2.7), TypeError,
+     "batch_size must be an integer"),
+    ("sampled-indices-seed-negative", lambda: sl.viz.sampled_indices(Quadratic2D(), "SGD", 5, seed=-1), ValueError,
+     "seed must be a non-negative integer"),
+    ("bootstrap-n-boot-huge", lambda: sl.analysis.bootstrap_rate(_curves(), "sublinear", n_boot=10**12), ValueError,
+     "n_boot must be <= 1,000,000"),
+    ("bootstrap-seed-negative", lambda: sl.analysis.bootstrap_rate(_curves(), "sublinear", seed=-1), ValueError,
+     "seed must be a non-negative integer"),
+    # a method changed after construction, or stepped by hand
+    ("schedule-assigned-later", lambda: _with(SGD(lr=0.1), schedule="cosin").resolve(problem()), ValueError,
+     "schedule must be a Schedule"),
+    ("step-int-iterate", lambda: SGD(lr=0.1).step(np.zeros(3, int), np.ones(3), {"k": 0}), TypeError,
+     "x must be a float32 or float64 NumPy array"),
+    ("step-complex-gradient", lambda: SGD(lr=0.1).step(np.zeros(3), np.ones(3, complex), {"k": 0}), TypeError,
+     "g must be a float32 or float64 NumPy array .*complex128"),
+    ("step-list-gradient", lambda: SGD(lr=0.1).step(np.zeros(3), [1.0, 1.0, 1.0], {"k": 0}), TypeError,
+     "g must be a float32 or float64 NumPy array .*list"),
+    ("step-state-not-from-init", lambda: SGD(lr=0.1).step(np.zeros(3), np.ones(3), {}), ValueError,
+     "state must be SGD.init\\(x\\)'s"),
+    ("step-read-only-iterate", lambda: SGD(lr=0.1).step(_read_only(3), np.ones(3), {"k": 0}), ValueError,
+     "x must be writeable"),
+    ("run-x0-masked", lambda: run(x0=np.ma.array([1.0, 2.0, 3.0], mask=[0, 1, 0])), ValueError,
+     "x0: masked arrays are not supported"),
 ]  # fmt: skip
+
+
+def _curves() -> list:
+    k = np.arange(1.0, 50.0)
+    return [(k, 1.0 / k), (k, 1.1 / k), (k, 0.9 / k)]
+
+
+def _with(method, **changes):
+    for name, value in changes.items():
+        setattr(method, name, value)
+    return method
+
+
+def _read_only(n: int) -> np.ndarray:
+    x = np.zeros(n)
+    x.flags.writeable = False
+    return x

@@ -71,7 +71,7 @@ CASES = [
     ("problem-l2-string", spec("problems.0.params", {"l2": "1e-3"}), SpecError,
      "problems[0].params.l2: must be a number, got str '1e-3'"),
     ("problem-kappa-below-one", problem(**QUADRATIC, params={"kappa": 0.5}), SpecError,
-     "problems[0].params.kappa: kappa must be >= 1"),
+     "problems[0].params.kappa: kappa must be in [1, 1e+15], got 0.5"),
     ("problem-seed-fraction", problem(**QUADRATIC, params={"seed": 1.5}), SpecError,
      "problems[0].params.seed: must be an integer, got float 1.5"),
     ("problem-size-boolean", problem(**QUADRATIC, params={"n": True}), SpecError,

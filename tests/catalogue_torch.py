@@ -48,7 +48,7 @@ CASES = [
     ("adam-weight-decay-negative", lambda: st.Adam([_param()], weight_decay=-1), ValueError,
      "weight_decay must be >= 0, got -1"),
     ("adam-lr-negative", lambda: st.Adam([_param()], lr=-1e-3), ValueError, "lr must be >= 0, got -0.001"),
-    ("adam-lr-string", lambda: st.Adam([_param()], lr="0.1"), TypeError, "lr must be a real number, got str"),
+    ("adam-lr-string", lambda: st.Adam([_param()], lr="0.1"), TypeError, "Adam's lr must be a number .*got str"),
     ("adam-tensor-lr-two-elements", lambda: st.Adam([_param()], lr=torch.tensor([1e-3, 1e-3])), ValueError,
      "Tensor lr must be 1-element"),
     ("adam-tensor-lr-foreach", lambda: st.Adam([_param()], lr=torch.tensor(1e-3), foreach=True), ValueError,
@@ -113,4 +113,12 @@ CASES = [
      "Tensor lr must be 1-element"),
     ("group-from-the-lecture-interface", _load_lecture_state_into_torchs, ValueError,
      "param group 0 has no 'betas': it was made for another interface"),
+    # not numbers where torch's defaults are: TypeError at construction, as torch's range checks raise it
+    *[(f"{name.lower()}-lr-none", (lambda n: lambda: getattr(st, n)([_param()], lr=None))(name), TypeError,
+       f"{name}'s lr must be a number \\(or a tensor\\), like its default")
+      for name in ("Adam", "AdamW", "Adagrad", "RMSprop", "Adadelta", "SGD")],
+    ("adam-betas-strings", lambda: st.Adam([_param()], betas=("0.9", "0.999")), TypeError,
+     r"Adam's betas must be a pair of numbers \(or of one-element tensors\), like its default \(0.9, 0.999\)"),
+    ("sgd-momentum-string", lambda: st.SGD([_param()], lr=0.1, momentum="0.9"), TypeError,
+     "SGD's momentum must be a number"),
 ]  # fmt: skip

@@ -182,3 +182,14 @@ def test_bad_input_gives_one_clear_error(make, error, message):
     assert message in text or re.search(message, text), text
     innermost = traceback.extract_tb(caught.tb)[-1].filename
     assert "sgdlab" in innermost or "tests" in innermost or error is CliError, f"raised deep inside {innermost}"
+
+
+def test_a_cpu_tensor_is_a_starting_point():
+    # x0 as a torch tensor is read as its values, in its float type (it once failed inside NumPy's dtype lookup)
+    import torch
+
+    prob = problem()
+    by_tensor = sl.run(prob, sl.methods.SGD(lr=0.1), iters=20, x0=torch.full((prob.dim,), 0.5))
+    by_array = sl.run(prob, sl.methods.SGD(lr=0.1), iters=20, x0=np.full(prob.dim, 0.5, np.float32))
+    assert by_tensor.x.dtype == np.float32
+    np.testing.assert_array_equal(by_tensor.x, by_array.x)

@@ -181,7 +181,7 @@ def _refused(doc) -> list[str]:
     [
         ({**QUADRATIC, "params": {"kapa": 3}},
          "problems[0].params.kapa: unknown parameter of Quadratic2D; allowed: kappa, n, spread, angle, seed"),
-        ({**QUADRATIC, "params": {"kappa": 0.5}}, "problems[0].params.kappa: kappa must be >= 1, got 0.5"),
+        ({**QUADRATIC, "params": {"kappa": 0.5}}, "problems[0].params.kappa: kappa must be in [1, 1e+15], got 0.5"),
         ({**QUADRATIC, "params": {"seed": 1.5}}, "problems[0].params.seed: must be an integer, got float 1.5"),
         ({**BASE["problems"][0], "params": {"l2": -1}}, "problems[0].params.l2: l2 must be >= 0, got -1.0"),
         ({**BASE["problems"][0], "params": {"l2": "0.1"}}, "problems[0].params.l2: must be a number, got str '0.1'"),

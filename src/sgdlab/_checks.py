@@ -86,6 +86,15 @@ def seed(name: str, value: object) -> int:
     return value
 
 
+def unmasked(name: str, value: object) -> object:
+    """A masked array's mask would be silently dropped by `np.asarray`: refuse it unless nothing is masked."""
+    if isinstance(value, np.ma.MaskedArray):
+        if np.ma.is_masked(value):
+            raise ValueError(f"{name}: masked arrays are not supported; fill or drop the masked entries")
+        return value.data
+    return value
+
+
 def float_dtype(name: str, value: object) -> np.dtype:
     """`np.float32` or `np.float64` from a type, dtype or its name."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import stat
 import sys
@@ -18,14 +19,33 @@ _SPEC_EXPECTED = "expected an experiment spec file (TOML), e.g. experiment.toml"
 
 
 class _Folder(click.ParamType):
-    """A folder to write into, created if missing; an existing file there is refused in sgdlab's words."""
+    """A folder to write into, created here if missing — before any work, so that a path that cannot be a
+    writable folder (a file, or a folder under one, or no permission) is refused in sgdlab's words up front
+    instead of failing after a long run."""
 
     name = "folder"
 
     def convert(self, value, param, ctx):
+        expected = "give a folder to write into (it is created if missing)"
         if os.path.exists(value) and not os.path.isdir(value):
-            self.fail(f"{value} is a file; give a folder to write into (it is created if missing)", param, ctx)
+            self.fail(f"{value} is a file; {expected}", param, ctx)
+        try:
+            os.makedirs(value, exist_ok=True)
+        except OSError as exc:
+            self.fail(f"cannot create the folder {value}: {exc.strerror}; {expected}", param, ctx)
+        if not os.access(value, os.W_OK | os.X_OK):
+            self.fail(f"cannot write into {value}: permission denied; {expected}", param, ctx)
         return value
+
+
+class _Finite(click.FloatRange):
+    """A finite number in a range: click's `FloatRange` lets `inf` and `nan` through."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value} is not a finite number; expected {self._describe_range()}", param, ctx)
+        return number
 
 
 class _SpecFile(click.ParamType):
@@ -100,15 +120,15 @@ _PROBLEMS = ("logistic", "least_squares", "softmax")
 @click.option("--dim", type=click.IntRange(min=1), default=50, show_default=True, help="Features.")
 @click.option(
     "--cond",
-    type=click.FloatRange(min=1.0),
+    type=_Finite(min=1.0),
     default=100.0,
     show_default=True,
     help="Condition number of AᵀA/n.",
 )
-@click.option("--l2", type=click.FloatRange(min=0.0), default=1e-3, show_default=True)
-@click.option("--epochs", type=click.FloatRange(min=0.0, min_open=True), default=10.0, show_default=True)
+@click.option("--l2", type=_Finite(min=0.0), default=1e-3, show_default=True)
+@click.option("--epochs", type=_Finite(min=0.0, min_open=True, max=1e6), default=10.0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--method", "method_names", multiple=True, help="Method to run (repeatable; default: all).")
 def demo(problem, n, dim, cond, l2, epochs, batch_size, seed, method_names) -> None:
     """Run every method with its default settings on a synthetic problem and print where each got."""
@@ -281,7 +301,7 @@ def _executor(jobs, scheduler, dask_local, connect_timeout):
 @click.option("--scheduler", default=None, help="Run on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786.")
 @click.option(
     "--connect-timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=_Finite(min=0, min_open=True, max=86_400),
     default=10.0,
     show_default=True,
     help="Seconds to wait for the --scheduler to answer.",

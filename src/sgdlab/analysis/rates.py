@@ -19,10 +19,14 @@ from numbers import Real
 
 import numpy as np
 
+from sgdlab import _checks
+
 KINDS = ("linear", "sublinear")
 
 #: Points with `y ≤ FLOOR · max(y)` are taken to be at machine precision and left out of fits.
 FLOOR = 1e-14
+#: The most bootstrap resamples `bootstrap_rate` draws (each a median over the seeds).
+MAX_BOOTSTRAP = 10**6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,7 +255,8 @@ def bootstrap_rate(
 
     Raises:
         ValueError: No curve, a curve that is not an `(x, y)` pair or cannot be fitted (the message names
-            it), or `n_boot`, `ci` out of range.
+            it), or `n_boot` (at most `MAX_BOOTSTRAP`), `ci` or `seed` out of range.
+        TypeError: `n_boot` or `seed` is not an integer.
 
     Examples:
         >>> import numpy as np
@@ -264,8 +269,8 @@ def bootstrap_rate(
         ('-0.99 [-1.03, -0.97]', 10, True)
     """
     kind = _kind(kind)
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 1:
-        raise ValueError(f"n_boot must be an integer >= 1, got {n_boot!r}")
+    n_boot = _checks.positive_int("n_boot", n_boot, at_most=MAX_BOOTSTRAP)
+    seed = _checks.seed("seed", seed)
     if isinstance(ci, bool) or not isinstance(ci, Real) or not 0.0 < float(ci) < 1.0:
         raise ValueError(f"ci must be in (0, 1), got {ci!r}")
     curves = list(curves)

@@ -10,18 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from sgdlab import _checks
 from sgdlab.data.out_of_core import OutOfCoreStorage, default_block_rows, target_values
 
 FLOAT_DTYPES = (np.float32, np.float64)
-
-
-def _refuse_masked(name: str, value: object) -> object:
-    """A masked array's mask would be silently dropped by `np.asarray`: refuse it unless nothing is masked."""
-    if isinstance(value, np.ma.MaskedArray):
-        if np.ma.is_masked(value):
-            raise ValueError(f"{name}: masked arrays are not supported; fill or drop the masked entries")
-        return value.data
-    return value
 
 
 def _kind_error(name: str, dtype: np.dtype, what: str) -> TypeError:
@@ -75,7 +67,7 @@ def _check_matrix(A: object) -> np.ndarray | sp.csr_array | sp.csr_matrix:
         A.sum_duplicates()  # on the copy: sorted column indices, duplicates summed
         values = A.data
     else:
-        A = _refuse_masked("A", A)
+        A = _checks.unmasked("A", A)
         try:
             A = np.asarray(A)
         except Exception as exc:  # ragged lists and the like
@@ -96,7 +88,7 @@ def _check_matrix(A: object) -> np.ndarray | sp.csr_array | sp.csr_matrix:
 
 
 def _check_targets(y: object, n: int) -> np.ndarray:
-    y = _refuse_masked("y", y)
+    y = _checks.unmasked("y", y)
     try:
         y = np.asarray(y)
     except Exception as exc:
@@ -380,10 +372,11 @@ class Dataset:
             order.
 
         Raises:
-            ValueError: `test_size` is outside (0, 1) or leaves an empty part.
+            ValueError: `test_size` is outside (0, 1) or leaves an empty part, or `seed` is negative.
+            TypeError: `test_size` is not a real number, or `seed` not an integer.
         """
-        if not 0.0 < test_size < 1.0:
-            raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+        test_size = _checks.open_unit_interval("test_size", test_size)
+        seed = _checks.seed("seed", seed)
         n_test = round(test_size * self.n)
         if not 1 <= n_test < self.n:
             raise ValueError(f"test_size={test_size} leaves an empty train or test part for n={self.n}")

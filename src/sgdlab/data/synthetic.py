@@ -19,6 +19,11 @@ import scipy.sparse as sp
 from sgdlab import _checks
 from sgdlab.data.dataset import Dataset
 
+#: Condition numbers beyond 1/ε of float64 (≈ 4.5e15) make `AᵀA` numerically singular: refused above this.
+MAX_COND = 1e15
+#: Larger target noise makes the least-squares loss (squares of the targets) overflow float64.
+MAX_NOISE = 1e100
+
 
 def _orthonormal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     q, r = np.linalg.qr(rng.standard_normal((rows, cols)))
@@ -53,9 +58,11 @@ def _check_common(n, dim, cond, noise, density):
     n = _checks.positive_int("n", n)
     dim = _checks.positive_int("dim", dim)
     cond = _checks.positive("cond", cond)
-    if cond < 1.0:
-        raise ValueError(f"cond must be >= 1, got {cond}")
+    if not 1.0 <= cond <= MAX_COND:
+        raise ValueError(f"cond must be in [1, {MAX_COND:g}], got {cond:g}")
     noise = _checks.nonnegative("noise", noise)
+    if noise > MAX_NOISE:
+        raise ValueError(f"noise must be <= {MAX_NOISE:g} (the targets' squares stay finite), got {noise:g}")
     density = _checks.positive("density", density)
     if density > 1.0:
         raise ValueError(f"density must be in (0, 1], got {density}")
@@ -98,7 +105,7 @@ def make_regression(
         100.0
     """
     n, dim, cond, noise, density = _check_common(n, dim, cond, noise, density)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_checks.seed("seed", seed))
     A = _design(n, dim, cond, density, rng)
     x_true = rng.standard_normal(dim)
     y = A @ x_true + noise * rng.standard_normal(n)
@@ -204,7 +211,7 @@ def make_classification(
             raise ValueError(f"imbalance needs a dense design (density = 1), got density={density}")
         if noise == 0:
             raise ValueError("imbalance needs noise > 0 (the class offsets are calibrated on the noisy model)")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_checks.seed("seed", seed))
     A = _design(n, dim, cond, density, rng, intercept=calibrated)
     if n_classes == 2:
         scores = A @ rng.standard_normal(dim)
@@ -261,7 +268,7 @@ def make_rare_features(
     if max_freq > 1.0:
         raise ValueError(f"max_freq must be in (0, 1], got {max_freq}")
     noise = _checks.nonnegative("noise", noise)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_checks.seed("seed", seed))
     freq = max_freq / np.arange(1, dim + 1) ** exponent
     A = sp.csr_matrix((rng.random((n, dim)) < freq).astype(np.float64))
     A.sort_indices()

@@ -41,13 +41,14 @@ def starting_point(problem: Problem, x0, dtype) -> np.ndarray:
         start = problem.initial_point()
         x = start.astype(dtype or start.dtype, copy=True)
     else:
+        x0 = _checks.unmasked("x0", x0)
         try:
-            given = np.asarray(x0)
-        except ValueError as exc:  # ragged nested lists
+            given = np.asarray(x0)  # (a CPU tensor's values too)
+        except (ValueError, TypeError, RuntimeError) as exc:  # ragged nested lists; a tensor on a GPU
             raise TypeError(f"x0 must be a 1-D array of real numbers: {exc}") from None
         if given.dtype.kind not in "fiu":  # complex, bool, strings, objects: no silent conversion
             raise TypeError(f"x0 must hold real numbers, got dtype {given.dtype}")
-        x = np.array(given, dtype=dtype or getattr(x0, "dtype", np.float64), copy=True)
+        x = np.array(given, dtype=dtype or (given.dtype if given.dtype.kind == "f" else np.float64), copy=True)
         if x.dtype.type not in (np.float32, np.float64):
             raise TypeError(f"x0 must be float32 or float64, got {x.dtype}")
     if x.shape != (problem.dim,):

@@ -22,6 +22,8 @@ from sgdlab.experiments.worker import init_worker
 WORKER_DEATH_RETRIES = 2
 #: Seconds to wait for a Dask scheduler to answer before giving up.
 CONNECT_TIMEOUT_S = 10.0
+#: The longest wait for a scheduler that `DaskExecutor` accepts (a day).
+MAX_CONNECT_TIMEOUT_S = 86_400.0
 #: A Dask scheduler address: an optional tcp:// or tls:// scheme, a host (or [IPv6]) and a port.
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls)://)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$")
 
@@ -261,8 +263,11 @@ class DaskExecutor(Executor):
             raise ValueError(f"{address!r} is not a Dask scheduler address: expected tcp://HOST:PORT (or tls://)")
         if local_workers is not None and not 1 <= local_workers <= max_jobs():
             raise ValueError(f"local_workers must be between 1 and {max_jobs()} (4 per core), got {local_workers}")
-        if not connect_timeout > 0:
-            raise ValueError(f"connect_timeout must be a positive number of seconds, got {connect_timeout}")
+        if not 0 < connect_timeout <= MAX_CONNECT_TIMEOUT_S:  # (Dask cannot parse an infinite timeout)
+            raise ValueError(
+                f"connect_timeout must be a positive number of seconds, at most {MAX_CONNECT_TIMEOUT_S:.0f}, "
+                f"got {connect_timeout}"
+            )
         try:
             from distributed import Client, LocalCluster
         except ImportError:

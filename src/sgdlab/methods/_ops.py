@@ -36,6 +36,26 @@ def rounds_to_zero(value: float, x) -> bool:
     return bool((x.dtype.type(value) if isinstance(x, np.ndarray) else x.new_tensor(value)) == 0)
 
 
+def _floating(a) -> bool:
+    if isinstance(a, np.ndarray):
+        return a.dtype.type in (np.float32, np.float64)
+    return callable(getattr(a, "is_floating_point", None)) and a.is_floating_point()
+
+
+def check_step(x, g) -> None:
+    """What `step(x, g, state)` checks at every call, in O(1): `x` and `g` are float32/float64 arrays (or
+    floating-point tensors) of one shape, and `x` is writeable. (`init` checks `x`'s values once.)"""
+    for name, a in (("x", x), ("g", g)):
+        if not _floating(a):
+            dtype = getattr(a, "dtype", type(a).__name__)
+            raise TypeError(f"{name} must be a float32 or float64 NumPy array (or a floating-point tensor), got "
+                            f"{dtype}")  # fmt: skip
+    if isinstance(x, np.ndarray) and not x.flags.writeable:
+        raise ValueError("x must be writeable: methods update it in place")
+    if g.shape != x.shape:
+        raise ValueError(f"the gradient has shape {tuple(g.shape)} but x has shape {tuple(x.shape)}")
+
+
 def check_iterate(x) -> None:
     """`x` must be a writeable, finite float32/float64 array, or a floating-point tensor."""
     if isinstance(x, np.ndarray):

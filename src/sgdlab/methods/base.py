@@ -353,7 +353,8 @@ class SteppedMethod(Method):
 
     def resolve(self, problem: Problem, batch_size: int = 1, total_iters: int | None = None) -> Method:
         lr = self.lr if self.lr is not None else self.default_lr(problem, batch_size)
-        return dataclasses.replace(self, lr=lr, schedule=self.schedule.with_total(total_iters))
+        # (checked again: a schedule assigned after construction is still a name or text)
+        return dataclasses.replace(self, lr=lr, schedule=as_schedule(self.schedule).with_total(total_iters))
 
     def step(self, x: np.ndarray, g: np.ndarray, state: State) -> None:
         """Element-wise methods: advance the counter, then the fused kernel (`fused.step`) or the reference
@@ -388,7 +389,9 @@ class SteppedMethod(Method):
 
     def _advance(self, state: State, x=None, g=None) -> float:
         """Advance the step counter and return `α_k` (checking, when given, that `g` matches `x`)."""
-        if g is not None and g.shape != x.shape:
-            raise ValueError(f"the gradient has shape {tuple(g.shape)} but x has shape {tuple(x.shape)}")
+        if g is not None:
+            _ops.check_step(x, g)
+        if "k" not in state:
+            raise ValueError(f"state must be {self.name}.init(x)'s (it has no step counter 'k')")
         state["k"] += 1
         return self.step_size(state)

@@ -9,7 +9,7 @@ import numpy as np
 
 from sgdlab import _checks
 from sgdlab.data.dataset import Dataset
-from sgdlab.data.synthetic import make_regression
+from sgdlab.data.synthetic import MAX_COND, make_regression
 from sgdlab.problems.base import Problem
 from sgdlab.problems.glm import LeastSquares
 
@@ -29,7 +29,7 @@ class Quadratic2D(Problem):
         seed: The centres' seed.
 
     Raises:
-        ValueError: `kappa < 1`, or a setting out of its range.
+        ValueError: `kappa` outside [1, 1e15], or a setting out of its range.
 
     Examples:
         >>> from sgdlab.problems import Quadratic2D
@@ -40,8 +40,8 @@ class Quadratic2D(Problem):
 
     def __init__(self, kappa: float = 10.0, n: int = 16, spread: float = 1.0, angle: float = 0.5, seed: int = 0):
         self.kappa = _checks.positive("kappa", kappa)
-        if self.kappa < 1:
-            raise ValueError(f"kappa must be >= 1, got {kappa}")
+        if not 1 <= self.kappa <= MAX_COND:  # beyond, μ/L is below float64's precision (and losses overflow)
+            raise ValueError(f"kappa must be in [1, {MAX_COND:g}], got {kappa:g}")
         self.spread = _checks.nonnegative("spread", spread)
         self.angle = _checks.real("angle", angle)
         self.seed = _checks.seed("seed", seed)

@@ -32,6 +32,7 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable
+from numbers import Real
 from typing import Any, ClassVar
 
 import torch
@@ -122,8 +123,26 @@ class TorchInterface:
         bound.apply_defaults()
         values = {**dict(bound.arguments), **self.fixed}
         del values["params"]
+        self._check_numbers(values)
         self.method_class.check_torch_call(values)
         return values
+
+    def _check_numbers(self, values: dict[str, Any]) -> None:
+        """A keyword whose torch default is a number (or a pair of numbers) must be one, or a tensor: torch's
+        range checks (`0.0 <= lr`) raise TypeError for `None` or a string, and so does this, naming it."""
+        for name, parameter in self.signature.parameters.items():
+            default, value = parameter.default, values.get(name)
+            if isinstance(default, bool) or not isinstance(default, int | float | tuple):
+                continue
+            pair = isinstance(default, tuple) and isinstance(value, tuple | list)
+            for entry in value if pair else (value,):
+                if not isinstance(entry, Real | torch.Tensor):  # (a bool is a number to torch's checks too)
+                    pairs = isinstance(default, tuple)
+                    what = "a pair of numbers (or of one-element tensors)" if pairs else "a number (or a tensor)"
+                    raise TypeError(
+                        f"{self.torch_class.__name__}'s {name} must be {what}, like its "
+                        f"default {default!r}; got {type(value).__name__} {value!r}"
+                    )
 
     def build(self, values: dict[str, Any]) -> SteppedMethod:
         _check_flags(values)

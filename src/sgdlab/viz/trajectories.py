@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sgdlab import _checks
 from sgdlab.engine.prepare import prepare, starting_point
 from sgdlab.engine.samplers import Sampler
 from sgdlab.methods.base import Method
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 #: Colour-blind-friendly cycle for paths (matplotlib's tab10).
+#: The most memory the iterates of one `iterate_path` may take (a longer walk is refused, naming `iters`).
+MAX_PATH_BYTES = 1 << 30
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
@@ -31,10 +34,10 @@ def _walk(problem: Problem, method, iters: int, batch_size=1, seed=0, x0=None, s
     `sl.run` sets them up."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an sgdlab problem, got {type(problem).__name__}")
-    iters = int(iters)
-    if iters < 1:
-        raise ValueError(f"iters must be a positive integer, got {iters}")
-    start = prepare(problem, method, sampler=sampler, batch_size=int(batch_size), seed=seed,
+    # every iterate is kept: at most MAX_PATH_BYTES of them
+    iters = _checks.positive_int("iters", iters, at_most=max(1, MAX_PATH_BYTES // (8 * max(problem.dim, 1))))
+    batch_size, seed = _checks.positive_int("batch_size", batch_size), _checks.seed("seed", seed)
+    start = prepare(problem, method, sampler=sampler, batch_size=batch_size, seed=seed,
                     x=starting_point(problem, x0, None), max_iters=iters)  # fmt: skip
     # The same indices again, to report them: a second stream seeded like the run's.
     replay = Sampler.for_problem(start.stream.kind, problem, start.stream.batch_size, np.random.default_rng(seed))
