@@ -7,8 +7,12 @@ Parameter lists (float32, CPU; shapes written out below, torchvision is not need
 tensors, 20.7M parameters, 82 of them biases and layer norms of ≤ 1,536 elements). For every optimizer of
 :data:`CONFIGS`, sgdlab.torch's step is timed against each torch.optim path in turn — the default (for-loop on
 CPU), ``foreach=True`` and ``fused=True`` where torch has it — alternately (A B A B …, ``--pairs`` pairs after a
-warm-up, median of the per-pair ratios; harness.py). Each step reads the same gradients; both sides start from
-the same parameters. The ratio against torch's fastest path is the pair whose torch side has the lowest median.
+warm-up, median of the per-pair ratios; harness.py). Both sides step the very same tensors — parameters,
+gradients and, after the first step, state (sgdlab's state entries are pointed at torch's, `TORCH_STATE`) — so
+that a ratio measures code, not memory placement: on this machine two separately allocated copies of one and the
+same optimizer stepped 5–10 % apart, in either direction from one allocation to the next (Adam, ResNet-18, one
+thread: per-rebuild ratios 0.84–1.06 of sgdlab against itself). The ratio against torch's fastest path is the
+pair whose torch side has the lowest median.
 
 Where the time goes: the bytes a step must move (each array read once and written once, from the fused kernel's
 state layout) over a STREAM triad measured in the same run (B1's), and the fixed cost of a step, timed on a list
@@ -112,6 +116,17 @@ CONFIGS: dict[str, tuple[str, dict, str, dict]] = {
     "RMSprop": ("RMSProp", {"lr": 1e-2}, "RMSprop", {"lr": 1e-2}),
     "Adadelta": ("Adadelta", {"lr": 1.0}, "Adadelta", {"lr": 1.0}),
 }
+#: sgdlab.torch's state entries and torch.optim's names for the same arrays (the two sides share them: `_shared`).
+TORCH_STATE: dict[str, dict[str, str]] = {
+    "Adam": {"m": "exp_avg", "v": "exp_avg_sq"},
+    "AdamW": {"m": "exp_avg", "v": "exp_avg_sq"},
+    "Adagrad": {"v": "sum"},
+    "SGD": {},
+    "SGD momentum": {"v": "momentum_buffer"},
+    "SGD Nesterov": {"v": "momentum_buffer"},
+    "RMSprop": {"v": "square_avg"},
+    "Adadelta": {"v": "square_avg", "dx": "acc_delta"},
+}
 #: Targets (Done means of the issue): sgdlab / torch's fastest path for these, and / foreach for the others.
 FASTEST_TARGET = {"Adam", "AdamW", "Adagrad", "SGD", "SGD momentum", "SGD Nesterov"}
 FOREACH_TARGET = {"RMSprop": 2.0, "Adadelta": 2.0}
@@ -141,6 +156,25 @@ def _stepper(make, shapes, seed: int = 0):
     opt = make(params)
     opt.step()  # state created, kernels compiled or loaded
     return opt.step
+
+
+def _shared(label: str, path: str, shapes, seed: int = 0):
+    """sgdlab.torch's and torch.optim's (`path`) steps on the same parameters and gradients, sgdlab's state
+    entries then pointed at torch's arrays (`TORCH_STATE`): both sides update the same memory."""
+    params, grads = _parameters(shapes, seed)
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g
+    ours, theirs = _ours(label)(params), _theirs(label, path)(params)
+    ours.step(), theirs.step()  # states created, kernels compiled or loaded
+    names = TORCH_STATE[label]
+    for p in params:
+        mine, torchs = ours.state[p], theirs.state[p]
+        for name, value in mine.items():
+            if isinstance(value, torch.Tensor):
+                other = torchs[names[name]]
+                assert other.shape == value.shape and other.dtype is value.dtype, (label, name)
+                mine[name] = other
+    return ours.step, theirs.step
 
 
 def _ours(label: str):
@@ -179,17 +213,16 @@ def step_rows(lists: dict, pairs: int, bandwidth: float, labels: list[str]) -> l
         print(f"\n{list_name}: {len(shapes)} tensors, {n:,} float32 parameters")
         print(f"{'optimizer':13s} {'torch path':9s} {'sgdlab ms':>9s} {'torch ms':>9s} {'ratio':>7s}")
         for label in labels:
-            ours = _stepper(_ours(label), shapes)
             comparisons = {}
             for path in TORCH_PATHS:
                 if not _available(label, path):
                     continue
-                theirs = _stepper(_theirs(label, path), shapes)
+                ours, theirs = _shared(label, path, shapes)
                 result = alternate(ours, theirs, pairs=pairs, warmup=2)
                 comparisons[path] = {k: result[k] for k in ("speedup", "ours_s", "theirs_s", "pairs")}
                 print(f"{label:13s} {path:9s} {1e3 * result['ours_s']:9.2f} {1e3 * result['theirs_s']:9.2f} "
                       f"{result['speedup']:6.2f}x")  # fmt: skip
-                del theirs
+                del ours, theirs
             fastest = min(comparisons, key=lambda p: comparisons[p]["theirs_s"])
             moved = arrays_moved(label) * n * 4
             best = comparisons[fastest]
@@ -215,7 +248,6 @@ def step_rows(lists: dict, pairs: int, bandwidth: float, labels: list[str]) -> l
                 },
             }
             rows.append(row)
-            del ours
     return rows
 
 
