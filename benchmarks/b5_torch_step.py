@@ -148,12 +148,16 @@ def _parameters(shapes, seed: int) -> tuple[list[torch.nn.Parameter], list[torch
     return params, grads
 
 
-def _stepper(make, shapes, seed: int = 0):
-    """A ready optimizer on fresh parameters with gradients attached; returns its ``step``."""
+def _with_gradients(shapes, seed: int) -> list[torch.nn.Parameter]:
     params, grads = _parameters(shapes, seed)
     for p, g in zip(params, grads, strict=True):
         p.grad = g
-    opt = make(params)
+    return params
+
+
+def _stepper(make, shapes, seed: int = 0):
+    """A ready optimizer on fresh parameters with gradients attached; returns its ``step``."""
+    opt = make(_with_gradients(shapes, seed))
     opt.step()  # state created, kernels compiled or loaded
     return opt.step
 
@@ -161,11 +165,10 @@ def _stepper(make, shapes, seed: int = 0):
 def _shared(label: str, path: str, shapes, seed: int = 0):
     """sgdlab.torch's and torch.optim's (`path`) steps on the same parameters and gradients, sgdlab's state
     entries then pointed at torch's arrays (`TORCH_STATE`): both sides update the same memory."""
-    params, grads = _parameters(shapes, seed)
-    for p, g in zip(params, grads, strict=True):
-        p.grad = g
+    params = _with_gradients(shapes, seed)
     ours, theirs = _ours(label)(params), _theirs(label, path)(params)
-    ours.step(), theirs.step()  # states created, kernels compiled or loaded
+    ours.step()  # states created, kernels compiled or loaded
+    theirs.step()
     names = TORCH_STATE[label]
     for p in params:
         mine, torchs = ours.state[p], theirs.state[p]

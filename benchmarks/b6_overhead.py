@@ -100,7 +100,7 @@ def _products_time(prob, x: np.ndarray, repeats: int) -> float:
     """The best time of BLAS's (scipy's, on CSR) `A @ X` then `Aᵀ @ S` for `prob`'s design, `X` shaped as
     the problem's weights (`features × K`) and `S` as its scores."""
     A = prob.A
-    X = x.reshape(prob.A.shape[1], -1) if prob.n_outputs > 1 else x
+    X = x.reshape(A.shape[1], -1) if prob.n_outputs > 1 else x
     S = np.asarray(A @ X)
     return _best_time(lambda: (A @ X, A.T @ S), repeats)
 

@@ -19,8 +19,8 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
   alone (`A @ X`, `Aᵀ @ S`; B6 reports both). CSR designs are cut into a fixed number of row blocks
   (`csr_blocks`), each summing its own partial gradient; within a block, chunks of `CSR_CHUNK` rows get their
   scores (four partial sums a row), then their links, then their gradient terms while their nonzeros are still
-  in cache. The gathers and scatters bound
-  this pass more than the memory does; it runs faster than scipy's two sparse products of `shared_scores`.
+  in cache. The gathers and scatters bound this pass more than the memory does; it runs faster than scipy's two
+  sparse products of `shared_scores`.
   Its sums run in another order than BLAS's, so its values agree with `problem.loss`/`problem.grad` to
   rounding (`rtol 1e-12` in the tests), not bit for bit; on one machine they are bit-identical run to run.
 * `shared_scores` — NumPy, for any other in-memory linear problem: one `A @ x` shared by the loss and

@@ -134,11 +134,10 @@ class TorchInterface:
             default, value = parameter.default, values.get(name)
             if isinstance(default, bool) or not isinstance(default, int | float | tuple):
                 continue
-            pair = isinstance(default, tuple) and isinstance(value, tuple | list)
-            for entry in value if pair else (value,):
+            pair = isinstance(default, tuple)
+            for entry in value if pair and isinstance(value, tuple | list) else (value,):
                 if not isinstance(entry, Real | torch.Tensor):  # (a bool is a number to torch's checks too)
-                    pairs = isinstance(default, tuple)
-                    what = "a pair of numbers (or of one-element tensors)" if pairs else "a number (or a tensor)"
+                    what = "a pair of numbers (or of one-element tensors)" if pair else "a number (or a tensor)"
                     raise TypeError(
                         f"{self.torch_class.__name__}'s {name} must be {what}, like its "
                         f"default {default!r}; got {type(value).__name__} {value!r}"

@@ -23,9 +23,9 @@ from sgdlab.viz._legend import LegendOption, draw_legend
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-#: Colour-blind-friendly cycle for paths (matplotlib's tab10).
 #: The most memory the iterates of one `iterate_path` may take (a longer walk is refused, naming `iters`).
 MAX_PATH_BYTES = 1 << 30
+#: Colour-blind-friendly cycle for paths (matplotlib's tab10).
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
