@@ -112,6 +112,43 @@ def test_an_unknown_fused_kernel_is_an_error():
             info = dataclasses.replace(Adagrad.info, fused=dataclasses.replace(Adagrad.info.fused, kernel="adagrad2"))
 
 
+def test_fixed_takes_flags_integers_and_unit_floats_and_leaves_other_hyperparameters_as_arguments():
+    # diagonal_update(x, g, v, mean, buf, lr, gamma, one_minus_gamma, eps, sign, decay, momentum, accumulate,
+    # centered, lecture, lanes): gamma 1.0 and eps do not choose a path, so they stay arguments whatever they are
+    loop = fused.diagonal_update
+    scalars = (0.1, 1.0, 0.0, 1e-8, -1.0, np.float32(0.0), 0.5, True, np.bool_(False), 1, 16)
+    assert fused.fixed(loop, 5, scalars) == (
+        ("sign", "float", -1.0), ("decay", "float32", 0.0), ("accumulate", "bool", True),
+        ("centered", type(np.bool_(0)).__name__, False), ("lecture", "int", 1), ("lanes", "int", 16),
+    )  # fmt: skip
+    decayed = fused.fixed(loop, 5, (0.1, 0.9, 0.1, 1e-8, 1.0, 0.01, 0.0, True, False, 0, 16))
+    assert [name for name, _, _ in decayed] == ["sign", "momentum", "accumulate", "centered", "lecture", "lanes"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("decay", [0.0, 0.01])
+def test_a_specialised_loop_gives_the_serial_loops_bits(dtype, decay):
+    # Adam in torch's convention with L2 decay, sizes that leave a vector tail
+    rng = np.random.default_rng(0)
+    x, g, m, v = (rng.standard_normal(1000 + 13).astype(dtype) for _ in range(4))
+    v = np.abs(v)
+    # lr, inv_bc1, c2, beta1, 1 − beta1, beta2, 1 − beta2, eps, coupled, decoupled, sign; amsgrad, mode
+    floats = (1e-3, 10.0, 0.03, 0.9, 0.1, 0.999, 0.001, 1e-8, decay, 0.0, 1.0)
+    scalars = (*(dtype(a) for a in floats), False, 1)
+    names = fused.adam_update.__code__.co_varnames[5 : fused.adam_update.__code__.co_argcount]
+    assert len(names) == len(scalars), names
+    constants = fused.fixed(fused.adam_update, 5, scalars)
+    assert constants and (decay == 0) == any(name == "coupled" for name, _, _ in constants)
+    results = []
+    for loop in (fused.serial(fused.adam_update), fused.specialised(fused.adam_update, constants)):
+        arrays = [a.copy() for a in (x, g, m, v, v)]
+        for _ in range(3):
+            loop(*arrays, *scalars)
+        results.append(arrays)
+    for a, b in zip(*results, strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
 # Each case runs in a fresh process, where numba's thread pool has not started yet: its first parallel kernel,
 # imported before or after torch. Every parallel kernel of sgdlab: a fused step, and the checkpoint pass.
 FIRST_IMPORTS = [

@@ -148,6 +148,34 @@ def test_fast_path_equals_the_reference_path(name, kwargs, dtype, spy):
     assert not opt_fast.state[fast[7]] and torch.equal(fast[7], ref[7])  # no gradient: untouched, no state
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("name", "kwargs"), CONFIGS)
+def test_a_specialised_loop_gives_the_generic_loops_bits(name, kwargs, dtype, spy, monkeypatch):
+    # Big groups run a copy of the update loop with its flags, zero and unit hyperparameters as constants
+    # (`fused.specialised`); same machine, same threads: the very same bits as the generic loop, state included.
+    monkeypatch.setattr(fast_path, "SPECIALISE_MIN", 1 << 62)
+    generic, opt_generic, _ = _run(name, kwargs, dtype, spy=spy)
+    generic_drivers = {driver for driver, _, _ in spy}
+    spy.clear()
+    monkeypatch.setattr(fast_path, "SPECIALISE_MIN", 0)
+    fixed = []
+    original = fused.fixed
+    monkeypatch.setattr(fused, "fixed", lambda *args: fixed.append(original(*args)) or fixed[-1])
+    special, opt_special, _ = _run(name, kwargs, dtype, spy=spy)
+    special_drivers = {driver for driver, _, _ in spy}
+    assert fixed and len(set(fixed)) == 1, fixed  # the same constants every step
+    # (a Lion with a decay of 0.1 has none: then it is the generic loop)
+    assert special_drivers.isdisjoint(generic_drivers) if fixed[0] else special_drivers == generic_drivers
+    if name != "Lion":  # every other loop has such an argument (the gradient's sign, its vector lanes)
+        assert fixed[0], fixed
+    for p, q in zip(special, generic, strict=True):
+        assert torch.equal(p, q)
+        s_special, s_generic = opt_special.state[p], opt_generic.state[q]
+        assert s_special.keys() == s_generic.keys()
+        for key, value in s_generic.items():
+            assert torch.equal(s_special[key], value) if torch.is_tensor(value) else s_special[key] == value, key
+
+
 @pytest.mark.parametrize(("name", "kwargs"), CONFIGS)
 def test_version_counters_are_bumped_as_by_an_in_place_operation(name, kwargs, spy):
     p = torch.nn.Parameter(torch.randn(10, dtype=torch.float64))

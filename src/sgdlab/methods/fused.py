@@ -10,14 +10,19 @@ Each update rule is written once, as a plain loop named `<kernel>_update`, compi
 `KERNELS` holds, for `step`, each loop run over one piece of the arrays per thread (`_kernel`; a method names
 its kernel and state layout in `info.fused` and passes its scalars through `fused_args`); the compiled GLM
 segments (`sgdlab.engine.kernels.elementwise`) and the torch fast path (`sgdlab.torch.fast_path`) call the
-serial loops themselves.
+serial loops themselves. Optional terms sit behind tests of loop-invariant arguments (`if decay != 0`), which
+each loop marks with `chooses`; `specialised` compiles a serial copy with those arguments fixed, in which LLVM
+drops the untaken terms — the same operations on the same values, so the same bits, in fewer instructions.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
+import inspect
 import sys
+import textwrap
 import types
 
 import numpy as np
@@ -216,6 +221,18 @@ def _kernel(fn):
     return call
 
 
+def chooses(*names: str):
+    """Mark an update loop's arguments that choose its code path rather than enter its arithmetic (flags, modes,
+    the gradient's sign, a weight decay that may be 0): `specialised` compiles copies with them as constants."""
+
+    def mark(update_loop):
+        update_loop.chooses = names
+        return update_loop
+
+    return mark
+
+
+@chooses("sign", "decay", "lanes")
 def sgd_update(x, g, lr, sign, decay, lanes=0):
     """SGD: `x ← x − lr·(sign·g + decay·x)` (`sign = −1`: maximize; `decay`: coupled weight decay), the last
     multiply-add rounded once, as torch's. `lanes > 0` (`rounding="fused"`, see `lanes`): as torch's fused kernel,
@@ -230,6 +247,7 @@ def sgd_update(x, g, lr, sign, decay, lanes=0):
         x[i] = fma(gi, -lr, xi)  # noqa: F821 - bound to _fma() when compiled
 
 
+@chooses("sign", "decay", "nesterov", "lanes")
 def momentum_update(x, g, v, lr, keep, gain, beta, sign, decay, nesterov, lanes=0):
     """Heavy ball / Nesterov on `g' = sign·g + decay·x`: `v ← keep·v + gain·g'`; `x ← x − lr·v` (or
     `x ← x − lr·(g' + β·v)` when `nesterov`; multiply-adds as torch rounds them). `keep = β, gain = 1 −
@@ -246,7 +264,9 @@ def momentum_update(x, g, v, lr, keep, gain, beta, sign, decay, nesterov, lanes=
             v0 = v[i]
             vi = fma(gi, gain, v0 * keep) if i < body else fma(v0, keep, gi * gain)  # noqa: F821
         else:
-            gi = sign * g[i] + decay * xi
+            gi = sign * g[i]
+            if decay != 0:
+                gi = gi + decay * xi
             vi = keep * v[i] + gain * gi
         v[i] = vi
         # torch's order: the look-ahead `g' + β·v` and the step `x − lr·d` are each a multiply-add rounded once
@@ -254,6 +274,7 @@ def momentum_update(x, g, v, lr, keep, gain, beta, sign, decay, nesterov, lanes=
         x[i] = fma(d, -lr, xi)  # noqa: F821
 
 
+@chooses("sign", "decay", "momentum", "accumulate", "centered", "lecture", "lanes")
 def diagonal_update(
     x, g, v, mean, buf, lr, gamma, one_minus_gamma, eps, sign, decay, momentum, accumulate, centered, lecture,
     lanes=0,
@@ -277,13 +298,17 @@ def diagonal_update(
     extra = centered or momentum > 0
     for i in prange(0 if extra else x.size):  # noqa: F821
         xi = x[i]
-        gi = sign * g[i] + decay * xi
+        gi = sign * g[i]
+        if decay != 0:
+            gi = gi + decay * xi
         vi = v[i] + gi * gi if accumulate else gamma * v[i] + one_minus_gamma * (gi * gi)
         v[i] = vi
         x[i] = xi - lr * gi / (np.sqrt(vi + eps) if lecture else np.sqrt(vi) + eps)
     for i in prange(x.size if extra else 0):  # noqa: F821
         xi = x[i]
-        gi = sign * g[i] + decay * xi
+        gi = sign * g[i]
+        if decay != 0:
+            gi = gi + decay * xi
         vi = v[i] + gi * gi if accumulate else gamma * v[i] + one_minus_gamma * (gi * gi)
         v[i] = vi
         if centered:
@@ -299,12 +324,15 @@ def diagonal_update(
             x[i] = xi - lr * gi / d
 
 
+@chooses("sign", "decay")
 def adadelta_update(x, g, v, dx, lr, gamma, one_minus_gamma, rho, one_minus_rho, eps, sign, decay):
     """Adadelta on `g ← sign·g + decay·x`: `v ← γv + (1−γ)g²`; `Δ = √(dx + ε)/√(v + ε)·g`; `x ← x − lr·Δ`;
     `dx ← ρ·dx + (1−ρ)Δ²`."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
-        gi = sign * g[i] + decay * xi
+        gi = sign * g[i]
+        if decay != 0:
+            gi = gi + decay * xi
         vi = gamma * v[i] + one_minus_gamma * (gi * gi)
         v[i] = vi
         gt = np.sqrt(dx[i] + eps) / np.sqrt(vi + eps) * gi
@@ -312,6 +340,7 @@ def adadelta_update(x, g, v, dx, lr, gamma, one_minus_gamma, rho, one_minus_rho,
         dx[i] = rho * dx[i] + one_minus_rho * (gt * gt)
 
 
+@chooses("coupled", "decoupled", "sign", "amsgrad", "mode")
 def adam_lecture_update(
     x, g, m, v, vmax, lr, inv_bc1, c2, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, coupled, decoupled,
     sign, amsgrad, mode=0,
@@ -323,7 +352,9 @@ def adam_lecture_update(
     vectorising either — 3x slower)."""
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
-        gi = sign * g[i] + coupled * xi
+        gi = sign * g[i]
+        if coupled != 0:
+            gi = gi + coupled * xi
         mi = beta1 * m[i] + one_minus_beta1 * gi
         vi = beta2 * v[i] + one_minus_beta2 * (gi * gi)
         m[i] = mi
@@ -332,9 +363,13 @@ def adam_lecture_update(
         if amsgrad != 0:
             q = max(vmax[i], q)
             vmax[i] = q
-        x[i] = xi - lr * (mi * inv_bc1 / (np.sqrt(q) + eps) + decoupled * xi)
+        d = mi * inv_bc1 / (np.sqrt(q) + eps)
+        if decoupled != 0:
+            d = d + decoupled * xi
+        x[i] = xi - lr * d
 
 
+@chooses("coupled", "decoupled", "sign", "amsgrad", "mode")
 def adam_update(
     x, g, m, v, vmax, lr, inv_bc1, c2, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, coupled, decoupled,
     sign, amsgrad, mode,
@@ -355,12 +390,13 @@ def adam_update(
     body = x.size - x.size % (min(int(mode), TAIL_BYTES) // x.itemsize) if fused else x.size
     near = one_minus_beta1 < 0.5
     w = one_minus_beta1 if near else one_minus_beta1 - 1
-    scale = fused and decoupled != 0  # the fused kernel's decoupled decay `x·(1 − lr·λ)`, passed as `inv_bc1`
-    shrink = lr * decoupled  # (the fused kernel's is `scale`'s)
+    shrink = lr * decoupled  # (the fused kernel's decoupled decay `x·(1 − lr·λ)` is passed as `inv_bc1`)
     gain = -lr if fused else -(lr * inv_bc1)
     for i in prange(x.size):  # noqa: F821
         xi = x[i]
-        gi = fma(xi, coupled, sign * g[i]) if fused else sign * g[i] + coupled * xi  # noqa: F821 - `g += x·λ`
+        gi = sign * g[i]
+        if coupled != 0:  # `g += x·λ`
+            gi = fma(xi, coupled, gi) if fused else gi + coupled * xi  # noqa: F821
         m0, v0 = m[i], v[i]
         mi = fma(w, gi - m0, m0 if near else gi)  # noqa: F821
         vi = fma(one_minus_beta2 * gi, gi, beta2 * v0) if i < body else fma(v0, beta2, one_minus_beta2 * gi * gi)  # noqa: F821
@@ -369,15 +405,20 @@ def adam_update(
         if amsgrad != 0:
             vi = max(vmax[i], vi)
             vmax[i] = vi
-        xi = xi * inv_bc1 if scale else xi if fused else xi - shrink * xi
+        if decoupled != 0:
+            xi = xi * inv_bc1 if fused else xi - shrink * xi
         x[i] = xi + (gain * mi) / (np.sqrt(vi) / c2 + eps)
 
 
+@chooses("decay")
 def lion_update(x, g, m, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, decay):
     """Lion: `c = β₁m + (1−β₁)g`; `x ← x − lr·(sign(c) + decay·x)`; `m ← β₂m + (1−β₂)g` (`sign(0) = 0`)."""
     for i in prange(x.size):  # noqa: F821
         xi, gi = x[i], g[i]
-        x[i] = xi - lr * (np.sign(beta1 * m[i] + one_minus_beta1 * gi) + decay * xi)
+        d = np.sign(beta1 * m[i] + one_minus_beta1 * gi)
+        if decay != 0:
+            d = d + decay * xi
+        x[i] = xi - lr * d
         m[i] = beta2 * m[i] + one_minus_beta2 * gi
 
 
@@ -422,6 +463,59 @@ def serial(update_loop):
     name = f"{update_loop.__name__}_serial_{_fingerprint(update_loop)}"
     copy = types.FunctionType(update_loop.__code__, update_loop.__globals__, name, update_loop.__defaults__)
     copy.__qualname__ = name
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(copy)
+
+
+def fixed(update_loop, arrays: int, scalars: tuple) -> tuple:
+    """What `specialised` may fix of a call `update_loop(*arrays, *scalars)` (`arrays` arrays first): each
+    argument `update_loop` marks as `chooses` whose value is a flag, an integer or a float 0, 1 or −1, as
+    `(name, type name, value)`. Other values stay arguments, so that a decay of 0.01 or 0.02 shares one copy."""
+    names = update_loop.__code__.co_varnames[arrays : update_loop.__code__.co_argcount]
+    found = []
+    for name, value in zip(names, scalars, strict=False):
+        if name not in update_loop.chooses:
+            continue
+        if isinstance(value, bool | np.bool_ | int | np.integer) or (
+            isinstance(value, float | np.floating) and value in (0.0, 1.0, -1.0)
+        ):
+            found.append((name, type(value).__name__, value.item() if isinstance(value, np.generic) else value))
+    return tuple(found)
+
+
+_CONSTANT_TYPES = {"bool": bool, "bool_": np.bool_, "int": int, "float": float, "float32": np.float32,
+                   "float64": np.float64, "int64": np.int64}  # fmt: skip
+
+
+@functools.cache
+def specialised(update_loop, constants: tuple):
+    """`update_loop` compiled serially (as `serial`) with the arguments of `constants` (`fixed`'s) as constants of
+    their own types: its first statements set them, so LLVM folds the tests they make (`if decay != 0`, `mode`,
+    `amsgrad`) and the factors they are (`sign = 1`) and vectorises only the path taken. The arithmetic is the
+    same operations on the same values, so the results are the same bits as `serial`'s; the loop is leaner (a
+    step of Adam on one thread, 11.7M float32 elements, took 4–5 % less time). The copy is the loop's source with
+    those assignments added, compiled under the loop's file name (numba caches it on disk) and named after the
+    loop's code and the constants."""
+    if not constants:
+        return serial(update_loop)
+    numba = _numba()
+    _bind(update_loop, numba)
+    tree = ast.parse(textwrap.dedent(inspect.getsource(update_loop)))
+    definition = tree.body[0]
+    definition.decorator_list = []
+    digest = hashlib.sha256(repr(constants).encode()).hexdigest()[:8]
+    definition.name = f"{update_loop.__name__}_serial_{_fingerprint(update_loop)}_{digest}"
+    namespace = dict(update_loop.__globals__)
+    settings = []
+    for name, kind, value in constants:
+        namespace[f"_constant_{name}"] = _CONSTANT_TYPES[kind](value)
+        settings.append(ast.parse(f"{name} = _constant_{name}").body[0])
+    has_doc = isinstance(definition.body[0], ast.Expr) and isinstance(definition.body[0].value, ast.Constant)
+    definition.body[int(has_doc) : int(has_doc)] = settings
+    ast.fix_missing_locations(tree)
+    ast.increment_lineno(tree, update_loop.__code__.co_firstlineno - 1)
+    exec(compile(tree, update_loop.__code__.co_filename, "exec"), namespace)
+    copy = namespace[definition.name]
+    copy.__qualname__ = definition.name
     return numba.njit(cache=True, nogil=True, error_model="numpy")(copy)
 
 
