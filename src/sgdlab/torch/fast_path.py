@@ -122,7 +122,7 @@ def _driver(update_loop, arrays: int, parallel: bool, constants: tuple = ()):
     template = _GROUPS[arrays]
     kind = "parallel" if parallel else "serial"
     update = fused.specialised(update_loop, constants)
-    name = f"{template.__name__}_{kind}_{update.py_func.__name__}_{fused._fingerprint(update_loop)}"
+    name = f"{template.__name__}_{kind}_{update.py_func.__name__}"  # (the loop copy's name holds its fingerprint)
     namespace = dict(template.__globals__, _update=update, prange=numba.prange)
     copy = types.FunctionType(template.__code__, namespace, name)
     copy.__qualname__ = name
