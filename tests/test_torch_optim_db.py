@@ -12,8 +12,8 @@ Tolerances: float64 agrees to ``1e-12`` relative (the largest entry's difference
 steps: the two sides evaluate the same formula with operations grouped differently (``lerp`` for ``β m + (1−β) g``,
 ``√v/√(1−β₂ᵏ)`` for ``√(v/(1−β₂ᵏ))``, fused multiply-adds), a few ulps (~1e-16) per step that the contracting
 recursions do not amplify; measured ≤ 1e-14 (AdamW). float32 carries the same differences at float32's ulp (6e-8):
-after 200 steps they stay within ``F32_RTOL = 1e-5`` (measured ≤ 4.9e-6 for AdamW, ≤ 1.5e-7 for the others), ~100× below what a wrong
-coefficient gives.
+after 200 steps they stay within ``F32_RTOL = 1e-5`` (measured ≤ 4.9e-6 for AdamW, ≤ 1.5e-7 for the others),
+~100× below what a wrong coefficient gives.
 """
 
 from __future__ import annotations
