@@ -7,9 +7,11 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
 * `fused_pass` — a numba kernel reads each row once (dense or CSR, float64, in memory): for a chunk of rows
   (`DENSE_CHUNK`, `CSR_CHUNK`) `z_i`, then `φ(z_i, y_i)` and `φ'(z_i, y_i)` in loops LLVM vectorises (the
   logistic link's exp and log1p as polynomials, `_exp_nonpositive` and `_log1p_unit`: numba's `math.exp` is a
-  scalar call, 6 ns each here), then `∇ += a_i ⊗ φ'` while the rows are still in cache. Dense designs
-  are cut into blocks of `ROW_BLOCK` rows spread over numba's threads, each summing its own partial
-  gradient, added in block order: the same bits whatever the number of threads. Used for
+  scalar call, 6 ns each here), then `∇ += a_i ⊗ φ'` while the rows are still in cache; on dense designs
+  four rows per sweep over the features (`_scores_by_four`, `_add_by_four`: each load of `x` or store of `∇`
+  serves four rows, 12 % faster than one row per sweep). Dense designs are cut into blocks of `ROW_BLOCK`
+  rows spread over numba's threads, each summing its own partial gradient, added in block order: the same bits
+  whatever the number of threads. Used for
   `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links). On
   dense designs it runs faster than the separate passes, near the memory bandwidth (B6). A dense softmax pass
   keeps the gradient as `K × features` and takes the rows of a block in chunks of `SOFTMAX_CHUNK`: the chunk's
@@ -283,21 +285,15 @@ def _softmax_row(z, label, s):
 
 def _dense_single(A, y, x, kind, phi, blocks):
     n, d = A.shape
+    X = x.reshape((1, d))  # one output: the softmax pass's four-row sweeps with K = 1
     for b in prange(blocks.shape[0]):
-        g, z, e = blocks[b], np.empty(DENSE_CHUNK), np.empty(DENSE_CHUNK)
+        g, z, e = blocks[b].reshape((1, d)), np.empty(DENSE_CHUNK), np.empty(DENSE_CHUNK)
         # chunks of rows, as on CSR designs: their scores, their links (vectorised), their gradient terms
         for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), DENSE_CHUNK):
             m = min(n, (b + 1) * ROW_BLOCK, start + DENSE_CHUNK) - start
-            for c in range(m):
-                zc = 0.0
-                for j in range(d):
-                    zc += A[start + c, j] * x[j]
-                z[c] = zc
+            _scores_by_four(A, X, z, start, m)
             _links(kind, z, y, start, m, phi, e)
-            for c in range(m):
-                s = z[c]
-                for j in range(d):
-                    g[j] += s * A[start + c, j]
+            _add_by_four(A, z, g, start, m)
 
 
 def _csr_dot(indptr, indices, data, i, x):
