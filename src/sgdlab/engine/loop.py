@@ -134,8 +134,8 @@ def run(
     `points_per_decade="auto"` records `max(20, 2·epochs)` checkpoints (`epochs`: the run's length in
     gradient evaluations over `n`), log-spaced with the fewest points per decade (in steps of 0.5, at most
     20) that give that many: at least 20 per run, two per epoch for long runs. A checkpoint (loss and
-    gradient from one pass over the data) costs about a third of an epoch of per-sample steps on a dense
-    GLM, so measuring costs about as much as optimising at ten epochs, less beyond, and a few times as
+    gradient from one pass over the data) costs about a quarter of an epoch of per-sample steps on a dense
+    GLM, so measuring costs about half as much as optimising from ten epochs on, and under five times as
     much for a one-epoch run (benchmark B6). A run bounded only by `seconds` gets 10 per decade.
 
     Interruption: with `checkpoint_path` the run saves a [`Checkpoint`][sgdlab.engine.Checkpoint] there at

@@ -2,13 +2,13 @@
 
 The default (`points_per_decade="auto"`) keeps every curve informative — log-spaced, at least
 `MIN_POINTS` checkpoints per run — while bounding what measuring costs. A checkpoint reads the whole data
-set once (loss and gradient in one pass, `sgdlab.engine.metrics`), about a third of what an epoch of per-sample
+set once (loss and gradient in one pass, `sgdlab.engine.metrics`), about a quarter of what an epoch of per-sample
 steps costs (those read the rows in random order), so the default asks for
 `max(MIN_POINTS, POINTS_PER_EPOCH · epochs)` checkpoints (`epochs` = the run's length in gradient evaluations
 over `n`): the fewest points per decade, in steps of `AUTO_STEP` and at most `MAX_AUTO_PER_DECADE`
 (the former default), whose schedule reaches that many over the run's iterations. Measured (B6, logistic
-regression, n = 10⁵, dim = 100, per-sample SGD): measuring costs about as much as optimising for a ten-epoch run,
-less for longer ones, and a few times as much for a one-epoch run (20 passes over the data against one epoch;
+regression, n = 10⁵, dim = 100, per-sample SGD): measuring costs about half as much as optimising for runs of ten
+epochs and more, and under five times as much for a one-epoch run (20 passes over the data against one epoch;
 before: 88 and 108 checkpoints, 66–83× and 11–12×; the latest ratios are in benchmarks/results/b6_reproduce.json).
 A run bounded only by seconds, whose length is unknown, gets `UNKNOWN_LENGTH_PER_DECADE`.
 """
