@@ -12,10 +12,12 @@ then ``problem.grad``), from shared scores (NumPy) and from the fused numba pass
 bandwidth is the bytes of the design over the time of the pass `sl.run` uses (`metrics.loss_and_grad`: the
 fused pass, dense and CSR), against a STREAM triad ``a = b + s·c`` (float64, 3 arrays of 160 MB, on numba's
 threads as the pass, counted 3 × 8 bytes per element) measured before and after the designs in the same run;
-every time there is the best of its repeats. Beside it, the time of the two products the separate passes hand to
-BLAS (scipy's sparse products on CSR): `A @ X` and `Aᵀ @ S`, S of the scores' shape — the work of the pass
+every time there is the best of its repeats. Beside it, the time of the two products the separate passes hand
+to BLAS (scipy's sparse products on CSR): `A @ X` and `Aᵀ @ S`, S of the scores' shape — the work of the pass
 without its links, at the libraries' speed. A pass that is compute-bound rather than memory-bound (softmax: K dot
-products and K axpys per row) is measured against that: its fraction of triad is bounded by the products'.
+products and K axpys per row) is measured against that: its fraction of triad is bounded by the products'. And
+the same pass over only the design's first rows (in cache), scaled to all of them: how much faster the pass
+would be if reading the design cost nothing (`in_cache_speedup`; near 1: the memory is not what bounds it).
 Prints one JSON object (the overheads: medians over ``--pairs`` repetitions); `b6_reproduce.py` stores it.
 """
 
@@ -83,12 +85,14 @@ def pass_bandwidth(repeats: int = 11) -> dict:
         t = {k: statistics.median(v) for k, v in times.items()}
         nbytes = metrics.design_bytes(prob)
         products = _products_time(prob, x, repeats)
+        in_cache = _in_cache_time(prob, x, repeats)
         rows.append({"problem": name, "design_bytes": nbytes, **{f"{k}_s": v for k, v in t.items()},
                      "speedup_fused_vs_separate": t["separate"] / t["fused"],
                      "speedup_shared_vs_separate": t["separate"] / t["shared_scores"],
                      "fused_bytes_per_s": nbytes / t["fused"], "engine_bytes_per_s": nbytes / t["engine"],
                      "engine_path": "fused", "blas_products_s": products,
-                     "engine_vs_blas_products": products / t["engine"]})  # fmt: skip
+                     "engine_vs_blas_products": products / t["engine"], "in_cache_s": in_cache,
+                     "in_cache_speedup": t["engine"] / in_cache})  # fmt: skip
     triad = statistics.median([triad_before, triad_bandwidth()])
     for row in rows:
         row["fraction_of_triad"] = row["engine_bytes_per_s"] / triad  # the pass sl.run uses
@@ -103,6 +107,17 @@ def _products_time(prob, x: np.ndarray, repeats: int) -> float:
     X = x.reshape(A.shape[1], -1) if prob.n_outputs > 1 else x
     S = np.asarray(A @ X)
     return _best_time(lambda: (A @ X, A.T @ S), repeats)
+
+
+def _in_cache_time(prob, x: np.ndarray, repeats: int) -> float:
+    """The best time of the fused pass over only the design's first `threads × ROW_BLOCK` rows (a block per
+    thread, a few MB: in cache from the second call on), scaled to all its rows: what the pass would take if
+    reading the design cost nothing. Near the pass's own time, the pass is bound by its arithmetic (or, on CSR,
+    its gathers and scatters), not by the memory."""
+    rows = min(prob.n, numba.get_num_threads() * metrics.ROW_BLOCK)
+    small = type(prob)(prob.data.subset(np.arange(rows)), l2=prob.l2)
+    assert small.n_outputs == prob.n_outputs  # every class among the first rows: the same work per row
+    return _best_time(lambda: metrics.fused_pass(small, x), 10 * repeats) * prob.n / rows
 
 
 def overhead(pairs: int = 5) -> dict:
