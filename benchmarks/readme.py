@@ -138,7 +138,7 @@ def checkpoint_pass_row() -> str:
     cached = " / ".join(f"{r['in_cache_speedup']:.2f}×" for r in rows)
     return (
         f"| B6: checkpoint pass (loss and gradient in one compiled pass), of triad "
-        f"({b6['triad_bytes_per_s'] / 1e9:.1f} GB/s): {names}; 1e5 rows | {ours} (in cache: {cached} faster) "
+        f"({b6['triad_bytes_per_s'] / 1e9:.1f} GB/s): {names}; 1e5 rows | {ours} (design in cache: {cached} as fast) "
         f"| BLAS's (scipy's) `A @ X` and `Aᵀ @ S` alone: {blas} | **{ratio}** | ≥ 50 % of triad |"
     )
 
