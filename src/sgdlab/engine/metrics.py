@@ -9,10 +9,9 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
   logistic link's exp and log1p as polynomials, `_exp_nonpositive` and `_log1p_unit`: numba's `math.exp` is a
   scalar call, 6 ns each here), then `∇ += a_i ⊗ φ'` while the rows are still in cache; on dense designs
   four rows per sweep over the features (`_scores_by_four`, `_add_by_four`: each load of `x` or store of `∇`
-  serves four rows, 12 % faster than one row per sweep). Dense designs are cut into blocks of `ROW_BLOCK`
-  rows spread over numba's threads, each summing its own partial gradient, added in block order: the same bits
-  whatever the number of threads. Used for
-  `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links). On
+  serves four rows). Dense designs are cut into blocks of `ROW_BLOCK` rows spread over numba's threads, each
+  summing its own partial gradient, added in block order: the same bits whatever the number of threads. Used
+  for `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links). On
   dense designs it runs faster than the separate passes, near the memory bandwidth (B6). A dense softmax pass
   keeps the gradient as `K × features` and takes the rows of a block in chunks of `SOFTMAX_CHUNK`: the chunk's
   scores (four rows per sweep of each class's weights), one vectorised exp over its shifted scores
