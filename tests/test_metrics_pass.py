@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sgdlab as sl
 from conftest import make_problem, random_point
@@ -33,6 +35,22 @@ def test_the_fused_pass_equals_the_separate_passes(name, scale):
     assert loss == pytest.approx(want_loss, rel=1e-12, abs=1e-300)
     np.testing.assert_allclose(grad, want_grad, rtol=1e-12, atol=1e-13 * np.abs(want_grad).max())
     assert metrics._arrays(problem, x) is not None  # the kernel, not a fallback
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 2 * metrics.SOFTMAX_CHUNK + 9), dim=st.integers(1, 11), classes=st.integers(2, 6),
+       seed=st.integers(0, 2**16))  # fmt: skip
+def test_the_dense_softmax_pass_on_any_shape(n, dim, classes, seed):
+    """Rows and features on either side of the 4 × 4 blocks of the transposed chunks and of the chunk's edge,
+    any number of classes: the pass equals the separate passes."""
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([np.arange(classes), rng.integers(0, classes, n)])  # every class present
+    problem = SoftmaxRegression(Dataset(rng.standard_normal((n + classes, dim)), y), l2=1e-3)
+    x = rng.standard_normal(problem.dim)
+    loss, grad = metrics.fused_pass(problem, x)
+    want_loss, want_grad = separate(problem, x)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-12, atol=1e-13 * np.abs(want_grad).max())
 
 
 @pytest.mark.parametrize("name", ["logistic_l2", "nonconvex_logistic", "nonconvex_pl", "softmax_sparse"])

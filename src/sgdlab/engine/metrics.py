@@ -13,15 +13,15 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
   summing its own partial gradient, added in block order: the same bits whatever the number of threads. Used
   for `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links). On
   dense designs it runs faster than the separate passes, near the memory bandwidth (B6). A dense softmax pass
-  keeps the gradient as `K × features` and takes the rows of a block in chunks of `SOFTMAX_CHUNK`: the chunk's
-  scores (four rows per sweep of each class's weights), one vectorised exp over its shifted scores
-  (`_logsumexp_rows`), then its gradient terms (four rows per update of each class's row), while the rows are
-  in cache: K dot products and K axpys a row make it compute-bound, at about the speed of BLAS's two products
-  alone (`A @ X`, `Aᵀ @ S`; B6 reports both). CSR designs are cut into a fixed number of row blocks
-  (`csr_blocks`), each summing its own partial gradient; within a block, chunks of `CSR_CHUNK` rows get their
-  scores (four partial sums a row), then their links, then their gradient terms while their nonzeros are still
-  in cache. The gathers and scatters bound this pass more than the memory does; it runs faster than scipy's two
-  sparse products of `shared_scores`.
+  takes the rows of a block in chunks of `SOFTMAX_CHUNK`, transposed (features × rows, `_transpose_rows`) so
+  that the chunk's scores (`_scores_by_class`), softmax (`_softmax_by_class`: the largest score, one vectorised
+  exp, the sums, a reciprocal a row) and gradient terms (`_add_by_class`) all run vectorised over its rows,
+  while it is in cache: 2K multiply-adds per element of the design make this pass bound by its arithmetic,
+  not by the memory (B6 compares it with the machine's multiply-add peak). CSR designs are cut into a fixed
+  number of row blocks (`csr_blocks`), each summing its own partial gradient; within a block, chunks of
+  `CSR_CHUNK` rows get their scores (four partial sums a row), then their links, then their gradient terms
+  while their nonzeros are still in cache. The gathers and scatters bound this pass more than the memory does;
+  it runs faster than scipy's two sparse products of `shared_scores`.
   Its sums run in another order than BLAS's, so its values agree with `problem.loss`/`problem.grad` to
   rounding (`rtol 1e-12` in the tests), not bit for bit; on one machine they are bit-identical run to run.
 * `shared_scores` — NumPy, for any other in-memory linear problem: one `A @ x` shared by the loss and
@@ -70,9 +70,9 @@ CSR_CHUNK = 256
 DENSE_CHUNK = 16
 # unsigned offsets into the CSR arrays (numba then skips its negative-index wraparound)
 _U1, _U2, _U3, _U4 = (np.uint64(k) for k in range(1, 5))
-#: Rows whose scores, softmax and gradient terms the dense softmax pass computes in turn (rows in the L1/L2 cache,
-#: one vectorised exp over their scores).
-SOFTMAX_CHUNK = 128
+#: Rows the dense softmax pass transposes, then gives their scores, softmax and gradient terms (in the L1/L2 cache;
+#: the fastest of 32–128 rows on 1e5 × 50, K = 10).
+SOFTMAX_CHUNK = 96
 
 
 def csr_blocks(n: int, dim: int) -> int:
@@ -139,13 +139,9 @@ def fused_pass(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.nd
         blocks = np.zeros((-(-problem.n // ROW_BLOCK), problem.dim))
         _dense_single(A, y, x, kind, phi, blocks)
     else:
-        # classes outermost (`K × features`): a row's work is K dot products and K axpys over its features
-        blocks = np.zeros((-(-problem.n // ROW_BLOCK), K, problem.dim // K))
-        _dense_multi(A, y, np.ascontiguousarray(x.reshape(-1, K).T), phi, blocks)
-    g = np.sum(blocks, axis=0)  # row after row (the outer axis): a fixed order
-    if K > 1 and not sp.issparse(A):
-        g = g.T  # back to the layout of `x` (`features × K`)
-    g = g.reshape(-1)
+        blocks = np.zeros((-(-problem.n // ROW_BLOCK), problem.dim // K, K))
+        _dense_multi(A, y, x.reshape(-1, K), phi, blocks)
+    g = np.sum(blocks, axis=0).reshape(-1)  # row after row (the outer axis): a fixed order
     loss = float(np.mean(phi) + problem.reg_loss(x))  # np.mean: the pairwise sum of problem.loss
     return loss, g / problem.n + problem.reg_grad(x)
 
@@ -284,7 +280,7 @@ def _softmax_row(z, label, s):
 
 def _dense_single(A, y, x, kind, phi, blocks):
     n, d = A.shape
-    X = x.reshape((1, d))  # one output: the softmax pass's four-row sweeps with K = 1
+    X = x.reshape((1, d))  # one output: the four-row sweeps with K = 1
     for b in prange(blocks.shape[0]):
         g, z, e = blocks[b].reshape((1, d)), np.empty(DENSE_CHUNK), np.empty(DENSE_CHUNK)
         # chunks of rows, as on CSR designs: their scores, their links (vectorised), their gradient terms
@@ -370,25 +366,119 @@ def _add_by_four(A, S, GT, start, m):
                 GT[k, j] += s * A[start + c, j]
 
 
-def _dense_multi(A, y, XT, phi, blocks):
-    n = A.shape[0]
-    K = XT.shape[0]
+def _dense_multi(A, y, X, phi, blocks):
+    n, d = A.shape
+    K = X.shape[1]
     for b in prange(blocks.shape[0]):
-        GT, Z, E = blocks[b], np.empty(SOFTMAX_CHUNK * K), np.empty(SOFTMAX_CHUNK * K)
-        L, W = np.empty(SOFTMAX_CHUNK), np.empty(SOFTMAX_CHUNK)
-        # chunks of rows: their scores, their softmax (one vectorised exp over the chunk's shifted scores), then
-        # their gradient terms while the rows are still in cache
+        G = blocks[b]
+        AT, Z, E = np.empty((d, SOFTMAX_CHUNK)), np.empty((K, SOFTMAX_CHUNK)), np.empty((K, SOFTMAX_CHUNK))
+        top, W = np.empty(SOFTMAX_CHUNK), np.empty(SOFTMAX_CHUNK)
+        # chunks of rows, transposed (features × rows) so that every step below runs vectorised over the rows
+        # (a row's own loops, over 50 features or 10 classes, leave most of each vector idle): their scores,
+        # their softmax, their gradient terms, while the chunk is in the L1 cache
         for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), SOFTMAX_CHUNK):
             m = min(n, (b + 1) * ROW_BLOCK, start + SOFTMAX_CHUNK) - start
-            _scores_by_four(A, XT, Z, start, m)
-            _logsumexp_rows(Z, 0, m, K, E, L, W)
-            for c in range(m):  # as `softmax_minus_label`: divided by the sum, then − e_y; φ = logsumexp − z_y
-                label = y[start + c]
-                phi[start + c] = L[c] - Z[c * K + label]
-                for k in range(K):
-                    E[c * K + k] = E[c * K + k] / W[c]
-                E[c * K + label] -= 1.0
-            _add_by_four(A, E, GT, start, m)
+            _transpose_rows(A, start, m, AT)
+            _scores_by_class(AT, X, Z, m)
+            _softmax_by_class(Z, y, start, m, phi, E, top, W)
+            _add_by_class(AT, E, G, m)
+
+
+def _transpose_rows(A, start, m, AT):
+    """`AT[:, :m] ← A[start : start + m]ᵀ`, in blocks of 4 × 4 (four loads of four features, four stores of four
+    rows: one element at a time is slower)."""
+    d = A.shape[1]
+    for c in range(0, m - m % 4, 4):
+        i = start + c
+        for j in range(0, d - d % 4, 4):
+            a00, a01, a02, a03 = A[i, j], A[i, j + 1], A[i, j + 2], A[i, j + 3]
+            a10, a11, a12, a13 = A[i + 1, j], A[i + 1, j + 1], A[i + 1, j + 2], A[i + 1, j + 3]
+            a20, a21, a22, a23 = A[i + 2, j], A[i + 2, j + 1], A[i + 2, j + 2], A[i + 2, j + 3]
+            a30, a31, a32, a33 = A[i + 3, j], A[i + 3, j + 1], A[i + 3, j + 2], A[i + 3, j + 3]
+            AT[j, c], AT[j, c + 1], AT[j, c + 2], AT[j, c + 3] = a00, a10, a20, a30
+            AT[j + 1, c], AT[j + 1, c + 1], AT[j + 1, c + 2], AT[j + 1, c + 3] = a01, a11, a21, a31
+            AT[j + 2, c], AT[j + 2, c + 1], AT[j + 2, c + 2], AT[j + 2, c + 3] = a02, a12, a22, a32
+            AT[j + 3, c], AT[j + 3, c + 1], AT[j + 3, c + 2], AT[j + 3, c + 3] = a03, a13, a23, a33
+        for j in range(d - d % 4, d):
+            AT[j, c], AT[j, c + 1], AT[j, c + 2], AT[j, c + 3] = A[i, j], A[i + 1, j], A[i + 2, j], A[i + 3, j]
+    for c in range(m - m % 4, m):
+        for j in range(d):
+            AT[j, c] = A[start + c, j]
+
+
+def _scores_by_class(AT, X, Z, m):
+    """`Z[k, c] ← Σ_j AT[j, c] X[j, k]`: the scores of the chunk's `m` rows (`AT`: features × rows), class by
+    class, vectorised over the rows, four features per load and store of `Z[k]`."""
+    d, K = X.shape
+    for k in range(K):
+        z = Z[k]
+        for c in range(m):
+            z[c] = 0.0
+        for j in range(0, d - d % 4, 4):
+            w0, w1, w2, w3 = X[j, k], X[j + 1, k], X[j + 2, k], X[j + 3, k]
+            a0, a1, a2, a3 = AT[j], AT[j + 1], AT[j + 2], AT[j + 3]
+            for c in range(m):
+                z[c] += a0[c] * w0 + a1[c] * w1 + a2[c] * w2 + a3[c] * w3
+        for j in range(d - d % 4, d):
+            w, a = X[j, k], AT[j]
+            for c in range(m):
+                z[c] += a[c] * w
+
+
+def _softmax_by_class(Z, y, start, m, phi, E, top, W):
+    """For the chunk's `m` rows, the columns of the class-major scores `Z` (`K × rows`): `E ← softmax(z) − e_y`
+    and `phi[start + c] ← logsumexp(z) − z_y`, as `softmax_minus_label` to rounding (shifted by the largest
+    score, one vectorised exp, multiplied by the reciprocal of the sum), each step vectorised over the rows."""
+    K = Z.shape[0]
+    for c in range(m):
+        top[c] = Z[0, c]
+    for k in range(1, K):
+        for c in range(m):
+            top[c] = max(top[c], Z[k, c])
+    for k in range(K):
+        for c in range(m):
+            E[k, c] = Z[k, c] - top[c]
+        _exp_nonpositive(E[k], m)
+    for c in range(m):
+        W[c] = E[0, c]
+    for k in range(1, K):
+        for c in range(m):
+            W[c] += E[k, c]
+    for c in range(m):
+        top[c] += math.log(W[c])  # logsumexp
+        W[c] = 1.0 / W[c]
+    for k in range(K):
+        for c in range(m):
+            E[k, c] *= W[c]
+    for c in range(m):
+        label = y[start + c]
+        phi[start + c] = top[c] - Z[label, c]
+        E[label, c] -= 1.0
+
+
+def _add_by_class(AT, E, G, m):
+    """`G[j, k] += Σ_c AT[j, c] E[k, c]`: the chunk's gradient terms, four features per sweep of `E[k]` over the
+    rows (dot products vectorised over the rows)."""
+    d, K = G.shape
+    for k in range(K):
+        e = E[k]
+        for j in range(0, d - d % 4, 4):
+            a0, a1, a2, a3 = AT[j], AT[j + 1], AT[j + 2], AT[j + 3]
+            s0 = s1 = s2 = s3 = 0.0
+            for c in range(m):
+                s0 += e[c] * a0[c]
+                s1 += e[c] * a1[c]
+                s2 += e[c] * a2[c]
+                s3 += e[c] * a3[c]
+            G[j, k] += s0
+            G[j + 1, k] += s1
+            G[j + 2, k] += s2
+            G[j + 3, k] += s3
+        for j in range(d - d % 4, d):
+            a, s = AT[j], 0.0
+            for c in range(m):
+                s += e[c] * a[c]
+            G[j, k] += s
 
 
 def _logsumexp_rows(Z, offset, m, K, E, L, W):
@@ -450,6 +540,8 @@ _links, _log1p_unit, _softmax_row = jit_inline(_links), jit_inline(_log1p_unit),
 _exp_nonpositive = jit_inline(_exp_nonpositive)
 _scores_by_four, _add_by_four, _csr_dot = jit_inline(_scores_by_four), jit_inline(_add_by_four), jit_inline(_csr_dot)
 _logsumexp_rows = jit_inline(_logsumexp_rows)
+_transpose_rows, _scores_by_class = jit_inline(_transpose_rows), jit_inline(_scores_by_class)
+_softmax_by_class, _add_by_class = jit_inline(_softmax_by_class), jit_inline(_add_by_class)
 # Dot products and gradient sums in any order (LLVM vectorises them); the same binary rounds the same way.
 # Dense designs: blocks of ROW_BLOCK rows on numba's threads (a default run measures on every core).
 # CSR designs: a fixed number of row blocks (`csr_blocks`), each with its own dense partial gradient; sums in
