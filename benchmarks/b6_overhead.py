@@ -18,6 +18,12 @@ without its links, at the libraries' speed. A pass that is compute-bound rather 
 products and K axpys per row) is measured against that: its fraction of triad is bounded by the products'. And
 the same pass over only the design's first rows (in cache), scaled to all of them: how much faster the pass
 would be if reading the design cost nothing (`in_cache_speedup`; near 1: the memory is not what bounds it).
+And its roofline: the machine's multiply-add peak, measured the same way (numba, the same threads: Horner
+chains over an array in the L1 cache, as fast as the compiler's vectors go), gives the time the pass's
+2 × K multiply-adds per stored element (scores and gradient) need at the least; the larger of that and the
+design's bytes at the triad's speed is the fastest the pass could run (`roofline_s`), and
+`fraction_of_roofline` how near it comes. Softmax's K = 10 needs more time for its arithmetic than for its
+bytes: its fraction of triad cannot reach the roofline's.
 Prints one JSON object (the overheads: medians over ``--pairs`` repetitions); `b6_reproduce.py` stores it.
 """
 
@@ -45,6 +51,34 @@ def _triad(a, b, c, s):
 def triad_bandwidth(n: int = 20_000_000, repeats: int = 7) -> float:
     a, b, c = (np.full(n, v) for v in (0.0, 1.0, 2.0))
     return 3 * n * 8 / _best_time(lambda: _triad(a, b, c, 3.0), repeats)
+
+
+@numba.njit(cache=True, parallel=True, fastmath={"contract"})
+def _horner(x, y, c, rounds):
+    for t in numba.prange(x.shape[0]):
+        u, v = x[t], y[t]
+        for _ in range(rounds):
+            for i in range(u.size):  # vectorised over i; 16 dependent multiply-adds each, chains interleaved
+                a = u[i]
+                p = a * c + c
+                for _k in range(15):
+                    p = p * a + c
+                v[i] = p
+
+
+def multiply_add_peak(rounds: int = 20_000, repeats: int = 7) -> float:
+    """Multiply-adds per second of numba's code on all its threads: 16 per element of a 512-element array each
+    thread keeps in its L1 cache."""
+    x = np.full((numba.get_num_threads(), 512), 0.5)
+    y = np.zeros_like(x)
+    return 16 * x.size * rounds / _best_time(lambda: _horner(x, y, 0.25, rounds), repeats)
+
+
+def _multiply_adds(prob) -> int:
+    """The pass's multiply-adds: one for the scores and one for the gradient per stored element and output."""
+    A = prob.A
+    stored = A.nnz if hasattr(A, "nnz") else A.size
+    return 2 * stored * prob.n_outputs
 
 
 def _best_time(fn, repeats: int) -> float:
@@ -94,10 +128,14 @@ def pass_bandwidth(repeats: int = 11) -> dict:
                      "engine_vs_blas_products": products / t["engine"], "in_cache_s": in_cache,
                      "in_cache_speedup": t["engine"] / in_cache})  # fmt: skip
     triad = statistics.median([triad_before, triad_bandwidth()])
-    for row in rows:
+    peak = multiply_add_peak()
+    for row, prob in zip(rows, problems.values(), strict=True):
         row["fraction_of_triad"] = row["engine_bytes_per_s"] / triad  # the pass sl.run uses
         row["blas_products_fraction_of_triad"] = row["design_bytes"] / row["blas_products_s"] / triad
-    return {"triad_bytes_per_s": triad, "rows": rows}
+        row["multiply_adds"] = _multiply_adds(prob)
+        row["roofline_s"] = max(row["design_bytes"] / triad, row["multiply_adds"] / peak)
+        row["fraction_of_roofline"] = row["roofline_s"] / row["engine_s"]
+    return {"triad_bytes_per_s": triad, "multiply_adds_per_s": peak, "rows": rows}
 
 
 def _products_time(prob, x: np.ndarray, repeats: int) -> float:
