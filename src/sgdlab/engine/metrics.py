@@ -279,14 +279,13 @@ def _softmax_row(z, label, s):
 
 
 def _dense_single(A, y, x, kind, phi, blocks):
-    n, d = A.shape
-    X = x.reshape((1, d))  # one output: the four-row sweeps with K = 1
+    n = A.shape[0]
     for b in prange(blocks.shape[0]):
-        g, z, e = blocks[b].reshape((1, d)), np.empty(DENSE_CHUNK), np.empty(DENSE_CHUNK)
+        g, z, e = blocks[b], np.empty(DENSE_CHUNK), np.empty(DENSE_CHUNK)
         # chunks of rows, as on CSR designs: their scores, their links (vectorised), their gradient terms
         for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), DENSE_CHUNK):
             m = min(n, (b + 1) * ROW_BLOCK, start + DENSE_CHUNK) - start
-            _scores_by_four(A, X, z, start, m)
+            _scores_by_four(A, x, z, start, m)
             _links(kind, z, y, start, m, phi, e)
             _add_by_four(A, z, g, start, m)
 
@@ -326,44 +325,37 @@ def _csr_single(indptr, indices, data, y, x, kind, phi, blocks, rows):
                     g[indices[p]] += si * data[p]
 
 
-def _scores_by_four(A, XT, Z, start, m):
-    """`Z[c·K + k] ← a_{start+c}ᵀ XT[k]` for the `m` rows from `start`: four rows per sweep over the features,
-    so that each load of `XT[k]` serves four dot products (each summed in the same order as one alone)."""
-    d, K = A.shape[1], XT.shape[0]
+def _scores_by_four(A, x, z, start, m):
+    """`z[c] ← a_{start+c}ᵀ x` for the `m` rows from `start`: four rows per sweep over the features, so that
+    each load of `x` serves four dot products (each summed in the same order as one alone)."""
+    d = A.shape[1]
     for c in range(0, m - m % 4, 4):
         i = start + c
-        for k in range(K):
-            x = XT[k]
-            z0 = z1 = z2 = z3 = 0.0
-            for j in range(d):
-                z0 += A[i, j] * x[j]
-                z1 += A[i + 1, j] * x[j]
-                z2 += A[i + 2, j] * x[j]
-                z3 += A[i + 3, j] * x[j]
-            Z[c * K + k], Z[(c + 1) * K + k], Z[(c + 2) * K + k], Z[(c + 3) * K + k] = z0, z1, z2, z3
+        z0 = z1 = z2 = z3 = 0.0
+        for j in range(d):
+            z0 += A[i, j] * x[j]
+            z1 += A[i + 1, j] * x[j]
+            z2 += A[i + 2, j] * x[j]
+            z3 += A[i + 3, j] * x[j]
+        z[c], z[c + 1], z[c + 2], z[c + 3] = z0, z1, z2, z3
     for c in range(m - m % 4, m):
-        for k in range(K):
-            z = 0.0
-            for j in range(d):
-                z += A[start + c, j] * XT[k, j]
-            Z[c * K + k] = z
+        t = 0.0
+        for j in range(d):
+            t += A[start + c, j] * x[j]
+        z[c] = t
 
 
-def _add_by_four(A, S, GT, start, m):
-    """`GT[k] += Σ_c S[c·K + k] · a_{start+c}`: four rows per load and store of `GT[k]`."""
-    d, K = A.shape[1], GT.shape[0]
+def _add_by_four(A, s, g, start, m):
+    """`g += Σ_c s[c] · a_{start+c}`: four rows per load and store of `g`."""
+    d = A.shape[1]
     for c in range(0, m - m % 4, 4):
         i = start + c
-        for k in range(K):
-            g = GT[k]
-            s0, s1, s2, s3 = S[c * K + k], S[(c + 1) * K + k], S[(c + 2) * K + k], S[(c + 3) * K + k]
-            for j in range(d):
-                g[j] += s0 * A[i, j] + s1 * A[i + 1, j] + s2 * A[i + 2, j] + s3 * A[i + 3, j]
+        s0, s1, s2, s3 = s[c], s[c + 1], s[c + 2], s[c + 3]
+        for j in range(d):
+            g[j] += s0 * A[i, j] + s1 * A[i + 1, j] + s2 * A[i + 2, j] + s3 * A[i + 3, j]
     for c in range(m - m % 4, m):
-        for k in range(K):
-            s = S[c * K + k]
-            for j in range(d):
-                GT[k, j] += s * A[start + c, j]
+        for j in range(d):
+            g[j] += s[c] * A[start + c, j]
 
 
 def _dense_multi(A, y, X, phi, blocks):
@@ -374,8 +366,8 @@ def _dense_multi(A, y, X, phi, blocks):
         AT, Z, E = np.empty((d, SOFTMAX_CHUNK)), np.empty((K, SOFTMAX_CHUNK)), np.empty((K, SOFTMAX_CHUNK))
         top, W = np.empty(SOFTMAX_CHUNK), np.empty(SOFTMAX_CHUNK)
         # chunks of rows, transposed (features × rows) so that every step below runs vectorised over the rows
-        # (a row's own loops, over 50 features or 10 classes, leave most of each vector idle): their scores,
-        # their softmax, their gradient terms, while the chunk is in the L1 cache
+        # (a row's own loops, over its features or its K classes, leave vectors part idle on short rows): their
+        # scores, their softmax, their gradient terms, while the chunk is in cache
         for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), SOFTMAX_CHUNK):
             m = min(n, (b + 1) * ROW_BLOCK, start + SOFTMAX_CHUNK) - start
             _transpose_rows(A, start, m, AT)
