@@ -37,12 +37,13 @@ def test_the_fused_pass_equals_the_separate_passes(name, scale):
     assert metrics._arrays(problem, x) is not None  # the kernel, not a fallback
 
 
-@settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 2 * metrics.SOFTMAX_CHUNK + 9), dim=st.integers(1, 11), classes=st.integers(2, 6),
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 2 * metrics.SOFTMAX_CHUNK + 9), dim=st.integers(1, 11), classes=st.integers(2, 27),
        seed=st.integers(0, 2**16))  # fmt: skip
 def test_the_dense_softmax_pass_on_any_shape(n, dim, classes, seed):
-    """Rows and features on either side of the transposed chunks' 4 × 4 blocks, the gradient terms' eight
-    features and the chunk's edge, any number of classes: the pass equals the separate passes."""
+    """Rows and features on either side of the register tiles' groups of four and the chunk's edge, classes
+    filling one to seven vectors (tiles of three, then two or one, and the padding): the pass equals the
+    separate passes."""
     rng = np.random.default_rng(seed)
     y = np.concatenate([np.arange(classes), rng.integers(0, classes, n)])  # every class present
     problem = SoftmaxRegression(Dataset(rng.standard_normal((n + classes, dim)), y), l2=1e-3)

@@ -13,10 +13,11 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
   summing its own partial gradient, added in block order: the same bits whatever the number of threads. Used
   for `LeastSquares`, `LogisticRegression` and `SoftmaxRegression` themselves (the kernels know their links). On
   dense designs it runs faster than the separate passes, near the memory bandwidth (B6). A dense softmax pass
-  takes the rows of a block in chunks of `SOFTMAX_CHUNK`, transposed (features × rows, `_transpose_rows`) so
-  that the chunk's scores (`_scores_by_class`), softmax (`_softmax_by_class`: the largest score, one vectorised
-  exp, the sums, a reciprocal a row) and gradient terms (`_add_by_class`) all run vectorised over its rows,
-  while it is in cache: 2K multiply-adds per element of the design make this pass bound by its arithmetic,
+  takes the rows of a block in chunks of `SOFTMAX_CHUNK`: their scores `Z = A_chunk X` and their gradient terms
+  `Aᵀ_chunk (softmax(Z) − Y)` as register-tiled products (`kernels.tiles`: four rows or features × up to twelve
+  classes of sums held in registers, the classes padded to whole vectors of four), between them the softmax row
+  by row (`_softmax_minus_labels`: the largest score, one vectorised exp over the chunk, a reciprocal a row),
+  while the chunk is in cache: 2K multiply-adds per element of the design make this pass bound by its arithmetic,
   not by the memory (B6 compares it with the machine's multiply-add peak). CSR designs are cut into a fixed
   number of row blocks (`csr_blocks`), each summing its own partial gradient; within a block, chunks of
   `CSR_CHUNK` rows get their scores (four partial sums a row), then their links, then their gradient terms
@@ -33,7 +34,8 @@ times (`Ax`; `Ax` and `Aᵀs`). Here:
 `loss_and_grad` picks among them. A checkpoint that records the loss without the gradient of a
 `SoftmaxRegression`, and its held-out metrics (`evaluate`), take the scores from BLAS and each row's
 `logsumexp(z) − z_y` from one compiled pass over them (`softmax_losses`, the rows in parallel through
-`_logsumexp_rows`) instead of scipy's `logsumexp` and `log_softmax`, equal to rounding (`rtol 1e-12`).
+`_shifted_exp_rows`, then the log of each row's sum) instead of scipy's `logsumexp` and `log_softmax`, equal
+to rounding (`rtol 1e-12`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from numba import prange
 from sgdlab.data.dataset import Dataset
 from sgdlab.engine.kernels.common import jit_inline
 from sgdlab.engine.kernels.oracle import softmax_minus_label
+from sgdlab.engine.kernels.tiles import accumulate_products, padded_width
 from sgdlab.methods import fused
 from sgdlab.problems.base import Problem
 from sgdlab.problems.glm import LeastSquares, LinearModelProblem, LogisticRegression, SoftmaxRegression, class_labels
@@ -70,8 +73,8 @@ CSR_CHUNK = 256
 DENSE_CHUNK = 16
 # unsigned offsets into the CSR arrays (numba then skips its negative-index wraparound)
 _U1, _U2, _U3, _U4 = (np.uint64(k) for k in range(1, 5))
-#: Rows the dense softmax pass transposes, then gives their scores, softmax and gradient terms (in the L1/L2 cache;
-#: the fastest of 32–128 rows on 1e5 × 50, K = 10).
+#: Rows the dense softmax pass takes at once: their scores, softmax and gradient terms while they are in cache
+#: (the fastest of 48–256 rows on 1e5 × 50, K = 10).
 SOFTMAX_CHUNK = 96
 
 
@@ -139,8 +142,12 @@ def fused_pass(problem: LinearModelProblem, x: np.ndarray) -> tuple[float, np.nd
         blocks = np.zeros((-(-problem.n // ROW_BLOCK), problem.dim))
         _dense_single(A, y, x, kind, phi, blocks)
     else:
-        blocks = np.zeros((-(-problem.n // ROW_BLOCK), problem.dim // K, K))
-        _dense_multi(A, y, x.reshape(-1, K), phi, blocks)
+        d, width = problem.dim // K, padded_width(K)
+        X = np.zeros((d, width))
+        X[:, :K] = x.reshape(d, K)
+        blocks = np.zeros((-(-problem.n // ROW_BLOCK), d, width))
+        _dense_multi(A, y, X, K, phi, blocks)
+        blocks = blocks[:, :, :K]
     g = np.sum(blocks, axis=0).reshape(-1)  # row after row (the outer axis): a fixed order
     loss = float(np.mean(phi) + problem.reg_loss(x))  # np.mean: the pairwise sum of problem.loss
     return loss, g / problem.n + problem.reg_grad(x)
@@ -358,166 +365,72 @@ def _add_by_four(A, s, g, start, m):
             g[j] += s[c] * A[start + c, j]
 
 
-def _dense_multi(A, y, X, phi, blocks):
+def _dense_multi(A, y, X, K, phi, blocks):
     n, d = A.shape
-    K = X.shape[1]
+    width = X.shape[1]  # K padded to whole vectors; the padding of X is zero
+    AT = A.T
     for b in prange(blocks.shape[0]):
         G = blocks[b]
-        AT, Z, E = np.empty((d, SOFTMAX_CHUNK)), np.empty((K, SOFTMAX_CHUNK)), np.empty((K, SOFTMAX_CHUNK))
-        top, W = np.empty(SOFTMAX_CHUNK), np.empty(SOFTMAX_CHUNK)
-        # chunks of rows, transposed (features × rows) so that every step below runs vectorised over the rows
-        # (a row's own loops, over its features or its K classes, leave vectors part idle on short rows): their
-        # scores, their softmax, their gradient terms, while the chunk is in cache
+        Z, E, L = np.empty((SOFTMAX_CHUNK, width)), np.empty((SOFTMAX_CHUNK, width)), np.empty(SOFTMAX_CHUNK)
+        # chunks of rows: their scores, their softmax, their gradient terms while the rows are in cache, both
+        # products in register tiles (four rows or features × up to twelve outputs)
         for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), SOFTMAX_CHUNK):
             m = min(n, (b + 1) * ROW_BLOCK, start + SOFTMAX_CHUNK) - start
-            _transpose_rows(A, start, m, AT)
-            _scores_by_class(AT, X, Z, m)
-            _softmax_by_class(Z, y, start, m, phi, E, top, W)
-            _add_by_class(AT, E, G, m)
+            Z[:m] = 0.0
+            accumulate_products(A, start, 0, m, d, X, Z)  # Z = A[rows] X
+            _softmax_minus_labels(Z, y, start, m, K, phi, E, L)
+            accumulate_products(AT, 0, start, d, m, E, G)  # G += A[rows]ᵀ E
 
 
-def _transpose_rows(A, start, m, AT):
-    """`AT[:, :m] ← A[start : start + m]ᵀ`, in blocks of 4 × 4 (four loads of four features, four stores of four
-    rows: one element at a time is slower)."""
-    d = A.shape[1]
-    for c in range(0, m - m % 4, 4):
-        i = start + c
-        for j in range(0, d - d % 4, 4):
-            a00, a01, a02, a03 = A[i, j], A[i, j + 1], A[i, j + 2], A[i, j + 3]
-            a10, a11, a12, a13 = A[i + 1, j], A[i + 1, j + 1], A[i + 1, j + 2], A[i + 1, j + 3]
-            a20, a21, a22, a23 = A[i + 2, j], A[i + 2, j + 1], A[i + 2, j + 2], A[i + 2, j + 3]
-            a30, a31, a32, a33 = A[i + 3, j], A[i + 3, j + 1], A[i + 3, j + 2], A[i + 3, j + 3]
-            AT[j, c], AT[j, c + 1], AT[j, c + 2], AT[j, c + 3] = a00, a10, a20, a30
-            AT[j + 1, c], AT[j + 1, c + 1], AT[j + 1, c + 2], AT[j + 1, c + 3] = a01, a11, a21, a31
-            AT[j + 2, c], AT[j + 2, c + 1], AT[j + 2, c + 2], AT[j + 2, c + 3] = a02, a12, a22, a32
-            AT[j + 3, c], AT[j + 3, c + 1], AT[j + 3, c + 2], AT[j + 3, c + 3] = a03, a13, a23, a33
-        for j in range(d - d % 4, d):
-            AT[j, c], AT[j, c + 1], AT[j, c + 2], AT[j, c + 3] = A[i, j], A[i + 1, j], A[i + 2, j], A[i + 3, j]
-    for c in range(m - m % 4, m):
-        for j in range(d):
-            AT[j, c] = A[start + c, j]
-
-
-def _scores_by_class(AT, X, Z, m):
-    """`Z[k, c] ← Σ_j AT[j, c] X[j, k]`: the scores of the chunk's `m` rows (`AT`: features × rows), class by
-    class, vectorised over the rows, four features per load and store of `Z[k]`."""
-    d, K = X.shape
-    for k in range(K):
-        z = Z[k]
-        for c in range(m):
-            z[c] = 0.0
-        for j in range(0, d - d % 4, 4):
-            w0, w1, w2, w3 = X[j, k], X[j + 1, k], X[j + 2, k], X[j + 3, k]
-            a0, a1, a2, a3 = AT[j], AT[j + 1], AT[j + 2], AT[j + 3]
-            for c in range(m):
-                z[c] += a0[c] * w0 + a1[c] * w1 + a2[c] * w2 + a3[c] * w3
-        for j in range(d - d % 4, d):
-            w, a = X[j, k], AT[j]
-            for c in range(m):
-                z[c] += a[c] * w
-
-
-def _softmax_by_class(Z, y, start, m, phi, E, top, W):
-    """For the chunk's `m` rows, the columns of the class-major scores `Z` (`K × rows`): `E ← softmax(z) − e_y`
-    and `phi[start + c] ← logsumexp(z) − z_y`, as `softmax_minus_label` to rounding (shifted by the largest
-    score, one vectorised exp, multiplied by the reciprocal of the sum), each step vectorised over the rows."""
-    K = Z.shape[0]
-    for c in range(m):
-        top[c] = Z[0, c]
-    for k in range(1, K):
-        for c in range(m):
-            top[c] = max(top[c], Z[k, c])
-    for k in range(K):
-        for c in range(m):
-            E[k, c] = Z[k, c] - top[c]
-        _exp_nonpositive(E[k], m)
-    for c in range(m):
-        W[c] = E[0, c]
-    for k in range(1, K):
-        for c in range(m):
-            W[c] += E[k, c]
-    for c in range(m):
-        top[c] += math.log(W[c])  # logsumexp
-        W[c] = 1.0 / W[c]
-    for k in range(K):
-        for c in range(m):
-            E[k, c] *= W[c]
-    for c in range(m):
-        label = y[start + c]
-        phi[start + c] = top[c] - Z[label, c]
-        E[label, c] -= 1.0
-
-
-def _add_by_class(AT, E, G, m):
-    """`G[j, k] += Σ_c AT[j, c] E[k, c]`: the chunk's gradient terms, eight features at a time for every class
-    (dot products vectorised over the rows, each load of `E[k]` serving eight; four at a time is slower)."""
-    d, K = G.shape
-    for j in range(0, d - d % 8, 8):
-        a0, a1, a2, a3 = AT[j], AT[j + 1], AT[j + 2], AT[j + 3]
-        a4, a5, a6, a7 = AT[j + 4], AT[j + 5], AT[j + 6], AT[j + 7]
-        for k in range(K):
-            e = E[k]
-            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-            for c in range(m):
-                s0 += e[c] * a0[c]
-                s1 += e[c] * a1[c]
-                s2 += e[c] * a2[c]
-                s3 += e[c] * a3[c]
-                s4 += e[c] * a4[c]
-                s5 += e[c] * a5[c]
-                s6 += e[c] * a6[c]
-                s7 += e[c] * a7[c]
-            G[j, k] += s0
-            G[j + 1, k] += s1
-            G[j + 2, k] += s2
-            G[j + 3, k] += s3
-            G[j + 4, k] += s4
-            G[j + 5, k] += s5
-            G[j + 6, k] += s6
-            G[j + 7, k] += s7
-    for j in range(d - d % 8, d):
-        a = AT[j]
-        for k in range(K):
-            e, s = E[k], 0.0
-            for c in range(m):
-                s += e[c] * a[c]
-            G[j, k] += s
-
-
-def _logsumexp_rows(Z, offset, m, K, E, L, W):
-    """For the `m` rows of `K` scores from `Z[offset]` (flat): `E ← exp(z − max z)` (one vectorised exp over
-    them all), `W ←` its row sums, `L ← logsumexp(z) = max z + log W`, as scipy's `logsumexp` and `softmax`."""
-    for c in range(m):
-        o = offset + c * K
-        t0 = t1 = t2 = t3 = Z[o]  # four running maxima (one would wait on each comparison); max is exact
-        for k in range(1, K - (K - 1) % 4, 4):
-            t0, t1 = max(t0, Z[o + k]), max(t1, Z[o + k + 1])
-            t2, t3 = max(t2, Z[o + k + 2]), max(t3, Z[o + k + 3])
-        for k in range(K - (K - 1) % 4, K):
-            t0 = max(t0, Z[o + k])
-        top = max(max(t0, t1), max(t2, t3))
-        for k in range(K):
-            E[c * K + k] = Z[offset + c * K + k] - top
-        L[c] = top
-    _exp_nonpositive(E, m * K)
+def _softmax_minus_labels(Z, y, start, m, K, phi, E, L):
+    """For the chunk's `m` rows of scores (the first `K` columns of `Z`): `E[:, :K] ← softmax(z) − e_y` and
+    `phi[start + c] ← logsumexp(z) − z_y`, as `softmax_minus_label` to rounding (the largest score subtracted,
+    one vectorised exp, multiplied by the reciprocal of the sum); the padding of `E` is set to zero."""
+    _shifted_exp_rows(Z, m, K, E, L)
     for c in range(m):
         total = 0.0
         for k in range(K):
-            total += E[c * K + k]
-        W[c] = total
-        L[c] += math.log(total)
+            total += E[c, k]
+        w = 1.0 / total
+        for k in range(K):
+            E[c, k] *= w
+        for k in range(K, E.shape[1]):
+            E[c, k] = 0.0
+        label = y[start + c]
+        phi[start + c] = L[c] + math.log(total) - Z[c, label]
+        E[c, label] -= 1.0
+
+
+def _shifted_exp_rows(Z, m, K, E, L):
+    """For the first `m` rows of scores (the first `K` columns of `Z`): `L ←` the largest score of each row and
+    `E ← exp(z − L)` (one vectorised exp over the rows, `E`'s padding columns included: all of them are
+    written, none is read)."""
+    for c in range(m):
+        t0 = t1 = t2 = t3 = Z[c, 0]  # four running maxima (one would wait on each comparison); max is exact
+        for k in range(1, K - (K - 1) % 4, 4):
+            t0, t1 = max(t0, Z[c, k]), max(t1, Z[c, k + 1])
+            t2, t3 = max(t2, Z[c, k + 2]), max(t3, Z[c, k + 3])
+        for k in range(K - (K - 1) % 4, K):
+            t0 = max(t0, Z[c, k])
+        top = max(max(t0, t1), max(t2, t3))
+        for k in range(E.shape[1]):
+            E[c, k] = Z[c, k] - top
+        L[c] = top
+    _exp_nonpositive(E.reshape(-1), m * E.shape[1])
 
 
 def _softmax_losses(z, y, out):
     n, K = z.shape
-    flat = z.reshape(-1)
     for b in prange(-(-n // ROW_BLOCK)):
-        E, L, W = np.empty(SOFTMAX_CHUNK * K), np.empty(SOFTMAX_CHUNK), np.empty(SOFTMAX_CHUNK)
+        E, L = np.empty((SOFTMAX_CHUNK, K)), np.empty(SOFTMAX_CHUNK)
         for start in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK), SOFTMAX_CHUNK):
             m = min(n, (b + 1) * ROW_BLOCK, start + SOFTMAX_CHUNK) - start
-            _logsumexp_rows(flat, start * K, m, K, E, L, W)
+            _shifted_exp_rows(z[start : start + m], m, K, E, L)
             for c in range(m):
-                out[start + c] = L[c] - z[start + c, y[start + c]]
+                total = 0.0
+                for k in range(K):
+                    total += E[c, k]
+                out[start + c] = L[c] + math.log(total) - z[start + c, y[start + c]]  # logsumexp(z) − z_y
 
 
 def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
@@ -542,9 +455,8 @@ def _csr_multi(indptr, indices, data, y, X, phi, blocks, rows):
 _links, _log1p_unit, _softmax_row = jit_inline(_links), jit_inline(_log1p_unit), jit_inline(_softmax_row)
 _exp_nonpositive = jit_inline(_exp_nonpositive)
 _scores_by_four, _add_by_four, _csr_dot = jit_inline(_scores_by_four), jit_inline(_add_by_four), jit_inline(_csr_dot)
-_logsumexp_rows = jit_inline(_logsumexp_rows)
-_transpose_rows, _scores_by_class = jit_inline(_transpose_rows), jit_inline(_scores_by_class)
-_softmax_by_class, _add_by_class = jit_inline(_softmax_by_class), jit_inline(_add_by_class)
+_shifted_exp_rows = jit_inline(_shifted_exp_rows)
+_softmax_minus_labels = jit_inline(_softmax_minus_labels)
 # Dot products and gradient sums in any order (LLVM vectorises them); the same binary rounds the same way.
 # Dense designs: blocks of ROW_BLOCK rows on numba's threads (a default run measures on every core).
 # CSR designs: a fixed number of row blocks (`csr_blocks`), each with its own dense partial gradient; sums in
