@@ -3,9 +3,9 @@
 `accumulate_products` cuts the rows of `C` into groups of four and its columns into tiles of twelve (three
 vectors; two or one for the last): each tile's 4 × 3 sums stay in registers (`simd`) over the whole inner
 dimension, so a load of a row of `D` serves four rows and a load of an element of `B` three vectors — the
-microkernel of a matrix product (Goto and van de Geijn, *Anatomy of high-performance matrix multiplication*,
-ACM TOMS 2008). Twelve sums, three rows of `D` and one broadcast fill AVX2's sixteen registers. The sums run in
-the inner dimension's order, so the result does not depend on the threads around the call.
+microkernel of a matrix product (Goto and van de Geijn, *Anatomy of high-performance matrix multiplication*, ACM
+TOMS 2008). Twelve vectors of sums, three of a row of `D` and one broadcast fill AVX2's sixteen registers. The
+sums run in the inner dimension's order, so the result does not depend on the threads around the call.
 """
 
 from __future__ import annotations
