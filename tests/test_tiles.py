@@ -60,3 +60,16 @@ def test_vectors_load_multiply_add_and_store():
 def test_padded_width(k, width):
     assert padded_width(k) == width
     assert TILE * simd.LANES == 12
+
+
+def test_vectors_refuse_what_they_cannot_address():
+    """A 2-D or integer array is a typing error at compile time, not code that reads the wrong memory."""
+
+    @numba.njit
+    def load_matrix(m):
+        return simd.load(m, 0, 1)
+
+    with pytest.raises(numba.core.errors.TypingError):
+        load_matrix(np.zeros((2, 4)))
+    with pytest.raises(numba.core.errors.TypingError):
+        load_matrix(np.zeros(4, dtype=np.int64))

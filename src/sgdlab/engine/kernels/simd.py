@@ -46,6 +46,11 @@ def _vector_address(context, builder, array_type, array, start, v):
     return builder.bitcast(item, _VECTOR.as_pointer())
 
 
+def _is_row(row) -> bool:
+    """Whether numba's type `row` is a 1-D float64 array (what `load` and `store` address)."""
+    return isinstance(row, types.Array) and row.ndim == 1 and row.dtype == types.float64
+
+
 def _count(count) -> int:
     if not isinstance(count, types.IntegerLiteral):
         raise RequireLiteralValue("the number of vectors must be a literal")
@@ -55,6 +60,8 @@ def _count(count) -> int:
 @intrinsic
 def load(typingctx, row, start, count):
     """`(row[start : start + 4], row[start + 4 : start + 8], …)`: `count` vectors of a 1-D float64 array."""
+    if not _is_row(row):
+        return None
     n = _count(count)
 
     def codegen(context, builder, signature, args):
@@ -70,6 +77,8 @@ def load(typingctx, row, start, count):
 @intrinsic
 def store(typingctx, row, start, vectors):
     """`row[start : start + 4 · len(vectors)] ← vectors`."""
+    if not (_is_row(row) and isinstance(vectors, types.UniTuple) and vectors.dtype == f64x4):
+        return None
     n = vectors.count
 
     def codegen(context, builder, signature, args):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sgdlab.engine.kernels.common import jit_inline
 from sgdlab.engine.kernels.simd import LANES, load, multiply_add, store
 
-#: Vectors per column tile: 4 rows × 3 vectors of sums, 3 of `D` and a broadcast are AVX2's 16 registers.
+#: Vectors per column tile (the module's docstring counts the registers).
 TILE = 3
 
 
@@ -46,26 +46,26 @@ def _one_row(B, b_row, b_col, D, count, C, c_row, c_col, vectors):
     store(C[c_row], c_col, s)
 
 
+def _tile(B, b_row, b_col, D, count, C, c_row, c_col, four, vectors):
+    """One tile: four rows (`_four_rows`) or one (`_one_row`) × `vectors` vectors from column `c_col`."""
+    if four:
+        _four_rows(B, b_row, b_col, D, count, C, c_row, c_col, vectors)
+    else:
+        _one_row(B, b_row, b_col, D, count, C, c_row, c_col, vectors)
+
+
 def _row_tiles(B, b_row, b_col, D, count, C, c_row, four):
-    """One group of rows (four, or one) across every column tile of `C`."""
+    """One group of rows (four, or one) across every column tile of `C`: tiles of `TILE` vectors, then one of
+    two or one for the rest."""
     width = C.shape[1]
     col = 0
     while width - col >= TILE * LANES:
-        if four:
-            _four_rows(B, b_row, b_col, D, count, C, c_row, col, TILE)
-        else:
-            _one_row(B, b_row, b_col, D, count, C, c_row, col, TILE)
+        _tile(B, b_row, b_col, D, count, C, c_row, col, four, TILE)
         col += TILE * LANES
     if width - col == 2 * LANES:
-        if four:
-            _four_rows(B, b_row, b_col, D, count, C, c_row, col, 2)
-        else:
-            _one_row(B, b_row, b_col, D, count, C, c_row, col, 2)
+        _tile(B, b_row, b_col, D, count, C, c_row, col, four, 2)
     elif width - col == LANES:
-        if four:
-            _four_rows(B, b_row, b_col, D, count, C, c_row, col, 1)
-        else:
-            _one_row(B, b_row, b_col, D, count, C, c_row, col, 1)
+        _tile(B, b_row, b_col, D, count, C, c_row, col, four, 1)
 
 
 def accumulate_products(B, b_row, b_col, rows, count, D, C):
@@ -77,5 +77,6 @@ def accumulate_products(B, b_row, b_col, rows, count, D, C):
         _row_tiles(B, b_row + p, b_col, D, count, C, p, False)
 
 
-_four_rows, _one_row, _row_tiles = jit_inline(_four_rows), jit_inline(_one_row), jit_inline(_row_tiles)
+_four_rows, _one_row, _tile = jit_inline(_four_rows), jit_inline(_one_row), jit_inline(_tile)
+_row_tiles = jit_inline(_row_tiles)
 accumulate_products = jit_inline(accumulate_products)
