@@ -192,6 +192,52 @@ def test_a_finished_sweep_leaves_every_run_in_the_database_file_itself(tmp_path)
         assert alone.execute("SELECT count(*) FROM runs").fetchone()[0] == 20
 
 
+def _interrupted_checkpoint(tmp_path: Path) -> tuple[Path, int]:
+    """A store as a kill during a checkpoint leaves it: the file's header (page 1, copied first) counts pages
+    the file does not have yet, and the WAL still holds them. Returns the file and the runs committed to it."""
+    db = tmp_path / "r.db"
+    with Store(db) as store:
+        run_sweep(parse_spec({**TINY, "seeds": 2}), store, SerialExecutor(), progress=False)
+    before = len(db.read_bytes())
+    with Store(db) as store:  # an open writer: these runs are in the WAL, not yet in the file
+        for k in range(8):
+            store.record({**_result_like(store), "key": f"extra-{k}", "columns": {"iters": list(range(2000))}})
+        runs = store.count()
+        file, wal = db.read_bytes(), Path(f"{db}-wal").read_bytes()
+    finished = tmp_path / "finished.db"  # the same state, checkpointed to the end by SQLite
+    finished.write_bytes(file)
+    Path(f"{finished}-wal").write_bytes(wal)
+    with sqlite3.connect(finished) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    done = finished.read_bytes()
+    page = int.from_bytes(done[16:18], "big")
+    assert len(done) >= before + 2 * page  # the checkpoint grows the file: there are pages to leave out
+    killed = tmp_path / "killed.db"
+    killed.write_bytes(done[: len(done) - page])  # the last page not written yet
+    Path(f"{killed}-wal").write_bytes(wal)
+    return killed, runs
+
+
+def test_a_checkpoint_cut_short_by_a_kill_loses_no_run(tmp_path):
+    killed, runs = _interrupted_checkpoint(tmp_path)
+    page = int.from_bytes(killed.read_bytes()[16:18], "big")
+    assert int.from_bytes(killed.read_bytes()[28:32], "big") * page > killed.stat().st_size  # header ahead of file
+    with Store(killed, readonly=True) as reader:
+        assert reader.count() == runs
+    with Store(killed) as store:  # SQLite completes the checkpoint from the WAL
+        assert store.integrity_ok() and store.count() == runs
+
+
+def test_a_truncated_file_beside_a_foreign_wal_is_refused_with_a_clear_error(tmp_path):
+    killed, _ = _interrupted_checkpoint(tmp_path)
+    Path(f"{killed}-wal").write_bytes(b"not a write-ahead log" * 100)  # SQLite ignores a WAL with a bad header
+    before = killed.read_bytes()
+    for readonly in (True, False):
+        with pytest.raises(StoreError, match=r"killed\.db is not an sgdlab results database"):
+            Store(killed, readonly=readonly)
+    assert killed.read_bytes() == before
+
+
 # --- claims: concurrent sweeps compute each run once --------------------------------------------------------
 def test_two_concurrent_sweeps_on_one_database_compute_each_run_once(tmp_path):
     doc = {**SMALL, "seeds": 3, "budget": {"epochs": 20}}

@@ -63,9 +63,23 @@ def check_file(path: Path, readonly: bool) -> bool:
     if page_size < 512 or page_size & (page_size - 1):
         raise not_a_store(path, "its SQLite header is corrupt")
     expected = pages * page_size if pages and valid_for == changes else None
+    if _wal_bytes(path):
+        # A checkpoint copies the WAL's pages into the file, the header (page 1) first: one cut short by a kill
+        # leaves a file shorter than its header says, whose missing pages are still in the WAL. SQLite finishes
+        # the checkpoint from the WAL when it next opens the file; only the tables are then left to check.
+        return True
     if info.st_size % page_size or (expected is not None and info.st_size < expected):
         raise not_a_store(path, f"the file is truncated ({info.st_size} bytes of {expected or 'a whole page'})")
     return True
+
+
+def _wal_bytes(path: Path) -> int:
+    """The size of the `-wal` file beside `path` (0: none, or not a regular file)."""
+    try:
+        info = os.stat(f"{path}-wal")
+    except OSError:
+        return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
 
 
 def connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
@@ -79,7 +93,7 @@ def connect_readonly(path: Path, timeout: float) -> sqlite3.Connection:
         try:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return db
-        except sqlite3.OperationalError:
+        except sqlite3.DatabaseError:  # no -shm possible, or a file its WAL cannot complete: the file alone
             db.close()
     return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
