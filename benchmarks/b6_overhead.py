@@ -85,17 +85,17 @@ def multiply_add_peak(rounds: int = 20_000, repeats: int = 7) -> float:
     return 16 * x.size * rounds / _best_time(lambda: _horner(x, y, 0.25, rounds), repeats)
 
 
-def widest_multiply_add_peak() -> float:
+def widest_multiply_add_peak() -> float | None:
     """`multiply_add_peak` of code allowed the CPU's widest vectors: numba compiles for the host's CPU, whose
     LLVM tuning may keep 256-bit vectors on a CPU that has 512-bit ones (Intel's AVX-512 Xeons: `prefer-256-bit`);
-    a fresh process with that preference turned off (its own numba cache) measures what the CPU could do. Where
-    the host has no wider vectors, the same figure as `multiply_add_peak`, to the noise."""
+    a fresh process with that preference turned off (its own numba cache) measures what the CPU could do.
+    `None` where the host has no wider vectors: numba's code already uses its widest."""
     import llvmlite.binding as llvm
 
     llvm.initialize_native_target()
     features = llvm.get_host_cpu_features().flatten()
     if platform.machine().lower() not in ("x86_64", "amd64") or "+avx512f" not in features.split(","):
-        return multiply_add_peak()
+        return None
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CPU_FEATURES": features + ",-prefer-256-bit", "NUMBA_CACHE_DIR": cache}
         code = "import b6_overhead; print(b6_overhead.multiply_add_peak())"
@@ -161,7 +161,8 @@ def pass_bandwidth(repeats: int = 11) -> dict:
                      "engine_vs_blas_products": products / t["engine"], "in_cache_s": in_cache,
                      "in_cache_speedup": t["engine"] / in_cache})  # fmt: skip
     triad = statistics.median([triad_before, triad_bandwidth()])
-    peak, widest = multiply_add_peak(), widest_multiply_add_peak()
+    peak = multiply_add_peak()
+    widest = widest_multiply_add_peak() or peak
     for row, prob in zip(rows, problems.values(), strict=True):
         row["fraction_of_triad"] = row["engine_bytes_per_s"] / triad  # the pass sl.run uses
         row["blas_products_fraction_of_triad"] = row["design_bytes"] / row["blas_products_s"] / triad

@@ -62,12 +62,12 @@ def check_file(path: Path, readonly: bool) -> bool:
     pages, valid_for, changes = (int.from_bytes(header[i : i + 4], "big") for i in (28, 92, 24))
     if page_size < 512 or page_size & (page_size - 1):
         raise not_a_store(path, "its SQLite header is corrupt")
-    expected = pages * page_size if pages and valid_for == changes else None
     if _wal_bytes(path):
         # A checkpoint copies the WAL's pages into the file, the header (page 1) first: one cut short by a kill
         # leaves a file shorter than its header says, whose missing pages are still in the WAL. SQLite finishes
         # the checkpoint from the WAL when it next opens the file; only the tables are then left to check.
         return True
+    expected = pages * page_size if pages and valid_for == changes else None
     if info.st_size % page_size or (expected is not None and info.st_size < expected):
         raise not_a_store(path, f"the file is truncated ({info.st_size} bytes of {expected or 'a whole page'})")
     return True
