@@ -128,9 +128,12 @@ def main() -> None:
             for cache in ("cold", "warm"):
                 out = Path(tmp) / f"{mode}-{cache}"
                 first = reproduction(mode, caches, out)
-                print(f"{mode:5s} {cache}: {first['wall_s']:.1f} s from an empty folder "
-                      f"(stages {json.dumps({k: round(v, 1) for k, v in first['stages_s'].items()})}, "
-                      f"after the runs {first['after_runs_s']:.1f} s)", flush=True)
+                print(
+                    f"{mode:5s} {cache}: {first['wall_s']:.1f} s from an empty folder "
+                    f"(stages {json.dumps({k: round(v, 1) for k, v in first['stages_s'].items()})}, "
+                    f"after the runs {first['after_runs_s']:.1f} s)",
+                    flush=True,
+                )
                 again = reproduction(mode, caches, out)
                 print(f"{mode:5s} {cache}: {again['wall_s']:.1f} s on the filled folder", flush=True)
                 rows.append({"mode": mode, "cache": cache, "empty_folder": first, "filled_folder": again})

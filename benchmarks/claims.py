@@ -75,8 +75,18 @@ def write(folder: str | Path, out: Path = RESULTS) -> Path:
     from harness import machine
 
     claims = verdicts(folder)
-    out.write_text(json.dumps({"benchmark": "the claims' measurements of a full `sgdlab reproduce`",
-                               "machine": machine(), "claims": claims}, indent=1, ensure_ascii=False) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "the claims' measurements of a full `sgdlab reproduce`",
+                "machine": machine(),
+                "claims": claims,
+            },
+            indent=1,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
     return out
 
 

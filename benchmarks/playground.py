@@ -79,8 +79,13 @@ def one_start(browser, src: str, caches: dict[str, str], moves: int) -> dict:
             found = re.search(r"(\d+) ms", page.evaluate(_TIMING))
             if found:
                 server.append(float(found.group(1)) / 1e3)
-        return {"listening_s": listening, "start_s": start, "change_s": statistics.median(changes),
-                "server_s": statistics.median(server) if server else None, "load_average_1min": os.getloadavg()[0]}
+        return {
+            "listening_s": listening,
+            "start_s": start,
+            "change_s": statistics.median(changes),
+            "server_s": statistics.median(server) if server else None,
+            "load_average_1min": os.getloadavg()[0],
+        }
     finally:
         page.close()
         proc.terminate()

@@ -273,12 +273,16 @@ def claims_table() -> str:
     wall = _find(r"(\d+)× the wall time", _check(sgd_gd, "cost of an iteration"))[0]
     low, high = (k for k in gd if k.startswith("gradient evaluations to"))
     sgd_high = sgd[high]
-    rows.append((
-        "An SGD iteration is n times cheaper; SGD wins at low accuracy, GD at high",
-        f"per iteration 1 vs n = {gd['component gradients per iteration']} component gradients ({wall}× less wall "
-        f"time); to 10 % of the initial gap SGD needs {sgd[low]} gradient evaluations, GD {gd[low]}; to 1e-6 GD needs "
-        f"{gd[high]}, " + ("constant-step SGD never gets there" if sgd_high == "not reached" else f"SGD {sgd_high}"),
-    ))
+    rows.append(
+        (
+            "An SGD iteration is n times cheaper; SGD wins at low accuracy, GD at high",
+            f"per iteration 1 vs n = {gd['component gradients per iteration']} component gradients ({wall}× less wall "
+            f"time); to 10 % of the initial gap SGD needs {sgd[low]} gradient evaluations, GD {gd[low]}; "
+            f"to 1e-6 GD needs "
+            f"{gd[high]}, "
+            + ("constant-step SGD never gets there" if sgd_high == "not reached" else f"SGD {sgd_high}"),
+        )
+    )
 
     floor = c["noise-floor"]
     alphas = [r for r in floor["table"] if r["swept"] == "step size α"]
@@ -289,12 +293,14 @@ def claims_table() -> str:
     sizes = ", ".join(_find(r"b = ([\d, ]+);", _check(floor, "floor shrinks"))[0].split(", "))
     zero = _find(r"≤ (\S+)$", _check(floor, "no floor"))[0]
     decreasing = float(_find(r"1/k from the same α0: (\S+) vs", _check(floor, "decreasing steps"))[0])
-    rows.append((
-        "Constant-step SGD stalls at a floor ∝ α σ²*/b; none when σ²* = 0; decreasing steps go below",
-        f"floors {' / '.join(_g(r[key]) for r in alphas[::-1])} for α/16, α/4, α (slope {alpha_slope} in log–log); "
-        f"{' / '.join(_g(r[key]) for r in batches)} for b = {sizes} (slope {batch_slope}); σ²* = 0: {zero} of the "
-        f"initial gap; α_k ~ 1/k: {_sci(decreasing)}",
-    ))
+    rows.append(
+        (
+            "Constant-step SGD stalls at a floor ∝ α σ²*/b; none when σ²* = 0; decreasing steps go below",
+            f"floors {' / '.join(_g(r[key]) for r in alphas[::-1])} for α/16, α/4, α (slope {alpha_slope} in log–log); "
+            f"{' / '.join(_g(r[key]) for r in batches)} for b = {sizes} (slope {batch_slope}); σ²* = 0: {zero} of the "
+            f"initial gap; α_k ~ 1/k: {_sci(decreasing)}",
+        )
+    )
 
     vr = c["variance-reduction"]
     methods = ("SAG", "SAGA", "SVRG")
@@ -304,11 +310,13 @@ def claims_table() -> str:
         reached = _find(r"reached (<? ?)([\d.]+e[−-]\d+)", _check(vr, f"{m} converges"))[1]
         finals.append(float(reached.replace("−", "-")))
     stall = _find(r"stays at (\S+) of", _check(vr, "constant-step SGD"))[0]
-    rows.append((
-        "Variance reduction restores a linear rate",
-        f"per-epoch contraction {', '.join(f'{m} {float(contraction[m]):.2f}' for m in methods)} (all to ≤ "
-        f"{_up_to_decade(finals)}); constant-step SGD stalls at {stall} of the initial gap",
-    ))
+    rows.append(
+        (
+            "Variance reduction restores a linear rate",
+            f"per-epoch contraction {', '.join(f'{m} {float(contraction[m]):.2f}' for m in methods)} (all to ≤ "
+            f"{_up_to_decade(finals)}); constant-step SGD stalls at {stall} of the initial gap",
+        )
+    )
 
     neck = c["bottleneck"]
     mom, sgd_its, mom_x = _find(r"Momentum (\S+) iterations .* SGD (\S+) \(([\d.]+)× fewer\)",
@@ -317,13 +325,15 @@ def claims_table() -> str:
                               _check(neck, "ill-conditioned, small noise: SLBFGS"))  # fmt: skip
     slopes = _find(r"SGD (−?[\d.]+) .*Momentum (−?[\d.]+) .*SLBFGS (−?[\d.]+)", _check(neck, "noise-dominated"))
     kappa = float(_find(r"Ill-conditioned: L/μ = ([\d.e+]+),", neck["notes"])[0])
-    rows.append((
-        "Momentum and quasi-Newton help against ill-conditioning, not against noise",
-        f"κ = {kappa:,.0f}, small noise: iterations to 1e-6 of the gap SGD {sgd_its}, heavy ball {mom} "
-        f"({float(mom_x):.3g}×), "
-        f"stochastic L-BFGS {lbfgs} ({float(lbfgs_x):.3g}×); large noise with α_k ~ 1/k: slopes "
-        f"{', '.join(slopes)} — the same rate",
-    ))
+    rows.append(
+        (
+            "Momentum and quasi-Newton help against ill-conditioning, not against noise",
+            f"κ = {kappa:,.0f}, small noise: iterations to 1e-6 of the gap SGD {sgd_its}, heavy ball {mom} "
+            f"({float(mom_x):.3g}×), "
+            f"stochastic L-BFGS {lbfgs} ({float(lbfgs_x):.3g}×); large noise with α_k ~ 1/k: slopes "
+            f"{', '.join(slopes)} — the same rate",
+        )
+    )
 
     ada = c["adaptive"]
     tuned = {r["features"].split()[0]: r["ratio SGD/Adagrad"] for r in ada["extra_tables"][0]["rows"]}
@@ -335,67 +345,85 @@ def claims_table() -> str:
     words = {1: "one", 2: "two", 3: "three", 4: "four"}
     smoothness = [float(r["L"]) for r in ada["table"]]
     span = math.floor(math.log10(max(smoothness) / min(smoothness)))
-    rows.append((
-        "Adagrad wins on rare informative features; Adadelta needs no learning rate",
-        _powers(f"tuned SGD/Adagrad final gap ratio {tuned['rare']:.2f} with power-law feature frequencies vs "
-        f"{tuned['frequent']:.2f} with uniform ones; Adadelta's defaults reduce f − f* ≥ {least}× on "
-        f"{words.get(int(count), count)} problems whose L spans 10^{span}, where SGD with lr 0.1 or 0.01 fails on "
-        f"{words.get(len(failing), len(failing))} (its gap grows 10^{math.floor(math.log10(grew[0]))}–"
-        f"10^{math.floor(math.log10(grew[-1]))}×)"),
-    ))
+    rows.append(
+        (
+            "Adagrad wins on rare informative features; Adadelta needs no learning rate",
+            _powers(
+                f"tuned SGD/Adagrad final gap ratio {tuned['rare']:.2f} with power-law feature frequencies vs "
+                f"{tuned['frequent']:.2f} with uniform ones; Adadelta's defaults reduce f − f* ≥ {least}× on "
+                f"{words.get(int(count), count)} problems whose L spans 10^{span}, where SGD with lr 0.1 or 0.01 "
+                f"fails on "
+                f"{words.get(len(failing), len(failing))} (its gap grows 10^{math.floor(math.log10(grew[0]))}–"
+                f"10^{math.floor(math.log10(grew[-1]))}×)"
+            ),
+        )
+    )
 
     decay = c["adagrad-decay"]
     p = {m: _find(r"k\^(\S+(?: \[[^]]+\])?)", _check(decay, f"{m} travels"))[0] for m in ("Adagrad", "RMSProp", "Adam")}
     far = _find(r"≥ ([\d,]+)×", _check(decay, "after the budget"))[0]
     steps = next(iter(decay["budgets"].values()))["iters"]
-    rows.append((
-        "Adagrad's step decays (monotone accumulation); RMSProp and Adam keep going",
-        f"on linear losses with noisy slopes, the distance travelled grows like k^{p['Adagrad']} for Adagrad (theory "
-        f"√k) and k^{p['RMSProp'].split()[0]} / k^{p['Adam'].split()[0]} for RMSProp / Adam; after {steps:,} steps "
-        f"they are ≥ {far}× farther",
-    ))
+    rows.append(
+        (
+            "Adagrad's step decays (monotone accumulation); RMSProp and Adam keep going",
+            f"on linear losses with noisy slopes, the distance travelled grows like k^{p['Adagrad']} "
+            f"for Adagrad (theory "
+            f"√k) and k^{p['RMSProp'].split()[0]} / k^{p['Adam'].split()[0]} for RMSProp / Adam; after {steps:,} steps "
+            f"they are ≥ {far}× farther",
+        )
+    )
 
     reddi = c["adam-counterexample"]
     adam_x = _find(r"final x in \[([^]]+)\]", _check(reddi, "Adam ends"))[0]
     adam_gap = float(_check(reddi, "Adam's suboptimality"))
     ams_x = _find(r"final x in \[([^]]+)\]", _check(reddi, "AMSGrad"))[0].replace("-", "−")
     x_star = _row(reddi, "method", "AMSGrad")["x*"]
-    rows.append((
-        "Adam fails on Reddi et al.'s counterexample; AMSGrad converges",
-        f"Adam ends at x ∈ [{adam_x}] (the worst point; f − f* = {adam_gap:.2f}), AMSGrad at [{ams_x}] "
-        f"(x* = {x_star:.3f})".replace("= -", "= −"),
-    ))
+    rows.append(
+        (
+            "Adam fails on Reddi et al.'s counterexample; AMSGrad converges",
+            f"Adam ends at x ∈ [{adam_x}] (the worst point; f − f* = {adam_gap:.2f}), AMSGrad at [{ams_x}] "
+            f"(x* = {x_star:.3f})".replace("= -", "= −"),
+        )
+    )
 
     wd = c["weight-decay"]
     ridge = _find(r"= (\S+)$", _check(wd, "Adam + L2"))[0]
     away = _find(r"= (\S+)$", _check(wd, "AdamW reaches"))[0]
     box = _find(r"= (\S+)$", _check(wd, "AdamW minimises"))[0]
-    rows.append((
-        "Adam + L2 and AdamW reach different solutions",
-        f"Adam + L2 reaches the ridge minimiser (relative distance {ridge}); AdamW ends {away} away from it and {box} "
-        "from the minimiser of f over the box ‖x‖∞ ≤ 1/λ (Xie & Li, 2024)",
-    ))
+    rows.append(
+        (
+            "Adam + L2 and AdamW reach different solutions",
+            f"Adam + L2 reaches the ridge minimiser (relative distance {ridge}); AdamW ends {away} away from it "
+            f"and {box} "
+            "from the minimiser of f over the box ‖x‖∞ ≤ 1/λ (Xie & Li, 2024)",
+        )
+    )
 
     nets = c["networks"]
     language, vision = _find(r"language (\S+), vision (\S+) nats", _check(nets, "the gap is larger"))
-    rows.append((
-        "Neural networks: plain SGD trails Adam on a language model by far more than on vision (momentum and "
-        "Adagrad close most of that gap)",
-        f"final training loss SGD − Adam: character LSTM {language} nats, digits CNN {vision}",
-    ))
+    rows.append(
+        (
+            "Neural networks: plain SGD trails Adam on a language model by far more than on vision (momentum and "
+            "Adagrad close most of that gap)",
+            f"final training loss SGD − Adam: character LSTM {language} nats, digits CNN {vision}",
+        )
+    )
 
     tail = c["heavy-tail"]
     lag = {(r["class frequencies"].split()[0], r["method"]): r["lag: rare − frequent"] for r in tail["table"]}
     uniform = max(abs(lag["uniform", m]) for m in ("SGD", "Adam"))
     share = _find(r"lag is ([\d.]+) ×", _check(tail, "Adam's rare classes"))[0]
     gap = _find(r"Zipf (−?[\d.]+)", _check(tail, "no large Adam gap"))[0]
-    rows.append((
-        "Why Adam wins on language: heavy-tailed class imbalance (Kunstner et al., 2024)?",
-        f"softmax regression, 100 Zipf classes: rare classes lag frequent ones by {lag['Zipf', 'SGD']:.2f} nats under "
-        f"SGD and {lag['Zipf', 'Adam']:.2f} under Adam (uniform classes: ≤ {math.ceil(uniform * 100) / 100:.2f}); "
-        f"Adam's lag is {share} of SGD's, and its training-loss gap over SGD is {gap} — on this linear model the "
-        "measurement does not show the explanation's predicted Adam advantage",
-    ))
+    rows.append(
+        (
+            "Why Adam wins on language: heavy-tailed class imbalance (Kunstner et al., 2024)?",
+            f"softmax regression, 100 Zipf classes: rare classes lag frequent ones by {lag['Zipf', 'SGD']:.2f} "
+            f"nats under "
+            f"SGD and {lag['Zipf', 'Adam']:.2f} under Adam (uniform classes: ≤ {math.ceil(uniform * 100) / 100:.2f}); "
+            f"Adam's lag is {share} of SGD's, and its training-loss gap over SGD is {gap} — on this linear model the "
+            "measurement does not show the explanation's predicted Adam advantage",
+        )
+    )
 
     out = ["The other claims, with what was measured:", "", "| claim | measured (full run) |", "|---|---|"]
     out += [f"| {claim} | {measured} |" for claim, measured in rows]

@@ -42,11 +42,11 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from numba import prange
 
+from sgdlab._numba_cache import njit
 from sgdlab.data.dataset import Dataset
 from sgdlab.engine.kernels.common import jit_inline
 from sgdlab.engine.kernels.oracle import softmax_minus_label
@@ -59,8 +59,8 @@ _LINKS = {LeastSquares: 0, LogisticRegression: 1, SoftmaxRegression: 2}
 #: Rows per block of the dense fused pass: each block sums its own gradient, so the result does not depend on how
 #: many threads share the blocks.
 ROW_BLOCK = 4096
-jit_parallel_sum = numba.njit(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
-jit_parallel_in_order = numba.njit(cache=True, nogil=True, parallel=True, fastmath={"contract"})
+jit_parallel_sum = njit(nogil=True, parallel=True, fastmath={"reassoc", "contract"})
+jit_parallel_in_order = njit(nogil=True, parallel=True, fastmath={"contract"})
 
 
 #: At most this many row blocks on a CSR design, and at most `CSR_BLOCK_BYTES` of partial gradients in all (a

@@ -4,7 +4,7 @@ The reference formulas live in each method's `_update`; these kernels compute th
 over memory, without temporaries, and `step` uses them automatically for large NumPy arrays
 (`usable`). `tests/test_fused.py` checks every kernel against its method's reference formula over the
 method table (float64 to 1e-12, float32 to 1e-6 relative). Kernels compile on first use and are cached on disk
-(numba `cache=True`), so later processes do not compile again. `SGDLAB_FUSED=0` turns them off.
+(`sgdlab._numba_cache`), so later processes do not compile again. `SGDLAB_FUSED=0` turns them off.
 
 Each update rule is written once, as a plain loop named `<kernel>_update`, compiled without threads by `serial`.
 `KERNELS` holds, for `step`, each loop run over one piece of the arrays per thread (`_kernel`; a method names
@@ -199,13 +199,15 @@ def _kernel(fn):
         count = next(i for i, a in enumerate(args) if not isinstance(a, np.ndarray))
         driver = call.drivers.get(count)
         if driver is None:
+            from sgdlab._numba_cache import njit
+
             numba = _numba()
             template = _PIECES[count]
-            name = f"{template.__name__}_{fn.__name__}_{_fingerprint(fn)}"
+            name = f"{template.__name__}_{fn.__name__}"
             namespace = dict(template.__globals__, _update=serial(fn), prange=numba.prange)
             copy = types.FunctionType(template.__code__, namespace, name)
             copy.__qualname__ = name
-            driver = call.drivers[count] = numba.njit(parallel=True, cache=True, nogil=True)(copy)
+            driver = call.drivers[count] = njit(parallel=True, nogil=True)(copy)
             call.compiled = driver
             start_threads()
         # Scalars take the arrays' float type, so float32 arrays are updated in float32 arithmetic (as NumPy's
@@ -437,15 +439,6 @@ KERNELS = {
 }
 
 
-def _fingerprint(fn) -> str:
-    """A digest of an update loop's code, for the names of its compiled copies: numba's disk cache keys entries by
-    the compiled function's name and file, not by the functions it calls, so a caller compiled around a copy
-    (`serial`'s, in `sgdlab.torch.fast_path`'s group loops) must not be served for a changed loop."""
-    code = fn.__code__
-    text = repr((code.co_code, code.co_consts, code.co_names, code.co_varnames, fn.__defaults__))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
 @functools.cache
 def serial(update_loop):
     """`update_loop` (one of the `<kernel>_update` loops above) compiled without threads, for callers that run it
@@ -454,16 +447,17 @@ def serial(update_loop):
 
     With NumPy's error model: a division then gives inf/NaN as the NumPy and torch formulas do, instead of testing
     for a zero divisor first — a branch per element that keeps LLVM from vectorising the loop (Adam's serial loop
-    ran 4× slower, RMSProp's 9×). A renamed copy (`<name>_serial_<digest of its code>`): numba's disk cache keys
+    ran 4× slower, RMSProp's 9×). A renamed copy (`<name>_serial`): numba's disk cache keys
     entries by the function's name, not by its `parallel` flag, so compiling the very same function would share
     (and clash with) `KERNELS`' parallel entries.
     """
-    numba = _numba()
-    _bind(update_loop, numba)
-    name = f"{update_loop.__name__}_serial_{_fingerprint(update_loop)}"
+    from sgdlab._numba_cache import njit
+
+    _bind(update_loop, _numba())
+    name = f"{update_loop.__name__}_serial"
     copy = types.FunctionType(update_loop.__code__, update_loop.__globals__, name, update_loop.__defaults__)
     copy.__qualname__ = name
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(copy)
+    return njit(nogil=True, error_model="numpy")(copy)
 
 
 def fixed(update_loop, arrays: int, scalars: tuple) -> tuple:
@@ -493,17 +487,18 @@ def specialised(update_loop, constants: tuple):
     `amsgrad`) and the factors they are (`sign = 1`) and vectorises only the path taken. The arithmetic is the
     same operations on the same values, so the results are the same bits as `serial`'s; the loop is leaner (a
     step of Adam on one thread, 11.7M float32 elements, took 4–5 % less time). The copy is the loop's source with
-    those assignments added, compiled under the loop's file name (numba caches it on disk) and named after the
-    loop's code and the constants."""
+    those assignments added, compiled under the loop's file name (cached on disk) and named after the
+    loop and the constants."""
     if not constants:
         return serial(update_loop)
-    numba = _numba()
-    _bind(update_loop, numba)
+    from sgdlab._numba_cache import njit
+
+    _bind(update_loop, _numba())
     tree = ast.parse(textwrap.dedent(inspect.getsource(update_loop)))
     definition = tree.body[0]
     definition.decorator_list = []
     digest = hashlib.sha256(repr(constants).encode()).hexdigest()[:8]
-    definition.name = f"{update_loop.__name__}_serial_{_fingerprint(update_loop)}_{digest}"
+    definition.name = f"{update_loop.__name__}_serial_{digest}"
     namespace = dict(update_loop.__globals__)
     settings = []
     for name, kind, value in constants:
@@ -516,7 +511,7 @@ def specialised(update_loop, constants: tuple):
     exec(compile(tree, update_loop.__code__.co_filename, "exec"), namespace)
     copy = namespace[definition.name]
     copy.__qualname__ = definition.name
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(copy)
+    return njit(nogil=True, error_model="numpy")(copy)
 
 
 def step(method, x, g, state, alpha) -> bool:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-import numba
 import numpy as np
 
 from sgdlab import _checks
+from sgdlab._numba_cache import njit
 from sgdlab.methods.base import MethodInfo, State, SteppedMethod, expected_smoothness
 
 
@@ -43,7 +43,7 @@ def python_two_loop(
     return q
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _two_loop_kernel(q, S, Y, rho, gamma):
     """`two_loop` on float64 pairs stacked oldest first (rows of `S`, `Y`), in place on `q`."""
     m, d = S.shape

@@ -50,6 +50,7 @@ import torch
 from numba import types as nbtypes
 from numba.extending import intrinsic
 
+from sgdlab._numba_cache import njit
 from sgdlab.methods import fused
 
 # --- inside numba: tensors as arrays, and the group loops ---------------------------------------------------
@@ -66,7 +67,7 @@ def _pointer(typingctx, address, like):
     return signature, codegen
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(nogil=True, inline="always")
 def _view(address, lo, n, like):
     """Elements `lo … lo + n − 1` of the contiguous buffer at `address` (of `like`'s type), as an array."""
     return numba.carray(_pointer(address + lo * like.itemsize, like), n)
@@ -122,11 +123,11 @@ def _driver(update_loop, arrays: int, parallel: bool, constants: tuple = ()):
     template = _GROUPS[arrays]
     kind = "parallel" if parallel else "serial"
     update = fused.specialised(update_loop, constants)
-    name = f"{template.__name__}_{kind}_{update.py_func.__name__}"  # (the loop copy's name holds its fingerprint)
+    name = f"{template.__name__}_{kind}_{update.py_func.__name__}"
     namespace = dict(template.__globals__, _update=update, prange=numba.prange)
     copy = types.FunctionType(template.__code__, namespace, name)
     copy.__qualname__ = name
-    return numba.njit(cache=True, nogil=True, parallel=parallel)(copy)
+    return njit(nogil=True, parallel=parallel)(copy)
 
 
 # --- the Python side ------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from llvmlite import ir
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from sgdlab._numba_cache import njit
+
 LOSS_LS = 0
 LOSS_LOGISTIC = 1
 LOSS_SOFTMAX = 2
@@ -14,11 +16,11 @@ LOSS_SOFTMAX = 2
 #: Per-sample kernels prefetch the rows of the iteration this many steps ahead.
 AHEAD = 8
 
-jit = numba.njit(cache=True, nogil=True)
+jit = njit(nogil=True)
 # Small pieces of hot loops: inlined into their callers (numba IR), so that LLVM vectorises the loops around them.
-jit_inline = numba.njit(cache=True, nogil=True, inline="always")
+jit_inline = njit(nogil=True, inline="always")
 # Sums whose order BLAS does not fix either: let LLVM vectorise them.
-jit_sum = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+jit_sum = njit(nogil=True, fastmath={"reassoc", "contract"})
 
 
 @intrinsic

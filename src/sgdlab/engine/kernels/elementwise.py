@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import types
-
 import numpy as np
 
 from sgdlab.engine.kernels.common import AHEAD, LOSS_SOFTMAX, jit, prefetch, prefetch_row
@@ -90,21 +87,5 @@ def _elementwise_segment(
     return count, evals, False
 
 
-def compiled_around(fn, loops=None):
-    """`fn` compiled (cached on disk) under a name that carries a digest of the update `loops` it calls: numba's disk
-    cache keys a compiled function by its own file and name, not by the functions it calls, so an entry compiled
-    around an older version of a loop in `sgdlab.methods.fused` would otherwise still be served. `loops`: the
-    element-wise update loops (`LOOPS`) unless given."""
-    loops = LOOPS if loops is None else loops
-    digest = hashlib.sha256("".join(fused._fingerprint(loop) for loop in loops).encode()).hexdigest()[:12]
-    name = f"{fn.__name__.lstrip('_')}_{digest}"
-    copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__)
-    copy.__qualname__ = name
-    return jit(copy)
-
-
-#: The update loops `update` calls, whose digest names every segment compiled around them.
-LOOPS = (fused.sgd_update, fused.momentum_update, fused.diagonal_update, fused.adadelta_update, fused.adam_update,
-         fused.adam_lecture_update, fused.lion_update)  # fmt: skip
-update = compiled_around(_update)
-elementwise_segment = compiled_around(_elementwise_segment)
+update = jit(_update)
+elementwise_segment = jit(_elementwise_segment)

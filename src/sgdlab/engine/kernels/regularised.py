@@ -67,4 +67,4 @@ def _regularised_segment(
     return count, evals, False
 
 
-regularised_segment = ew.compiled_around(_regularised_segment)
+regularised_segment = jit(_regularised_segment)
