@@ -11,6 +11,7 @@ import ast
 import importlib
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -51,15 +52,19 @@ RUN = (
 )
 
 
-@pytest.fixture
-def package_copy(tmp_path):
+def _package_copy(tmp: Path) -> tuple[Path, dict, Path]:
     """A copy of the sgdlab package (without its caches) with the probe modules, and a numba cache of its own."""
-    root = tmp_path / "src"
+    root = tmp / "src"
     shutil.copytree(PACKAGE, root / "sgdlab", ignore=shutil.ignore_patterns("__pycache__"))
     for name, text in PROBES.items():
         (root / "sgdlab" / name).write_text(textwrap.dedent(text))
-    env = {**os.environ, "PYTHONPATH": str(root), "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
-    return root / "sgdlab", env, tmp_path / "numba-cache"
+    env = {**os.environ, "PYTHONPATH": str(root), "NUMBA_CACHE_DIR": str(tmp / "numba-cache")}
+    return root / "sgdlab", env, tmp / "numba-cache"
+
+
+@pytest.fixture
+def package_copy(tmp_path):
+    return _package_copy(tmp_path)
 
 
 def _run(env) -> tuple[float, int, int]:
@@ -84,12 +89,62 @@ def test_a_kernel_is_compiled_again_when_a_module_it_depends_on_changes(package_
     assert [e.rsplit(".", 1)[1] for e in entries] == ["nbc", "nbi"], entries
 
 
-def test_a_change_outside_the_package_leaves_its_kernels_cached(package_copy, tmp_path):
+def test_a_change_outside_the_package_leaves_its_kernels_cached(package_copy):
     package, env, _ = package_copy
     assert _run(env)[1:] == (0, 1)
     (package.parent / "notes.py").write_text("changed = True\n")  # beside the package, not in it
     (package / "README.txt").write_text("not a module\n")
     assert _run(env) == (4.0, 1, 0)
+
+
+def _flip_a_bit(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def _replace_by_a_fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _replace_by_a_directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+DAMAGE = {
+    "cut short": lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
+    "emptied": lambda path: path.write_bytes(b""),
+    "one bit flipped": _flip_a_bit,
+    "random bytes": lambda path: path.write_bytes(os.urandom(path.stat().st_size)),
+    "a pickle of something else": lambda path: path.write_bytes(pickle.dumps({"not": "numba's"})),
+    "a FIFO": _replace_by_a_fifo,
+    "a directory": _replace_by_a_directory,
+}
+
+
+@pytest.fixture(scope="module")
+def compiled_copy(tmp_path_factory):
+    """A package copy whose probe kernel is compiled and cached once, for the damage cases to copy."""
+    tmp = tmp_path_factory.mktemp("compiled")
+    package, env, cache = _package_copy(tmp)
+    assert _run(env) == (4.0, 0, 1)
+    return package, env, cache
+
+
+@pytest.mark.parametrize("suffix", [".nbi", ".nbc"])
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_cache_file_is_compiled_over_not_an_error(compiled_copy, tmp_path, damage, suffix):
+    _, env, cache = compiled_copy
+    own = tmp_path / "numba-cache"
+    shutil.copytree(cache, own)
+    env = {**env, "NUMBA_CACHE_DIR": str(own)}
+    (target,) = own.rglob(f"_probe_kernel.*{suffix}")
+    DAMAGE[damage](target)
+    assert _run(env) == (4.0, 0, 1)  # the right value, compiled again (a FIFO is never opened: no hang)
+    repaired = damage != "a directory"  # nothing can be written in a directory's place: compiled every time
+    assert _run(env) == ((4.0, 1, 0) if repaired else (4.0, 0, 1))
 
 
 def _compiled_functions() -> list[CPUDispatcher]:
