@@ -1,13 +1,13 @@
 """numba's on-disk cache for sgdlab's kernels, out of date as soon as any of sgdlab's source is.
 
-numba stamps a cached function with its own source file only (its docs: a cached function is not recompiled
-when the functions it calls change). A kernel that calls or inlines a function of another module (the tiles of
-`engine.kernels.tiles`, the update loops of `methods.fused`) or reads a constant defined elsewhere would be served
-as compiled around the old code after that code changed — a fix would take effect only once the caller's own file
-changed too, and a cache that outlives an upgrade would keep such entries. `njit` stamps each entry with its file's
-stamp and `source_digest()`, a digest of every module of the package: any change to sgdlab's source compiles
-each kernel once more, and numba then overwrites the entries it replaced (one index per function, not one more
-entry per version).
+numba stamps a cached function with its own source file only (its docs, "Cache limitations": changes to symbols
+defined in another file are not recognised, and global variables are frozen as constants). A kernel that calls or
+inlines a function of another module (the tiles of `engine.kernels.tiles`, the update loops of `methods.fused`)
+or reads a constant defined elsewhere would be served as compiled around the old code after that code changed —
+a fix would take effect only once the caller's own file changed too, and a cache that outlives an upgrade would
+keep such entries. `njit` stamps each entry with its file's stamp and `source_digest()`, a digest of every module
+of the package: any change to sgdlab's source compiles each kernel once more, and numba then overwrites the
+entries it replaced (one index per function, not one more entry per version).
 
 numba's files are pickles, trusted as the code beside them is; `CheckedCacheFile` appends a SHA-256 to each, so
 that a damaged one (cut short, a flipped bit, emptied, or not a regular file) reads as absent: the function is
