@@ -123,15 +123,18 @@ def test_the_fused_pass_is_bit_identical_whatever_the_number_of_threads(sparse, 
 
 def test_the_vectorised_exp_and_log1p_of_the_passes():
     """exp of shifted scores (≤ 0): within 1 ulp where the result is normal, e^{−708} below; log1p on [0, 1] (the
-    logistic link's) within 4 ulp."""
+    logistic link's) within 4 ulp. The reference is the C library's (`math`), not NumPy's: NumPy 1.26's vectorised
+    exp is itself up to 1.4 ulp off (measured against long double), and these kernels 2 ulp from it."""
     v = np.concatenate([[0.0, -0.0, -1e-300, -708.0, -709.0, -1e4], -np.random.default_rng(0).exponential(30, 10_000)])
     got = v.copy()
     metrics._exp_nonpositive(got, got.size)
     normal = v >= -708
-    assert np.all(np.abs(got - np.exp(v))[normal] <= np.spacing(np.exp(v[normal])))
+    exp = np.array([math.exp(t) for t in v])
+    assert np.all(np.abs(got - exp)[normal] <= np.spacing(exp[normal]))
     assert np.all(got[~normal] == got[v == -708.0])
     u = np.concatenate([[0.0, 1e-300, 1e-17, 1.0], np.random.default_rng(1).random(10_000)])
-    assert np.all(np.abs(np.array([metrics._log1p_unit(v) for v in u]) - np.log1p(u)) <= 4 * np.spacing(np.log1p(u)))
+    log1p = np.array([math.log1p(t) for t in u])
+    assert np.all(np.abs(np.array([metrics._log1p_unit(v) for v in u]) - log1p) <= 4 * np.spacing(log1p))
 
 
 def test_fallbacks_respect_the_problem_oracle(monkeypatch):
