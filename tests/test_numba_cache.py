@@ -151,7 +151,8 @@ def _compiled_functions() -> list[CPUDispatcher]:
     """The compiled functions defined at the top level of sgdlab's modules (those that speak of numba)."""
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
-        if "numba" in path.read_text() or "jit" in path.read_text():
+        text = path.read_text()
+        if "numba" in text or "jit" in text:
             name = "sgdlab." + path.relative_to(PACKAGE).with_suffix("").as_posix().replace("/", ".")
             module = importlib.import_module(name.removesuffix(".__init__"))
             found.update((id(v), v) for v in vars(module).values() if isinstance(v, CPUDispatcher))

@@ -96,7 +96,7 @@ class PackageStampedCache(FunctionCache):
 
     def __init__(self, py_func: Callable) -> None:
         super().__init__(py_func)
-        stamp = (self._impl.locator.get_source_stamp(), source_digest())
+        stamp = (self._cache_file._source_stamp, source_digest())  # numba's stamp, as its own file holds it
         self._cache_file = CheckedCacheFile(self.cache_path, self._impl.filename_base, stamp)
 
     def load_overload(self, sig: Any, target_context: Any) -> Any:

@@ -447,9 +447,9 @@ def serial(update_loop):
 
     With NumPy's error model: a division then gives inf/NaN as the NumPy and torch formulas do, instead of testing
     for a zero divisor first — a branch per element that keeps LLVM from vectorising the loop (Adam's serial loop
-    ran 4× slower, RMSProp's 9×). A renamed copy (`<name>_serial`): numba's disk cache keys
-    entries by the function's name, not by its `parallel` flag, so compiling the very same function would share
-    (and clash with) `KERNELS`' parallel entries.
+    ran 4× slower, RMSProp's 9×). A renamed copy (`<name>_serial`): numba's disk cache keys entries by the
+    function's name, not by its `parallel` flag, so compiling the very same function would share (and clash with)
+    `KERNELS`' parallel entries.
     """
     from sgdlab._numba_cache import njit
 
